@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install everything (Chromium from Debian, the package and its test/docs/benchmark
+# extras into .venv) and run every test: lint, unit and server tests, notebooks under
+# nbval, browser tests in headless Chromium, the docs build (warnings are errors).
+# Safe to run again: each step reuses what the previous run installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing Chromium (Debian package) for the browser tests"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core >/dev/null
+  else
+    echo "chromium is not installed and this is not root: run 'sudo apt-get install chromium'" >&2
+    exit 1
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PY" -m venv .venv
+fi
+echo "== installing dalle-widgets with its test, docs and benchmark extras"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs,bench]"
+
+export PATH="$PWD/.venv/bin:$PATH"
+# Tests must never reach a real provider or read the developer's key.
+unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_ORG_ID OPENAI_PROJECT_ID DALLE_WIDGETS_MODEL DALLE_WIDGETS_OFFLINE
+export DALLE_WIDGETS_HOME="${DALLE_WIDGETS_HOME:-$(mktemp -d)/dalle-home}"
+
+echo "== ruff"
+ruff check dalle_widgets tests benchmarks
+
+echo "== pytest (unit, server, notebooks, browser)"
+python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider "$@"
+
+echo "== docs (sphinx, warnings are errors)"
+if [ -f docs/conf.py ]; then
+  python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+fi
+echo "== all tests passed"
