@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -31,7 +31,9 @@ _EXPORTS: dict[str, str] = {
     "load_ipython_extension": "dalle_widgets.magics",
     "unload_ipython_extension": "dalle_widgets.magics",
 }
-_SUBMODULES = {"masks", "imaging", "outpaint", "errors", "models", "store", "client", "engine", "widgets", "magics"}
+_SUBMODULES = {
+    "masks", "imaging", "outpaint", "errors", "models", "store", "client", "engine", "widgets", "magics",
+}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
