@@ -147,6 +147,7 @@ def test_binder_environment_runs_the_quickstart(tmp_path: Path) -> None:
 
     # 4. JupyterLab sees the widget front-ends (they ship inside the wheels: no build step).
     extensions = _run([str(venv / "bin" / "jupyter"), "labextension", "list"], cwd=home, env=env, timeout=120)
+    extensions = re.sub(r"\x1b\[[0-9;]*m", "", extensions)  # drop colours
     for name in ("@jupyter-widgets/jupyterlab-manager", "ipycanvas", "ipyevents"):
         assert re.search(rf"{re.escape(name)}\S* v\S+ enabled", extensions), f"{name} missing:\n{extensions}"
 
