@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from . import imaging
 from . import masks as _masks
@@ -323,10 +323,14 @@ def plan(
     area = s * s
     frames: list[Box] = []
     while unknown.any():
-        ii = np.zeros((h + 1, w + 1), dtype=np.int64)
-        np.cumsum(np.cumsum(unknown, axis=0), axis=1, out=ii[1:, 1:])
-        new = (ii[np.ix_(ys + s, xs + s)] - ii[np.ix_(ys, xs + s)]
-               - ii[np.ix_(ys + s, xs)] + ii[np.ix_(ys, xs)])
+        # Window sums on the candidate grid: prefix sums along rows (contiguous, fast), then
+        # only the candidate columns are summed down the rows.
+        rows = np.zeros((h, w + 1), dtype=np.int32)
+        np.cumsum(unknown, axis=1, dtype=np.int32, out=rows[:, 1:])
+        per_row = rows[:, xs + s] - rows[:, xs]  # (H, nx): unknown pixels of each row in each window
+        cols = np.zeros((h + 1, len(xs)), dtype=np.int64)
+        np.cumsum(per_row, axis=0, out=cols[1:])
+        new = cols[ys + s] - cols[ys]  # (ny, nx)
         known = area - new
         ok = (new > 0) & (known >= need)
         if ok.any():
@@ -416,10 +420,15 @@ def draw_plan(canvas: OutpaintCanvas, frames: Sequence[Sequence[int]] | None = N
     board.paste(rgba, (0, 0), rgba)
     draw = ImageDraw.Draw(board)
     width = max(2, min(canvas.shape) // 256)
-    for i, box in enumerate(frames or []):
-        x0, y0, x1, y1 = _check_frame_box(canvas, box)
-        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=tuple(color), width=width)
-        draw.text((x0 + 3 * width, y0 + 2 * width), str(i + 1), fill=tuple(color))
+    boxes = [_check_frame_box(canvas, b) for b in (frames or [])]
+    palette = [tuple(color), (64, 128, 255), (40, 180, 90), (240, 170, 30), (170, 80, 220)]
+    font = ImageFont.load_default(size=max(12, min(canvas.shape) // 24))
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        col = palette[i % len(palette)]
+        inset = (i % 3) * width  # overlapping frames share edges: stagger them so each stays visible
+        draw.rectangle((x0 + inset, y0 + inset, x1 - 1 - inset, y1 - 1 - inset), outline=col, width=width)
+        draw.text((x0 + inset + 3 * width, y0 + inset + 2 * width), str(i + 1), fill=col, font=font,
+                  stroke_width=max(1, width // 2), stroke_fill=(255, 255, 255))
     return board
 
 
