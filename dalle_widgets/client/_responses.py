@@ -109,7 +109,8 @@ def parse_json_body(content: bytes, headers: Mapping[str, str], where: str, *sec
     try:
         return json.loads(content)
     except json.JSONDecodeError as exc:
-        truncated = "truncated " if exc.pos >= len(content.rstrip()) - 1 else ""
+        cut = exc.msg.startswith("Unterminated") or exc.pos >= len(exc.doc.rstrip()) - 1
+        truncated = "truncated " if cut else ""
     except UnicodeDecodeError:
         truncated = ""
     raise InvalidResponseError(
