@@ -119,6 +119,17 @@ def parse_json_body(content: bytes, headers: Mapping[str, str], where: str, *sec
     )
 
 
+def redact_deep(value: Any, *secrets: str | None) -> Any:
+    """``value`` (parsed JSON) with :func:`~dalle_widgets.errors.redact` applied to every string."""
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, dict):
+        return {k: redact_deep(v, *secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_deep(v, *secrets) for v in value]
+    return value
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 
@@ -162,6 +173,7 @@ def make_status_error(
         message = f"{where} answered HTTP {status} without an error message"
     message = redact(message, *secrets)
     request_id = headers.get("x-request-id")
+    body = redact_deep(body, *secrets)
     kwargs: dict[str, Any] = dict(
         status_code=status, code=code, type=type_, param=param, request_id=request_id, body=body
     )
