@@ -354,11 +354,13 @@ def create_app(
             raise EngineError(400, f"Malformed multipart body: {exc}", code="invalid_multipart") from None
         fields: dict[str, Any] = {}
         for key, value in form.multi_items():
-            if key in fields:
+            if key in fields or key.endswith("[]"):
+                name = key.removesuffix("[]")
                 raise EngineError(
                     400,
-                    f"Invalid type for '{key}': expected one value, but got an array instead.",
-                    param=key,
+                    f"Invalid type for '{name}': expected one value, but got an array instead"
+                    + (" (dall-e-2 takes exactly one image)." if name == "image" else "."),
+                    param=name,
                     code="invalid_type",
                 )
             fields[key] = await value.read() if isinstance(value, UploadFile) else value

@@ -286,6 +286,15 @@ def decode_png(data: bytes, param: str) -> Image.Image:
             param,
             "image_too_large",
         )
+    if len(data) >= 24 and data[12:16] == b"IHDR":
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if w * h > MAX_INPUT_PIXELS:
+            raise _bad(
+                f"Invalid file '{param}': the PNG declares {w}x{h} pixels, more than the engine's limit of "
+                f"{MAX_INPUT_PIXELS:,} (a decompression bomb?); send at most 1024x1024.",
+                param,
+                "image_too_large",
+            )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
