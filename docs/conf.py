@@ -59,6 +59,10 @@ autodoc_typehints_format = "short"
 autodoc_typehints_description_target = "documented"
 autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 autoclass_content = "both"
+# Type words of numpydoc parameter lists ("image : path, bytes or PIL.Image") become cross-references,
+# and a word such as "path" or "box" matches attributes of several classes. Those ambiguity warnings
+# say nothing about the docs; unresolvable references are not reported anyway (nitpicky is off).
+suppress_warnings = ["ref.python"]
 
 html_theme = "alabaster"
 html_title = f"dalle-widgets {release}"
