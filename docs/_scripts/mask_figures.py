@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from dalle_widgets import masks
 
@@ -72,11 +72,12 @@ def strip(panels: list[tuple[str, np.ndarray]]) -> Image.Image:
     width = len(panels) * (SIZE + PAD) + PAD
     sheet = Image.new("RGB", (width, SIZE + 2 * PAD + LABEL_H), "white")
     draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=13)
     for i, (label, arr) in enumerate(panels):
         x = PAD + i * (SIZE + PAD)
         sheet.paste(Image.fromarray(arr).resize((SIZE, SIZE), Image.NEAREST), (x, PAD))
         draw.rectangle([x - 1, PAD - 1, x + SIZE, PAD + SIZE], outline=(170, 170, 170))
-        draw.text((x + 2, PAD + SIZE + 5), label, fill=(20, 20, 20))
+        draw.text((x + 2, PAD + SIZE + 4), label, fill=(20, 20, 20), font=font)
     return sheet
 
 
@@ -92,6 +93,15 @@ def figures() -> dict[str, Image.Image]:
     white_convention = bool_picture(mask)  # white = generate
     black_convention = 255 - white_convention  # black = generate
 
+    # The three input forms of the second figure must read back as the same mask, or the picture lies.
+    read_back = [
+        masks.from_image(rgba),
+        masks.from_image(white_convention, convention="white"),
+        masks.from_image(black_convention, convention="black"),
+    ]
+    if not all(np.array_equal(m, mask) for m in read_back):
+        raise AssertionError("from_image does not read the three mask forms back as the same mask")
+
     out: dict[str, Image.Image] = {}
     out["mask-forms"] = strip(
         [
@@ -106,7 +116,7 @@ def figures() -> dict[str, Image.Image]:
             ("RGBA, alpha 0 = generate", over_checkerboard(rgba)),
             ('convention="white"', white_convention),
             ('convention="black"', black_convention),
-            ("-> the same bool mask", bool_picture(masks.from_image(rgba))),
+            ("from_image(...) -> this bool mask", bool_picture(read_back[0])),
         ]
     )
     stroke = masks.stroke(shape, [(30, 200), (90, 150), (150, 190), (220, 120)], radius=14)
