@@ -93,6 +93,7 @@ PAGE_NEEDS: dict[str, tuple[str, ...]] = {
     "api/engine": ("engine",),
     "api/widgets": ("widgets",),
     "api/magics": ("magics", "batching"),
+    "api/pricing": ("pricing",),
     "masks": ("masks",),
 }
 
