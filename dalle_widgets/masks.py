@@ -247,22 +247,39 @@ def _end_pixel(hi: np.ndarray, c0: int, c1: int, *, closed: bool) -> np.ndarray:
     return np.clip(end, c0, c1).astype(np.int32)
 
 
+#: Up to this many spans, a Python loop of slice assignments (memset speed) beats any
+#: vectorised comparison over the bounding box.
+_LOOP_MAX_SPANS = 16384
+
+
 def _fill_spans(out: np.ndarray, r0: int, first: np.ndarray, end: np.ndarray, c0: int, c1: int) -> None:
     """Set ``out[r0 + i, first[i, k]:end[i, k]]`` for every row ``i`` and span ``k`` (within [c0, c1)).
 
-    One vectorised comparison per span column over the bounding box: much faster
-    than a cumulative sum, since most rows have one to three spans.
+    ``first``/``end`` are int arrays ``(rows, k)``; empty spans have ``end <= first``.
     """
     if c1 <= c0 or first.shape[0] == 0:
         return
-    cols = np.arange(c0, c1, dtype=np.int32)
-    region = out[r0 : r0 + first.shape[0], c0:c1]
+    valid = end > first
+    n_spans = int(np.count_nonzero(valid))
+    if n_spans == 0:
+        return
+    if n_spans <= _LOOP_MAX_SPANS:
+        rows, ks = np.nonzero(valid)
+        for row, a, b in zip((rows + r0).tolist(), first[rows, ks].tolist(), end[rows, ks].tolist(),
+                             strict=True):
+            out[row, a:b] = True
+        return
     for k in range(first.shape[1]):
-        span = (cols >= first[:, k : k + 1]) & (cols < end[:, k : k + 1])
-        if k == 0:
-            region[...] = span
-        else:
-            region |= span
+        f, e = first[:, k], end[:, k]
+        rows = np.flatnonzero(e > f)
+        if rows.size == 0:
+            continue
+        # Only the box this span column actually touches (later columns are rarer).
+        ra, rb = int(rows[0]), int(rows[-1]) + 1
+        ca, cb = int(f[rows].min()), int(e[rows].max())
+        cols = np.arange(ca, cb, dtype=np.int32)
+        span = (cols >= f[ra:rb, None]) & (cols < e[ra:rb, None])
+        out[r0 + ra : r0 + rb, ca:cb] |= span
 
 
 def ellipse(shape: Shape, box: Sequence[float], *, clip: bool = False) -> np.ndarray:
@@ -766,8 +783,12 @@ def resize(mask: np.ndarray, shape: Shape) -> np.ndarray:
         return np.broadcast_to(mask[:, None, :, None], (sh, fy, sw, fx)).reshape(h, w).copy()
     if sh % h == 0 and sw % w == 0:  # integer downscale: count True pixels per block
         fy, fx = sh // h, sw // w
-        counts = mask.reshape(h, fy, w, fx).sum(axis=(1, 3), dtype=np.int32)
-        return 2 * counts >= fy * fx
+        cells = mask.view(np.uint8)
+        counts = np.zeros((h, w), dtype=np.uint8 if fy * fx < 256 else np.int32)
+        for dy in range(fy):  # strided adds: far faster than a 4-D reshape-sum
+            for dx in range(fx):
+                counts += cells[dy::fy, dx::fx]
+        return 2 * counts.astype(np.int32) >= fy * fx
     img = Image.fromarray(mask.astype(np.float32), "F")
     out = np.asarray(img.resize((w, h), Image.Resampling.BOX))
     return out >= 0.5 - 1e-6
@@ -1005,13 +1026,13 @@ def to_rgba(image: Any, mask: np.ndarray) -> np.ndarray:
     if _is_rgb_array(image):
         mask = _check_mask(mask)
         _check_sizes(image.shape[:2], mask)
-        rgba = np.empty((*mask.shape, 4), dtype=np.uint8)
-        rgba[..., :3] = image[..., :3]
+        img = Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")
     else:
         img, mask = _match(image, mask)
-        rgba = np.array(img.convert("RGBA"))
-    np.multiply(~mask, np.uint8(255), out=rgba[..., 3], casting="unsafe")
-    return rgba
+        img = img.convert("RGB")
+    # Pillow interleaves the alpha plane in C, several times faster than a strided numpy copy.
+    img.putalpha(Image.fromarray((~mask).view(np.uint8) * np.uint8(255), "L"))
+    return np.array(img)
 
 
 def to_png(image: Any, mask: np.ndarray, *, max_bytes: int | None = imaging.MAX_UPLOAD_BYTES) -> bytes:

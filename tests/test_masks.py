@@ -505,3 +505,19 @@ def test_fast_paths_agree_with_pil_paths() -> None:
     assert np.array_equal(from_image(to_rgba(img, m)), from_image(Image.fromarray(to_rgba(img, m))))
     with pytest.raises(ValueError, match="mask is 13x17 but image is 17x13"):
         to_rgba(img.transpose(1, 0, 2), m)
+
+
+def test_many_spans_take_the_vectorised_fill_with_the_same_result() -> None:
+    pts = [(float(x), 5.0 + 50.0 * (i % 2)) for i, x in enumerate(np.linspace(0, 200, 61))] + [
+        (200.0, 80.0),
+        (0.0, 80.0),
+    ]
+    loop = polygon((90, 210), pts)
+    old = masks._LOOP_MAX_SPANS
+    masks._LOOP_MAX_SPANS = 0
+    try:
+        assert np.array_equal(polygon((90, 210), pts), loop)
+        assert np.array_equal(stroke((90, 210), pts, 3.5), _brute_stroke((90, 210), pts, 3.5))
+    finally:
+        masks._LOOP_MAX_SPANS = old
+    assert np.array_equal(loop, _brute_polygon((90, 210), pts))
