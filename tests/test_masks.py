@@ -521,3 +521,16 @@ def test_many_spans_take_the_vectorised_fill_with_the_same_result() -> None:
     finally:
         masks._LOOP_MAX_SPANS = old
     assert np.array_equal(loop, _brute_polygon((90, 210), pts))
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=bool_masks, px=st.floats(0.5, 60))
+def test_feather_equals_the_full_distance_transform_rule(m: np.ndarray, px: float) -> None:
+    from scipy import ndimage
+
+    if m.all() or not m.any():
+        assert np.array_equal(feather(m, px), m.astype(np.float32))
+        return
+    inside, outside = ndimage.distance_transform_edt(m), ndimage.distance_transform_edt(~m)
+    want = np.clip(0.5 + np.where(m, inside - 0.5, 0.5 - outside) / px, 0, 1)
+    assert np.allclose(feather(m, px), want, atol=1e-6)
