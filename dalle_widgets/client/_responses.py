@@ -236,8 +236,11 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
         return None
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(raw) if raw.strip() else None
-    if parsed is None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
         return None
     current = time.time() if now is None else now
     return max(0.0, parsed.timestamp() - current)

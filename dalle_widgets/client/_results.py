@@ -26,14 +26,9 @@ THUMB_PX = 128
 
 
 def _thumbnail(image: Image.Image, px: int) -> Image.Image:
-    try:
-        from .. import imaging
+    from .. import imaging
 
-        return imaging.thumbnail(image, px)
-    except (ImportError, AttributeError):  # pragma: no cover - imaging lands with issue 4
-        thumb = image.copy()
-        thumb.thumbnail((px, px))
-        return thumb
+    return imaging.thumbnail(image, px)
 
 
 def _png(image: Image.Image) -> bytes:
@@ -183,20 +178,10 @@ class ImageResult(Sequence[GeneratedImage]):
 
     def contact_sheet(self, px: int = THUMB_PX) -> Image.Image:
         """The thumbnails side by side (at most 5 per row) as one PIL image."""
-        thumbs = [im.thumbnail(px) for im in self.images]
-        try:
-            from .. import imaging
+        from .. import imaging
 
-            return imaging.contact_sheet(thumbs, cols=min(5, max(1, len(thumbs))))
-        except (ImportError, AttributeError):  # pragma: no cover - imaging lands with issue 4
-            from PIL import Image
-
-            cols = min(5, max(1, len(thumbs)))
-            rows = (len(thumbs) + cols - 1) // cols
-            sheet = Image.new("RGB", (cols * px, max(1, rows) * px), "white")
-            for i, t in enumerate(thumbs):
-                sheet.paste(t.convert("RGB"), ((i % cols) * px, (i // cols) * px))
-            return sheet
+        return imaging.contact_sheet([im.image for im in self.images], cols=min(5, len(self.images)),
+                                     cell_px=px, gap=4)
 
     def _repr_png_(self) -> bytes | None:
         if not self.images:
