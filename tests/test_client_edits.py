@@ -124,10 +124,10 @@ def test_lineage_links_a_variation_to_its_parent(twin, fake_openai) -> None:
     client = twin()
     parent = client.generate("a fox", size="256x256")[0]
     child = client.vary(parent, size="256x256")[0]
-    assert child.info["parent_hashes"] == [parent.info["image_hash"]]
+    assert child.info["parent_hashes"] == [parent.image_hash]
     assert child.info["parent_path"] == str(parent.path)
     grandchild = client.vary(child.path, size="256x256")[0]
-    assert grandchild.info["parent_hashes"] == [child.info["image_hash"]]
+    assert grandchild.info["parent_hashes"] == [child.image_hash]
 
 
 def test_gpt_image_edits_take_non_square_images_without_mask(twin, fake_openai) -> None:

@@ -21,7 +21,7 @@ import httpx
 from .._version import __version__
 from ..errors import APIError, InvalidRequestError, InvalidResponseError, redact
 from ..models import OPERATIONS, ModelSpec, lookup
-from ..store import PNG_SIGNATURE, Store, _as_png, image_hash
+from ..store import PNG_SIGNATURE, Store, _as_png
 from . import _uploads
 from ._config import CACHE_MODES, MAX_RETRY_AFTER, USER_AGENT, Settings, origin_of, resolve_settings
 from ._protocols import CHAT_PATH, IMAGES_PATHS, build_chat_body, parse_chat_body, summarize_chat_body
@@ -458,11 +458,7 @@ class BaseImagesClient:
     ) -> GeneratedImage:
         """Check, label and store one received image; return it (on disk before anyone sees it)."""
         where = f"{self._where(prepared)} image {index}"
-        decoded = check_image(data, where)
-        w, h = decoded.size
-        if decoded.mode not in ("RGB", "RGBA"):
-            decoded = decoded.convert("RGBA" if "A" in decoded.mode or "transparency" in decoded.info else "RGB")
-        pixel_hash = image_hash(decoded)
+        (w, h), _mode = check_image(data, where)
         info: dict[str, Any] = {
             "operation": prepared.operation,
             "model": prepared.model,
@@ -479,7 +475,6 @@ class BaseImagesClient:
             "offline": self.is_offline,
             "request_id": request_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "image_hash": pixel_hash,
             "parent_hashes": [prepared.lineage["parent_hash"]] if "parent_hash" in prepared.lineage else [],
             "mask_hash": prepared.lineage.get("mask_hash"),
             "cache_key": prepared.cache_key,
@@ -488,11 +483,9 @@ class BaseImagesClient:
         if "parent_path" in prepared.lineage:
             info["parent_path"] = prepared.lineage["parent_path"]
         info = {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}
-        png = data if data.startswith(PNG_SIGNATURE) else _as_png(decoded)
+        png = data if data.startswith(PNG_SIGNATURE) else _as_png(data)
         path, png = self._store.save_png(png, info)
-        generated = GeneratedImage(png, info=info, path=path)
-        generated._image = decoded
-        return generated
+        return GeneratedImage(png, info=info, path=path)
 
     def _result(
         self, prepared: PreparedRequest, images: list[GeneratedImage], *, request_id: str | None, cached: bool,

@@ -53,23 +53,36 @@ class GeneratedImage:
         The PNG file content, provenance chunk included.
     """
 
-    __slots__ = ("_image", "info", "path", "png")
+    __slots__ = ("_hash", "_image", "info", "path", "png")
 
     def __init__(self, png: bytes, *, info: dict[str, Any] | None = None, path: Path | None = None) -> None:
         self.png = png
         self.info: dict[str, Any] = dict(info or {})
         self.path = Path(path) if path is not None else None
         self._image: Image.Image | None = None
+        self._hash: str | None = None
 
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            from PIL import Image
+            from .. import imaging
 
-            im = Image.open(io.BytesIO(self.png))
-            im.load()
-            self._image = im
+            # RGB or RGBA, like every image the package hands out (palette and grey PNGs converted)
+            self._image = imaging.to_pil(self.png)
         return self._image
+
+    @property
+    def image_hash(self) -> str:
+        """Content hash of the pixels (see :func:`dalle_widgets.store.image_hash`).
+
+        A child's ``info["parent_hashes"]`` holds its parent's ``image_hash``: that is the
+        lineage link, and it holds even when the parent was passed on as a numpy array.
+        """
+        if self._hash is None:
+            from ..store import image_hash
+
+            self._hash = image_hash(self.image)
+        return self._hash
 
     @property
     def size(self) -> tuple[int, int]:
