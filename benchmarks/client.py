@@ -12,6 +12,8 @@ Two payloads: ``solid`` (a flat 256 px PNG, ~1 KB: client overhead dominates) an
 ``noise`` (a 256 px noise PNG, ~190 KB: like a real image, decoding and disk writes show).
 
 Usage: ``python benchmarks/client.py [--requests 200] [--concurrency 10]``.
+SDK and dalle-widgets run in alternating blocks of ``--block`` requests, so that load from
+other processes hits both sides alike; the ratio is the median of the per-block ratios.
 Prints a table; ratio = dalle-widgets time / SDK time (below 1.0 means faster).
 """
 
@@ -38,7 +40,10 @@ def start_server(payload: str) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fixtures.fake_openai", "--payload", payload],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
     )
     assert proc.stdout is not None
     base_url = proc.stdout.readline().strip()
@@ -72,16 +77,25 @@ async def run_async(call, total: int, concurrency: int) -> float:
     return (time.perf_counter() - start) / total
 
 
-def measure(base_url: str, total: int, concurrency: int, tag: str) -> dict[str, float]:
+def interleaved(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Mean seconds per request for each side, and the median of the per-block ratios."""
+    sdk = statistics.fmean(p[0] for p in pairs)
+    ours = statistics.fmean(p[1] for p in pairs)
+    return sdk, ours, statistics.median(p[1] / p[0] for p in pairs)
+
+
+def measure(base_url: str, total: int, concurrency: int, block: int, tag: str) -> dict[str, tuple]:
+    """Run SDK and dalle-widgets in alternating blocks (so load changes hit both sides alike)."""
     import openai
 
     from dalle_widgets.client import AsyncImagesClient, ImagesClient
 
     kwargs = dict(model="dall-e-2", size="256x256", n=1, response_format="b64_json")
-    results: dict[str, float] = {}
+    results: dict[str, tuple] = {}
     sdk = openai.OpenAI(api_key=FAKE_KEY, base_url=base_url)
     ours = ImagesClient(api_key=FAKE_KEY, base_url=base_url)
     counter = iter(range(10**9))
+    blocks = max(1, total // block)
 
     def sdk_call(i: int) -> None:
         response = sdk.images.generate(prompt=f"{tag} sdk {next(counter)}", **kwargs)
@@ -91,7 +105,7 @@ def measure(base_url: str, total: int, concurrency: int, tag: str) -> dict[str, 
         result = ours.generate(f"{tag} ours {next(counter)}", size="256x256", n=1)
         assert result[0].path is not None
 
-    async def run_both_async(conc: int) -> tuple[float, float]:
+    async def run_both_async(conc: int) -> tuple[float, float, float]:
         asdk = openai.AsyncOpenAI(api_key=FAKE_KEY, base_url=base_url)
         aours = AsyncImagesClient(api_key=FAKE_KEY, base_url=base_url)
 
@@ -104,21 +118,31 @@ def measure(base_url: str, total: int, concurrency: int, tag: str) -> dict[str, 
             assert result[0].path is not None
 
         for warm in (asdk_call, aour_call):  # connection set-up and first-call imports
-            for i in range(5):
+            for i in range(conc):
                 await warm(i)
-        times = []
-        for _ in range(2):  # alternate, keep the better of two rounds for each
-            times.append((await run_async(asdk_call, total, conc), await run_async(aour_call, total, conc)))
+        pairs = []
+        for b in range(blocks):
+            if b % 2:
+                o = await run_async(aour_call, block, conc)
+                s = await run_async(asdk_call, block, conc)
+            else:
+                s = await run_async(asdk_call, block, conc)
+                o = await run_async(aour_call, block, conc)
+            pairs.append((s, o))
         await asdk.close()
         await aours.aclose()
-        return min(t[0] for t in times), min(t[1] for t in times)
+        return interleaved(pairs)
 
     for warm in (sdk_call, our_call):
-        for i in range(5):
+        for i in range(concurrency):
             warm(i)
     for conc in (1, concurrency):
-        rounds = [(run_sync(sdk_call, total, conc), run_sync(our_call, total, conc)) for _ in range(2)]
-        results[f"sync c={conc}"] = (min(r[0] for r in rounds), min(r[1] for r in rounds))
+        pairs = []
+        for b in range(blocks):
+            first, second = (our_call, sdk_call) if b % 2 else (sdk_call, our_call)
+            t1, t2 = run_sync(first, block, conc), run_sync(second, block, conc)
+            pairs.append((t2, t1) if b % 2 else (t1, t2))
+        results[f"sync c={conc}"] = interleaved(pairs)
         results[f"async c={conc}"] = asyncio.run(run_both_async(conc))
     sdk.close()
     ours.close()
@@ -129,6 +153,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--block", type=int, default=20, help="requests per alternating block")
     parser.add_argument("--payload", choices=["solid", "noise", "both"], default="both")
     args = parser.parse_args()
     os.environ["DALLE_WIDGETS_HOME"] = tempfile.mkdtemp(prefix="dalle-bench-")
@@ -138,19 +163,22 @@ def main() -> int:
     import httpx
     import openai
 
-    print(f"dalle-widgets client vs openai {openai.__version__} SDK; {args.requests} requests per cell; "
-          f"httpx {httpx.__version__}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
-    print(f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}")
+    print(
+        f"dalle-widgets client vs openai {openai.__version__} SDK; {args.requests} requests per cell; "
+        f"httpx {httpx.__version__}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (median of blocks)"
+    )
     ratios = []
     for payload in payloads:
         proc, base_url = start_server(payload)
         try:
-            results = measure(base_url, args.requests, args.concurrency, payload)
+            results = measure(base_url, args.requests, args.concurrency, args.block, payload)
         finally:
             proc.kill()
             proc.wait()
-        for mode, (sdk_s, ours_s) in results.items():
-            ratio = ours_s / sdk_s
+        for mode, (sdk_s, ours_s, ratio) in results.items():
             ratios.append(ratio)
             print(f"{payload:8} {mode:12} {sdk_s * 1000:11.2f} {ours_s * 1000:12.2f} {ratio:6.2f}x")
     print(f"geometric mean ratio: {statistics.geometric_mean(ratios):.2f}x (goal: at or below 1.0x)")

@@ -80,7 +80,9 @@ def image_hash(image: Image.Image) -> str:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def _iter_chunks(png: bytes) -> Iterator[tuple[bytes, int, int]]:
@@ -285,8 +287,13 @@ class Store:
                 names.append(Path(p).resolve().relative_to(self.root.resolve()).as_posix())
             except ValueError:
                 names.append(str(Path(p).resolve()))
-        entry = {"version": CACHE_VERSION, "key": key, "created": time.time(), "images": names,
-                 **dict(meta or {})}
+        entry = {
+            "version": CACHE_VERSION,
+            "key": key,
+            "created": time.time(),
+            "images": names,
+            **dict(meta or {}),
+        }
         _atomic_write(self._cache_path(key), json.dumps(entry, sort_keys=True).encode("utf-8"))
 
 

@@ -20,10 +20,18 @@ def test_identical_request_replays_without_sending(twin, fake_openai) -> None:
     assert again.request_id == first.request_id
 
 
-@pytest.mark.parametrize("change", [
-    {"prompt": "a cat"}, {"n": 1}, {"size": "512x512"}, {"seed": 4}, {"user": "someone"},
-    {"response_format": "url"}, {"model": "openai/dall-e-2"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt": "a cat"},
+        {"n": 1},
+        {"size": "512x512"},
+        {"seed": 4},
+        {"user": "someone"},
+        {"response_format": "url"},
+        {"model": "openai/dall-e-2"},
+    ],
+)
 def test_any_parameter_change_is_a_miss(twin, fake_openai, change) -> None:
     client = twin()
     base = {"prompt": "a fox", "n": 2, "size": "256x256", "seed": 3}
@@ -84,7 +92,9 @@ def test_cache_survives_a_new_client(fake_openai) -> None:
 
 
 def test_prepared_cache_key_is_stable_and_keyless(fake_openai) -> None:
-    with ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url) as a, \
-         ImagesClient(api_key="sk-other-000000000000", base_url=fake_openai.base_url) as b:
+    with (
+        ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url) as a,
+        ImagesClient(api_key="sk-other-000000000000", base_url=fake_openai.base_url) as b,
+    ):
         assert a.prepare("generate", "x").cache_key == b.prepare("generate", "x").cache_key
         assert a.prepare("generate", "x").cache_key != a.prepare("generate", "y").cache_key

@@ -20,9 +20,11 @@ def test_generate_over_chat_sends_the_briefs_body(twin, fake_openai) -> None:
     result = client.generate("a watercolor fox", size="256x256")
     sent = fake_openai.last
     assert sent.path == "/v1/chat/completions"
-    assert sent.json == {"model": "openai/dall-e-2",
-                         "messages": [{"role": "user", "content": "a watercolor fox"}],
-                         "modalities": ["image", "text"]}
+    assert sent.json == {
+        "model": "openai/dall-e-2",
+        "messages": [{"role": "user", "content": "a watercolor fox"}],
+        "modalities": ["image", "text"],
+    }
     assert len(result) == 1 and result[0].image.size == (256, 256)
     assert result[0].info["protocol"] == "chat"
     assert result[0].info["revised_prompt"] == "Here is your image."
@@ -48,19 +50,29 @@ def test_vary_over_chat_sends_the_image_as_a_data_url(twin, fake_openai) -> None
 
 def test_http_image_links_are_downloaded(twin, fake_openai, fake_cdn) -> None:
     url = fake_cdn.add_file(fake_openai.image_png(256, 256, "x"))
-    fake_openai.queue(Answer(json={"choices": [{"message": {"role": "assistant", "content": "",
-                                                            "images": [{"image_url": {"url": url}}]}}]}))
+    fake_openai.queue(
+        Answer(
+            json={
+                "choices": [
+                    {"message": {"role": "assistant", "content": "", "images": [{"image_url": {"url": url}}]}}
+                ]
+            }
+        )
+    )
     result = twin(protocol="chat").generate("a fox", size="256x256")
     assert result[0].image.size == (256, 256)
     assert "authorization" not in fake_cdn.requests[-1].headers
 
 
-@pytest.mark.parametrize("content", [
-    "Here you go: ![fox]({url})",
-    "{url}",
-    "Done. Image at {url} enjoy",
-    [{"type": "text", "text": "here"}, {"type": "image_url", "image_url": {"url": "{url}"}}],
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Here you go: ![fox]({url})",
+        "{url}",
+        "Done. Image at {url} enjoy",
+        [{"type": "text", "text": "here"}, {"type": "image_url", "image_url": {"url": "{url}"}}],
+    ],
+)
 def test_images_in_message_content_are_a_fallback(twin, fake_openai, fake_cdn, content) -> None:
     url = fake_cdn.add_file(fake_openai.image_png(256, 256, "y"))
     if isinstance(content, str):
@@ -87,11 +99,14 @@ def test_200_without_an_image_quotes_the_text(twin, fake_openai) -> None:
     assert len(str(info.value)) < 500
 
 
-@pytest.mark.parametrize("payload, match", [
-    ({"choices": []}, "no image and no text"),
-    ({"object": "x"}, "without 'choices'"),
-    ({"error": {"message": "upstream failed"}}, "upstream failed"),
-])
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        ({"choices": []}, "no image and no text"),
+        ({"object": "x"}, "without 'choices'"),
+        ({"error": {"message": "upstream failed"}}, "upstream failed"),
+    ],
+)
 def test_odd_chat_bodies(payload, match) -> None:
     with pytest.raises(errors.InvalidResponseError, match=match):
         parse_chat_body(payload, "host")
@@ -99,6 +114,10 @@ def test_odd_chat_bodies(payload, match) -> None:
 
 def test_several_choices_each_with_images() -> None:
     url = "data:image/png;base64," + base64.b64encode(b"\x89PNG").decode()
-    payload = {"choices": [{"message": {"images": [{"image_url": {"url": url}}]}},
-                           {"message": {"images": [{"image_url": url}]}}]}
+    payload = {
+        "choices": [
+            {"message": {"images": [{"image_url": {"url": url}}]}},
+            {"message": {"images": [{"image_url": url}]}},
+        ]
+    }
     assert [r.data for r in parse_chat_body(payload, "h")] == [b"\x89PNG", b"\x89PNG"]

@@ -79,8 +79,13 @@ def test_edit_with_a_bool_mask(twin, fake_openai) -> None:
     sent = fake_openai.last
     assert sent.path == "/v1/images/edits"
     # 128 px is not a dall-e-2 size, so the model's default size is asked for
-    assert sent.form == {"model": "dall-e-2", "prompt": "a red balloon", "n": "1", "size": "1024x1024",
-                         "response_format": "b64_json"}
+    assert sent.form == {
+        "model": "dall-e-2",
+        "prompt": "a red balloon",
+        "n": "1",
+        "size": "1024x1024",
+        "response_format": "b64_json",
+    }
     image = _decode(sent.files["image"][2])
     wire_mask = _decode(sent.files["mask"][2])
     assert sent.files["mask"][:2] == ("mask.png", "image/png")
@@ -140,37 +145,50 @@ def test_gpt_image_edits_take_non_square_images_without_mask(twin, fake_openai) 
 # --- refusals: before anything is sent -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda c: c.edit(_rgb(768, 1024), "x", mask=np.ones((768, 1024), bool)),
-     "image is 1024x768; dall-e-2 edits need a square image: use "
-     "dalle_widgets.imaging.fit_square(image, mode='pad'|'crop')"),
-    (lambda c: c.vary(_rgb(30, 40)), "image is 40x30; dall-e-2 variations need a square image"),
-    (lambda c: c.edit(_rgb(1024, 1024), "x", mask=np.ones((512, 512), bool)),
-     "mask is 512x512 but image is 1024x1024"),
-    (lambda c: c.edit(_rgb(), "x", mask=np.zeros((64, 64), bool)), "mask selects no pixels"),
-    (lambda c: c.edit(_rgb(), "x"), "image has no transparent pixels and no mask was given"),
-    (lambda c: c.edit(_rgb(), "x", mask=np.ones((64, 64, 2), bool)), "a bool mask must be 2-D"),
-    (lambda c: c.generate("x" * 1203), "prompt is 1203 characters; dall-e-2 accepts at most 1000"),
-    (lambda c: c.generate("  "), "prompt is empty"),
-    (lambda c: c.generate("x", n=12), "n=12: dall-e-2 makes 1 to 10 images per request"),
-    (lambda c: c.generate("x", n=0), "n=0: dall-e-2 makes 1 to 10"),
-    (lambda c: c.generate("x", n=True), "n=True"),
-    (lambda c: c.generate("x", size="800x800"),
-     "size '800x800' is not supported by dall-e-2; use 256x256, 512x512 or 1024x1024"),
-    (lambda c: c.generate("x", size="256×256"), "size '256×256' is not supported"),
-    (lambda c: c.vary(_rgb(), model="gpt-image-1"), "gpt-image-1 has no variations endpoint"),
-    (lambda c: c.generate("x", model="gpt-image-1", response_format="url"),
-     "response_format='url' is not supported by gpt-image-1"),
-    (lambda c: c.generate("x", model="gpt-image-1", size="512x512"),
-     "size '512x512' is not supported by gpt-image-1; use 1024x1024, 1536x1024, 1024x1536 or auto"),
-    (lambda c: c.generate("x", response_format="png"), "response_format='png': use 'url' or 'b64_json'"),
-    (lambda c: c.generate("x", seed="7"), "seed='7': pass an integer"),
-    (lambda c: c.generate("x", cache="maybe"), "cache='maybe' is not a cache mode"),
-    (lambda c: c.vary("/no/such/file.png"), "no file at '/no/such/file.png'"),
-    (lambda c: c.vary(b"not an image"), "could not be decoded as an image"),
-    (lambda c: c.vary(np.zeros((4, 4, 2), np.uint8)), "image"),
-    (lambda c: c.generate("x", model="acme/painter", size="big"), "size 'big' is not WIDTHxHEIGHT"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda c: c.edit(_rgb(768, 1024), "x", mask=np.ones((768, 1024), bool)),
+            "image is 1024x768; dall-e-2 edits need a square image: use "
+            "dalle_widgets.imaging.fit_square(image, mode='pad'|'crop')",
+        ),
+        (lambda c: c.vary(_rgb(30, 40)), "image is 40x30; dall-e-2 variations need a square image"),
+        (
+            lambda c: c.edit(_rgb(1024, 1024), "x", mask=np.ones((512, 512), bool)),
+            "mask is 512x512 but image is 1024x1024",
+        ),
+        (lambda c: c.edit(_rgb(), "x", mask=np.zeros((64, 64), bool)), "mask selects no pixels"),
+        (lambda c: c.edit(_rgb(), "x"), "image has no transparent pixels and no mask was given"),
+        (lambda c: c.edit(_rgb(), "x", mask=np.ones((64, 64, 2), bool)), "a bool mask must be 2-D"),
+        (lambda c: c.generate("x" * 1203), "prompt is 1203 characters; dall-e-2 accepts at most 1000"),
+        (lambda c: c.generate("  "), "prompt is empty"),
+        (lambda c: c.generate("x", n=12), "n=12: dall-e-2 makes 1 to 10 images per request"),
+        (lambda c: c.generate("x", n=0), "n=0: dall-e-2 makes 1 to 10"),
+        (lambda c: c.generate("x", n=True), "n=True"),
+        (
+            lambda c: c.generate("x", size="800x800"),
+            "size '800x800' is not supported by dall-e-2; use 256x256, 512x512 or 1024x1024",
+        ),
+        (lambda c: c.generate("x", size="256×256"), "size '256×256' is not supported"),
+        (lambda c: c.vary(_rgb(), model="gpt-image-1"), "gpt-image-1 has no variations endpoint"),
+        (
+            lambda c: c.generate("x", model="gpt-image-1", response_format="url"),
+            "response_format='url' is not supported by gpt-image-1",
+        ),
+        (
+            lambda c: c.generate("x", model="gpt-image-1", size="512x512"),
+            "size '512x512' is not supported by gpt-image-1; use 1024x1024, 1536x1024, 1024x1536 or auto",
+        ),
+        (lambda c: c.generate("x", response_format="png"), "response_format='png': use 'url' or 'b64_json'"),
+        (lambda c: c.generate("x", seed="7"), "seed='7': pass an integer"),
+        (lambda c: c.generate("x", cache="maybe"), "cache='maybe' is not a cache mode"),
+        (lambda c: c.vary("/no/such/file.png"), "no file at '/no/such/file.png'"),
+        (lambda c: c.vary(b"not an image"), "could not be decoded as an image"),
+        (lambda c: c.vary(np.zeros((4, 4, 2), np.uint8)), "image"),
+        (lambda c: c.generate("x", model="acme/painter", size="big"), "size 'big' is not WIDTHxHEIGHT"),
+    ],
+)
 def test_bad_input_is_refused_before_sending(client, fake_openai, call, message) -> None:
     with pytest.raises(errors.InvalidRequestError) as info:
         call(client)

@@ -9,8 +9,14 @@ import pytest
 
 import dalle_widgets
 from dalle_widgets import errors
-from dalle_widgets.client import AsyncImagesClient, ImagesClient, _config, default_async_client, \
-    default_client, set_default_client
+from dalle_widgets.client import (
+    AsyncImagesClient,
+    ImagesClient,
+    _config,
+    default_async_client,
+    default_client,
+    set_default_client,
+)
 from tests.fixtures.fake_openai import FAKE_KEY
 
 
@@ -62,8 +68,9 @@ def test_no_key_uses_the_engine_and_says_so_once(engine_module, fake_openai, cap
         first, second = ImagesClient(), ImagesClient()
     notes = [r for r in caplog.records if "offline engine" in r.getMessage()]
     assert len(notes) == 1
-    assert notes[0].getMessage() == (f"No OPENAI_API_KEY set: using the offline engine at {fake_openai.base_url} "
-                                     "(synthetic images)")
+    assert notes[0].getMessage() == (
+        f"No OPENAI_API_KEY set: using the offline engine at {fake_openai.base_url} (synthetic images)"
+    )
     assert first.is_offline and first.base_url == fake_openai.base_url
     assert "offline=True" in repr(first) and FAKE_KEY not in repr(first)
     result = first.generate("a fox", size="256x256")

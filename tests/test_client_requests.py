@@ -22,8 +22,15 @@ def test_generate_sends_json_and_returns_stored_images(twin, fake_openai, isolat
     sent = fake_openai.last
     assert sent.method == "POST" and sent.path == "/v1/images/generations"
     assert sent.headers["content-type"] == "application/json"
-    assert sent.json == {"model": "dall-e-2", "prompt": "a watercolor fox", "n": 3, "size": "512x512",
-                         "response_format": "b64_json", "user": "u-1", "seed": 7}
+    assert sent.json == {
+        "model": "dall-e-2",
+        "prompt": "a watercolor fox",
+        "n": 3,
+        "size": "512x512",
+        "response_format": "b64_json",
+        "user": "u-1",
+        "seed": 7,
+    }
     assert sent.headers["authorization"] == f"Bearer {FAKE_KEY}"
     assert sent.headers["user-agent"].startswith("dalle-widgets/")
     for i, im in enumerate(result):
@@ -45,8 +52,13 @@ def test_generate_sends_json_and_returns_stored_images(twin, fake_openai, isolat
 
 def test_unset_optional_fields_are_not_sent(twin, fake_openai) -> None:
     twin().generate("a fox")
-    assert fake_openai.last.json == {"model": "dall-e-2", "prompt": "a fox", "n": 1, "size": "1024x1024",
-                                     "response_format": "b64_json"}
+    assert fake_openai.last.json == {
+        "model": "dall-e-2",
+        "prompt": "a fox",
+        "n": 1,
+        "size": "1024x1024",
+        "response_format": "b64_json",
+    }
 
 
 def test_gpt_image_models_never_get_response_format(twin, fake_openai) -> None:
@@ -114,13 +126,16 @@ def test_models_lists_ids(twin) -> None:
     assert twin().models() == ["dall-e-2", "gpt-image-1", "gpt-image-1-mini"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"base_url": "ftp://host/v1"}, "is not an http(s) URL"),
-    ({"base_url": "http://user:pw@host/v1"}, "must not contain credentials"),
-    ({"protocol": "grpc"}, "protocol='grpc' is not supported"),
-    ({"max_retries": -1}, "max_retries=-1"),
-    ({"cache": "sometimes"}, "cache='sometimes' is not a cache mode"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"base_url": "ftp://host/v1"}, "is not an http(s) URL"),
+        ({"base_url": "http://user:pw@host/v1"}, "must not contain credentials"),
+        ({"protocol": "grpc"}, "protocol='grpc' is not supported"),
+        ({"max_retries": -1}, "max_retries=-1"),
+        ({"cache": "sometimes"}, "cache='sometimes' is not a cache mode"),
+    ],
+)
 def test_bad_configuration_is_refused(kwargs, message) -> None:
     kwargs.setdefault("api_key", FAKE_KEY)
     kwargs.setdefault("base_url", "http://127.0.0.1:9/v1")
@@ -130,8 +145,19 @@ def test_bad_configuration_is_refused(kwargs, message) -> None:
 
 def test_revised_prompt_is_kept(twin, fake_openai) -> None:
     png = fake_openai.image_png(256, 256, "x")
-    fake_openai.queue(Answer(json={"created": 1, "data": [
-        {"b64_json": base64.b64encode(png).decode(), "revised_prompt": "a fox, watercolor, detailed"}]}))
+    fake_openai.queue(
+        Answer(
+            json={
+                "created": 1,
+                "data": [
+                    {
+                        "b64_json": base64.b64encode(png).decode(),
+                        "revised_prompt": "a fox, watercolor, detailed",
+                    }
+                ],
+            }
+        )
+    )
     result = twin().generate("a fox", size="256x256")
     assert result[0].info["revised_prompt"] == "a fox, watercolor, detailed"
 
@@ -139,7 +165,9 @@ def test_revised_prompt_is_kept(twin, fake_openai) -> None:
 def test_non_png_answers_are_stored_as_png(twin, fake_openai) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (64, 64), (10, 200, 30)).save(buf, format="JPEG")
-    fake_openai.queue(Answer(json={"created": 1, "data": [{"b64_json": base64.b64encode(buf.getvalue()).decode()}]}))
+    fake_openai.queue(
+        Answer(json={"created": 1, "data": [{"b64_json": base64.b64encode(buf.getvalue()).decode()}]})
+    )
     result = twin(model="gpt-image-1").generate("a field")
     assert result[0].path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert open_image(result[0].path).info["model"] == "gpt-image-1"

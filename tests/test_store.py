@@ -37,7 +37,7 @@ def test_png_bytes_are_kept_and_provenance_reads_back(tmp_path) -> None:
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     # pixels identical, IDAT kept byte for byte
-    assert original[original.index(b"IDAT") - 4:] in data
+    assert original[original.index(b"IDAT") - 4 :] in data
     back = open_image(path)
     assert back.info == info and back.path == path
     assert np.array_equal(back.to_numpy(), np.asarray(Image.open(io.BytesIO(original))))
@@ -57,18 +57,21 @@ def test_chunks_have_valid_crcs(tmp_path) -> None:
     data = png_with_info(_png(), {"k": "v"})
     pos = 8
     while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind_and_data = data[pos + 4:pos + 8 + length]
-        crc = int.from_bytes(data[pos + 8 + length:pos + 12 + length], "big")
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind_and_data = data[pos + 4 : pos + 8 + length]
+        crc = int.from_bytes(data[pos + 8 + length : pos + 12 + length], "big")
         assert zlib.crc32(kind_and_data) == crc
         pos += 12 + length
     Image.open(io.BytesIO(data)).load()
 
 
-@pytest.mark.parametrize("image", [
-    Image.new("RGBA", (5, 4), (1, 2, 3, 0)),
-    np.zeros((4, 5, 3), np.uint8),
-])
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGBA", (5, 4), (1, 2, 3, 0)),
+        np.zeros((4, 5, 3), np.uint8),
+    ],
+)
 def test_save_accepts_pil_and_arrays(tmp_path, image) -> None:
     path = Store(tmp_path).save(image, {"operation": "edit"})
     assert open_image(path).image.size == (5, 4)

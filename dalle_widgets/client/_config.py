@@ -141,9 +141,7 @@ def _start_offline_engine() -> tuple[str, str | None]:
         ) from exc
     base_url = normalize_base_url(str(running.base_url))
     if not _offline_announced:
-        logger.warning(
-            "No OPENAI_API_KEY set: using the offline engine at %s (synthetic images)", base_url
-        )
+        logger.warning("No OPENAI_API_KEY set: using the offline engine at %s (synthetic images)", base_url)
         _offline_announced = True
     return base_url, getattr(running, "token", None)
 

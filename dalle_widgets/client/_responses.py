@@ -181,8 +181,9 @@ def make_status_error(
     if status == 403:
         return PermissionDeniedError(message, **kwargs)
     if status == 404:
-        if code == "model_not_found" or (code is None and model and "model" in message.lower()
-                                         and "not" in message.lower()):
+        if code == "model_not_found" or (
+            code is None and model and "model" in message.lower() and "not" in message.lower()
+        ):
             return ModelNotFoundError(f"model {model!r} was not found: {message} {RETIREMENT_NOTE}", **kwargs)
         return NotFoundError(f"{message} (is the base URL right? it usually ends in /v1)", **kwargs)
     if status == 429:
@@ -190,7 +191,8 @@ def make_status_error(
         if code in QUOTA_CODES:
             return QuotaExceededError(
                 f"{message} This is a billing limit, not a speed limit: it was not retried.",
-                retry_after=wait, **kwargs,
+                retry_after=wait,
+                **kwargs,
             )
         return RateLimitError(message, retry_after=wait, **kwargs)
     if status == 400 and (code in POLICY_CODES or type_ == "image_generation_user_error"):
@@ -315,7 +317,9 @@ def decode_data_url(url: str, where: str) -> bytes:
 def parse_images_body(payload: Any, where: str) -> list[RawImage]:
     """Images from an Images API body ``{"created": ..., "data": [{"b64_json"|"url": ...}]}``."""
     if not isinstance(payload, dict):
-        raise InvalidResponseError(f"{where} answered JSON that is not an object: {snippet(json.dumps(payload))!r}")
+        raise InvalidResponseError(
+            f"{where} answered JSON that is not an object: {snippet(json.dumps(payload))!r}"
+        )
     data = payload.get("data")
     if not isinstance(data, list) or not data:
         if isinstance(payload.get("error"), dict):
@@ -329,8 +333,9 @@ def parse_images_body(payload: Any, where: str) -> list[RawImage]:
             raise InvalidResponseError(f"{where}: data[{i}] is not an object")
         revised = item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
         if isinstance(item.get("b64_json"), str):
-            images.append(RawImage(data=decode_b64(item["b64_json"], f"data[{i}].b64_json"),
-                                   revised_prompt=revised))
+            images.append(
+                RawImage(data=decode_b64(item["b64_json"], f"data[{i}].b64_json"), revised_prompt=revised)
+            )
         elif isinstance(item.get("url"), str):
             url = item["url"]
             if url.startswith("data:"):
@@ -357,8 +362,8 @@ def check_image(data: bytes, where: str) -> tuple[tuple[int, int], str]:
             size, mode = im.size, im.mode
             im.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        head = data[:16]
+        detail = str(exc) or type(exc).__name__
         raise InvalidResponseError(
-            f"{where} is not a valid image ({len(data):,} bytes starting {head!r}: {exc or type(exc).__name__})"
+            f"{where} is not a valid image ({len(data):,} bytes starting {data[:16]!r}: {detail})"
         ) from None
     return size, mode

@@ -186,15 +186,18 @@ class ImageResult(Sequence[GeneratedImage]):
     def __repr__(self) -> str:
         cost = "unknown" if self.cost_usd is None else f"${self.cost_usd:.3f}"
         extra = ", cached" if self.cached else ""
-        return (f"<ImageResult {len(self)} x {self.size or '?'} {self.operation} by {self.model}, "
-                f"cost {cost}{extra}>")
+        return (
+            f"<ImageResult {len(self)} x {self.size or '?'} {self.operation} by {self.model}, "
+            f"cost {cost}{extra}>"
+        )
 
     def contact_sheet(self, px: int = THUMB_PX) -> Image.Image:
         """The thumbnails side by side (at most 5 per row) as one PIL image."""
         from .. import imaging
 
-        return imaging.contact_sheet([im.image for im in self.images], cols=min(5, len(self.images)),
-                                     cell_px=px, gap=4)
+        return imaging.contact_sheet(
+            [im.image for im in self.images], cols=min(5, len(self.images)), cell_px=px, gap=4
+        )
 
     def _repr_png_(self) -> bytes | None:
         if not self.images:
