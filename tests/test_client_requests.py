@@ -201,3 +201,34 @@ def test_given_http_client_is_used_and_left_open(fake_openai) -> None:
         client.generate("x", size="256x256")
     assert seen == ["/v1/images/generations"] and not http.is_closed
     http.close()
+
+
+def test_one_sync_client_shared_by_ten_threads(fake_openai) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url) as client:
+        with ThreadPoolExecutor(10) as pool:
+            results = list(pool.map(lambda i: client.generate(f"fox {i}", size="256x256"), range(30)))
+    paths = {r[0].path for r in results}
+    assert len(paths) == 30 and all(p.is_file() for p in paths)
+    assert sorted(r[0].info["prompt"] for r in results) == sorted(f"fox {i}" for i in range(30))
+
+
+def test_async_client_at_concurrency_ten(fake_openai) -> None:
+    import asyncio
+
+    from dalle_widgets.client import AsyncImagesClient
+
+    async def main():
+        async with AsyncImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url) as client:
+            return await asyncio.gather(*(client.generate(f"cat {i}", size="256x256") for i in range(30)))
+
+    results = asyncio.run(main())
+    assert len({r[0].path for r in results}) == 30
+    assert len(fake_openai.api_requests()) == 30
+
+
+def test_generated_images_are_hashable_and_compare_by_content(twin) -> None:
+    result = twin().generate("a fox", n=2, size="256x256")
+    again = twin().generate("a fox", n=2, size="256x256")  # a cache replay: same files
+    assert result[0] == again[0] and len({*result, *again}) <= 2

@@ -123,7 +123,9 @@ class GeneratedImage:
             return NotImplemented
         return self.png == other.png
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        # bytes cache their hash, so this is cheap after the first call; usable in sets and dict keys
+        return hash(self.png)
 
 
 class ImageResult(Sequence[GeneratedImage]):
