@@ -1,5 +1,6 @@
 # %%
 from ipycanvas import Canvas
+from IPython.display import display
 
 points = []
 c = Canvas(width=200, height=200, layout={"width": "200px", "height": "200px"})
@@ -7,4 +8,4 @@ c.add_class("smoke-canvas")
 c.on_mouse_down(lambda x, y: points.append(("down", x, y)))
 c.on_mouse_move(lambda x, y: points.append(("move", x, y)))
 c.on_mouse_up(lambda x, y: points.append(("up", x, y)))
-c
+display(c)
