@@ -405,7 +405,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         if ibox[2] <= ibox[0] or ibox[3] <= ibox[1]:
             return  # a click without a drag: nothing to add
         fn = masks.rectangle if kind == "rectangle" else masks.ellipse
-        shape_mask = fn(self._mask.shape, ibox)
+        shape_mask = fn(self._mask.shape, ibox, clip=True)
         new = masks.subtract(self._mask, shape_mask) if erase else masks.union(self._mask, shape_mask)
         self._commit(new, Stroke(kind, ((x0, y0), (x1, y1)), 0.0))
 
@@ -544,7 +544,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             elif small.any():
                 if self.feather_slider.value:
                     soft = masks.feather(self._mask, int(self.feather_slider.value))
-                    soft_small = np.asarray(imaging.to_pil((soft * 255).astype(np.uint8)).resize(
+                    soft_small = np.asarray(Image.fromarray((soft * 255).astype(np.uint8), "L").resize(
                         (dw, dh), Image.Resampling.BILINEAR))
                     over = np.zeros((dh, dw, 4), np.uint8)
                     over[..., :3] = MASK_COLOR
