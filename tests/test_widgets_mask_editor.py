@@ -1,4 +1,4 @@
-"""MaskEditor without a browser: drive the canvas handlers and the buttons' twins, check state and messages."""
+"""MaskEditor without a browser: drive the canvas handlers and the buttons' twins; check state, messages."""
 
 from __future__ import annotations
 

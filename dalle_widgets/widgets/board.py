@@ -338,7 +338,9 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         return imaging.contact_sheet(thumbs, cols=cols, captions=[i.caption for i in self._items],
                                      cell_px=thumb_px)
 
-    def export_png(self, path: str | os.PathLike[str], *, cols: int | None = None, thumb_px: int = 256) -> Path:
+    def export_png(
+        self, path: str | os.PathLike[str], *, cols: int | None = None, thumb_px: int = 256
+    ) -> Path:
         """Write a PNG contact sheet of the board to ``path``; return the path."""
         out = Path(path)
         buf = io.BytesIO()
@@ -346,7 +348,9 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         _atomic_write(out, buf.getvalue())
         return out
 
-    def export_html(self, path: str | os.PathLike[str], *, title: str = "Mood board", max_px: int = 1024) -> Path:
+    def export_html(
+        self, path: str | os.PathLike[str], *, title: str = "Mood board", max_px: int = 1024
+    ) -> Path:
         """Write one self-contained HTML page (images embedded as data URIs) to ``path``."""
         out = Path(path)
         figures = []
@@ -362,7 +366,8 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
                            for k, v in prov.items())
             details = f"<details><summary>provenance</summary><table>{rows}</table></details>" if rows else ""
             figures.append(
-                f"<figure><img src='data:image/png;base64,{b64}' alt='{html.escape(item.caption, quote=True)}'>"
+                f"<figure><img src='data:image/png;base64,{b64}' "
+                f"alt='{html.escape(item.caption, quote=True)}'>"
                 f"<figcaption>{html.escape(item.caption)}</figcaption>{details}</figure>")
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

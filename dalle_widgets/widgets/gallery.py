@@ -16,7 +16,7 @@ import html
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,10 @@ class Gallery(StaticFallbackMixin, W.VBox):
     1
     """
 
-    def __init__(self, images: Any, *, columns: int | None = None, thumb_px: int = 256, client: Any | None = None,
-                 vary_n: int = 3, save_dir: str | os.PathLike[str] | None = None, title: str | None = None) -> None:
+    def __init__(
+        self, images: Any, *, columns: int | None = None, thumb_px: int = 256, client: Any | None = None,
+        vary_n: int = 3, save_dir: str | os.PathLike[str] | None = None, title: str | None = None,
+    ) -> None:
         super().__init__()
         self.images: list[Any] = _as_list(images)
         self.columns = columns
@@ -114,7 +116,8 @@ class Gallery(StaticFallbackMixin, W.VBox):
         self._events: list[Any] = []
         self._tasks = TaskRunner(on_error=lambda line: self._set_status(line, error=True),
                                  on_cancel=lambda: self._set_status("Cancelled"),
-                                 on_start=lambda: self._set_busy(True), on_finish=lambda: self._set_busy(False))
+                                 on_start=lambda: self._set_busy(True),
+                                 on_finish=lambda: self._set_busy(False))
         self.header = W.HTML(title or "")
         self.grid = W.GridBox(layout=W.Layout(grid_gap="8px"))
         self.grid.add_class("dalle-gallery-grid")
@@ -165,7 +168,8 @@ class Gallery(StaticFallbackMixin, W.VBox):
                       lambda: self.vary(i))
         edit = button("Edit", "Open the mask editor on this image", "dalle-edit", lambda: self.edit(i))
         pin = button("Pin", "Pin to the current mood board", "dalle-pin", lambda: self.pin(i), "thumb-tack")
-        save = button("Save", "Save the PNG (with provenance) to a folder", "dalle-save", lambda: self.save(i))
+        save = button("Save", "Save the PNG (with provenance) to a folder", "dalle-save",
+                      lambda: self.save(i))
         info_toggle = W.ToggleButton(description="", icon="info", tooltip="Show provenance",
                                      layout=W.Layout(width="32px"))
         info_toggle.add_class("dalle-info")
@@ -269,7 +273,8 @@ class Gallery(StaticFallbackMixin, W.VBox):
         if path is None:
             folder = self.save_dir or Path.cwd() / "dalle-images"
             folder.mkdir(parents=True, exist_ok=True)
-            stem = re.sub(r"[^a-z0-9]+", "-", str(_info(item).get("prompt") or "image").lower()).strip("-")[:40]
+            prompt = str(_info(item).get("prompt") or "image").lower()
+            stem = re.sub(r"[^a-z0-9]+", "-", prompt).strip("-")[:40]
             k = 0
             while (folder / f"{stem or 'image'}-{k}.png").exists():
                 k += 1
