@@ -67,6 +67,9 @@ class StaticFallbackMixin:
     def _summary(self) -> str:  # pragma: no cover - overridden
         return type(self).__name__
 
+    def __repr__(self) -> str:
+        return self._summary()
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         data = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
         if data is None:
