@@ -101,13 +101,15 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             s.observe(self._on_margin, "value")
             self.sliders[side], self.numbers[side] = s, t
             rows.append(W.HBox([s, t]))
-        self.target = W.Text(placeholder="e.g. 2048x1024", description="Target", layout=W.Layout(width="200px"),
+        self.target = W.Text(placeholder="e.g. 2048x1024", description="Target",
+                             layout=W.Layout(width="200px"),
                              style={"description_width": "50px"})
         self.target.add_class("dalle-target-size")
         self.anchor = W.Dropdown(options=ANCHORS, value="center", layout=W.Layout(width="130px"))
         self.apply_target = W.Button(description="Apply size", layout=W.Layout(width="auto"))
         self.apply_target.add_class("dalle-apply-target")
-        self.apply_target.on_click(lambda _b: self._guard(self.set_target, self.target.value, self.anchor.value))
+        self.apply_target.on_click(
+            lambda _b: self._guard(self.set_target, self.target.value, self.anchor.value))
         margins = W.VBox([W.HTML("<b>Margins</b> (px)"), *rows,
                           W.HBox([self.target, self.anchor, self.apply_target])])
 
@@ -134,7 +136,8 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         self.progress_label = W.HTML()
         self.status = W.HTML()
         self.status.add_class("dalle-status")
-        gen = W.HBox([self.prompt, self.generate_button, self.cancel_button, self.progress, self.progress_label],
+        gen = W.HBox([self.prompt, self.generate_button, self.cancel_button, self.progress,
+                      self.progress_label],
                      layout=W.Layout(align_items="center", flex_flow="row wrap"))
         self.children = (margins, self.view, self.info, gen, self.status)
         self.add_class("dalle-outpaint-editor")
@@ -236,7 +239,8 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             layer.set_line_dash([])
             layer.font = "bold 15px sans-serif"
             for i, box in enumerate(self.plan):
-                (a, b), (c, d) = self._viewport.to_display(box[0], box[1]), self._viewport.to_display(box[2], box[3])
+                a, b = self._viewport.to_display(box[0], box[1])
+                c, d = self._viewport.to_display(box[2], box[3])
                 color = DONE_COLOR if tuple(box) in done else PLAN_COLOR
                 layer.stroke_style = color
                 layer.line_width = 3 if box == self._current else 2
