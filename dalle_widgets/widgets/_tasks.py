@@ -86,6 +86,7 @@ class TaskRunner:
         self._future: asyncio.Future[Any] | concurrent.futures.Future[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_error: str | None = None
+        self._state: dict[str, Any] = {}
 
     @property
     def running(self) -> bool:
@@ -107,20 +108,31 @@ class TaskRunner:
         self.last_error = None
         if self.on_start:
             self.on_start()
+        state: dict[str, Any] = {"started": False, "finished": threading.Event()}
+        self._state = state
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         if loop is not None:
             self._loop = loop
-            fut: Any = asyncio.ensure_future(self._wrap(factory))
+            fut: Any = asyncio.ensure_future(self._wrap(factory, state))
         else:
             self._loop = background_loop()
-            fut = asyncio.run_coroutine_threadsafe(self._wrap(factory), self._loop)
+            fut = asyncio.run_coroutine_threadsafe(self._wrap(factory, state), self._loop)
         self._future = fut
+        fut.add_done_callback(lambda f: self._on_done(f, state))
         return fut
 
-    async def _wrap(self, factory: Callable[[], Awaitable[Any]]) -> Any:
+    def _on_done(self, fut: Any, state: dict[str, Any]) -> None:
+        # A task cancelled before its first step never enters _wrap: report it here.
+        if fut.cancelled() and not state["started"]:
+            self._call(self.on_cancel)
+            self._call(self.on_finish)
+            state["finished"].set()
+
+    async def _wrap(self, factory: Callable[[], Awaitable[Any]], state: dict[str, Any]) -> Any:
+        state["started"] = True
         try:
             return await factory()
         except asyncio.CancelledError:
@@ -136,6 +148,7 @@ class TaskRunner:
             return None
         finally:
             self._call(self.on_finish)
+            state["finished"].set()
 
     @staticmethod
     def _call(fn: Callable[..., None] | None, *args: Any) -> None:
@@ -173,6 +186,8 @@ class TaskRunner:
         try:
             return fut.result(timeout)
         except concurrent.futures.CancelledError:
+            # the future reports cancellation at once; wait for the task's own clean-up
+            self._state["finished"].wait(timeout)
             return None
 
     async def join(self) -> Any:
