@@ -417,7 +417,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
             kwargs["size"] = size
         results = []
         for k, item in enumerate(self._items):
-            self._set_status(f"⏳ varying {k + 1}/{len(self._items)}…")
+            self._set_status(f"varying {k + 1}/{len(self._items)}…")
             results.append(await _client.call(cl, "vary", item.image, **kwargs))
         self._show_variations(results)
         self._set_status(f"✓ {sum(len(r) for r in results)} variations of {len(results)} pinned images")

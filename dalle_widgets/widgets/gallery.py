@@ -231,7 +231,7 @@ class Gallery(StaticFallbackMixin, W.VBox):
         return self._tasks.start(lambda: self._vary(index, item, n))
 
     async def _vary(self, index: int, item: Any, n: int) -> Any:
-        self._set_status(f"⏳ varying #{index}…")
+        self._set_status(f"varying #{index}…")
         client = _client.resolve(self._client)
         result = await _client.call(client, "vary", _pil(item), n=n)
         child = Gallery(result, thumb_px=max(96, self.thumb_px * 3 // 4), client=self._client,

@@ -652,7 +652,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         call = asyncio.ensure_future(_client.call(client, op, image, **kwargs))
         try:
             while not call.done():
-                self.progress.value = (f"<span class='dalle-spinner'>⏳ {label} "
+                self.progress.value = (f"<span class='dalle-spinner'>{label} "
                                        f"{kwargs.get('n', 1)}… {time.monotonic() - t0:.1f} s</span>")
                 await asyncio.wait({call}, timeout=0.25)
             result = call.result()
