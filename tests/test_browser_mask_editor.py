@@ -35,7 +35,8 @@ def _pixel(lab_page, x: int, y: int) -> list[int]:
             const c = el.tagName === 'CANVAS' ? el : el.querySelector('canvas');
             const r = c.getBoundingClientRect();
             const sx = c.width / r.width, sy = c.height / r.height;
-            return Array.from(c.getContext('2d').getImageData(Math.round(x * sx), Math.round(y * sy), 1, 1).data);
+            const d = c.getContext('2d').getImageData(Math.round(x * sx), Math.round(y * sy), 1, 1);
+            return Array.from(d.data);
         }""", [x, y])
 
 
@@ -119,6 +120,7 @@ def test_paint_undo_keys_generate_accept_reload(lab_page) -> None:
     assert lab_page.wait_for("len(editor.history)", lambda v: v == 1) == 1
     assert lab_page.eval("int(editor.mask.sum())") == 0
     assert lab_page.eval("len(editor.staging)") == 2
+    cards.nth(2).wait_for(state="detached")
     assert lab_page.eval("bool((editor.image == editor.last_result[1].to_numpy()[..., :3]).all())") is True
     lab_page.shot("accepted", editor)
 
@@ -132,7 +134,10 @@ def test_paint_undo_keys_generate_accept_reload(lab_page) -> None:
     lab_page.save()
     lab_page.goto()
     _canvas(lab_page)
-    again = _wait_pixel(lab_page, 150, 400, lambda p: max(abs(a - b) for a, b in zip(p, painted)) <= 6)
+    def same(p: list[int]) -> bool:
+        return max(abs(a - b) for a, b in zip(p, painted, strict=True)) <= 6
+
+    again = _wait_pixel(lab_page, 150, 400, same)
     assert again[3] == 255
     lab_page.shot("reloaded", page.locator(EDITOR).first)
     assert not lab_page.page_errors, lab_page.page_errors

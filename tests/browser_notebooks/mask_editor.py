@@ -10,4 +10,4 @@ editor = MaskEditor(base, display_px=512, prompt="a red balloon in the sky", n=3
 display(editor)
 
 # %%
-print("cells:", 2)
+print("cells:", 2)  # noqa: T201
