@@ -10,7 +10,7 @@ import pytest
 
 from dalle_widgets import errors
 from dalle_widgets.client._responses import backoff_delay, retry_after_seconds, retry_wait
-from tests.fixtures.fake_openai import error
+from tests.fixtures.fake_openai import Answer, error
 
 
 def test_429_with_retry_after_is_honoured_exactly(twin, fake_openai, caplog) -> None:
