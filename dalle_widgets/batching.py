@@ -145,7 +145,9 @@ class BatchResult(Sequence[BatchItem]):
         for item in failed:
             lines.append(f"  failed [{item.index}] {_short(item.prompt)!r}: {_error_line(item.error)}")
         if failed or self.interrupted:
-            lines.append("  run the same batch again to retry: finished prompts replay from the cache for free")
+            lines.append(
+                "  run the same batch again to retry: finished prompts replay from the cache for free"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -216,10 +218,10 @@ def coerce_prompts(prompts: Any, *, name: str = "prompts") -> list[str]:
     --------
     >>> coerce_prompts(("a red fox", "a blue fox"))
     ['a red fox', 'a blue fox']
-    >>> coerce_prompts("a red fox")
+    >>> coerce_prompts("a red fox")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    dalle_widgets.errors.InvalidRequestError: 'prompts' is one string: a batch needs a list of prompts, e.g. ['a red fox', 'a blue fox']
+    dalle_widgets.errors.InvalidRequestError: 'prompts' is one string: a batch needs a list of prompts, ...
     """
     if isinstance(prompts, (str, bytes)):
         raise InvalidRequestError(
@@ -355,7 +357,9 @@ async def _run_plan(
             if on_progress is not None:
                 on_progress(item)
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(max(1, min(concurrency, len(batch_plan.items))))]
+    workers = [
+        asyncio.ensure_future(worker()) for _ in range(max(1, min(concurrency, len(batch_plan.items))))
+    ]
     try:
         await asyncio.gather(*workers)
     except BaseException:

@@ -18,7 +18,13 @@ from typing import Any
 
 from ._core import DalleMagics, EffectiveConfig, ModelList
 
-__all__ = ["DalleMagics", "EffectiveConfig", "ModelList", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "DalleMagics",
+    "EffectiveConfig",
+    "ModelList",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 _LOADED: dict[int, DalleMagics] = {}
 

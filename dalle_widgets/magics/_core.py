@@ -67,9 +67,7 @@ class ModelList(list):  # type: ignore[type-arg]
                 continue
             ops = ", ".join(op for op in ("generate", "edit", "vary") if spec.supports(op))
             prices = sorted(set(spec.prices_usd.values()))
-            price = (
-                f"{format_usd(prices[0])}-{format_usd(prices[-1])}/image" if prices else "price unknown"
-            )
+            price = f"{format_usd(prices[0])}-{format_usd(prices[-1])}/image" if prices else "price unknown"
             lines.append(f"{model:<{width}}  {ops} · {' '.join(spec.sizes)} · {price}")
         return "\n".join(lines)
 
@@ -112,26 +110,36 @@ class DalleMagics(Magics):
     """
 
     model = Unicode(
-        None, allow_none=True, help="Model used when --model is not given (default: DALLE_WIDGETS_MODEL, "
-        "else the client's default, dall-e-2)."
+        None,
+        allow_none=True,
+        help="Model used when --model is not given (default: DALLE_WIDGETS_MODEL, "
+        "else the client's default, dall-e-2).",
     ).tag(config=True)
     size = Unicode(
-        None, allow_none=True, help="Size used when --size is not given, e.g. '512x512' (default: "
-        "DALLE_WIDGETS_SIZE, else the model's default)."
+        None,
+        allow_none=True,
+        help="Size used when --size is not given, e.g. '512x512' (default: "
+        "DALLE_WIDGETS_SIZE, else the model's default).",
     ).tag(config=True)
     n = Int(1, help="Images per request when -n is not given.").tag(config=True)
     show = Bool(True, help="Display results (False: only return them, like --no-show).").tag(config=True)
     budget_usd = Float(
-        None, allow_none=True, help="Most USD this session may spend; a request that would pass it is "
-        "refused before sending (default: DALLE_WIDGETS_BUDGET_USD, else no budget)."
+        None,
+        allow_none=True,
+        help="Most USD this session may spend; a request that would pass it is "
+        "refused before sending (default: DALLE_WIDGETS_BUDGET_USD, else no budget).",
     ).tag(config=True)
     protocol = Enum(
-        ["images", "chat"], "images", help="'images' (the Images API) or 'chat' (an aggregator's chat "
-        "completions) (default: DALLE_WIDGETS_PROTOCOL, else images)."
+        ["images", "chat"],
+        "images",
+        help="'images' (the Images API) or 'chat' (an aggregator's chat "
+        "completions) (default: DALLE_WIDGETS_PROTOCOL, else images).",
     ).tag(config=True)
     base_url = Unicode(
-        None, allow_none=True, help="Endpoint base URL, e.g. http://127.0.0.1:8000/v1 (default: "
-        "OPENAI_BASE_URL, else OpenAI with a key, else the offline engine)."
+        None,
+        allow_none=True,
+        help="Endpoint base URL, e.g. http://127.0.0.1:8000/v1 (default: "
+        "OPENAI_BASE_URL, else OpenAI with a key, else the offline engine).",
     ).tag(config=True)
     concurrency = Int(4, help="Requests in flight at once in %dalle batch.").tag(config=True)
     out = Unicode(None, allow_none=True, help="Folder every result is also copied into.").tag(config=True)
@@ -159,7 +167,9 @@ class DalleMagics(Magics):
     @validate("n", "concurrency")
     def _check_positive(self, proposal: Any) -> int:
         if proposal["value"] < 1:
-            raise TraitError(f"DalleMagics.{proposal['trait'].name} must be 1 or more, got {proposal['value']}")
+            raise TraitError(
+                f"DalleMagics.{proposal['trait'].name} must be 1 or more, got {proposal['value']}"
+            )
         return int(proposal["value"])
 
     @validate("budget_usd")
@@ -423,7 +433,10 @@ class DalleMagics(Magics):
         return folder
 
     def _dry_run(self, client: Any, prepared: Any, est: Estimate, extra: str = "") -> Any:
-        lines = ["dry run: nothing sent", prepared.describe() if hasattr(prepared, "describe") else repr(prepared)]
+        lines = [
+            "dry run: nothing sent",
+            prepared.describe() if hasattr(prepared, "describe") else repr(prepared),
+        ]
         if extra:
             lines.append(extra)
         lines.append(f"price: {est.describe()}")
@@ -435,8 +448,10 @@ class DalleMagics(Magics):
     # -- subcommands -------------------------------------------------------------------------------
     def _cmd_generate(self, inv: Invocation, ns: dict[str, Any]) -> Any:
         prompt = self._prompt(
-            inv, ns, required="%dalle: missing prompt: write it after %dalle (e.g. %dalle a watercolor fox "
-            "-n 4) or use a %%dalle cell"
+            inv,
+            ns,
+            required="%dalle: missing prompt: write it after %dalle (e.g. %dalle a watercolor fox "
+            "-n 4) or use a %%dalle cell",
         )
         opts = self._options(inv, ns)
         client = self.client(opts["protocol"])
@@ -480,8 +495,10 @@ class DalleMagics(Magics):
         if mask is None:
             return self._open_editor("MaskEditor", ref, client, inv, ns, opts)
         prompt = self._prompt(
-            inv, ns, required="%dalle edit: missing prompt: say what to paint in the masked area, e.g. "
-            "%dalle edit photo --mask m a red hat"
+            inv,
+            ns,
+            required="%dalle edit: missing prompt: say what to paint in the masked area, e.g. "
+            "%dalle edit photo --mask m a red hat",
         )
         kwargs = self._request_kwargs(opts)
         prepared = client.prepare("edit", image=ref.image, prompt=prompt, mask=mask, **kwargs)
@@ -503,7 +520,11 @@ class DalleMagics(Magics):
         if opts["dry_run"]:
             raise UsageError(
                 f"%dalle {inv.command} --dry-run needs a complete request: "
-                + ("give --mask" if kind == "MaskEditor" else "give margins (--left/--top/--right/--bottom or --to)")
+                + (
+                    "give --mask"
+                    if kind == "MaskEditor"
+                    else "give margins (--left/--top/--right/--bottom or --to)"
+                )
             )
         from .. import widgets
 
@@ -520,18 +541,26 @@ class DalleMagics(Magics):
         opts = self._options(inv, ns)
         client = self.client(opts["protocol"])
         margins = {
-            side: to_int(None if getattr(a, side) is None else interpolate(getattr(a, side), ns), f"--{side}",
-                         minimum=0, default=0)
+            side: to_int(
+                None if getattr(a, side) is None else interpolate(getattr(a, side), ns),
+                f"--{side}",
+                minimum=0,
+                default=0,
+            )
             for side in ("left", "top", "right", "bottom")
         }
         target = to_size(interpolate(a.to, ns)) if a.to is not None else None
         if target is not None and any(margins.values()):
-            raise UsageError("%dalle outpaint: give either margins (--left/--top/--right/--bottom) or --to, not both")
+            raise UsageError(
+                "%dalle outpaint: give either margins (--left/--top/--right/--bottom) or --to, not both"
+            )
         if target is None and not any(margins.values()):
             return self._open_editor("OutpaintEditor", ref, client, inv, ns, opts)
         prompt = self._prompt(
-            inv, ns, required="%dalle outpaint: missing prompt: describe the whole extended picture, e.g. "
-            "%dalle outpaint photo --right 256 a beach at sunset"
+            inv,
+            ns,
+            required="%dalle outpaint: missing prompt: describe the whole extended picture, e.g. "
+            "%dalle outpaint photo --right 256 a beach at sunset",
         )
         from .. import outpaint
 
@@ -555,10 +584,15 @@ class DalleMagics(Magics):
             offline=bool(getattr(client, "is_offline", False)),
         )
         h, w = canvas.image.shape[:2]
-        plan_text = f"outpaint canvas {w}x{h}, {len(frames)} frame(s): " + ", ".join(str(tuple(f)) for f in frames)
+        plan_text = f"outpaint canvas {w}x{h}, {len(frames)} frame(s): " + ", ".join(
+            str(tuple(f)) for f in frames
+        )
         if opts["dry_run"]:
-            text = Text("\n".join(["dry run: nothing sent", plan_text, f"price: {est.describe()}",
-                                   self.ledger.describe()]))
+            text = Text(
+                "\n".join(
+                    ["dry run: nothing sent", plan_text, f"price: {est.describe()}", self.ledger.describe()]
+                )
+            )
             self._present(text, text, show=True)
             return frames
         self._refuse_over_budget(est)
@@ -587,7 +621,8 @@ class DalleMagics(Magics):
         texts = coerce_prompts(value, name=a.prompts)
         opts = self._options(inv, ns)
         concurrency = to_int(
-            None if a.concurrency is None else interpolate(a.concurrency, ns), "--concurrency",
+            None if a.concurrency is None else interpolate(a.concurrency, ns),
+            "--concurrency",
             default=self.concurrency,
         )
         client = self.client(opts["protocol"])
@@ -643,7 +678,9 @@ class DalleMagics(Magics):
         key_set = bool(os.environ.get("OPENAI_API_KEY"))
         offline = bool(getattr(client, "is_offline", False))
         model = self.model or getattr(client, "model", None) or "dall-e-2"
-        spec_size = MODELS[strip_provider(model)].default_size if strip_provider(model) in MODELS else "1024x1024"
+        spec_size = (
+            MODELS[strip_provider(model)].default_size if strip_provider(model) in MODELS else "1024x1024"
+        )
         store = getattr(getattr(client, "store", None), "root", None)
         if store is None:
             from ..store import Store

@@ -56,7 +56,7 @@ class _Parser(MagicArgumentParser):
             raise UsageError(f"{self.prog}: unexpected words {' '.join(extra)!r} (see {self.prog} --help)")
         required = "the following arguments are required: "
         if message.startswith(required):
-            raise UsageError(f"{self.prog}: missing {message[len(required):]} (see {self.prog} --help)")
+            raise UsageError(f"{self.prog}: missing {message[len(required) :]} (see {self.prog} --help)")
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
@@ -85,7 +85,9 @@ def _request_options(parser: _Parser, *, prompt_free: bool = False) -> None:
     group.add_argument("--model", metavar="MODEL", help="model name, e.g. dall-e-2, gpt-image-1")
     group.add_argument("--seed", metavar="SEED", help="integer seed (honoured by the offline engine)")
     group.add_argument(
-        "--protocol", metavar="PROTOCOL", help="'images' (the Images API) or 'chat' (aggregators' chat completions)"
+        "--protocol",
+        metavar="PROTOCOL",
+        help="'images' (the Images API) or 'chat' (aggregators' chat completions)",
     )
     group.add_argument("--fresh", action="store_true", help="bypass the request cache: always send and pay")
     group.add_argument(
@@ -122,8 +124,9 @@ def _build() -> dict[str, _Parser]:
     p.add_argument("image", metavar="IMAGE", help=_IMAGE_HELP)
     p.add_argument("prompt", nargs="*", metavar="PROMPT", help="what to paint in the masked area")
     p.add_argument(
-        "--mask", metavar="MASK", help="a bool array (True = repaint), an RGBA image (alpha 0 = repaint), "
-        "a MaskEditor, or a path"
+        "--mask",
+        metavar="MASK",
+        help="a bool array (True = repaint), an RGBA image (alpha 0 = repaint), a MaskEditor, or a path",
     )
     _request_options(p)
     parsers["edit"] = p
@@ -142,8 +145,10 @@ def _build() -> dict[str, _Parser]:
         margins.add_argument(f"--{side}", metavar="PX", help=f"pixels to add on the {side}")
     margins.add_argument("--to", metavar="WxH", help="target canvas size instead of margins")
     margins.add_argument(
-        "--anchor", metavar="A", help="where the image sits on a --to canvas: center (default), left, "
-        "right, top, bottom, top-left, ..."
+        "--anchor",
+        metavar="A",
+        help="where the image sits on a --to canvas: center (default), left, "
+        "right, top, bottom, top-left, ...",
     )
     _request_options(p)
     parsers["outpaint"] = p
@@ -218,7 +223,9 @@ def parse(line: str, cell: str | None = None) -> Invocation:
     if words and words[0] in COMMANDS:
         command = words.pop(0)
     if cell is not None and command not in ("generate", "edit", "outpaint"):
-        raise UsageError(f"%%dalle {command}: only generate, edit and outpaint take a cell body as the prompt")
+        raise UsageError(
+            f"%%dalle {command}: only generate, edit and outpaint take a cell body as the prompt"
+        )
     tail: list[str] = []
     if "--" in words:
         cut = words.index("--")
@@ -253,7 +260,9 @@ def full_help() -> str:
             continue
         parser = _PARSERS[name]
         lines.append(parser.format_usage().rstrip())
-        lines.append(textwrap.fill(parser.description or "", 98, initial_indent="    ", subsequent_indent="    "))
+        lines.append(
+            textwrap.fill(parser.description or "", 98, initial_indent="    ", subsequent_indent="    ")
+        )
         lines.append(f"    ({parser.prog} --help for its options)")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
