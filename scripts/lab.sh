@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[lab]"
+log=$(mktemp)
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[lab]" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 extra=()
 [ "$(id -u)" = 0 ] && extra+=(--allow-root)
 exec .venv/bin/jupyter lab --ip="${JUPYTER_IP:-127.0.0.1}" --notebook-dir=notebooks "${extra[@]}" "$@" \

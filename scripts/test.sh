@@ -23,7 +23,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 echo "== installing dalle-widgets with its test, docs and benchmark extras"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs,bench]"
+mkdir -p test-artifacts
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs,bench]" \
+    > test-artifacts/pip-install.log 2>&1; then
+  cat test-artifacts/pip-install.log >&2
+  exit 1
+fi
 
 export PATH="$PWD/.venv/bin:$PATH"
 # Tests must never reach a real provider or read the developer's key.
@@ -34,7 +39,8 @@ echo "== ruff"
 ruff check dalle_widgets tests benchmarks
 
 echo "== pytest (unit, server, notebooks, browser)"
-python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider "$@"
+python -m pytest tests notebooks dalle_widgets --doctest-modules --nbval-lax --nbval-current-env \
+  -p no:cacheprovider "$@"
 
 echo "== docs (sphinx, warnings are errors)"
 if [ -f docs/conf.py ]; then
