@@ -98,12 +98,16 @@ def resolve_object(ref: str, namespace: Mapping[str, Any], *, what: str) -> tupl
         raise UsageError(f"{what} {ref!r} failed: {type(exc).__name__}: {exc}") from None
 
 
-def _existing_file(text: str, ref: str, what: str) -> Path:
+def _existing_file(text: str, ref: str, what: str, *, variable: bool = False) -> Path:
     path = Path(os.path.expanduser(text))
     if path.is_file():
         return path
     if path.exists():
         raise UsageError(f"{what} {ref!r} is a directory, not an image file")
+    if variable:
+        raise UsageError(
+            f"{what} {ref!r} is the path {text!r}, which does not exist (looked in {os.getcwd()})"
+        )
     if _IDENT.match(ref):
         raise UsageError(
             f"{what} {ref!r} not found: no variable named {ref!r} and no file {ref!r} in {os.getcwd()}"
@@ -152,7 +156,7 @@ def resolve_image(ref: str, namespace: Mapping[str, Any], *, what: str = "image"
 
 def _coerce_image(value: Any, ref: str, what: str) -> ImageRef:
     if isinstance(value, (str, os.PathLike)):
-        return ImageRef(_existing_file(os.fspath(value), ref, what))
+        return ImageRef(_existing_file(os.fspath(value), ref, what, variable=True))
     if isinstance(value, (bytes, bytearray)):
         return ImageRef(bytes(value))
     if _is_editor(value):
@@ -186,7 +190,7 @@ def resolve_mask(ref: str, namespace: Mapping[str, Any]) -> Any:
     if not found:
         return _existing_file(str(value), ref, "mask")
     if isinstance(value, (str, os.PathLike)):
-        return _existing_file(os.fspath(value), ref, "mask")
+        return _existing_file(os.fspath(value), ref, "mask", variable=True)
     if _is_editor(value):
         return value.mask
     if _is_generated(value):
