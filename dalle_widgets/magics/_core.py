@@ -198,10 +198,12 @@ class DalleMagics(Magics):
         self.close_clients()
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
-        self.ledger = Ledger(self.budget_usd)
+        # set before the traits load their config, which may fire the observers below
+        self.ledger = Ledger()
         self._clients: dict[str, Any] = {}
         self._owned: set[str] = set()
+        super().__init__(shell=shell, **kwargs)
+        self.ledger.budget_usd = self.budget_usd
         self._shown = ShownOnce(shell) if shell is not None else None
         #: ``client_factory(protocol) -> ImagesClient``; None builds one from the traits and environment.
         self.client_factory: Callable[[str], Any] | None = None
@@ -263,7 +265,7 @@ class DalleMagics(Magics):
     def dalle(self, line: str, cell: str | None = None, local_ns: dict[str, Any] | None = None) -> Any:
         inv = parse(line, cell)
         if inv.command == "help" or inv.args.help:
-            topic = getattr(inv.args, "topic", None) if inv.command == "help" else inv.command
+            topic = getattr(inv.args, "topic", None) if inv.command in ("help", "generate") else inv.command
             return self._help(topic)
         namespace: dict[str, Any] = dict(self.shell.user_ns) if self.shell is not None else {}
         if local_ns:
@@ -564,49 +566,74 @@ class DalleMagics(Magics):
         )
         from .. import outpaint
 
-        if target is not None:
-            w, h = (int(v) for v in target.split("x"))
-            anchor = interpolate(a.anchor, ns) if a.anchor is not None else "center"
-            canvas = outpaint.extend_to(ref.image, (w, h), anchor=anchor)
-        else:
-            canvas = outpaint.extend(ref.image, **margins)
-        frames = outpaint.plan(canvas)
-        kwargs = self._request_kwargs(opts)
-        kwargs.pop("size", None)
-        frame_size = _frame_size(frames)
-        spec_model = opts["model"] or getattr(client, "model", None) or "dall-e-2"
-        spec = lookup(spec_model)
+        if inv.args.n is not None:
+            raise UsageError("%dalle outpaint: makes one image per frame, so -n does not apply: drop it")
+        try:
+            if target is not None:
+                w, h = (int(v) for v in target.split("x"))
+                anchor = interpolate(a.anchor, ns) if a.anchor is not None else "center"
+                canvas = outpaint.extend_to(ref.image, (w, h), anchor=anchor)
+            else:
+                canvas = outpaint.extend(ref.image, **margins)
+            frames = outpaint.plan(canvas)
+            kwargs = self._request_kwargs(opts)
+            kwargs.pop("n", None)
+            side = max((b[2] - b[0] for b in frames), default=0)
+            request = outpaint._request_size(side, client, kwargs)
+        except ValueError as exc:  # bad anchor, image, non-square --size: outpaint's own messages
+            raise UsageError(f"%dalle outpaint: {exc}") from None
+        model = opts["model"] or getattr(client, "model", None) or "dall-e-2"
+        request_size = f"{request}x{request}"
         est = Estimate(
-            model=spec_model,
-            size=frame_size,
-            images=len(frames) * (opts["n"] or 1),
-            unit_usd=spec.price(frame_size),
+            model=model,
+            size=request_size,
+            images=len(frames),
+            unit_usd=lookup(model).price(request_size),
             offline=bool(getattr(client, "is_offline", False)),
         )
-        h, w = canvas.image.shape[:2]
-        plan_text = f"outpaint canvas {w}x{h}, {len(frames)} frame(s): " + ", ".join(
-            str(tuple(f)) for f in frames
+        cw, ch = canvas.size
+        plan_text = f"outpaint to {cw}x{ch} in {len(frames)} frame(s) of {request_size}: " + ", ".join(
+            str(tuple(int(v) for v in f)) for f in frames
         )
         if opts["dry_run"]:
-            text = Text(
-                "\n".join(
-                    ["dry run: nothing sent", plan_text, f"price: {est.describe()}", self.ledger.describe()]
-                )
-            )
-            self._present(text, text, show=True)
+            lines = ["dry run: nothing sent", plan_text, f"price: {est.describe()}", self.ledger.describe()]
+            text = Text("\n".join(lines))
+            self._present(text, frames, show=True)
             return frames
         self._refuse_over_budget(est)
-        cache = "refresh" if opts["fresh"] else None
-        result = self._run(
-            plan_text,
-            opts["show"],
-            lambda: outpaint.run(client, canvas, prompt, cache=cache, **kwargs),
-        )
-        if hasattr(result, "__len__") and len(result) and hasattr(result[0], "info"):
-            return self._finish(result, client, opts, prompt=prompt)
-        self.ledger.record(est.total_usd)
-        self._present(result, result, show=opts["show"])
+        if opts["fresh"]:
+            kwargs["cache"] = "refresh"
+        try:
+            result = self._run(
+                plan_text, opts["show"], lambda: outpaint.run(client, canvas, prompt, **kwargs)
+            )
+        except outpaint.OutpaintIncomplete as exc:
+            self.ledger.record(None if est.total_usd is None else 0.0)
+            raise UsageError(_one_line(exc)) from exc
+        cost = self._outpaint_cost(client, result, est)
+        self.ledger.record(cost)
+        line = f"{plan_text} · {format_usd(cost)} · {self.ledger.describe()}"
+        if result.path is not None:
+            line += f" · stored at {result.path}"
+        handle = getattr(self, "_last_status", None)
+        if opts["show"] and handle is not None:
+            handle.update(Text(line))
+        if opts.get("out"):
+            folder = Path(opts["out"]).expanduser()
+            folder.mkdir(parents=True, exist_ok=True)
+            result.image.save(folder / f"{_slug(prompt)}-outpaint.png")
+        self._present(result.image, result, show=opts["show"])
         return result
+
+    @staticmethod
+    def _outpaint_cost(client: Any, result: Any, est: Estimate) -> float | None:
+        """What the frames cost: nothing offline or for frames replayed from the cache."""
+        if est.offline:
+            return 0.0
+        if est.unit_usd is None:
+            return None
+        sent = [f for f in result.frames if not f.info.get("cached")]
+        return round(len(sent) * est.unit_usd, 6)
 
     def _cmd_batch(self, inv: Invocation, ns: dict[str, Any]) -> Any:
         from ..batching import batch, coerce_prompts, plan
@@ -701,13 +728,6 @@ class DalleMagics(Magics):
             concurrency=self.concurrency,
             out=self.out or "-",
         )
-
-
-def _frame_size(frames: list[Any]) -> str:
-    if not frames:
-        return "1024x1024"
-    x0, y0, x1, y1 = frames[0]
-    return f"{x1 - x0}x{y1 - y0}"
 
 
 DalleMagics.dalle.__doc__ = "Generate, vary, edit, outpaint and batch images.\n\n" + full_help()
