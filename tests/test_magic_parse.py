@@ -146,6 +146,7 @@ def test_cell_body_is_kept() -> None:
         ),
         ("a fox -n", None, "%dalle: argument -n: expected one argument (see %dalle --help)"),
         ("vary", None, "%dalle vary: missing IMAGE (see %dalle vary --help)"),
+        ("edit", None, "%dalle edit: missing IMAGE (see %dalle edit --help)"),
         ("vary x some words", None, "%dalle vary: unexpected words 'some words' (see %dalle vary --help)"),
         ("config now", None, "%dalle config: unexpected words 'now' (see %dalle config --help)"),
         ("models", "body", "%%dalle models: only generate, edit and outpaint take a cell body as the prompt"),

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dalle_widgets.client import ImageResult
+
 from tests.fixtures.fake_openai import FAKE_KEY, FakeOpenAI, error
 from tests.fixtures.magic import CellRun, Shell
 
@@ -84,7 +84,8 @@ def test_line_interpolation_and_quotes(ipshell: Shell, fake: FakeOpenAI) -> None
 
 def test_interpolation_inside_a_function_sees_locals(ipshell: Shell, fake: FakeOpenAI) -> None:
     run = ipshell.run(
-        "def make(thing):\n    return get_ipython().run_line_magic('dalle', '{thing} --size 256x256 --no-show')\n"
+        "def make(thing):\n"
+        "    return get_ipython().run_line_magic('dalle', '{thing} --size 256x256 --no-show')\n"
         "res = make('a lighthouse')"
     )
     assert run.error is None, run.printed
@@ -277,7 +278,8 @@ def test_every_form_offline(ipshell: Shell, tmp_path: Path) -> None:
     [
         (
             "%dalle a fox --colour red",
-            "%dalle: unknown option --colour (see %dalle --help; put -- before a prompt that starts with a dash)",
+            "%dalle: unknown option --colour (see %dalle --help; "
+            "put -- before a prompt that starts with a dash)",
         ),
         (
             "%dalle -n 2",

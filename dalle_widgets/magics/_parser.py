@@ -56,7 +56,8 @@ class _Parser(MagicArgumentParser):
             raise UsageError(f"{self.prog}: unexpected words {' '.join(extra)!r} (see {self.prog} --help)")
         required = "the following arguments are required: "
         if message.startswith(required):
-            raise UsageError(f"{self.prog}: missing {message[len(required) :]} (see {self.prog} --help)")
+            missing = [m for m in message[len(required) :].split(", ") if m != "PROMPT"]
+            raise UsageError(f"{self.prog}: missing {', '.join(missing)} (see {self.prog} --help)")
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
@@ -231,6 +232,8 @@ def parse(line: str, cell: str | None = None) -> Invocation:
         cut = words.index("--")
         words, tail = words[:cut], words[cut + 1 :]
     parser = _PARSERS[command]
+    if "-h" in words or "--help" in words:
+        return Invocation(command=command, args=argparse.Namespace(help=True), cell=cell)
     args = parser.parse_intermixed_args(words)
     if tail:
         if not hasattr(args, "prompt"):
