@@ -1,0 +1,98 @@
+"""Image backends: the protocol the engine's server calls, and the registry of backends.
+
+A backend turns validated requests into pixels. It knows nothing about HTTP: it gets
+numpy arrays and a seed and returns numpy arrays, so a model-based backend can plug in
+later without touching the server. Backends are found by name in the entry-point group
+``dalle_widgets.backends``; the built-in ``classical`` backend is always available, even
+when the package is not installed (running from a source checkout).
+
+>>> backend = get_backend("classical")
+>>> backend.name
+'classical'
+>>> "classical" in available_backends()
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["DEFAULT_BACKEND", "ImageBackend", "available_backends", "get_backend"]
+
+logger = logging.getLogger("dalle_widgets")
+
+DEFAULT_BACKEND = "classical"
+ENTRY_POINT_GROUP = "dalle_widgets.backends"
+_BUILTIN = {"classical": "dalle_widgets.engine.backends.classical:ClassicalBackend"}
+
+
+@runtime_checkable
+class ImageBackend(Protocol):
+    """What the engine needs from a backend.
+
+    Every method returns ``n`` images as ``uint8`` arrays of shape ``(size, size, 3)``.
+    With the same arguments and ``seed`` the output must be identical; image ``i`` of a
+    request must differ from image ``j``. ``seed`` is never None when the server calls.
+    """
+
+    name: str
+
+    def generate(self, prompt: str, *, size: int, n: int, seed: int) -> list[np.ndarray]:
+        """Text to image."""
+        ...
+
+    def edit(
+        self, image: np.ndarray, mask: np.ndarray, prompt: str, *, size: int, n: int, seed: int
+    ) -> list[np.ndarray]:
+        """Regenerate ``image`` (uint8 (H, W, 3)) where ``mask`` (bool (H, W)) is True.
+
+        Pixels where the mask is False must come back unchanged (up to resampling to
+        ``size`` and a few pixels of seam feathering).
+        """
+        ...
+
+    def vary(self, image: np.ndarray, *, size: int, n: int, seed: int) -> list[np.ndarray]:
+        """Images recognisably derived from ``image``."""
+        ...
+
+
+def _load(target: str) -> type:
+    module, _, attr = target.partition(":")
+    mod = __import__(module, fromlist=[attr])
+    return getattr(mod, attr)
+
+
+def available_backends() -> dict[str, str]:
+    """Backend names mapped to their ``module:Class`` target (entry points plus the built-in)."""
+    found = dict(_BUILTIN)
+    try:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            found.setdefault(ep.name, ep.value)
+    except Exception:  # noqa: BLE001 - a broken distribution must not break the engine
+        logger.debug("could not read entry points for %s", ENTRY_POINT_GROUP, exc_info=True)
+    return found
+
+
+def get_backend(backend: str | ImageBackend | None = None) -> ImageBackend:
+    """Return a backend instance: by name, the default when None, or ``backend`` itself.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the names that exist.
+    """
+    if backend is None:
+        backend = DEFAULT_BACKEND
+    if not isinstance(backend, str):
+        return backend
+    targets = available_backends()
+    if backend not in targets:
+        raise ValueError(
+            f"unknown engine backend {backend!r}: available backends are {', '.join(sorted(targets))} "
+            f"(register more in the entry-point group {ENTRY_POINT_GROUP!r})"
+        )
+    return _load(targets[backend])()

@@ -1,0 +1,421 @@
+"""Validate image requests exactly as the engine's model (``dall-e-2``) demands.
+
+Pure functions from raw fields (a JSON object or multipart form values) to small
+frozen request records, raising :class:`~dalle_widgets.engine._errors.EngineError`
+with OpenAI's wording and a ``param`` for every rule the API documents. The limits
+come from :mod:`dalle_widgets.models`, the same table the client checks against, so
+a request the engine accepts is one OpenAI would accept for ``dall-e-2``.
+
+Policy for fields OpenAI documents but ``dall-e-2`` does not use (``style``,
+``background``, ``output_format``, ``stream``...): refused with a 400 naming the
+field (strict). Fields nobody documents get OpenAI's "Unrecognized request
+argument supplied" 400. ``quality`` is accepted only as ``"standard"``. The engine's
+one extension is ``seed`` (an integer): same request and seed, same pixels.
+
+>>> req = parse_generate({"prompt": "a red fox", "n": 2, "size": "256x256"})
+>>> req.n, req.size, req.response_format, req.model
+(2, 256, 'url', 'dall-e-2')
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..models import DEFAULT_MODEL, lookup, strip_provider
+from ._errors import EngineError
+
+__all__ = [
+    "EditRequest",
+    "GenerateRequest",
+    "MAX_INPUT_PIXELS",
+    "VaryRequest",
+    "decode_png",
+    "parse_edit",
+    "parse_generate",
+    "parse_vary",
+]
+
+SPEC = lookup(DEFAULT_MODEL)
+#: Largest input image accepted, in pixels (4096 x 4096). Checked from the PNG header,
+#: before any pixel is decoded, so a small "bomb" file cannot exhaust memory.
+MAX_INPUT_PIXELS = 4096 * 4096
+SEED_MAX = 2**63 - 1
+
+_COMMON = {"model", "n", "size", "response_format", "user", "seed"}
+GENERATE_FIELDS = _COMMON | {"prompt", "quality"}
+EDIT_FIELDS = _COMMON | {"prompt", "image", "mask"}
+VARY_FIELDS = set(_COMMON)
+#: Fields OpenAI documents for other image models only.
+OTHER_MODEL_FIELDS = {
+    "style": "dall-e-3",
+    "background": "GPT image models",
+    "moderation": "GPT image models",
+    "output_format": "GPT image models",
+    "output_compression": "GPT image models",
+    "stream": "GPT image models",
+    "partial_images": "GPT image models",
+    "input_fidelity": "GPT image models",
+    "quality": "GPT image models",
+}
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """A validated ``POST /v1/images/generations``."""
+
+    prompt: str
+    n: int
+    size: int
+    response_format: str
+    model: str
+    seed: int | None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """A validated ``POST /v1/images/edits``: ``image`` RGB uint8, ``mask`` bool, True = regenerate."""
+
+    prompt: str
+    image: np.ndarray
+    mask: np.ndarray
+    n: int
+    size: int
+    response_format: str
+    model: str
+    seed: int | None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class VaryRequest:
+    """A validated ``POST /v1/images/variations``: ``image`` RGB uint8."""
+
+    image: np.ndarray
+    n: int
+    size: int
+    response_format: str
+    model: str
+    seed: int | None
+    user: str | None = None
+
+
+def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> EngineError:
+    return EngineError(400, message, param=param, code=code)
+
+
+def check_fields(fields: Mapping[str, Any], allowed: set[str], operation: str) -> None:
+    """Refuse unknown fields and fields of other models, naming the field."""
+    for name in fields:
+        if name in allowed:
+            continue
+        if name == "image[]":
+            raise _bad(
+                "Invalid type for 'image': expected a file, but got an array instead. "
+                "dall-e-2 takes exactly one image in the 'image' field.",
+                "image",
+                "invalid_type",
+            )
+        if name in OTHER_MODEL_FIELDS:
+            raise _bad(
+                f"'{name}' is only supported for {OTHER_MODEL_FIELDS[name]}, not for dall-e-2; "
+                f"remove '{name}' from the request.",
+                name,
+                "unsupported_parameter",
+            )
+        raise _bad(
+            f"Unrecognized request argument supplied: {name}. This endpoint accepts "
+            f"{', '.join(sorted(allowed))}.",
+            name,
+            "unknown_parameter",
+        )
+
+
+def parse_model(value: Any, operation: str) -> str:
+    """``None`` means ``dall-e-2``; provider prefixes are accepted; anything else is 404."""
+    if value is None or value == "":
+        return DEFAULT_MODEL
+    if not isinstance(value, str):
+        raise _bad(
+            f"Invalid type for 'model': expected a string, but got {type(value).__name__}.",
+            "model",
+            "invalid_type",
+        )
+    if strip_provider(value) != DEFAULT_MODEL:
+        raise EngineError(
+            404,
+            f"The model `{value}` does not exist on the offline engine; it serves `{DEFAULT_MODEL}` only "
+            f"(operation: {operation}).",
+            param="model",
+            code="model_not_found",
+        )
+    return DEFAULT_MODEL
+
+
+def parse_int(value: Any, param: str, *, lo: int, hi: int, default: int | None) -> int | None:
+    """An integer in ``[lo, hi]``; multipart sends it as text, JSON as a number."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or isinstance(value, float):
+        raise _bad(
+            f"Invalid type for '{param}': expected an integer, but got {value!r}.", param, "invalid_type"
+        )
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("-").isdigit():
+            raise _bad(
+                f"Invalid type for '{param}': expected an integer, but got {value!r}.", param, "invalid_type"
+            )
+        value = int(text)
+    if not isinstance(value, int):
+        raise _bad(
+            f"Invalid type for '{param}': expected an integer, but got {type(value).__name__}.",
+            param,
+            "invalid_type",
+        )
+    if value < lo:
+        raise _bad(f"{value} is less than the minimum of {lo} - '{param}'", param)
+    if value > hi:
+        raise _bad(f"{value} is greater than the maximum of {hi} - '{param}'", param)
+    return value
+
+
+def parse_size(value: Any) -> int:
+    """One of the model's square sizes; ``None`` means ``1024x1024``. Returns the side in pixels."""
+    if value is None or value == "":
+        value = SPEC.default_size
+    if not isinstance(value, str) or value not in SPEC.sizes:
+        allowed = ", ".join(repr(s) for s in SPEC.sizes)
+        raise _bad(f"{value!r} is not one of [{allowed}] - 'size'", "size")
+    return int(value.split("x")[0])
+
+
+def parse_response_format(value: Any) -> str:
+    if value is None or value == "":
+        return "url"
+    if value not in SPEC.response_formats:
+        raise _bad(f"{value!r} is not one of ['url', 'b64_json'] - 'response_format'", "response_format")
+    return str(value)
+
+
+def parse_prompt(value: Any) -> str:
+    if value is None:
+        raise _bad("'prompt' is a required property", "prompt", "missing_required_parameter")
+    if not isinstance(value, str):
+        raise _bad(
+            f"Invalid type for 'prompt': expected a string, but got {type(value).__name__}.",
+            "prompt",
+            "invalid_type",
+        )
+    if not value.strip():
+        raise _bad("'prompt' must not be empty: describe the image you want.", "prompt", "empty_string")
+    limit = SPEC.max_prompt_chars or 1000
+    if len(value) > limit:
+        raise _bad(
+            f"'{value[:40]}...' is too long - 'prompt': {len(value)} characters, the maximum for dall-e-2 is "
+            f"{limit}. Shorten the prompt.",
+            "prompt",
+            "string_above_max_length",
+        )
+    return value
+
+
+def parse_user(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _bad("Invalid type for 'user': expected a string.", "user", "invalid_type")
+    return value
+
+
+def _common(fields: Mapping[str, Any], operation: str) -> dict[str, Any]:
+    return {
+        "model": parse_model(fields.get("model"), operation),
+        "n": parse_int(fields.get("n"), "n", lo=1, hi=SPEC.max_n, default=1),
+        "size": parse_size(fields.get("size")),
+        "response_format": parse_response_format(fields.get("response_format")),
+        "seed": parse_int(fields.get("seed"), "seed", lo=0, hi=SEED_MAX, default=None),
+        "user": parse_user(fields.get("user")),
+    }
+
+
+def parse_generate(body: Any) -> GenerateRequest:
+    """Validate a generations JSON body.
+
+    >>> parse_generate({"prompt": "x", "size": "800x600"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dalle_widgets.engine._errors.EngineError: '800x600' is not one of [...] - 'size'
+    """
+    if not isinstance(body, dict):
+        raise _bad("The request body must be a JSON object.", None, "invalid_json")
+    quality = body.get("quality")
+    check_fields(
+        {k: v for k, v in body.items() if not (k == "quality" and quality in (None, "standard"))},
+        GENERATE_FIELDS - {"quality"},
+        "generate",
+    )
+    return GenerateRequest(prompt=parse_prompt(body.get("prompt")), **_common(body, "generate"))
+
+
+def decode_png(data: bytes, param: str) -> Image.Image:
+    """Open an uploaded PNG safely: magic bytes, size cap, header-only pixel count, then decode.
+
+    Raises a 400 naming ``param`` for a non-PNG, a file of 4 MB or more, a decompression
+    bomb (more than :data:`MAX_INPUT_PIXELS` pixels) and a truncated or corrupt file.
+    """
+    limit = SPEC.max_upload_bytes
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise _bad(
+            f"Invalid file '{param}': uploaded image must be a PNG and less than 4 MB "
+            f"(the file does not start with the PNG signature).",
+            param,
+            "invalid_image_format",
+        )
+    if len(data) >= limit:
+        raise _bad(
+            f"Invalid file '{param}': uploaded image must be a PNG and less than 4 MB "
+            f"(got {len(data):,} bytes).",
+            param,
+            "image_too_large",
+        )
+    if len(data) >= 24 and data[12:16] == b"IHDR":
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if w * h > MAX_INPUT_PIXELS:
+            raise _bad(
+                f"Invalid file '{param}': the PNG declares {w}x{h} pixels, more than the engine's limit of "
+                f"{MAX_INPUT_PIXELS:,} (a decompression bomb?); send at most 1024x1024.",
+                param,
+                "image_too_large",
+            )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=["PNG"])
+            w, h = img.size
+            if w * h > MAX_INPUT_PIXELS:
+                raise _bad(
+                    f"Invalid file '{param}': the PNG declares {w}x{h} pixels, more than the engine's "
+                    f"limit of {MAX_INPUT_PIXELS:,}; send at most 1024x1024.",
+                    param,
+                    "image_too_large",
+                )
+            img.load()
+    except EngineError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bad(
+            f"Invalid file '{param}': decompression bomb refused ({exc}).", param, "image_too_large"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the upload's fault
+        raise _bad(
+            f"Invalid file '{param}': not a valid PNG ({type(exc).__name__}: {exc}).",
+            param,
+            "invalid_image_format",
+        ) from None
+    return img
+
+
+def _check_square(img: Image.Image, param: str) -> None:
+    w, h = img.size
+    if w != h:
+        raise _bad(
+            f"Invalid input image - expected an image with equal width and height, got {w}x{h} instead. "
+            f"Pad or crop '{param}' to a square.",
+            param,
+            "invalid_image_dimensions",
+        )
+
+
+def _alpha(img: Image.Image) -> np.ndarray | None:
+    """The alpha channel as uint8 (H, W), or None when the image has none."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode in ("P", "L", "RGB") and "transparency" in img.info):
+        return np.asarray(img.convert("RGBA"))[:, :, 3]
+    return None
+
+
+def _rgb(img: Image.Image) -> np.ndarray:
+    if img.mode == "I;16" or img.mode == "I":
+        img = img.point(lambda v: v / 256).convert("L")
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def _file(fields: Mapping[str, Any], name: str) -> bytes | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise _bad(
+            f"Invalid type for '{name}': expected a file, but got a string. Send '{name}' as a "
+            f"multipart file part.",
+            name,
+            "invalid_type",
+        )
+    return bytes(value)
+
+
+def parse_edit(fields: Mapping[str, Any]) -> EditRequest:
+    """Validate an edits multipart form (files given as ``bytes``, text fields as ``str``)."""
+    check_fields(fields, EDIT_FIELDS, "edit")
+    common = _common(fields, "edit")
+    prompt = parse_prompt(fields.get("prompt"))
+    image_bytes = _file(fields, "image")
+    if image_bytes is None:
+        raise _bad("'image' is a required property", "image", "missing_required_parameter")
+    img = decode_png(image_bytes, "image")
+    _check_square(img, "image")
+    mask_bytes = _file(fields, "mask")
+    if mask_bytes is not None:
+        mimg = decode_png(mask_bytes, "mask")
+        if mimg.size != img.size:
+            raise _bad(
+                f"Invalid mask image - mask is {mimg.size[0]}x{mimg.size[1]} but image is "
+                f"{img.size[0]}x{img.size[1]}; they must have the same dimensions.",
+                "mask",
+                "invalid_image_dimensions",
+            )
+        alpha = _alpha(mimg)
+        if alpha is None:
+            raise _bad(
+                f"Invalid mask image - format must be in ['RGBA', 'LA'], got {mimg.mode}: the mask's "
+                f"transparent (alpha 0) pixels mark the area to edit.",
+                "mask",
+                "invalid_image_format",
+            )
+    else:
+        alpha = _alpha(img)
+        if alpha is None:
+            raise _bad(
+                f"Invalid input image - format must be in ['RGBA', 'LA', 'L'] with transparency, got "
+                f"{img.mode}. With no 'mask', the image's transparent pixels mark the area to edit: "
+                f"send a mask or an image with an alpha channel.",
+                "image",
+                "invalid_image_format",
+            )
+    return EditRequest(prompt=prompt, image=_rgb(img), mask=alpha == 0, **common)
+
+
+def parse_vary(fields: Mapping[str, Any]) -> VaryRequest:
+    """Validate a variations multipart form. ``prompt`` is refused: variations take none."""
+    if "prompt" in fields:
+        raise _bad(
+            "Unrecognized request argument supplied: prompt. Variations take no prompt; use "
+            "/v1/images/edits to change an image with a prompt.",
+            "prompt",
+            "unknown_parameter",
+        )
+    check_fields(fields, VARY_FIELDS | {"image"}, "vary")
+    common = _common(fields, "vary")
+    image_bytes = _file(fields, "image")
+    if image_bytes is None:
+        raise _bad("'image' is a required property", "image", "missing_required_parameter")
+    img = decode_png(image_bytes, "image")
+    _check_square(img, "image")
+    return VaryRequest(image=_rgb(img), **common)

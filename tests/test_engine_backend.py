@@ -1,0 +1,142 @@
+"""The classical backend's promises, tested on arrays (no HTTP)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from dalle_widgets.engine.backends import ImageBackend, available_backends, get_backend
+from dalle_widgets.engine.backends.classical import ClassicalBackend
+from dalle_widgets.engine.backends.classical.fill import fill, push_pull
+from dalle_widgets.engine.backends.classical.generate import generate
+from dalle_widgets.engine.backends.classical.vary import vary
+
+
+def textured(size: int = 256, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    stripes = 127 + 80 * np.sin(xx / 3.0) * np.cos(yy / 5.0)
+    img = np.stack([stripes, 0.5 * stripes + 60, 200 - 0.5 * stripes], -1) + rng.normal(0, 6, (size, size, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def laplacian_ratio(img: np.ndarray, mask: np.ndarray) -> float:
+    grey = img.astype(np.float32).mean(axis=2)
+    lap = np.abs(ndimage.laplace(grey))
+    ring = ndimage.binary_dilation(mask, iterations=24) & ~mask
+    inner = ndimage.binary_erosion(mask, iterations=2)
+    return float(lap[inner].mean() / lap[ring].mean())
+
+
+def test_registry() -> None:
+    assert "classical" in available_backends()
+    backend = get_backend()
+    assert isinstance(backend, ImageBackend) and backend.name == "classical"
+    assert get_backend(backend) is backend
+    with pytest.raises(ValueError, match="unknown engine backend 'nope'.*classical"):
+        get_backend("nope")
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a red sunset over the ocean",
+        "snowy mountains at night with stars",
+        "a city skyline at sunrise",
+        "a white cat wearing a hat",
+        "forest",
+        ".",
+    ],
+)
+def test_generation_is_deterministic_and_never_blank(prompt: str) -> None:
+    a = generate(prompt, size=256, seed=1)
+    assert a.shape == (256, 256, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, generate(prompt, size=256, seed=1))
+    assert not np.array_equal(a, generate(prompt, size=256, seed=2))
+    body = a[:-12]
+    assert body.std() > 8  # never uniform
+    assert len(np.unique(body.reshape(-1, 3), axis=0)) > 100
+
+
+def test_generation_palette_follows_words() -> None:
+    red = generate("a red sunset", size=128, seed=0)[:-8].astype(float).mean(axis=(0, 1))
+    blue = generate("a navy blue ocean at night", size=128, seed=0)[:-8].astype(float).mean(axis=(0, 1))
+    assert red[0] > red[2] and blue[2] > blue[0]
+
+
+def test_caption_band_is_present() -> None:
+    img = generate("a calm lake", size=512, seed=0)
+    band = img[-18:]
+    assert band.mean() < img[:-18].mean()  # darkened band
+    assert (band > 200).any()  # light caption text on it
+
+
+def test_fill_keeps_outside_and_textures_inside() -> None:
+    img = textured(256)
+    mask = np.zeros((256, 256), bool)
+    mask[64:192, 64:192] = True
+    out = fill(img, mask, seed=0)
+    assert np.array_equal(out[~mask], img[~mask])
+    assert laplacian_ratio(out, mask) > 0.6
+    smooth = fill(img, mask, seed=0, detail=False)
+    assert laplacian_ratio(smooth, mask) < 0.3
+
+
+def test_fill_is_seeded() -> None:
+    img = textured(128)
+    mask = np.zeros((128, 128), bool)
+    mask[30:90, 40:100] = True
+    assert np.array_equal(fill(img, mask, seed=3), fill(img, mask, seed=3))
+    assert not np.array_equal(fill(img, mask, seed=3), fill(img, mask, seed=4))
+
+
+def test_fill_edge_cases() -> None:
+    img = textured(64)
+    assert np.array_equal(fill(img, np.zeros((64, 64), bool)), img)
+    with pytest.raises(ValueError, match="whole image"):
+        fill(img, np.ones((64, 64), bool))
+    one = np.zeros((64, 64), bool)
+    one[10, 10] = True
+    assert fill(img, one).shape == img.shape
+
+
+def test_push_pull_interpolates_smoothly() -> None:
+    img = np.zeros((32, 32, 3), np.float32)
+    img[:, 16:] = 200
+    known = np.ones((32, 32), bool)
+    known[8:24, 8:24] = False
+    out = push_pull(img, known)
+    assert np.array_equal(out[known], img[known])
+    row = out[16, 8:24, 0]
+    assert np.all(np.diff(row) >= -1e-3)  # monotone from dark to bright
+
+
+def test_edit_of_whole_image_generates() -> None:
+    out = ClassicalBackend().edit(
+        textured(64), np.ones((64, 64), bool), "a red sunset", size=256, n=1, seed=0
+    )
+    assert out[0].shape == (256, 256, 3)
+
+
+def test_variation_keeps_straight_lines_straight() -> None:
+    img = np.full((256, 256, 3), 30, np.uint8)
+    img[:, 120:136] = 230  # one vertical bar
+    for i in range(4):
+        out = vary(img, size=256, seed=7, index=i).astype(float).mean(axis=2)
+        rows = range(40, 216, 8)
+        centres = np.array(
+            [np.average(np.arange(256), weights=np.clip(out[r] - out[r].min(), 0, None) ** 2) for r in rows]
+        )
+        fit = np.polyfit(list(rows), centres, 1)
+        residual = centres - np.polyval(fit, list(rows))
+        assert np.abs(residual).max() < 1.5, residual  # a line, maybe tilted, not a curve
+
+
+def test_variations_differ_but_stay_close() -> None:
+    img = textured(256)
+    outs = [vary(img, size=256, seed=1, index=i) for i in range(3)]
+    assert len({o.tobytes() for o in outs}) == 3
+    assert np.array_equal(outs[0], vary(img, size=256, seed=1, index=0))
+    for o in outs:
+        assert np.abs(o.astype(float).mean(axis=(0, 1)) - img.astype(float).mean(axis=(0, 1))).max() < 50
