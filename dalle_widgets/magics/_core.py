@@ -528,9 +528,11 @@ class DalleMagics(Magics):
                     else "give margins (--left/--top/--right/--bottom or --to)"
                 )
             )
-        from .. import widgets
-
-        editor = getattr(widgets, kind)(ref.image, client=client)
+        fix = (
+            "give --mask" if kind == "MaskEditor" else "give margins (--left/--top/--right/--bottom or --to)"
+        )
+        editor_class = _widget(kind, f"%dalle {inv.command}", fix)
+        editor = editor_class(ref.image, client=client)
         prompt_words = getattr(inv.args, "prompt", None)
         if (prompt_words or inv.cell) and hasattr(editor, "prompt"):
             editor.prompt = self._prompt(inv, ns, required="")
@@ -684,14 +686,14 @@ class DalleMagics(Magics):
         return result
 
     def _cmd_board(self, inv: Invocation, ns: dict[str, Any]) -> Any:
-        from .. import widgets
-
         path = inv.args.path
         if path is not None:
             path = interpolate(path, ns)
-            board = widgets.MoodBoard(Path(path).expanduser())
+            board = _widget("MoodBoard", "%dalle board", "pin images from Python instead")(
+                Path(path).expanduser()
+            )
         else:
-            board = widgets.current_board()
+            board = _widget("current_board", "%dalle board", "pin images from Python instead")()
         self._present(board, board, show=self.show)
         return board
 
@@ -728,6 +730,16 @@ class DalleMagics(Magics):
             concurrency=self.concurrency,
             out=self.out or "-",
         )
+
+
+def _widget(name: str, where: str, fix: str) -> Any:
+    """A name from :mod:`dalle_widgets.widgets`, or a one-line UsageError when it cannot be loaded."""
+    try:
+        from .. import widgets
+
+        return getattr(widgets, name)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"{where}: the {name} widget is not available ({exc}); {fix}") from None
 
 
 DalleMagics.dalle.__doc__ = "Generate, vary, edit, outpaint and batch images.\n\n" + full_help()
