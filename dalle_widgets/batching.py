@@ -31,7 +31,7 @@ from typing import Any
 from .errors import DalleWidgetsError, InvalidRequestError
 from .pricing import format_usd
 
-__all__ = ["BatchItem", "BatchResult", "abatch", "batch", "coerce_prompts", "plan"]
+__all__ = ["BatchInterrupted", "BatchItem", "BatchResult", "abatch", "batch", "coerce_prompts", "plan"]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -435,6 +435,20 @@ async def abatch(
             await client.aclose()
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """A batch stopped by an interrupt; every finished request is stored and replays on the next run."""
+
+    def __init__(self, done: int, total: int, cost_usd: float | None = None) -> None:
+        super().__init__(
+            f"batch interrupted after {done} of {total} prompts; run it again to resume "
+            "(finished prompts replay from the request cache for free)"
+        )
+        self.done = done
+        self.total = total
+        #: what the finished requests cost (None if a price is unknown)
+        self.cost_usd = cost_usd
+
+
 class _Progress:
     """One progress bar with a running cost: an ipywidgets bar in IPython, log lines elsewhere."""
 
@@ -535,8 +549,8 @@ def batch(
     InvalidRequestError
         Bad prompts or options for every prompt, or a batch over ``budget_usd``
         (nothing is sent).
-    KeyboardInterrupt
-        Interrupted: the finished requests are stored and replay on the next run.
+    BatchInterrupted
+        A ``KeyboardInterrupt``: the finished requests are stored and replay on the next run.
 
     Examples
     --------
@@ -602,10 +616,9 @@ def batch(
         if loop is not None and task is not None:
             loop.call_soon_threadsafe(task.cancel)
         thread.join()
-        logger.warning(
-            "batch interrupted after %d of %d prompts; run it again to resume "
-            "(finished prompts replay from the request cache)",
-            bar.done,
-            len(texts),
-        )
-        raise
+        while not events.empty():  # prompts that finished while we were stopping still count
+            kind, value = events.get_nowait()
+            if kind == "item":
+                bar.update(value)
+        cost = None if bar.unknown else round(bar.cost, 6)
+        raise BatchInterrupted(bar.done, len(texts), cost) from None

@@ -638,7 +638,7 @@ class DalleMagics(Magics):
         return round(len(sent) * est.unit_usd, 6)
 
     def _cmd_batch(self, inv: Invocation, ns: dict[str, Any]) -> Any:
-        from ..batching import batch, coerce_prompts, plan
+        from ..batching import BatchInterrupted, batch, coerce_prompts, plan
 
         a = inv.args
         value, found = resolve_object(a.prompts, ns, what="PROMPTS")
@@ -667,14 +667,18 @@ class DalleMagics(Magics):
             self._refuse_over_budget(Estimate(est.model, est.size, est.images, None, est.offline))
         else:
             self._refuse_over_budget(est, batch_plan.cost_usd)
-        result = batch(
-            texts,
-            concurrency=concurrency or self.concurrency,
-            client=self._async_factory(opts["protocol"]),
-            cache="refresh" if opts["fresh"] else None,
-            progress=opts["show"],
-            **kwargs,
-        )
+        try:
+            result = batch(
+                texts,
+                concurrency=concurrency or self.concurrency,
+                client=self._async_factory(opts["protocol"]),
+                cache="refresh" if opts["fresh"] else None,
+                progress=opts["show"],
+                **kwargs,
+            )
+        except BatchInterrupted as exc:
+            self.ledger.record(0.0 if getattr(client, "is_offline", False) else exc.cost_usd)
+            raise UsageError(str(exc)) from None
         result.client = client
         for item in result.items:
             if item.ok:
