@@ -64,7 +64,7 @@ def test_site_builds_and_documents_every_public_name(built_site: Path) -> None:
             continue
         if not any(entry.endswith(f" {module}.{name}") for entry in documented):
             missing.append(f"{module}.{name}")
-    for short in ("masks", "imaging", "outpaint", "errors", "models"):
+    for short in ("masks", "imaging", "outpaint", "errors", "models", "pricing", "store"):
         if not conf.module_present(short):
             continue
         module = importlib.import_module(f"dalle_widgets.{short}")
