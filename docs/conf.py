@@ -129,7 +129,23 @@ def _draw_mask_figures(app) -> None:  # noqa: ANN001
     mask_figures.main(out)
 
 
+def _init_signature(app, what, name, obj, options, signature, return_annotation):  # noqa: ANN001, ANN202
+    """Show a widget's real constructor signature instead of traitlets' ``(*args, **kwargs)``."""
+    if what != "class" or signature != "(*args, **kwargs)":
+        return None
+    import inspect
+
+    try:
+        sig = inspect.signature(obj.__init__)
+    except (TypeError, ValueError):
+        return None
+    # annotations are strings here (``from __future__ import annotations``): the docstring has the types
+    params = [p.replace(annotation=inspect.Parameter.empty) for n, p in sig.parameters.items() if n != "self"]
+    return str(sig.replace(parameters=params, return_annotation=inspect.Signature.empty)), None
+
+
 def setup(app):  # noqa: ANN001, ANN201
     app.connect("builder-inited", _draw_mask_figures)
+    app.connect("autodoc-process-signature", _init_signature)
     app.connect("source-read", _placeholder_if_missing)
     return {"parallel_read_safe": True}
