@@ -8,7 +8,7 @@ Binder (repo2docker) does, for a repository with a ``binder/`` folder holding
 2. copy the repository (a local reference such as ``.`` in requirements.txt
    makes it copy everything first) and, from the repository root, run
    ``pip install --no-cache-dir -r binder/requirements.txt``;
-3. run ``binder/postBuild`` if there is one;
+3. run ``binder/postBuild`` if there is one (ours clears the notebooks' saved outputs);
 4. start JupyterLab, which opens ``notebooks/01-quickstart.ipynb`` from the
    launch URL.
 
@@ -139,6 +139,10 @@ def test_binder_environment_runs_the_quickstart(tmp_path: Path) -> None:
     if post_build.exists():
         post_build.chmod(0o755)
         _run(["./binder/postBuild"], cwd=repo, env=env, timeout=600)
+
+        for notebook in (repo / "notebooks").glob("*.ipynb"):
+            cells = json.loads(notebook.read_text())["cells"]
+            assert not any(cell.get("outputs") for cell in cells), f"{notebook.name} still has outputs"
 
     # The package comes from the environment, not from the checkout.
     where = _run([str(venv / "bin" / "python"), "-c", "import dalle_widgets; print(dalle_widgets.__file__)"],
