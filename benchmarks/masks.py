@@ -199,7 +199,7 @@ def bench_size(size: int, budget: float, worst: dict[str, float]) -> None:
 
     rows: list[tuple[str, Callable[[], object], Callable[[], object] | None,
                      Callable[[], object] | None, str]] = [
-        ("stroke 200 pts r=20@1024", lambda: masks.stroke(shape, pts, radius),
+        (f"stroke 200 pts r={radius:g}", lambda: masks.stroke(shape, pts, radius),
          lambda: cv2.polylines(np.zeros(shape, np.uint8), [ipts], False, 1, thickness=int(2 * radius)),
          lambda: _skimage_stroke(shape, pts, radius), "cv2: integer pts; sk: discs+polygons"),
         ("rectangle", lambda: masks.rectangle(shape, box),

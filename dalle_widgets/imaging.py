@@ -42,6 +42,7 @@ __all__ = [
     "encode_png",
     "fit_square",
     "has_alpha",
+    "on_checkerboard",
     "thumbnail",
     "to_array",
     "to_pil",
@@ -430,12 +431,23 @@ def checkerboard(shape: tuple[int, int], cell: int = 16, colors: tuple[int, int]
     return np.repeat(board[:, :, None], 3, axis=2)
 
 
-def _flatten(img: Image.Image) -> Image.Image:
-    """RGB view of an image: transparent parts shown over a checkerboard."""
+def on_checkerboard(image: Any, cell: int | None = None) -> Image.Image:
+    """An RGB picture of ``image`` for display: transparent parts shown over a checkerboard.
+
+    Opaque images come back as RGB unchanged. ``cell`` defaults to 1/16 of the
+    shorter side (at least 4 px).
+
+    >>> import numpy as np
+    >>> rgba = np.zeros((32, 32, 4), np.uint8)
+    >>> sorted(set(np.asarray(on_checkerboard(rgba, cell=8))[..., 0].ravel().tolist()))
+    [204, 255]
+    """
+    img = to_pil(image)
     if not has_alpha(img):
         return img.convert("RGB")
     rgba = img.convert("RGBA")
-    back = Image.fromarray(checkerboard((rgba.height, rgba.width), cell=max(4, min(rgba.size) // 16)), "RGB")
+    cell = cell if cell is not None else max(4, min(rgba.size) // 16)
+    back = Image.fromarray(checkerboard((rgba.height, rgba.width), cell=cell), "RGB")
     back.paste(rgba, (0, 0), rgba)
     return back
 
@@ -484,7 +496,8 @@ def contact_sheet(
         captions = [str(c) for c in captions]
         if len(captions) != len(items):
             raise ValueError(f"captions has {len(captions)} entries but there are {len(items)} images.")
-    thumbs = [_flatten(thumbnail(to_pil(x, name=f"images[{i}]"), cell_px)) for i, x in enumerate(items)]
+    thumbs = [on_checkerboard(thumbnail(to_pil(x, name=f"images[{i}]"), cell_px))
+              for i, x in enumerate(items)]
     font = ImageFont.load_default()
     caption_h = 0
     if captions is not None:

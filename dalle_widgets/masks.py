@@ -1121,14 +1121,30 @@ def preview(
     col = tuple(color)
     if len(col) != 3 or not all(isinstance(c, (int, np.integer)) and 0 <= c <= 255 for c in col):
         raise ValueError(f"color must be three integers 0-255 (R, G, B); got {color!r}.")
-    base = np.asarray(imaging._flatten(img), dtype=np.float32)
+    out = np.array(imaging.on_checkerboard(img))
+    box = bbox(mask)
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box  # all the work happens inside the mask's box
+    m = mask[y0:y1, x0:x1]
+    region = out[y0:y1, x0:x1]
     tint = np.asarray(col, dtype=np.float32)
-    out = base.copy()
-    out[mask] = base[mask] * (1.0 - op) + tint * op
-    if outline and mask.any():
-        from scipy import ndimage
-
-        edge = mask & ~ndimage.binary_erosion(mask, border_value=1)
-        out[edge] = tint
-    return np.round(out).astype(np.uint8)
+    blended = np.round(region.astype(np.float32) * np.float32(1.0 - op) + tint * np.float32(op))
+    np.copyto(region, blended.astype(np.uint8), where=m[..., None])
+    if outline:
+        inner = m.copy()  # 4-neighbour erosion; the image border does not count as outside
+        inner[1:] &= m[:-1]
+        inner[:-1] &= m[1:]
+        inner[:, 1:] &= m[:, :-1]
+        inner[:, :-1] &= m[:, 1:]
+        if y0 > 0:
+            inner[0] &= mask[y0 - 1, x0:x1]
+        if y1 < mask.shape[0]:
+            inner[-1] &= mask[y1, x0:x1]
+        if x0 > 0:
+            inner[:, 0] &= mask[y0:y1, x0 - 1]
+        if x1 < mask.shape[1]:
+            inner[:, -1] &= mask[y0:y1, x1]
+        region[m & ~inner] = np.asarray(col, dtype=np.uint8)
+    return out
 
