@@ -323,15 +323,17 @@ def plan(
     need = int(overlap) * s
     area = s * s
     frames: list[Box] = []
-    while unknown.any():
-        # Window sums on the candidate grid: prefix sums along rows (contiguous, fast), then
-        # only the candidate columns are summed down the rows.
-        rows = np.zeros((h, w + 1), dtype=np.int32)
-        np.cumsum(unknown, axis=1, dtype=np.int32, out=rows[:, 1:])
-        per_row = rows[:, xs + s] - rows[:, xs]  # (H, nx): unknown pixels of each row in each window
-        cols = np.zeros((h + 1, len(xs)), dtype=np.int64)
+    # Window sums on the candidate grid: prefix sums along each row (updated only for the
+    # rows a frame touched), then only the candidate columns are summed down the rows.
+    rows = np.zeros((h, w + 1), dtype=np.int32)
+    np.cumsum(unknown, axis=1, dtype=np.int32, out=rows[:, 1:])
+    per_row = rows[:, xs + s] - rows[:, xs]  # (H, nx): unknown pixels of each row in each window
+    cols = np.zeros((h + 1, len(xs)), dtype=np.int64)
+    while True:
         np.cumsum(per_row, axis=0, out=cols[1:])
         new = cols[ys + s] - cols[ys]  # (ny, nx)
+        if not new.any():
+            break
         known = area - new
         ok = (new > 0) & (known >= need)
         if ok.any():
@@ -342,6 +344,8 @@ def plan(
         x0, y0 = int(xs[ix]), int(ys[iy])
         frames.append((x0, y0, x0 + s, y0 + s))
         unknown[y0 : y0 + s, x0 : x0 + s] = False
+        np.cumsum(unknown[y0 : y0 + s], axis=1, dtype=np.int32, out=rows[y0 : y0 + s, 1:])
+        per_row[y0 : y0 + s] = rows[y0 : y0 + s, xs + s] - rows[y0 : y0 + s, xs]
     return frames
 
 
