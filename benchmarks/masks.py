@@ -164,12 +164,14 @@ def main(argv: list[str]) -> int:
         ("512 -> 768x1536 (top)", outpaint.extend_to(src[:512, :512], (768, 1536), anchor="top")),
         ("512 -> 2048x2048 (centred)", outpaint.extend_to(src[:512, :512], 2048)),
     ]
-    print(f"  {'canvas':<34}{'frames':>7}{'bound':>7}{'plan ms':>9}")
+    print(f"  {'canvas':<34}{'frames':>7}{'bound':>7}{'bound with context':>20}{'plan ms':>9}")
     for name, c in cases:
         t0 = time.perf_counter()
         frames = outpaint.plan(c)
         dt = (time.perf_counter() - t0) * 1000
-        print(f"  {name:<34}{len(frames):>7}{outpaint.lower_bound(c):>7}{dt:>9.1f}")
+        side = min(1024, *c.shape)
+        with_context = math.ceil(int(c.mask.sum()) / (side * side - (side // 4) * side))
+        print(f"  {name:<34}{len(frames):>7}{outpaint.lower_bound(c):>7}{with_context:>20}{dt:>9.1f}")
     return 0
 
 
