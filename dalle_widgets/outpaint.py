@@ -732,9 +732,25 @@ async def arun(
 ) -> OutpaintResult:
     """The async twin of :func:`run`, awaiting ``client.edit`` on an :class:`AsyncImagesClient`.
 
-    Cancelling the task stops after the frame in flight is abandoned; the
-    frames already filled are stored as a composite before the cancellation
-    propagates. ``on_progress`` may be a plain function or a coroutine function.
+    Cancelling the task abandons the frame in flight; the frames already
+    filled are stored as a composite before the cancellation propagates.
+    ``on_progress`` may be a plain function or a coroutine function.
+
+    Examples
+    --------
+    >>> import asyncio, tempfile
+    >>> import numpy as np
+    >>> from dalle_widgets.client import AsyncImagesClient
+    >>> from dalle_widgets.engine import start_background
+    >>> engine = start_background()
+    >>> canvas = extend_to(np.full((48, 48, 3), 200, np.uint8), (64, 96), anchor="top")
+    >>> async def fill():
+    ...     async with AsyncImagesClient(api_key=engine.token, base_url=engine.base_url,
+    ...                                  store=tempfile.mkdtemp()) as client:
+    ...         return await arun(client, canvas, "a snowy field", seed=2)
+    >>> result = asyncio.run(fill())
+    >>> result.complete, result.image.size
+    (True, (64, 96))
     """
     import inspect
 
