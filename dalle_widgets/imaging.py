@@ -189,10 +189,25 @@ def to_pil(x: Any, mode: str | None = None, *, name: str = "image") -> Image.Ima
     ValueError: image: no file at 'missing.png'; pass the path of an existing image file.
     """
     img = _coerce(x, name)
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        img = _high_depth_to_8bit(img, name)
     target = mode or ("RGBA" if has_alpha(img) else "RGB")
     if img.mode != target:
         img = img.convert(target)
     return img
+
+
+def _high_depth_to_8bit(img: Image.Image, name: str) -> Image.Image:
+    """16-bit and 32-bit grey images scaled to 8 bits (Pillow's own conversion clips them)."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        return _array_to_pil(arr.astype(np.float64), name)
+    if img.mode.startswith("I;16") or int(arr.max(initial=0)) > 255:
+        if int(arr.min(initial=0)) < 0 or int(arr.max(initial=0)) > 65535:
+            raise ValueError(f"{name} is a 32-bit integer image with values outside 0-65535; "
+                             "convert it to 8 bits first.")
+        return Image.fromarray((arr.astype(np.uint32) >> 8).astype(np.uint8), "L")
+    return Image.fromarray(arr.astype(np.uint8), "L")
 
 
 def to_array(x: Any, mode: str | None = None, *, name: str = "image") -> np.ndarray:

@@ -317,6 +317,10 @@ def ellipse(shape: Shape, box: Sequence[float], *, clip: bool = False) -> np.nda
     return out
 
 
+#: Rows x edges processed at once by :func:`polygon` (bounds its temporary tables).
+_POLYGON_CHUNK_CELLS = 2_000_000
+
+
 def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
     """A filled polygon (even-odd rule) through ``points = [(x, y), ...]``.
 
@@ -345,19 +349,24 @@ def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
     r1 = min(h, math.ceil(pts[:, 1].max()))
     if r1 <= r0:
         return out
-    yc = np.arange(r0, r1) + 0.5
+    # Crossings of each row's centre line with every edge, in chunks of rows so the
+    # (rows x edges) table stays small for polygons with many vertices.
+    chunk = max(1, _POLYGON_CHUNK_CELLS // len(a))
     ya, yb = a[:, 1][None, :], b[:, 1][None, :]
-    crosses = (np.minimum(ya, yb) <= yc[:, None]) & (yc[:, None] < np.maximum(ya, yb))
-    t = (yc[:, None] - ya) / (yb - ya)
-    xs = np.where(crosses, a[:, 0][None, :] + t * (b[:, 0] - a[:, 0])[None, :], np.inf)
-    xs.sort(axis=1)
-    # Even-odd rule: a centre is inside between crossings 2k and 2k+1 (left-closed, right-open).
-    pairs = int(crosses.sum(axis=1).max()) // 2
-    if pairs == 0:
-        return out
-    lo, hi = xs[:, 0 : 2 * pairs : 2], xs[:, 1 : 2 * pairs : 2]
-    hi = np.where(np.isinf(lo), -np.inf, hi)
-    _fill_spans(out, r0, _first_pixel(lo, 0, w), _end_pixel(hi, 0, w, closed=False), 0, w)
+    xa, dxe = a[:, 0][None, :], (b[:, 0] - a[:, 0])[None, :]
+    for c_r0 in range(r0, r1, chunk):
+        c_r1 = min(r1, c_r0 + chunk)
+        yc = np.arange(c_r0, c_r1)[:, None] + 0.5
+        crosses = (np.minimum(ya, yb) <= yc) & (yc < np.maximum(ya, yb))
+        xs = np.where(crosses, xa + (yc - ya) / (yb - ya) * dxe, np.inf)
+        xs.sort(axis=1)
+        # Even-odd rule: a centre is inside between crossings 2k and 2k+1 (left-closed, right-open).
+        pairs = int(crosses.sum(axis=1).max()) // 2
+        if pairs == 0:
+            continue
+        lo, hi = xs[:, 0 : 2 * pairs : 2], xs[:, 1 : 2 * pairs : 2]
+        hi = np.where(np.isinf(lo), -np.inf, hi)
+        _fill_spans(out, c_r0, _first_pixel(lo, 0, w), _end_pixel(hi, 0, w, closed=False), 0, w)
     return out
 
 

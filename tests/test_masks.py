@@ -548,3 +548,17 @@ def test_preview_matches_its_definition(m: np.ndarray, opacity: float) -> None:
     want[m & ~ndimage.binary_erosion(m, border_value=1)] = (255, 64, 64)
     got = preview(img, m, opacity=opacity)
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
+def test_polygon_in_row_chunks_gives_the_same_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    star = [
+        (
+            40 + 35 * math.cos(t) * (1 if i % 2 == 0 else 0.5),
+            40 + 35 * math.sin(t) * (1 if i % 2 == 0 else 0.5),
+        )
+        for i, t in enumerate(np.linspace(0, 2 * math.pi, 14, endpoint=False))
+    ]
+    whole = polygon((80, 80), star)
+    monkeypatch.setattr(masks, "_POLYGON_CHUNK_CELLS", 30)  # two rows per chunk
+    assert np.array_equal(polygon((80, 80), star), whole)
+    assert np.array_equal(whole, _brute_polygon((80, 80), star))
