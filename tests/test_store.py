@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import os
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -107,20 +108,29 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
     assert [p.name for p in tmp_path.rglob("*") if p.is_file() and p.name.startswith(".tmp-")] == []
 
 
-def _writer(root: str, worker: int, count: int) -> None:
-    store = Store(root)
-    for i in range(count):
-        store.save(_png(color=(worker * 40, i * 10, 0)), {"worker": worker, "i": i})
+_WRITER = """
+import io, sys
+from PIL import Image
+from dalle_widgets.store import Store
+root, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+store = Store(root)
+for i in range(count):
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (worker * 40, i * 10, 0)).save(buf, "PNG")
+    store.save(buf.getvalue(), {"worker": worker, "i": i})
+"""
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), w, 25)) for w in range(2)]
+    # Real separate interpreters (not multiprocessing, which depends on how __main__ was set up).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(dalle_widgets.__file__).parents[1]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), str(w), "25"], env=env)
+        for w in range(2)
+    ]
     for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+        assert p.wait(120) == 0
     seen = {(open_image(p).info["worker"], open_image(p).info["i"]) for p in Store(tmp_path)}
     assert seen == {(w, i) for w in range(2) for i in range(25)}
 
