@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import json
 import re
@@ -112,6 +113,24 @@ def _figure_mask(image: np.ndarray) -> np.ndarray:
     shape = image.shape[:2]
     sky = masks.subtract(masks.rectangle(shape, (0, 0, 256, 140)), masks.ellipse(shape, (164, 30, 220, 86)))
     return masks.union(sky, masks.rectangle(shape, (60, 110, 146, 206)))
+
+
+_PAGES_WITH_EXAMPLES = sorted(
+    p for p in DOCS.rglob("*.md") if "_build" not in p.parts and ">>> " in p.read_text()
+)
+
+
+@pytest.mark.parametrize("page", _PAGES_WITH_EXAMPLES, ids=[p.name for p in _PAGES_WITH_EXAMPLES])
+def test_examples_in_pages_run(page: Path) -> None:
+    """The ``>>>`` examples of a docs page (its ``pycon`` blocks) run as doctests, like the docstrings'."""
+    blocks = re.findall(r"^```pycon\n(.*?)^```", page.read_text(), flags=re.S | re.M)
+    assert blocks, f"{page.name} has '>>> ' outside a pycon block"
+    test = doctest.DocTestParser().get_doctest("\n".join(blocks), {}, page.name, str(page), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    results = runner.summarize(verbose=False)
+    assert results.attempted > 0
+    assert results.failed == 0, f"{results.failed} of {results.attempted} examples failed in {page.name}"
 
 
 # Patterns that would have a user type or paste a key into a cell or a command line kept in a notebook.
