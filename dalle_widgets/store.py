@@ -257,7 +257,8 @@ class Store:
         """Stored image paths, oldest first."""
         if not self.images_dir.is_dir():
             return iter(())
-        return iter(sorted(self.images_dir.glob("*/*.png"), key=lambda p: (p.stat().st_mtime, p.name)))
+        found = [p for p in self.images_dir.glob("*/*.png") if not p.name.startswith(".")]
+        return iter(sorted(found, key=lambda p: (p.stat().st_mtime, p.name)))
 
     # --- request cache ------------------------------------------------------------------------
 

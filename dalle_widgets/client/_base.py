@@ -14,12 +14,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
 from .._version import __version__
-from ..errors import APIError, InvalidRequestError, InvalidResponseError, redact
+from ..errors import APIError, DalleWidgetsError, InvalidRequestError, InvalidResponseError, redact
 from ..models import OPERATIONS, ModelSpec, lookup
 from ..store import PNG_SIGNATURE, Store, _as_png
 from . import _uploads
@@ -516,6 +516,21 @@ class BaseImagesClient:
         png = data if data.startswith(PNG_SIGNATURE) else _as_png(data)
         path, png = self._store.save_png(png, info)
         return GeneratedImage(png, info=info, path=path)
+
+    def _raise_partial(
+        self, images: list[GeneratedImage], failures: list[tuple[int, Exception]], total: int
+    ) -> NoReturn:
+        """Raise the first failure of an answer, saying which images of it were still saved."""
+        index, first = failures[0]
+        if images:
+            saved = ", ".join(str(im.path) for im in images)
+            note = f" ({len(images)} of {total} images of this answer were saved: {saved})"
+            logger.warning("image %d of %d unusable; %d saved: %s", index, total, len(images), saved)
+            if isinstance(first, DalleWidgetsError) and first.args:
+                first.args = (str(first.args[0]) + note, *first.args[1:])
+                if hasattr(first, "message"):
+                    first.message = first.args[0]
+        raise first
 
     def _result(
         self,

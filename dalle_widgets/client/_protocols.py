@@ -160,7 +160,10 @@ def parse_chat_body(payload: Any, where: str) -> list[RawImage]:
                     continue
                 label = f"{where}: choices[{c}].message.images[{i}]"
                 if url.startswith("data:"):
-                    from_list.append(RawImage(data=decode_data_url(url, label), revised_prompt=note))
+                    try:
+                        from_list.append(RawImage(data=decode_data_url(url, label), revised_prompt=note))
+                    except InvalidResponseError as exc:
+                        from_list.append(RawImage(error=exc))
                 else:
                     from_list.append(RawImage(url=url, revised_prompt=note))
         if not from_list:

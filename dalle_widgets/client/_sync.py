@@ -210,18 +210,18 @@ class ImagesClient(BaseImagesClient):
         request_id = response.headers.get("x-request-id")
         raws = self._read_images(prepared, response)
         images: list[GeneratedImage] = []
-        try:
-            for i, raw in enumerate(raws):
+        failures: list[tuple[int, Exception]] = []
+        for i, raw in enumerate(raws):
+            try:
+                if raw.error is not None:
+                    raise raw.error
                 data = raw.data if raw.data is not None else self._download(raw.url or "", i)
+                # the store writes each image before anything else happens: nothing paid is lost
                 images.append(self._save_image(prepared, i, data, raw.revised_prompt, request_id))
-        except DalleWidgetsError:
-            if images:
-                logger.warning(
-                    "%d image(s) of this request were saved before the failure: %s",
-                    len(images),
-                    ", ".join(str(im.path) for im in images),
-                )
-            raise
+            except DalleWidgetsError as exc:
+                failures.append((i, exc))
+        if failures:
+            self._raise_partial(images, failures, len(raws))
         return self._finish(prepared, images, request_id, mode, started)
 
     # --- transport ------------------------------------------------------------------------------
