@@ -126,7 +126,7 @@ def _cache_key(
         "endpoint": settings.url(path),
         "protocol": protocol,
         "fields": fields,
-        "files": {u.field: u.sha256 for u in uploads},
+        "files": {u.part: u.sha256 for u in uploads},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -327,7 +327,7 @@ class BaseImagesClient:
             method="POST",
             url=self._settings.url(path),
             fields=fields,
-            files={u.field: u.summary() for u in uploads},
+            files={u.part: u.summary() for u in uploads},
             model=model_name,
             n=n,
             size=size,
@@ -420,7 +420,7 @@ class BaseImagesClient:
             kwargs["json"] = prepared.body
         else:
             kwargs["data"] = {k: str(v) for k, v in prepared.fields.items()}
-            kwargs["files"] = {u.field: u.multipart() for u in prepared.uploads}
+            kwargs["files"] = {u.part: u.multipart() for u in prepared.uploads}
         return kwargs
 
     def _where(self, prepared: PreparedRequest | None = None) -> str:

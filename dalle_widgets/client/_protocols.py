@@ -63,7 +63,7 @@ def build_chat_body(
     else:
         if operation == "vary":
             text = VARY_INSTRUCTION
-        elif any(u.field == "mask" for u in uploads):
+        elif any(u.part == "mask" for u in uploads):
             text = EDIT_INSTRUCTION + (prompt or "")
         else:
             text = EDIT_NO_MASK_INSTRUCTION + (prompt or "")
