@@ -158,6 +158,7 @@ class BaseImagesClient:
             max_retries=max_retries,
             cache=cache,
         )
+        self._timeout: httpx.Timeout
         if timeout is None and http_client is not None:
             self._timeout = http_client.timeout
         else:
@@ -401,7 +402,7 @@ class BaseImagesClient:
                 "(leave response_format unset)",
                 param="response_format",
             )
-        return fmt
+        return str(fmt)
 
     @staticmethod
     def _check_extra(extra: Any) -> dict[str, Any]:

@@ -91,7 +91,8 @@ def summarize_chat_body(body: dict[str, Any], uploads: list[Upload]) -> dict[str
             return by_url.get(value, "<data URL>")
         return value
 
-    return walk(body)
+    summary: dict[str, Any] = walk(body)
+    return summary
 
 
 def _images_from_content(content: Any, where: str) -> list[RawImage]:
