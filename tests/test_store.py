@@ -162,26 +162,95 @@ def test_cache_roundtrip_and_misses(tmp_path) -> None:
     assert [im.path for im in hit] == paths
 
 
-@pytest.mark.parametrize("damage", ["garbage", "missing_image", "wrong_key", "empty_list", "bad_png"])
-def test_damaged_cache_entries_are_misses(tmp_path, damage) -> None:
+def _fresh(store: Store) -> Store:
+    """A store on the same directory as a new process would see it (no in-memory records)."""
+    from dalle_widgets import store as store_module
+
+    store_module._indexes.pop(store.cache_dir, None)
+    return Store(store.root)
+
+
+@pytest.mark.parametrize("damage", ["garbage_line", "missing_image", "empty_list", "bad_png", "cut_short"])
+def test_damaged_cache_records_are_misses(tmp_path, damage) -> None:
     store = Store(tmp_path)
     paths = [store.save(_png(), {"n_index": 0})]
     store.cache_put(KEY, paths)
-    entry = store._cache_path(KEY)
-    data = json.loads(entry.read_text())
-    if damage == "garbage":
-        entry.write_text("{not json")
+    (log,) = store.cache_dir.glob("index-*.jsonl")
+    text = log.read_text()
+    if damage == "garbage_line":
+        log.write_text(text.replace('"images"', '"imag'))
     elif damage == "missing_image":
         paths[0].unlink()
-    elif damage == "wrong_key":
-        data["key"] = "cd" + "0" * 62
-        entry.write_text(json.dumps(data))
     elif damage == "empty_list":
-        data["images"] = []
-        entry.write_text(json.dumps(data))
+        log.write_text(text.replace(json.dumps(paths[0].relative_to(tmp_path).as_posix()), ""))
     elif damage == "bad_png":
         paths[0].write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
-    assert store.cache_get(KEY) is None
+    elif damage == "cut_short":  # a crash in the middle of the append
+        log.write_text(text[: len(text) // 2])
+    assert _fresh(store).cache_get(KEY) is None
+
+
+def test_a_record_cut_short_does_not_hide_the_next_one(tmp_path) -> None:
+    store = Store(tmp_path)
+    store.cache_put(KEY, [store.save(_png(), {"n_index": 0})])
+    (log,) = store.cache_dir.glob("index-*.jsonl")
+    log.write_text(log.read_text()[:-20])  # the first record loses its end
+    other = "cd" + "1" * 62
+    store.cache_put(other, [store.save(_png(), {"n_index": 7})])
+    fresh = _fresh(store)
+    assert fresh.cache_get(KEY) is None
+    assert [im.info["n_index"] for im in fresh.cache_get(other)] == [7]
+
+
+def test_later_records_win(tmp_path) -> None:
+    store = Store(tmp_path)
+    store.cache_put(KEY, [store.save(_png(), {"n_index": 1})])
+    store.cache_put(KEY, [store.save(_png(), {"n_index": 2})])
+    assert [im.info["n_index"] for im in _fresh(store).cache_get(KEY)] == [2]
+
+
+def test_records_appended_by_another_process_are_seen(tmp_path) -> None:
+    store = Store(tmp_path)
+    assert store.cache_get(KEY) is None  # this process has looked once already
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_cache_writer, args=(str(tmp_path), 0, 20))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    hit = store.cache_get(_key(0, 19))
+    assert hit is not None and hit[0].info == {"worker": 0, "i": 19}
+
+
+def _key(worker: int, i: int) -> str:
+    return f"{worker:02x}{i:062x}"
+
+
+def _cache_writer(root: str, worker: int, count: int) -> None:
+    store = Store(root)
+    for i in range(count):
+        store.cache_put(_key(worker, i), [store.save(_png(color=(worker, i, 0)), {"worker": worker, "i": i})])
+
+
+def test_two_processes_appending_at_once_lose_no_record(tmp_path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_cache_writer, args=(str(tmp_path), w, 40)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = Store(tmp_path)
+    for w in range(2):
+        for i in range(40):
+            hit = store.cache_get(_key(w, i))
+            assert hit is not None and hit[0].info == {"worker": w, "i": i}
+
+
+def test_cache_records_are_few_files(tmp_path) -> None:
+    store = Store(tmp_path)
+    for i in range(10):
+        store.cache_put(_key(5, i), [store.save(_png(), {"i": i})])
+    assert len(list(store.cache_dir.iterdir())) == 1
 
 
 def test_cache_key_must_be_hex(tmp_path) -> None:
