@@ -271,52 +271,26 @@ class BaseImagesClient:
             raise InvalidRequestError(f"seed={seed!r}: pass an integer", param="seed")
         fmt = self._check_response_format(response_format, spec)
 
-        uploads: list[_uploads.Upload] = []
-        lineage: dict[str, Any] = {}
-        input_size: tuple[int, int] | None = None
-        if operation in ("edit", "vary"):
-            if image is None:
-                raise InvalidRequestError(f"{operation} needs an image", param="image")
-            pil, lineage = _uploads.coerce_image(image)
-            _uploads.check_square(pil, spec, operation)
-            input_size = pil.size
-            if mask is not None:
-                if operation == "vary":
-                    raise InvalidRequestError("variations take no mask; use edit(image, prompt, mask=...)")
-                bool_mask = _uploads.coerce_mask(mask, pil)
-                lineage["mask_hash"] = _uploads.mask_hash(bool_mask)
-                uploads = [_uploads.encode_upload("image", pil, spec), _uploads.mask_upload(bool_mask, spec)]
-            else:
-                if operation == "edit":
-                    _uploads.check_transparency(pil, spec)
-                uploads = [_uploads.encode_upload("image", pil, spec)]
-        elif image is not None or mask is not None:
-            raise InvalidRequestError("generate takes no image or mask; use edit() or vary()")
+        uploads, lineage, input_size = self._inputs(operation, spec, image, mask)
         size = self._check_size(size, spec, input_size)
         extras = self._check_extra(extra_body)
-
-        options: dict[str, Any] = {}
         if self.protocol == "images":
-            wire: dict[str, Any] = {"model": model_name}
-            if prompt is not None:
-                wire["prompt"] = prompt
-            wire["n"] = n
-            if size is not None:
-                wire["size"] = size
-            if fmt is not None:
-                wire["response_format"] = fmt
-            if user is not None:
-                wire["user"] = user
-            if seed is not None:
-                wire["seed"] = seed
-            wire.update(extras)
             path = IMAGES_PATHS[operation]
-            fields = wire
-            body = wire if operation == "generate" else None
+            fields: dict[str, Any] = {
+                "model": model_name,
+                "prompt": prompt,
+                "n": n,
+                "size": size,
+                "response_format": fmt,
+                "user": user,
+                "seed": seed,
+            }
+            fields = {k: v for k, v in fields.items() if v is not None} | extras
+            body = fields if operation == "generate" else None  # edits and variations are multipart
         else:
+            path = CHAT_PATH
             options = {"n": n if n > 1 else None, "seed": seed, "user": user, **extras}
             body = build_chat_body(operation, model_name, prompt, uploads, options)
-            path = CHAT_PATH
             fields = summarize_chat_body(body, uploads)
             fmt = None
         price = spec.price(size) if size else None
@@ -341,6 +315,30 @@ class BaseImagesClient:
             uploads=uploads,
             body=body,
         )
+
+    @staticmethod
+    def _inputs(
+        operation: str, spec: ModelSpec, image: Any, mask: Any
+    ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int] | None]:
+        """Check and encode the image (and mask) of an edit or variation: ``(uploads, lineage, size)``."""
+        if operation == "generate":
+            if image is not None or mask is not None:
+                raise InvalidRequestError("generate takes no image or mask; use edit() or vary()")
+            return [], {}, None
+        if image is None:
+            raise InvalidRequestError(f"{operation} needs an image", param="image")
+        if mask is not None and operation == "vary":
+            raise InvalidRequestError("variations take no mask; use edit(image, prompt, mask=...)")
+        pil, lineage = _uploads.coerce_image(image)
+        _uploads.check_square(pil, spec, operation)
+        if mask is None:
+            if operation == "edit":
+                _uploads.check_transparency(pil, spec)
+            return [_uploads.encode_upload("image", pil, spec)], lineage, pil.size
+        bool_mask = _uploads.coerce_mask(mask, pil)
+        lineage["mask_hash"] = _uploads.mask_hash(bool_mask)
+        uploads = [_uploads.encode_upload("image", pil, spec), _uploads.mask_upload(bool_mask, spec)]
+        return uploads, lineage, pil.size
 
     @staticmethod
     def _check_n(n: Any, spec: ModelSpec) -> int:
