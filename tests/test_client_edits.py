@@ -68,7 +68,7 @@ def test_vary_accepts_every_input_form(twin, fake_openai, tmp_path, kind) -> Non
     wire = _decode(data)
     assert wire.shape == (64, 64, 4) and (wire[..., 3] == 255).all()
     assert np.array_equal(wire[..., :3], arr)
-    assert result[0].info["parent_hashes"] == [image_hash(Image.fromarray(arr))]
+    assert result[0].info["parent_hashes"] == [image_hash(Image.fromarray(arr))] == [result[0].info["parent"]]
 
 
 def test_edit_with_a_bool_mask(twin, fake_openai) -> None:
@@ -130,7 +130,7 @@ def test_lineage_links_a_variation_to_its_parent(twin, fake_openai) -> None:
     parent = client.generate("a fox", size="256x256")[0]
     child = client.vary(parent, size="256x256")[0]
     assert child.info["parent_hashes"] == [parent.image_hash]
-    assert child.info["parent_path"] == str(parent.path)
+    assert child.info["parent_path"] == child.info["parent"] == str(parent.path)
     grandchild = client.vary(child.path, size="256x256")[0]
     assert grandchild.info["parent_hashes"] == [child.image_hash]
 

@@ -191,6 +191,7 @@ class AsyncImagesClient(BaseImagesClient):
             **self._request_kwargs(prepared),
         )
         request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
         raws = self._read_images(prepared, response)
         images: list[GeneratedImage] = []
         failures: list[tuple[int, Exception]] = []
@@ -202,7 +203,7 @@ class AsyncImagesClient(BaseImagesClient):
                 # the store writes each image before anything else happens: nothing paid is lost
                 images.append(
                     await asyncio.to_thread(
-                        self._save_image, prepared, i, data, raw.revised_prompt, request_id
+                        self._save_image, prepared, i, data, raw.revised_prompt, request_id, engine
                     )
                 )
             except DalleWidgetsError as exc:

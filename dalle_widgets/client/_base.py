@@ -484,8 +484,12 @@ class BaseImagesClient:
         data: bytes,
         revised: str | None,
         request_id: str | None,
+        engine: str | None = None,
     ) -> GeneratedImage:
-        """Check, label and store one received image; return it (on disk before anyone sees it)."""
+        """Check, label and store one received image; return it (on disk before anyone sees it).
+
+        ``engine`` is the offline engine's backend name (its ``x-dalle-widgets-engine`` header).
+        """
         where = f"{self._where(prepared)} image {index}"
         (w, h), _mode = check_image(data, where)
         info: dict[str, Any] = {
@@ -502,6 +506,7 @@ class BaseImagesClient:
             "protocol": prepared.protocol,
             "endpoint": self._settings.host,
             "offline": self.is_offline,
+            "engine": engine,
             "request_id": request_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "parent_hashes": [prepared.lineage["parent_hash"]] if "parent_hash" in prepared.lineage else [],
@@ -509,6 +514,9 @@ class BaseImagesClient:
             "cache_key": prepared.cache_key,
             "dalle_widgets": __version__,
         }
+        if "parent_hash" in prepared.lineage:
+            # a short human-readable link for galleries: the parent's file when known, else its hash
+            info["parent"] = prepared.lineage.get("parent_path") or prepared.lineage["parent_hash"]
         if "parent_path" in prepared.lineage:
             info["parent_path"] = prepared.lineage["parent_path"]
         info = {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}

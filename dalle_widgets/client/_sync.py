@@ -208,6 +208,7 @@ class ImagesClient(BaseImagesClient):
             **self._request_kwargs(prepared),
         )
         request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
         raws = self._read_images(prepared, response)
         images: list[GeneratedImage] = []
         failures: list[tuple[int, Exception]] = []
@@ -217,7 +218,7 @@ class ImagesClient(BaseImagesClient):
                     raise raw.error
                 data = raw.data if raw.data is not None else self._download(raw.url or "", i)
                 # the store writes each image before anything else happens: nothing paid is lost
-                images.append(self._save_image(prepared, i, data, raw.revised_prompt, request_id))
+                images.append(self._save_image(prepared, i, data, raw.revised_prompt, request_id, engine))
             except DalleWidgetsError as exc:
                 failures.append((i, exc))
         if failures:
