@@ -267,14 +267,18 @@ def retry_wait(
     """Decide whether to retry after ``error``: ``(seconds to wait, reason)``, or ``(None, reason)``.
 
     Retried: connection errors and timeouts, truncated bodies, HTTP 408, 409, 429 (except
-    billing codes) and 5xx, at most ``max_retries`` times. A server-given wait is honoured
+    billing codes) and 5xx, at most ``max_retries`` times; a server's ``x-should-retry``
+    header overrides the status (never for billing codes). A server-given wait is honoured
     exactly (no jitter) up to 60 s; a longer one is not retried.
     """
     if isinstance(error, APIError):
         status = error.status_code or 0
         if isinstance(error, QuotaExceededError):
             return None, "billing limit (insufficient_quota)"
-        if not (status in RETRY_STATUSES or status >= 500):
+        told = (headers or {}).get("x-should-retry", "").strip().lower()  # the server's explicit say
+        if told == "false":
+            return None, f"HTTP {status}; the server said x-should-retry: false"
+        if told != "true" and not (status in RETRY_STATUSES or status >= 500):
             return None, f"HTTP {status} is not retryable"
         reason = f"HTTP {status}" + (f" {error.code}" if error.code else "")
         asked = retry_after_seconds(headers or {})
