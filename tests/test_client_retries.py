@@ -172,7 +172,9 @@ def test_retry_table(error_, retry) -> None:
     assert retry_wait(error_, 2, 2, {})[0] is None
 
 
-@pytest.mark.parametrize("status, header, retried", [(500, "false", False), (400, "true", True), (503, "", True)])
+@pytest.mark.parametrize(
+    "status, header, retried", [(500, "false", False), (400, "true", True), (503, "", True)]
+)
 def test_x_should_retry_overrides_the_status(twin, fake_openai, status, header, retried) -> None:
     headers = {"x-should-retry": header} if header else {}
     fake_openai.queue(error(status, "scripted", headers=headers))
