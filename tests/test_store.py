@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import os
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -107,20 +108,43 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
     assert [p.name for p in tmp_path.rglob("*") if p.is_file() and p.name.startswith(".tmp-")] == []
 
 
-def _writer(root: str, worker: int, count: int) -> None:
-    store = Store(root)
-    for i in range(count):
-        store.save(_png(color=(worker * 40, i * 10, 0)), {"worker": worker, "i": i})
+REPO = Path(__file__).resolve().parent.parent
+_WRITER = """
+import io, sys
+from PIL import Image
+from dalle_widgets.store import Store
+root, worker, count, cache = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "cache"
+store = Store(root)
+for i in range(count):
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 12), (worker * 40, i * 5 % 256, 0)).save(buf, format="PNG")
+    path = store.save(buf.getvalue(), {"worker": worker, "i": i})
+    if cache:
+        store.cache_put(f"{worker:02x}{i:062x}", [path])
+"""
+
+
+def _run_writers(root: Path, workers: int, count: int, *, cache: bool = False) -> None:
+    """Start ``workers`` separate Python processes writing to the same store at once; wait for all."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    args = [str(count), "cache" if cache else "images"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(root), str(w), *args],
+            cwd=REPO,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(workers)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), w, 25)) for w in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    _run_writers(tmp_path, 2, 25)
     seen = {(open_image(p).info["worker"], open_image(p).info["i"]) for p in Store(tmp_path)}
     assert seen == {(w, i) for w in range(2) for i in range(25)}
 
@@ -211,12 +235,8 @@ def test_later_records_win(tmp_path) -> None:
 
 def test_records_appended_by_another_process_are_seen(tmp_path) -> None:
     store = Store(tmp_path)
-    assert store.cache_get(KEY) is None  # this process has looked once already
-    ctx = multiprocessing.get_context("spawn")
-    proc = ctx.Process(target=_cache_writer, args=(str(tmp_path), 0, 20))
-    proc.start()
-    proc.join(60)
-    assert proc.exitcode == 0
+    assert store.cache_get(_key(0, 19)) is None  # this process has looked once already
+    _run_writers(tmp_path, 1, 20, cache=True)
     hit = store.cache_get(_key(0, 19))
     assert hit is not None and hit[0].info == {"worker": 0, "i": 19}
 
@@ -225,20 +245,8 @@ def _key(worker: int, i: int) -> str:
     return f"{worker:02x}{i:062x}"
 
 
-def _cache_writer(root: str, worker: int, count: int) -> None:
-    store = Store(root)
-    for i in range(count):
-        store.cache_put(_key(worker, i), [store.save(_png(color=(worker, i, 0)), {"worker": worker, "i": i})])
-
-
 def test_two_processes_appending_at_once_lose_no_record(tmp_path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_cache_writer, args=(str(tmp_path), w, 40)) for w in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    _run_writers(tmp_path, 2, 40, cache=True)
     store = Store(tmp_path)
     for w in range(2):
         for i in range(40):
