@@ -42,6 +42,7 @@ __all__ = [
     "encode_png",
     "fit_square",
     "has_alpha",
+    "on_checkerboard",
     "thumbnail",
     "to_array",
     "to_pil",
@@ -188,10 +189,25 @@ def to_pil(x: Any, mode: str | None = None, *, name: str = "image") -> Image.Ima
     ValueError: image: no file at 'missing.png'; pass the path of an existing image file.
     """
     img = _coerce(x, name)
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        img = _high_depth_to_8bit(img, name)
     target = mode or ("RGBA" if has_alpha(img) else "RGB")
     if img.mode != target:
         img = img.convert(target)
     return img
+
+
+def _high_depth_to_8bit(img: Image.Image, name: str) -> Image.Image:
+    """16-bit and 32-bit grey images scaled to 8 bits (Pillow's own conversion clips them)."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        return _array_to_pil(arr.astype(np.float64), name)
+    if img.mode.startswith("I;16") or int(arr.max(initial=0)) > 255:
+        if int(arr.min(initial=0)) < 0 or int(arr.max(initial=0)) > 65535:
+            raise ValueError(f"{name} is a 32-bit integer image with values outside 0-65535; "
+                             "convert it to 8 bits first.")
+        return Image.fromarray((arr.astype(np.uint32) >> 8).astype(np.uint8), "L")
+    return Image.fromarray(arr.astype(np.uint8), "L")
 
 
 def to_array(x: Any, mode: str | None = None, *, name: str = "image") -> np.ndarray:
@@ -430,12 +446,23 @@ def checkerboard(shape: tuple[int, int], cell: int = 16, colors: tuple[int, int]
     return np.repeat(board[:, :, None], 3, axis=2)
 
 
-def _flatten(img: Image.Image) -> Image.Image:
-    """RGB view of an image: transparent parts shown over a checkerboard."""
+def on_checkerboard(image: Any, cell: int | None = None) -> Image.Image:
+    """An RGB picture of ``image`` for display: transparent parts shown over a checkerboard.
+
+    Opaque images come back as RGB unchanged. ``cell`` defaults to 1/16 of the
+    shorter side (at least 4 px).
+
+    >>> import numpy as np
+    >>> rgba = np.zeros((32, 32, 4), np.uint8)
+    >>> sorted(set(np.asarray(on_checkerboard(rgba, cell=8))[..., 0].ravel().tolist()))
+    [204, 255]
+    """
+    img = to_pil(image)
     if not has_alpha(img):
         return img.convert("RGB")
     rgba = img.convert("RGBA")
-    back = Image.fromarray(checkerboard((rgba.height, rgba.width), cell=max(4, min(rgba.size) // 16)), "RGB")
+    cell = cell if cell is not None else max(4, min(rgba.size) // 16)
+    back = Image.fromarray(checkerboard((rgba.height, rgba.width), cell=cell), "RGB")
     back.paste(rgba, (0, 0), rgba)
     return back
 
@@ -484,7 +511,8 @@ def contact_sheet(
         captions = [str(c) for c in captions]
         if len(captions) != len(items):
             raise ValueError(f"captions has {len(captions)} entries but there are {len(items)} images.")
-    thumbs = [_flatten(thumbnail(to_pil(x, name=f"images[{i}]"), cell_px)) for i, x in enumerate(items)]
+    thumbs = [on_checkerboard(thumbnail(to_pil(x, name=f"images[{i}]"), cell_px))
+              for i, x in enumerate(items)]
     font = ImageFont.load_default()
     caption_h = 0
     if captions is not None:

@@ -317,6 +317,10 @@ def ellipse(shape: Shape, box: Sequence[float], *, clip: bool = False) -> np.nda
     return out
 
 
+#: Rows x edges processed at once by :func:`polygon` (bounds its temporary tables).
+_POLYGON_CHUNK_CELLS = 2_000_000
+
+
 def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
     """A filled polygon (even-odd rule) through ``points = [(x, y), ...]``.
 
@@ -345,19 +349,24 @@ def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
     r1 = min(h, math.ceil(pts[:, 1].max()))
     if r1 <= r0:
         return out
-    yc = np.arange(r0, r1) + 0.5
+    # Crossings of each row's centre line with every edge, in chunks of rows so the
+    # (rows x edges) table stays small for polygons with many vertices.
+    chunk = max(1, _POLYGON_CHUNK_CELLS // len(a))
     ya, yb = a[:, 1][None, :], b[:, 1][None, :]
-    crosses = (np.minimum(ya, yb) <= yc[:, None]) & (yc[:, None] < np.maximum(ya, yb))
-    t = (yc[:, None] - ya) / (yb - ya)
-    xs = np.where(crosses, a[:, 0][None, :] + t * (b[:, 0] - a[:, 0])[None, :], np.inf)
-    xs.sort(axis=1)
-    # Even-odd rule: a centre is inside between crossings 2k and 2k+1 (left-closed, right-open).
-    pairs = int(crosses.sum(axis=1).max()) // 2
-    if pairs == 0:
-        return out
-    lo, hi = xs[:, 0 : 2 * pairs : 2], xs[:, 1 : 2 * pairs : 2]
-    hi = np.where(np.isinf(lo), -np.inf, hi)
-    _fill_spans(out, r0, _first_pixel(lo, 0, w), _end_pixel(hi, 0, w, closed=False), 0, w)
+    xa, dxe = a[:, 0][None, :], (b[:, 0] - a[:, 0])[None, :]
+    for c_r0 in range(r0, r1, chunk):
+        c_r1 = min(r1, c_r0 + chunk)
+        yc = np.arange(c_r0, c_r1)[:, None] + 0.5
+        crosses = (np.minimum(ya, yb) <= yc) & (yc < np.maximum(ya, yb))
+        xs = np.where(crosses, xa + (yc - ya) / (yb - ya) * dxe, np.inf)
+        xs.sort(axis=1)
+        # Even-odd rule: a centre is inside between crossings 2k and 2k+1 (left-closed, right-open).
+        pairs = int(crosses.sum(axis=1).max()) // 2
+        if pairs == 0:
+            continue
+        lo, hi = xs[:, 0 : 2 * pairs : 2], xs[:, 1 : 2 * pairs : 2]
+        hi = np.where(np.isinf(lo), -np.inf, hi)
+        _fill_spans(out, c_r0, _first_pixel(lo, 0, w), _end_pixel(hi, 0, w, closed=False), 0, w)
     return out
 
 
@@ -1121,14 +1130,30 @@ def preview(
     col = tuple(color)
     if len(col) != 3 or not all(isinstance(c, (int, np.integer)) and 0 <= c <= 255 for c in col):
         raise ValueError(f"color must be three integers 0-255 (R, G, B); got {color!r}.")
-    base = np.asarray(imaging._flatten(img), dtype=np.float32)
+    out = np.array(imaging.on_checkerboard(img))
+    box = bbox(mask)
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box  # all the work happens inside the mask's box
+    m = mask[y0:y1, x0:x1]
+    region = out[y0:y1, x0:x1]
     tint = np.asarray(col, dtype=np.float32)
-    out = base.copy()
-    out[mask] = base[mask] * (1.0 - op) + tint * op
-    if outline and mask.any():
-        from scipy import ndimage
-
-        edge = mask & ~ndimage.binary_erosion(mask, border_value=1)
-        out[edge] = tint
-    return np.round(out).astype(np.uint8)
+    blended = np.round(region.astype(np.float32) * np.float32(1.0 - op) + tint * np.float32(op))
+    np.copyto(region, blended.astype(np.uint8), where=m[..., None])
+    if outline:
+        inner = m.copy()  # 4-neighbour erosion; the image border does not count as outside
+        inner[1:] &= m[:-1]
+        inner[:-1] &= m[1:]
+        inner[:, 1:] &= m[:, :-1]
+        inner[:, :-1] &= m[:, 1:]
+        if y0 > 0:
+            inner[0] &= mask[y0 - 1, x0:x1]
+        if y1 < mask.shape[0]:
+            inner[-1] &= mask[y1, x0:x1]
+        if x0 > 0:
+            inner[:, 0] &= mask[y0:y1, x0 - 1]
+        if x1 < mask.shape[1]:
+            inner[:, -1] &= mask[y0:y1, x1]
+        region[m & ~inner] = np.asarray(col, dtype=np.uint8)
+    return out
 

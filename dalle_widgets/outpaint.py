@@ -323,15 +323,17 @@ def plan(
     need = int(overlap) * s
     area = s * s
     frames: list[Box] = []
-    while unknown.any():
-        # Window sums on the candidate grid: prefix sums along rows (contiguous, fast), then
-        # only the candidate columns are summed down the rows.
-        rows = np.zeros((h, w + 1), dtype=np.int32)
-        np.cumsum(unknown, axis=1, dtype=np.int32, out=rows[:, 1:])
-        per_row = rows[:, xs + s] - rows[:, xs]  # (H, nx): unknown pixels of each row in each window
-        cols = np.zeros((h + 1, len(xs)), dtype=np.int64)
+    # Window sums on the candidate grid: prefix sums along each row (updated only for the
+    # rows a frame touched), then only the candidate columns are summed down the rows.
+    rows = np.zeros((h, w + 1), dtype=np.int32)
+    np.cumsum(unknown, axis=1, dtype=np.int32, out=rows[:, 1:])
+    per_row = rows[:, xs + s] - rows[:, xs]  # (H, nx): unknown pixels of each row in each window
+    cols = np.zeros((h + 1, len(xs)), dtype=np.int64)
+    while True:
         np.cumsum(per_row, axis=0, out=cols[1:])
         new = cols[ys + s] - cols[ys]  # (ny, nx)
+        if not new.any():
+            break
         known = area - new
         ok = (new > 0) & (known >= need)
         if ok.any():
@@ -342,6 +344,8 @@ def plan(
         x0, y0 = int(xs[ix]), int(ys[iy])
         frames.append((x0, y0, x0 + s, y0 + s))
         unknown[y0 : y0 + s, x0 : x0 + s] = False
+        np.cumsum(unknown[y0 : y0 + s], axis=1, dtype=np.int32, out=rows[y0 : y0 + s, 1:])
+        per_row[y0 : y0 + s] = rows[y0 : y0 + s, xs + s] - rows[y0 : y0 + s, xs]
     return frames
 
 
@@ -728,9 +732,25 @@ async def arun(
 ) -> OutpaintResult:
     """The async twin of :func:`run`, awaiting ``client.edit`` on an :class:`AsyncImagesClient`.
 
-    Cancelling the task stops after the frame in flight is abandoned; the
-    frames already filled are stored as a composite before the cancellation
-    propagates. ``on_progress`` may be a plain function or a coroutine function.
+    Cancelling the task abandons the frame in flight; the frames already
+    filled are stored as a composite before the cancellation propagates.
+    ``on_progress`` may be a plain function or a coroutine function.
+
+    Examples
+    --------
+    >>> import asyncio, tempfile
+    >>> import numpy as np
+    >>> from dalle_widgets.client import AsyncImagesClient
+    >>> from dalle_widgets.engine import start_background
+    >>> engine = start_background()
+    >>> canvas = extend_to(np.full((48, 48, 3), 200, np.uint8), (64, 96), anchor="top")
+    >>> async def fill():
+    ...     async with AsyncImagesClient(api_key=engine.token, base_url=engine.base_url,
+    ...                                  store=tempfile.mkdtemp()) as client:
+    ...         return await arun(client, canvas, "a snowy field", seed=2)
+    >>> result = asyncio.run(fill())
+    >>> result.complete, result.image.size
+    (True, (64, 96))
     """
     import inspect
 

@@ -258,3 +258,13 @@ def test_contact_sheet_layout_captions_and_transparency(tmp_path: Path) -> None:
         contact_sheet([])
     with pytest.raises(ValueError, match=r"images\[1\] must be"):
         contact_sheet([tiles[0], 3])
+
+
+def test_high_bit_depth_grey_images_are_scaled_not_clipped() -> None:
+    grey16 = np.array([[0, 65535], [32768, 257]], np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(grey16).save(buf, format="PNG")  # a 16-bit PNG
+    assert to_array(buf.getvalue())[..., 0].tolist() == [[0, 255], [128, 1]]
+    assert to_array(Image.fromarray(np.array([[0.0, 1.0]], np.float32), "F"))[..., 0].tolist() == [[0, 255]]
+    with pytest.raises(ValueError, match="float images must lie in"):
+        to_pil(Image.fromarray(np.array([[0.0, 3.0]], np.float32), "F"))

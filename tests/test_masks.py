@@ -534,3 +534,31 @@ def test_feather_equals_the_full_distance_transform_rule(m: np.ndarray, px: floa
     inside, outside = ndimage.distance_transform_edt(m), ndimage.distance_transform_edt(~m)
     want = np.clip(0.5 + np.where(m, inside - 0.5, 0.5 - outside) / px, 0, 1)
     assert np.allclose(feather(m, px), want, atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(m=bool_masks, opacity=st.floats(0, 1))
+def test_preview_matches_its_definition(m: np.ndarray, opacity: float) -> None:
+    from scipy import ndimage
+
+    img = np.random.default_rng(0).integers(0, 256, (*m.shape, 3), dtype=np.uint8)
+    want = img.astype(np.float64)
+    want[m] = img[m] * (1 - opacity) + np.array([255, 64, 64]) * opacity
+    want = np.round(want)
+    want[m & ~ndimage.binary_erosion(m, border_value=1)] = (255, 64, 64)
+    got = preview(img, m, opacity=opacity)
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
+def test_polygon_in_row_chunks_gives_the_same_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    star = [
+        (
+            40 + 35 * math.cos(t) * (1 if i % 2 == 0 else 0.5),
+            40 + 35 * math.sin(t) * (1 if i % 2 == 0 else 0.5),
+        )
+        for i, t in enumerate(np.linspace(0, 2 * math.pi, 14, endpoint=False))
+    ]
+    whole = polygon((80, 80), star)
+    monkeypatch.setattr(masks, "_POLYGON_CHUNK_CELLS", 30)  # two rows per chunk
+    assert np.array_equal(polygon((80, 80), star), whole)
+    assert np.array_equal(whole, _brute_polygon((80, 80), star))

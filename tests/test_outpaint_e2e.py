@@ -17,6 +17,8 @@ from dalle_widgets import outpaint
 from dalle_widgets.client import AsyncImagesClient, ImagesClient
 from dalle_widgets.store import open_image
 
+pytestmark = pytest.mark.slow
+
 
 def _photo(h: int, w: int) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

@@ -101,9 +101,9 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
     --------
     >>> import numpy as np
     >>> ed = MaskEditor(np.zeros((64, 64, 3), np.uint8), display_px=32)
-    >>> ed.add_rectangle((0, 0, 32, 64)); ed.mask.mean()
+    >>> ed.add_rectangle((0, 0, 32, 64)); float(ed.mask.mean())
     0.5
-    >>> ed.undo(); int(ed.mask.sum())
+    >>> _ = ed.undo(); int(ed.mask.sum())
     0
     """
 
