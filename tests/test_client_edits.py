@@ -229,3 +229,10 @@ def test_prepare_describes_an_edit(client) -> None:
     assert "POST" in text and "/v1/images/edits" in text and "mask: mask.png 256x256 PNG" in text
     assert "3 x $0.016 = $0.048" in text
     assert not any(isinstance(v, bytes) for v in prepared.fields.values()), "no file bytes in fields"
+
+
+def test_unknown_model_warns_once_per_client(client, caplog) -> None:
+    with caplog.at_level("WARNING", logger="dalle_widgets"):
+        for _ in range(3):
+            client.prepare("generate", "x", model="acme/painter-10", size="64x64")
+    assert caplog.text.count("painter-10") == 1

@@ -164,6 +164,7 @@ class BaseImagesClient:
         else:
             self._timeout = self._settings.timeout
         self._store = store if isinstance(store, Store) else Store(store)
+        self._specs: dict[str, ModelSpec] = {}
 
     # --- read-only configuration ----------------------------------------------------------------
 
@@ -255,7 +256,7 @@ class BaseImagesClient:
             raise InvalidRequestError(
                 f"model={model_name!r}: pass a model name such as 'dall-e-2'", param="model"
             )
-        spec = lookup(model_name)
+        spec = self._spec(model_name)
         if not spec.supports(operation):
             what = {"generate": "generations", "edit": "edits", "vary": "variations"}[operation]
             hint = " (only dall-e-2 makes variations)" if operation == "vary" else ""
@@ -315,6 +316,13 @@ class BaseImagesClient:
             uploads=uploads,
             body=body,
         )
+
+    def _spec(self, model: str) -> ModelSpec:
+        """The model table's entry, looked up once per client (an unknown model warns once, not per call)."""
+        spec = self._specs.get(model)
+        if spec is None:
+            spec = self._specs[model] = lookup(model)
+        return spec
 
     @staticmethod
     def _inputs(
