@@ -122,6 +122,13 @@ def png_with_info(png: bytes, info: Mapping[str, Any]) -> bytes:
     """Return ``png`` with ``info`` as JSON in a ``dalle_widgets`` text chunk after IHDR.
 
     Any earlier ``dalle_widgets`` chunk is dropped; every other chunk is kept byte for byte.
+
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO()
+    >>> Image.new("L", (2, 2)).save(buf, "PNG")
+    >>> read_info(png_with_info(png_with_info(buf.getvalue(), {"a": 1}), {"a": 2}))
+    {'a': 2}
     """
     text = json.dumps(info, sort_keys=True, ensure_ascii=True, default=str).encode("latin-1")
     ours = _chunk(b"tEXt", CHUNK_KEY.encode() + b"\x00" + text)
@@ -136,7 +143,16 @@ def png_with_info(png: bytes, info: Mapping[str, Any]) -> bytes:
 
 
 def read_info(png: bytes) -> dict[str, Any]:
-    """The provenance dict stored in a PNG's ``dalle_widgets`` chunk (empty if none)."""
+    """The provenance dict stored in a PNG's ``dalle_widgets`` chunk (empty if none).
+
+    Only the chunks before the pixel data are read. Raises ValueError for bytes that are
+    not a well-formed PNG.
+
+    >>> read_info(b"not a png")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a PNG (bad signature)
+    """
     key = CHUNK_KEY.encode() + b"\x00"
     for kind, start, end in _iter_chunks(png):
         if kind == b"tEXt" and _is_our_text(png, kind, start):
