@@ -532,6 +532,35 @@ class BaseImagesClient:
         path, png = self._store.save_png(png, info)
         return GeneratedImage(png, info=info, path=path)
 
+    def _store_answer(
+        self,
+        prepared: PreparedRequest,
+        raws: list[RawImage],
+        request_id: str | None,
+        engine: str | None,
+        cache: str,
+        started: float,
+    ) -> ImageResult:
+        """Store every usable image of an answer (URLs already downloaded), then return or raise.
+
+        Runs in the caller's thread for the sync client and in a worker thread for the async one,
+        so an event loop never waits on the disk.
+        """
+        images: list[GeneratedImage] = []
+        failures: list[tuple[int, Exception]] = []
+        for i, raw in enumerate(raws):
+            try:
+                if raw.error is not None:
+                    raise raw.error
+                if raw.data is None:  # pragma: no cover - the send loops download every URL first
+                    raise InvalidResponseError(f"image {i} was not downloaded")
+                images.append(self._save_image(prepared, i, raw.data, raw.revised_prompt, request_id, engine))
+            except DalleWidgetsError as exc:
+                failures.append((i, exc))
+        if failures:
+            self._raise_partial(images, failures, len(raws))
+        return self._finish(prepared, images, request_id, cache, started)
+
     def _raise_partial(
         self, images: list[GeneratedImage], failures: list[tuple[int, Exception]], total: int
     ) -> NoReturn:
