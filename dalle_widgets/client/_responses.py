@@ -24,6 +24,7 @@ from ..errors import (
     APITimeoutError,
     AuthenticationError,
     ContentPolicyError,
+    DalleWidgetsError,
     InvalidResponseError,
     ModelNotFoundError,
     NotFoundError,
@@ -70,7 +71,7 @@ class RawImage:
     data: bytes | None = None
     url: str | None = None
     revised_prompt: str | None = None
-    error: InvalidResponseError | None = None
+    error: DalleWidgetsError | None = None
 
 
 # --- small helpers ------------------------------------------------------------------------------
