@@ -13,7 +13,7 @@ Two payloads: ``solid`` (a flat 256 px PNG, ~1 KB: client overhead dominates) an
 
 Usage: ``python benchmarks/client.py [--requests 200] [--concurrency 10]``.
 SDK and dalle-widgets run in alternating blocks of ``--block`` requests, so that load from
-other processes hits both sides alike; times and ratio are medians over the blocks (robust to another process's burst).
+other processes hits both sides alike; times and ratio are medians over the blocks.
 Prints a table; ratio = dalle-widgets time / SDK time (below 1.0 means faster).
 """
 
@@ -168,7 +168,7 @@ def main() -> int:
         f"httpx {httpx.__version__}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs"
     )
     print(
-        f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (median of blocks)"
+        f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (medians over blocks)"
     )
     ratios = []
     for payload in payloads:
