@@ -168,7 +168,7 @@ def main() -> int:
         f"httpx {httpx.__version__}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs"
     )
     print(
-        f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (medians over blocks)"
+        f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (medians)"
     )
     ratios = []
     for payload in payloads:
