@@ -13,7 +13,7 @@ Two payloads: ``solid`` (a flat 256 px PNG, ~1 KB: client overhead dominates) an
 
 Usage: ``python benchmarks/client.py [--requests 200] [--concurrency 10]``.
 SDK and dalle-widgets run in alternating blocks of ``--block`` requests, so that load from
-other processes hits both sides alike; the ratio is the median of the per-block ratios.
+other processes hits both sides alike; times and ratio are medians over the blocks.
 Prints a table; ratio = dalle-widgets time / SDK time (below 1.0 means faster).
 """
 
@@ -78,9 +78,9 @@ async def run_async(call, total: int, concurrency: int) -> float:
 
 
 def interleaved(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
-    """Mean seconds per request for each side, and the median of the per-block ratios."""
-    sdk = statistics.fmean(p[0] for p in pairs)
-    ours = statistics.fmean(p[1] for p in pairs)
+    """Median seconds per request for each side, and the median of the per-block ratios."""
+    sdk = statistics.median(p[0] for p in pairs)
+    ours = statistics.median(p[1] for p in pairs)
     return sdk, ours, statistics.median(p[1] / p[0] for p in pairs)
 
 
@@ -153,7 +153,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument("--block", type=int, default=20, help="requests per alternating block")
+    parser.add_argument("--block", type=int, default=10, help="requests per alternating block")
     parser.add_argument("--payload", choices=["solid", "noise", "both"], default="both")
     args = parser.parse_args()
     os.environ["DALLE_WIDGETS_HOME"] = tempfile.mkdtemp(prefix="dalle-bench-")
@@ -168,7 +168,7 @@ def main() -> int:
         f"httpx {httpx.__version__}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs"
     )
     print(
-        f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (median of blocks)"
+        f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (medians)"
     )
     ratios = []
     for payload in payloads:

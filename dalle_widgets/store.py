@@ -3,7 +3,8 @@
 Images are written as PNG files under ``$DALLE_WIDGETS_HOME`` (default ``~/.dalle_widgets``)::
 
     <root>/images/<YYYY-MM-DD>/<HHMMSS>-<operation>-<unique>.png
-    <root>/cache/<k[:2]>/<k>.json        request cache entries (they point at image files)
+    <root>/cache/index-<YYYY-MM-DD>.jsonl  the request cache: one line per request, pointing
+                                          at the image files it produced
 
 Each PNG carries its provenance as JSON in a ``tEXt`` chunk named ``dalle_widgets``, placed
 right after the header so that a plain ``PIL.Image.open`` reads it without decoding pixels.
@@ -14,6 +15,12 @@ Writes are atomic (a temporary file in the same directory, then :func:`os.replac
 every file name carries a random part, so two processes writing at once never lose or
 clobber an image. The API key is never part of what is stored: the client builds the
 provenance from the request, never from its headers.
+
+The request cache is an append-only log rather than a file per request: appending one
+line to an existing file creates no directory entry, which on a busy disk is most of the
+cost of a write. Each record is written with one ``O_APPEND`` write, framed by newlines,
+so concurrent writers never interleave and a record cut short by a crash is skipped as
+unreadable: a miss, never an error. Later records for the same key win.
 
 >>> import tempfile
 >>> from PIL import Image
@@ -33,6 +40,7 @@ import os
 import secrets
 import struct
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping
@@ -114,6 +122,13 @@ def png_with_info(png: bytes, info: Mapping[str, Any]) -> bytes:
     """Return ``png`` with ``info`` as JSON in a ``dalle_widgets`` text chunk after IHDR.
 
     Any earlier ``dalle_widgets`` chunk is dropped; every other chunk is kept byte for byte.
+
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO()
+    >>> Image.new("L", (2, 2)).save(buf, "PNG")
+    >>> read_info(png_with_info(png_with_info(buf.getvalue(), {"a": 1}), {"a": 2}))
+    {'a': 2}
     """
     text = json.dumps(info, sort_keys=True, ensure_ascii=True, default=str).encode("latin-1")
     ours = _chunk(b"tEXt", CHUNK_KEY.encode() + b"\x00" + text)
@@ -128,7 +143,16 @@ def png_with_info(png: bytes, info: Mapping[str, Any]) -> bytes:
 
 
 def read_info(png: bytes) -> dict[str, Any]:
-    """The provenance dict stored in a PNG's ``dalle_widgets`` chunk (empty if none)."""
+    """The provenance dict stored in a PNG's ``dalle_widgets`` chunk (empty if none).
+
+    Only the chunks before the pixel data are read. Raises ValueError for bytes that are
+    not a well-formed PNG.
+
+    >>> read_info(b"not a png")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a PNG (bad signature)
+    """
     key = CHUNK_KEY.encode() + b"\x00"
     for kind, start, end in _iter_chunks(png):
         if kind == b"tEXt" and _is_our_text(png, kind, start):
@@ -257,53 +281,133 @@ class Store:
         """Stored image paths, oldest first."""
         if not self.images_dir.is_dir():
             return iter(())
-        return iter(sorted(self.images_dir.glob("*/*.png"), key=lambda p: (p.stat().st_mtime, p.name)))
+        found = [p for p in self.images_dir.glob("*/*.png") if not p.name.startswith(".")]
+        return iter(sorted(found, key=lambda p: (p.stat().st_mtime, p.name)))
 
     # --- request cache ------------------------------------------------------------------------
 
-    def _cache_path(self, key: str) -> Path:
+    @staticmethod
+    def _check_key(key: str) -> None:
         if not key or not all(c in "0123456789abcdef" for c in key):
             raise ValueError(f"cache key must be lowercase hex, got {key!r}")
-        return self.cache_dir / key[:2] / f"{key}.json"
 
     def cache_get(self, key: str) -> list[GeneratedImage] | None:
         """The images stored for request ``key``, or None on a miss.
 
-        A missing, unreadable or inconsistent entry, or one whose image files are gone or
-        damaged, is a miss (logged at DEBUG), never an error.
+        A missing or unreadable record, or one whose image files are gone or damaged, is a
+        miss (logged at DEBUG), never an error.
         """
-        path = self._cache_path(key)
+        self._check_key(key)
+        record = self._index.get(key)
+        if record is None:
+            return None
         try:
-            entry = json.loads(path.read_text("utf-8"))
-            if entry.get("version") != CACHE_VERSION or entry.get("key") != key:
-                raise ValueError("stale or foreign cache entry")
-            names = entry["images"]
+            names = record["images"]
             if not isinstance(names, list) or not names:
-                raise ValueError("cache entry lists no images")
-            images = [open_image(self.root / name) for name in names]
-        except FileNotFoundError:
-            return None
+                raise ValueError("the record lists no images")
+            return [open_image(self.root / name) for name in names]
         except Exception as exc:  # noqa: BLE001 - a damaged cache is a miss, whatever the damage
-            logger.debug("request cache entry %s unusable (%s): treating as a miss", path.name, exc)
+            logger.debug("request cache record %s… unusable (%s): treating as a miss", key[:12], exc)
             return None
-        return images
 
     def cache_put(self, key: str, paths: list[Path], meta: Mapping[str, Any] | None = None) -> None:
-        """Record that request ``key`` produced the images at ``paths`` (atomically)."""
+        """Record that request ``key`` produced the images at ``paths`` (one appended line)."""
+        self._check_key(key)
         names = []
         for p in paths:
-            try:
+            try:  # images this store wrote live under its root: keep the record relocatable
                 names.append(Path(p).relative_to(self.root).as_posix())
             except ValueError:
                 names.append(str(Path(p).resolve()))
-        entry = {
-            "version": CACHE_VERSION,
-            "key": key,
-            "created": time.time(),
-            "images": names,
-            **dict(meta or {}),
-        }
-        _atomic_write(self._cache_path(key), json.dumps(entry, sort_keys=True).encode("utf-8"))
+        record = {"v": CACHE_VERSION, "key": key, "created": time.time(), "images": names, **dict(meta or {})}
+        self._index.put(record)
+
+    @property
+    def _index(self) -> _CacheIndex:
+        index = _indexes.get(self.cache_dir)
+        if index is None:
+            index = _indexes.setdefault(self.cache_dir, _CacheIndex(self.cache_dir))
+        return index
+
+
+_indexes: dict[Path, _CacheIndex] = {}
+
+
+class _CacheIndex:
+    """The request cache of one store directory, shared by every :class:`Store` on it in this process.
+
+    Holds the records read so far in memory and, per log file, how many bytes were read;
+    a lookup that misses reads only what other processes appended since.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.records: dict[str, dict[str, Any]] = {}
+        self.offsets: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            record = self.records.get(key)
+            if record is None:
+                self._refresh()
+                record = self.records.get(key)
+            return record
+
+    def put(self, record: dict[str, Any]) -> None:
+        line = b"\n" + json.dumps(record, sort_keys=True).encode("utf-8") + b"\n"
+        path = self.dir / f"index-{time.strftime('%Y-%m-%d')}.jsonl"
+        with self.lock:
+            if self.dir not in _made_dirs:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                _made_dirs.add(self.dir)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+            self._keep(record)
+
+    def _keep(self, record: Any) -> None:
+        if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+            return
+        if record.get("v") != CACHE_VERSION:
+            return
+        old = self.records.get(record["key"])
+        if old is None or float(record.get("created") or 0) >= float(old.get("created") or 0):
+            self.records[record["key"]] = record
+
+    def _refresh(self) -> None:
+        """Read what was appended to the log files since the last look (complete lines only)."""
+        try:
+            entries = sorted(os.scandir(self.dir), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if not (entry.name.startswith("index-") and entry.name.endswith(".jsonl")):
+                continue
+            try:
+                size = entry.stat().st_size
+                done = self.offsets.get(entry.name, 0)
+                if size <= done:
+                    continue
+                with open(entry.path, "rb") as f:
+                    f.seek(done)
+                    chunk = f.read(size - done)
+            except OSError as exc:
+                logger.debug("request cache log %s unreadable (%s)", entry.name, exc)
+                continue
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                continue
+            for line in chunk[:end].split(b"\n"):
+                if not line.strip():
+                    continue
+                try:
+                    self._keep(json.loads(line))
+                except ValueError:
+                    logger.debug("skipping an unreadable line in %s", entry.name)
+            self.offsets[entry.name] = done + end + 1
 
 
 def open_image(path: str | os.PathLike[str]) -> GeneratedImage:

@@ -68,7 +68,7 @@ def test_vary_accepts_every_input_form(twin, fake_openai, tmp_path, kind) -> Non
     wire = _decode(data)
     assert wire.shape == (64, 64, 4) and (wire[..., 3] == 255).all()
     assert np.array_equal(wire[..., :3], arr)
-    assert result[0].info["parent_hashes"] == [image_hash(Image.fromarray(arr))]
+    assert result[0].info["parent_hashes"] == [image_hash(Image.fromarray(arr))] == [result[0].info["parent"]]
 
 
 def test_edit_with_a_bool_mask(twin, fake_openai) -> None:
@@ -130,7 +130,7 @@ def test_lineage_links_a_variation_to_its_parent(twin, fake_openai) -> None:
     parent = client.generate("a fox", size="256x256")[0]
     child = client.vary(parent, size="256x256")[0]
     assert child.info["parent_hashes"] == [parent.image_hash]
-    assert child.info["parent_path"] == str(parent.path)
+    assert child.info["parent_path"] == child.info["parent"] == str(parent.path)
     grandchild = client.vary(child.path, size="256x256")[0]
     assert grandchild.info["parent_hashes"] == [child.image_hash]
 
@@ -229,3 +229,10 @@ def test_prepare_describes_an_edit(client) -> None:
     assert "POST" in text and "/v1/images/edits" in text and "mask: mask.png 256x256 PNG" in text
     assert "3 x $0.016 = $0.048" in text
     assert not any(isinstance(v, bytes) for v in prepared.fields.values()), "no file bytes in fields"
+
+
+def test_unknown_model_warns_once_per_client(client, caplog) -> None:
+    with caplog.at_level("WARNING", logger="dalle_widgets"):
+        for _ in range(3):
+            client.prepare("generate", "x", model="acme/painter-10", size="64x64")
+    assert caplog.text.count("painter-10") == 1

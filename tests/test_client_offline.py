@@ -6,6 +6,7 @@ import sys
 import types
 
 import pytest
+from PIL import Image
 
 import dalle_widgets
 from dalle_widgets import errors
@@ -122,3 +123,7 @@ def test_real_offline_engine_end_to_end(monkeypatch) -> None:
         result = client.generate("a lighthouse at dusk", n=2, size="256x256", seed=1)
     assert [im.image.size for im in result] == [(256, 256)] * 2
     assert result.cost_usd == 0.0
+    info = result[0].info
+    assert info["offline"] is True and info["engine"]  # the engine's backend name, from its header
+    with Image.open(result[0].path) as stored:  # the engine's own label survives in the stored file
+        assert "dalle_widgets_engine" in stored.info and "dalle_widgets" in stored.info

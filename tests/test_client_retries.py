@@ -170,3 +170,18 @@ def test_retry_table(error_, retry) -> None:
     wait, reason = retry_wait(error_, 0, 2, {})
     assert (wait is not None) == retry, reason
     assert retry_wait(error_, 2, 2, {})[0] is None
+
+
+@pytest.mark.parametrize(
+    "status, header, retried", [(500, "false", False), (400, "true", True), (503, "", True)]
+)
+def test_x_should_retry_overrides_the_status(twin, fake_openai, status, header, retried) -> None:
+    headers = {"x-should-retry": header} if header else {}
+    fake_openai.queue(error(status, "scripted", headers=headers))
+    client = twin()
+    if retried:
+        assert len(client.generate("a fox", size="256x256")) == 1
+    else:
+        with pytest.raises(errors.APIError):
+            client.generate("a fox", size="256x256")
+    assert len(client.sleeps) == int(retried)

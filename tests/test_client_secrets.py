@@ -76,7 +76,7 @@ def test_key_never_in_store_or_cache_files(twin, fake_openai, isolated_env) -> N
     client.generate("a fox", n=2, size="256x256")  # cache replay
     client.vary(result[0], n=1)
     files = list(isolated_env.rglob("*"))
-    assert any(p.suffix == ".json" for p in files) and any(p.suffix == ".png" for p in files)
+    assert any(p.suffix == ".jsonl" for p in files) and any(p.suffix == ".png" for p in files)
     assert SECRET_PART.encode() not in _all_files_text(isolated_env)
     assert "Bearer" not in str(result[0].info)
 

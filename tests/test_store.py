@@ -108,29 +108,43 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
     assert [p.name for p in tmp_path.rglob("*") if p.is_file() and p.name.startswith(".tmp-")] == []
 
 
+REPO = Path(__file__).resolve().parent.parent
 _WRITER = """
 import io, sys
 from PIL import Image
 from dalle_widgets.store import Store
-root, worker, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+root, worker, count, cache = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "cache"
 store = Store(root)
 for i in range(count):
     buf = io.BytesIO()
-    Image.new("RGB", (8, 8), (worker * 40, i * 10, 0)).save(buf, "PNG")
-    store.save(buf.getvalue(), {"worker": worker, "i": i})
+    Image.new("RGB", (16, 12), (worker * 40, i * 5 % 256, 0)).save(buf, format="PNG")
+    path = store.save(buf.getvalue(), {"worker": worker, "i": i})
+    if cache:
+        store.cache_put(f"{worker:02x}{i:062x}", [path])
 """
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path) -> None:
-    # Real separate interpreters (not multiprocessing, which depends on how __main__ was set up).
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(dalle_widgets.__file__).parents[1]),
-                                                        os.environ.get("PYTHONPATH", "")])}
+def _run_writers(root: Path, workers: int, count: int, *, cache: bool = False) -> None:
+    """Start ``workers`` separate Python processes writing to the same store at once; wait for all."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    args = [str(count), "cache" if cache else "images"]
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), str(w), "25"], env=env)
-        for w in range(2)
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(root), str(w), *args],
+            cwd=REPO,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(workers)
     ]
     for p in procs:
-        assert p.wait(120) == 0
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path) -> None:
+    _run_writers(tmp_path, 2, 25)
     seen = {(open_image(p).info["worker"], open_image(p).info["i"]) for p in Store(tmp_path)}
     assert seen == {(w, i) for w in range(2) for i in range(25)}
 
@@ -172,26 +186,79 @@ def test_cache_roundtrip_and_misses(tmp_path) -> None:
     assert [im.path for im in hit] == paths
 
 
-@pytest.mark.parametrize("damage", ["garbage", "missing_image", "wrong_key", "empty_list", "bad_png"])
-def test_damaged_cache_entries_are_misses(tmp_path, damage) -> None:
+def _fresh(store: Store) -> Store:
+    """A store on the same directory as a new process would see it (no in-memory records)."""
+    from dalle_widgets import store as store_module
+
+    store_module._indexes.pop(store.cache_dir, None)
+    return Store(store.root)
+
+
+@pytest.mark.parametrize("damage", ["garbage_line", "missing_image", "empty_list", "bad_png", "cut_short"])
+def test_damaged_cache_records_are_misses(tmp_path, damage) -> None:
     store = Store(tmp_path)
     paths = [store.save(_png(), {"n_index": 0})]
     store.cache_put(KEY, paths)
-    entry = store._cache_path(KEY)
-    data = json.loads(entry.read_text())
-    if damage == "garbage":
-        entry.write_text("{not json")
+    (log,) = store.cache_dir.glob("index-*.jsonl")
+    text = log.read_text()
+    if damage == "garbage_line":
+        log.write_text(text.replace('"images"', '"imag'))
     elif damage == "missing_image":
         paths[0].unlink()
-    elif damage == "wrong_key":
-        data["key"] = "cd" + "0" * 62
-        entry.write_text(json.dumps(data))
     elif damage == "empty_list":
-        data["images"] = []
-        entry.write_text(json.dumps(data))
+        log.write_text(text.replace(json.dumps(paths[0].relative_to(tmp_path).as_posix()), ""))
     elif damage == "bad_png":
         paths[0].write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
-    assert store.cache_get(KEY) is None
+    elif damage == "cut_short":  # a crash in the middle of the append
+        log.write_text(text[: len(text) // 2])
+    assert _fresh(store).cache_get(KEY) is None
+
+
+def test_a_record_cut_short_does_not_hide_the_next_one(tmp_path) -> None:
+    store = Store(tmp_path)
+    store.cache_put(KEY, [store.save(_png(), {"n_index": 0})])
+    (log,) = store.cache_dir.glob("index-*.jsonl")
+    log.write_text(log.read_text()[:-20])  # the first record loses its end
+    other = "cd" + "1" * 62
+    store.cache_put(other, [store.save(_png(), {"n_index": 7})])
+    fresh = _fresh(store)
+    assert fresh.cache_get(KEY) is None
+    assert [im.info["n_index"] for im in fresh.cache_get(other)] == [7]
+
+
+def test_later_records_win(tmp_path) -> None:
+    store = Store(tmp_path)
+    store.cache_put(KEY, [store.save(_png(), {"n_index": 1})])
+    store.cache_put(KEY, [store.save(_png(), {"n_index": 2})])
+    assert [im.info["n_index"] for im in _fresh(store).cache_get(KEY)] == [2]
+
+
+def test_records_appended_by_another_process_are_seen(tmp_path) -> None:
+    store = Store(tmp_path)
+    assert store.cache_get(_key(0, 19)) is None  # this process has looked once already
+    _run_writers(tmp_path, 1, 20, cache=True)
+    hit = store.cache_get(_key(0, 19))
+    assert hit is not None and hit[0].info == {"worker": 0, "i": 19}
+
+
+def _key(worker: int, i: int) -> str:
+    return f"{worker:02x}{i:062x}"
+
+
+def test_two_processes_appending_at_once_lose_no_record(tmp_path) -> None:
+    _run_writers(tmp_path, 2, 40, cache=True)
+    store = Store(tmp_path)
+    for w in range(2):
+        for i in range(40):
+            hit = store.cache_get(_key(w, i))
+            assert hit is not None and hit[0].info == {"worker": w, "i": i}
+
+
+def test_cache_records_are_few_files(tmp_path) -> None:
+    store = Store(tmp_path)
+    for i in range(10):
+        store.cache_put(_key(5, i), [store.save(_png(), {"i": i})])
+    assert len(list(store.cache_dir.iterdir())) == 1
 
 
 def test_cache_key_must_be_hex(tmp_path) -> None:

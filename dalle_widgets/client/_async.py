@@ -12,8 +12,8 @@ import httpx
 from ..errors import APIConnectionError, APITimeoutError, DalleWidgetsError, InvalidResponseError, redact
 from ._base import BaseImagesClient, PreparedRequest
 from ._config import USER_AGENT
-from ._responses import retry_wait
-from ._results import GeneratedImage, ImageResult
+from ._responses import RawImage, retry_wait
+from ._results import ImageResult
 
 __all__ = ["AsyncImagesClient"]
 
@@ -191,28 +191,22 @@ class AsyncImagesClient(BaseImagesClient):
             **self._request_kwargs(prepared),
         )
         request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
         raws = self._read_images(prepared, response)
-        images: list[GeneratedImage] = []
-        try:
-            for i, raw in enumerate(raws):
-                data = raw.data if raw.data is not None else await self._download(raw.url or "", i)
-                # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
-                images.append(
-                    await asyncio.to_thread(
-                        self._save_image, prepared, i, data, raw.revised_prompt, request_id
-                    )
-                )
-        except DalleWidgetsError:
-            if images:
-                logger.warning(
-                    "%d image(s) of this request were saved before the failure: %s",
-                    len(images),
-                    ", ".join(str(im.path) for im in images),
-                )
-            raise
-        return await asyncio.to_thread(self._finish, prepared, images, request_id, mode, started)
+        raws = list(await asyncio.gather(*(self._fetch(raw, i) for i, raw in enumerate(raws))))
+        # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
+        return await asyncio.to_thread(self._store_answer, prepared, raws, request_id, engine, mode, started)
 
     # --- transport ------------------------------------------------------------------------------
+
+    async def _fetch(self, raw: RawImage, index: int) -> RawImage:
+        """``raw`` with its URL downloaded (or the reason it could not be)."""
+        if raw.data is not None or raw.error is not None or raw.url is None:
+            return raw
+        try:
+            return RawImage(data=await self._download(raw.url, index), revised_prompt=raw.revised_prompt)
+        except DalleWidgetsError as exc:
+            return RawImage(error=exc)
 
     async def _download(self, url: str, index: int) -> bytes:
         response = await self._send(

@@ -14,12 +14,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
 from .._version import __version__
-from ..errors import APIError, InvalidRequestError, InvalidResponseError, redact
+from ..errors import APIError, DalleWidgetsError, InvalidRequestError, InvalidResponseError, redact
 from ..models import OPERATIONS, ModelSpec, lookup
 from ..store import PNG_SIGNATURE, Store, _as_png
 from . import _uploads
@@ -126,7 +126,7 @@ def _cache_key(
         "endpoint": settings.url(path),
         "protocol": protocol,
         "fields": fields,
-        "files": {u.field: u.sha256 for u in uploads},
+        "files": {u.part: u.sha256 for u in uploads},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -158,11 +158,13 @@ class BaseImagesClient:
             max_retries=max_retries,
             cache=cache,
         )
+        self._timeout: httpx.Timeout
         if timeout is None and http_client is not None:
             self._timeout = http_client.timeout
         else:
             self._timeout = self._settings.timeout
         self._store = store if isinstance(store, Store) else Store(store)
+        self._specs: dict[str, ModelSpec] = {}
 
     # --- read-only configuration ----------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class BaseImagesClient:
             raise InvalidRequestError(
                 f"model={model_name!r}: pass a model name such as 'dall-e-2'", param="model"
             )
-        spec = lookup(model_name)
+        spec = self._spec(model_name)
         if not spec.supports(operation):
             what = {"generate": "generations", "edit": "edits", "vary": "variations"}[operation]
             hint = " (only dall-e-2 makes variations)" if operation == "vary" else ""
@@ -270,52 +272,26 @@ class BaseImagesClient:
             raise InvalidRequestError(f"seed={seed!r}: pass an integer", param="seed")
         fmt = self._check_response_format(response_format, spec)
 
-        uploads: list[_uploads.Upload] = []
-        lineage: dict[str, Any] = {}
-        input_size: tuple[int, int] | None = None
-        if operation in ("edit", "vary"):
-            if image is None:
-                raise InvalidRequestError(f"{operation} needs an image", param="image")
-            pil, lineage = _uploads.coerce_image(image)
-            _uploads.check_square(pil, spec, operation)
-            input_size = pil.size
-            if mask is not None:
-                if operation == "vary":
-                    raise InvalidRequestError("variations take no mask; use edit(image, prompt, mask=...)")
-                bool_mask = _uploads.coerce_mask(mask, pil)
-                lineage["mask_hash"] = _uploads.mask_hash(bool_mask)
-                uploads = [_uploads.encode_upload("image", pil, spec), _uploads.mask_upload(bool_mask, spec)]
-            else:
-                if operation == "edit":
-                    _uploads.check_transparency(pil, spec)
-                uploads = [_uploads.encode_upload("image", pil, spec)]
-        elif image is not None or mask is not None:
-            raise InvalidRequestError("generate takes no image or mask; use edit() or vary()")
+        uploads, lineage, input_size = self._inputs(operation, spec, image, mask)
         size = self._check_size(size, spec, input_size)
         extras = self._check_extra(extra_body)
-
-        options: dict[str, Any] = {}
         if self.protocol == "images":
-            wire: dict[str, Any] = {"model": model_name}
-            if prompt is not None:
-                wire["prompt"] = prompt
-            wire["n"] = n
-            if size is not None:
-                wire["size"] = size
-            if fmt is not None:
-                wire["response_format"] = fmt
-            if user is not None:
-                wire["user"] = user
-            if seed is not None:
-                wire["seed"] = seed
-            wire.update(extras)
             path = IMAGES_PATHS[operation]
-            fields = wire
-            body = wire if operation == "generate" else None
+            fields: dict[str, Any] = {
+                "model": model_name,
+                "prompt": prompt,
+                "n": n,
+                "size": size,
+                "response_format": fmt,
+                "user": user,
+                "seed": seed,
+            }
+            fields = {k: v for k, v in fields.items() if v is not None} | extras
+            body = fields if operation == "generate" else None  # edits and variations are multipart
         else:
+            path = CHAT_PATH
             options = {"n": n if n > 1 else None, "seed": seed, "user": user, **extras}
             body = build_chat_body(operation, model_name, prompt, uploads, options)
-            path = CHAT_PATH
             fields = summarize_chat_body(body, uploads)
             fmt = None
         price = spec.price(size) if size else None
@@ -327,7 +303,7 @@ class BaseImagesClient:
             method="POST",
             url=self._settings.url(path),
             fields=fields,
-            files={u.field: u.summary() for u in uploads},
+            files={u.part: u.summary() for u in uploads},
             model=model_name,
             n=n,
             size=size,
@@ -340,6 +316,37 @@ class BaseImagesClient:
             uploads=uploads,
             body=body,
         )
+
+    def _spec(self, model: str) -> ModelSpec:
+        """The model table's entry, looked up once per client (an unknown model warns once, not per call)."""
+        spec = self._specs.get(model)
+        if spec is None:
+            spec = self._specs[model] = lookup(model)
+        return spec
+
+    @staticmethod
+    def _inputs(
+        operation: str, spec: ModelSpec, image: Any, mask: Any
+    ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int] | None]:
+        """Check and encode the image (and mask) of an edit or variation: ``(uploads, lineage, size)``."""
+        if operation == "generate":
+            if image is not None or mask is not None:
+                raise InvalidRequestError("generate takes no image or mask; use edit() or vary()")
+            return [], {}, None
+        if image is None:
+            raise InvalidRequestError(f"{operation} needs an image", param="image")
+        if mask is not None and operation == "vary":
+            raise InvalidRequestError("variations take no mask; use edit(image, prompt, mask=...)")
+        pil, lineage = _uploads.coerce_image(image)
+        _uploads.check_square(pil, spec, operation)
+        if mask is None:
+            if operation == "edit":
+                _uploads.check_transparency(pil, spec)
+            return [_uploads.encode_upload("image", pil, spec)], lineage, pil.size
+        bool_mask = _uploads.coerce_mask(mask, pil)
+        lineage["mask_hash"] = _uploads.mask_hash(bool_mask)
+        uploads = [_uploads.encode_upload("image", pil, spec), _uploads.mask_upload(bool_mask, spec)]
+        return uploads, lineage, pil.size
 
     @staticmethod
     def _check_n(n: Any, spec: ModelSpec) -> int:
@@ -401,7 +408,7 @@ class BaseImagesClient:
                 "(leave response_format unset)",
                 param="response_format",
             )
-        return fmt
+        return str(fmt)
 
     @staticmethod
     def _check_extra(extra: Any) -> dict[str, Any]:
@@ -420,7 +427,7 @@ class BaseImagesClient:
             kwargs["json"] = prepared.body
         else:
             kwargs["data"] = {k: str(v) for k, v in prepared.fields.items()}
-            kwargs["files"] = {u.field: u.multipart() for u in prepared.uploads}
+            kwargs["files"] = {u.part: u.multipart() for u in prepared.uploads}
         return kwargs
 
     def _where(self, prepared: PreparedRequest | None = None) -> str:
@@ -485,8 +492,12 @@ class BaseImagesClient:
         data: bytes,
         revised: str | None,
         request_id: str | None,
+        engine: str | None = None,
     ) -> GeneratedImage:
-        """Check, label and store one received image; return it (on disk before anyone sees it)."""
+        """Check, label and store one received image; return it (on disk before anyone sees it).
+
+        ``engine`` is the offline engine's backend name (its ``x-dalle-widgets-engine`` header).
+        """
         where = f"{self._where(prepared)} image {index}"
         (w, h), _mode = check_image(data, where)
         info: dict[str, Any] = {
@@ -503,6 +514,7 @@ class BaseImagesClient:
             "protocol": prepared.protocol,
             "endpoint": self._settings.host,
             "offline": self.is_offline,
+            "engine": engine,
             "request_id": request_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "parent_hashes": [prepared.lineage["parent_hash"]] if "parent_hash" in prepared.lineage else [],
@@ -510,12 +522,59 @@ class BaseImagesClient:
             "cache_key": prepared.cache_key,
             "dalle_widgets": __version__,
         }
+        if "parent_hash" in prepared.lineage:
+            # a short human-readable link for galleries: the parent's file when known, else its hash
+            info["parent"] = prepared.lineage.get("parent_path") or prepared.lineage["parent_hash"]
         if "parent_path" in prepared.lineage:
             info["parent_path"] = prepared.lineage["parent_path"]
         info = {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}
         png = data if data.startswith(PNG_SIGNATURE) else _as_png(data)
         path, png = self._store.save_png(png, info)
         return GeneratedImage(png, info=info, path=path)
+
+    def _store_answer(
+        self,
+        prepared: PreparedRequest,
+        raws: list[RawImage],
+        request_id: str | None,
+        engine: str | None,
+        cache: str,
+        started: float,
+    ) -> ImageResult:
+        """Store every usable image of an answer (URLs already downloaded), then return or raise.
+
+        Runs in the caller's thread for the sync client and in a worker thread for the async one,
+        so an event loop never waits on the disk.
+        """
+        images: list[GeneratedImage] = []
+        failures: list[tuple[int, Exception]] = []
+        for i, raw in enumerate(raws):
+            try:
+                if raw.error is not None:
+                    raise raw.error
+                if raw.data is None:  # pragma: no cover - the send loops download every URL first
+                    raise InvalidResponseError(f"image {i} was not downloaded")
+                images.append(self._save_image(prepared, i, raw.data, raw.revised_prompt, request_id, engine))
+            except DalleWidgetsError as exc:
+                failures.append((i, exc))
+        if failures:
+            self._raise_partial(images, failures, len(raws))
+        return self._finish(prepared, images, request_id, cache, started)
+
+    def _raise_partial(
+        self, images: list[GeneratedImage], failures: list[tuple[int, Exception]], total: int
+    ) -> NoReturn:
+        """Raise the first failure of an answer, saying which images of it were still saved."""
+        index, first = failures[0]
+        if images:
+            saved = ", ".join(str(im.path) for im in images)
+            note = f" ({len(images)} of {total} images of this answer were saved: {saved})"
+            logger.warning("image %d of %d unusable; %d saved: %s", index, total, len(images), saved)
+            if isinstance(first, DalleWidgetsError) and first.args:
+                first.args = (str(first.args[0]) + note, *first.args[1:])
+                if hasattr(first, "message"):
+                    first.message = first.args[0]
+        raise first
 
     def _result(
         self,

@@ -63,7 +63,7 @@ def build_chat_body(
     else:
         if operation == "vary":
             text = VARY_INSTRUCTION
-        elif any(u.field == "mask" for u in uploads):
+        elif any(u.part == "mask" for u in uploads):
             text = EDIT_INSTRUCTION + (prompt or "")
         else:
             text = EDIT_NO_MASK_INSTRUCTION + (prompt or "")
@@ -91,7 +91,8 @@ def summarize_chat_body(body: dict[str, Any], uploads: list[Upload]) -> dict[str
             return by_url.get(value, "<data URL>")
         return value
 
-    return walk(body)
+    summary: dict[str, Any] = walk(body)
+    return summary
 
 
 def _images_from_content(content: Any, where: str) -> list[RawImage]:
@@ -160,7 +161,10 @@ def parse_chat_body(payload: Any, where: str) -> list[RawImage]:
                     continue
                 label = f"{where}: choices[{c}].message.images[{i}]"
                 if url.startswith("data:"):
-                    from_list.append(RawImage(data=decode_data_url(url, label), revised_prompt=note))
+                    try:
+                        from_list.append(RawImage(data=decode_data_url(url, label), revised_prompt=note))
+                    except InvalidResponseError as exc:
+                        from_list.append(RawImage(error=exc))
                 else:
                     from_list.append(RawImage(url=url, revised_prompt=note))
         if not from_list:

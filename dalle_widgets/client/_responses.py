@@ -24,6 +24,7 @@ from ..errors import (
     APITimeoutError,
     AuthenticationError,
     ContentPolicyError,
+    DalleWidgetsError,
     InvalidResponseError,
     ModelNotFoundError,
     NotFoundError,
@@ -63,11 +64,14 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 @dataclass(frozen=True)
 class RawImage:
-    """One image as the endpoint delivered it: decoded bytes, or a URL still to download."""
+    """One image as the endpoint delivered it: decoded bytes, a URL still to download, or the
+    reason it is unusable (so that one bad item does not cost the good ones of the same answer).
+    """
 
     data: bytes | None = None
     url: str | None = None
     revised_prompt: str | None = None
+    error: DalleWidgetsError | None = None
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -264,14 +268,18 @@ def retry_wait(
     """Decide whether to retry after ``error``: ``(seconds to wait, reason)``, or ``(None, reason)``.
 
     Retried: connection errors and timeouts, truncated bodies, HTTP 408, 409, 429 (except
-    billing codes) and 5xx, at most ``max_retries`` times. A server-given wait is honoured
+    billing codes) and 5xx, at most ``max_retries`` times; a server's ``x-should-retry``
+    header overrides the status (never for billing codes). A server-given wait is honoured
     exactly (no jitter) up to 60 s; a longer one is not retried.
     """
     if isinstance(error, APIError):
         status = error.status_code or 0
         if isinstance(error, QuotaExceededError):
             return None, "billing limit (insufficient_quota)"
-        if not (status in RETRY_STATUSES or status >= 500):
+        told = (headers or {}).get("x-should-retry", "").strip().lower()  # the server's explicit say
+        if told == "false":
+            return None, f"HTTP {status}; the server said x-should-retry: false"
+        if told != "true" and not (status in RETRY_STATUSES or status >= 500):
             return None, f"HTTP {status} is not retryable"
         reason = f"HTTP {status}" + (f" {error.code}" if error.code else "")
         asked = retry_after_seconds(headers or {})
@@ -329,22 +337,25 @@ def parse_images_body(payload: Any, where: str) -> list[RawImage]:
         raise InvalidResponseError(f"{where} answered 200 with no images (no 'data' items)")
     images = []
     for i, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise InvalidResponseError(f"{where}: data[{i}] is not an object")
-        revised = item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
-        if isinstance(item.get("b64_json"), str):
-            images.append(
-                RawImage(data=decode_b64(item["b64_json"], f"data[{i}].b64_json"), revised_prompt=revised)
-            )
-        elif isinstance(item.get("url"), str):
-            url = item["url"]
-            if url.startswith("data:"):
-                images.append(RawImage(data=decode_data_url(url, f"data[{i}].url"), revised_prompt=revised))
-            else:
-                images.append(RawImage(url=url, revised_prompt=revised))
-        else:
-            raise InvalidResponseError(f"{where}: data[{i}] has neither 'b64_json' nor 'url'")
+        try:
+            images.append(_parse_item(item, i, where))
+        except InvalidResponseError as exc:
+            images.append(RawImage(error=exc))
     return images
+
+
+def _parse_item(item: Any, i: int, where: str) -> RawImage:
+    if not isinstance(item, dict):
+        raise InvalidResponseError(f"{where}: data[{i}] is not an object")
+    revised = item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
+    if isinstance(item.get("b64_json"), str):
+        return RawImage(data=decode_b64(item["b64_json"], f"data[{i}].b64_json"), revised_prompt=revised)
+    if isinstance(item.get("url"), str):
+        url = item["url"]
+        if url.startswith("data:"):
+            return RawImage(data=decode_data_url(url, f"data[{i}].url"), revised_prompt=revised)
+        return RawImage(url=url, revised_prompt=revised)
+    raise InvalidResponseError(f"{where}: data[{i}] has neither 'b64_json' nor 'url'")
 
 
 def check_image(data: bytes, where: str) -> tuple[tuple[int, int], str]:

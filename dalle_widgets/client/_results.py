@@ -4,7 +4,7 @@ A :class:`GeneratedImage` keeps the PNG bytes the store wrote and decodes them l
 a result of ten 1024 px images costs nothing until someone looks at the pixels.
 Both classes show themselves in Jupyter as small thumbnails (``_repr_png_`` and
 ``_repr_html_``), never as full-size base64, so saved notebooks stay small. The
-widgets layer may add ``_ipython_display_`` to show a live gallery instead.
+widgets layer supplies ``_ipython_display_``, which shows a live Gallery in a kernel.
 """
 
 from __future__ import annotations
@@ -51,6 +51,16 @@ class GeneratedImage:
         hashes, mask hash, endpoint host (never the key), request id, created time, seed.
     png : bytes
         The PNG file content, provenance chunk included.
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO()
+    >>> Image.new("RGB", (4, 2), "red").save(buf, "PNG")
+    >>> im = GeneratedImage(buf.getvalue(), info={"prompt": "red"})
+    >>> im.size, im.to_numpy().shape, im.prompt
+    ((4, 2), (2, 4, 3), 'red')
     """
 
     __slots__ = ("_hash", "_image", "info", "path", "png")
@@ -145,6 +155,19 @@ class ImageResult(Sequence[GeneratedImage]):
         True when the images were replayed from the request cache (nothing was sent).
     request_id : str or None
         The endpoint's ``x-request-id``.
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO()
+    >>> Image.new("RGB", (4, 4), "blue").save(buf, "PNG")
+    >>> result = ImageResult([GeneratedImage(buf.getvalue())], operation="generate", model="dall-e-2",
+    ...                      size="256x256", cost_usd=0.016)
+    >>> result
+    <ImageResult 1 x 256x256 generate by dall-e-2, cost $0.016>
+    >>> len(result), result[0].size
+    (1, (4, 4))
     """
 
     def __init__(

@@ -29,9 +29,9 @@ __all__ = ["Upload", "coerce_image", "coerce_mask", "encode_upload"]
 
 @dataclass(frozen=True)
 class Upload:
-    """One file part: what is sent, and what is safe to show or hash about it."""
+    """One file part (``part`` is the multipart field name): what is sent, and what is safe to show."""
 
-    field: str
+    part: str
     filename: str
     data: bytes = field(repr=False)
     size: tuple[int, int]
