@@ -21,16 +21,21 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
+from scipy.sparse.linalg import cg
 
 from ._ops import resize, to_float, to_u8
 
-__all__ = ["fill", "push_pull"]
+__all__ = ["fill", "harmonic", "push_pull", "smooth_fill"]
 
 logger = logging.getLogger("dalle_widgets")
 
-#: Weight of the synthesised mid frequencies against the push-pull base.
-MIX = 0.5
+#: Scale (px) below which texture is copied from matched places: the finest band only,
+#: which carries the grain while costing the least fidelity (see benchmarks/engine.py).
+DETAIL_SIGMA = 0.5
+#: Strength of the copied texture, and the distance over which it fades in from the hole's edge.
+DETAIL_GAIN = 3.0
+DETAIL_RAMP_PX = 12.0
 
 
 def _reduce(a: np.ndarray) -> np.ndarray:
@@ -83,6 +88,83 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     return est
 
 
+def harmonic(image: np.ndarray, mask: np.ndarray, init: np.ndarray, *, maxiter: int = 150) -> np.ndarray:
+    """Solve Laplace's equation inside the hole, the known pixels as boundary values.
+
+    The smoothest continuation of the surroundings (a membrane): better than a pyramid
+    on thin strokes and enclosed holes. Conjugate gradients on the hole pixels only
+    (5-point stencil, image edges reflect), started from ``init`` (the push-pull fill)
+    so a bounded number of iterations suffices.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, C), float
+    mask : ndarray, shape (H, W), bool
+        True = unknown.
+    init : ndarray, shape (H, W, C), float
+        Starting values in the hole.
+    maxiter : int
+
+    Returns
+    -------
+    ndarray, shape (H, W, C), float32
+
+    Examples
+    --------
+    >>> img = np.zeros((16, 16, 1), np.float32); img[:, 8:] = 100
+    >>> hole = np.zeros((16, 16), bool); hole[4:12, 4:12] = True
+    >>> out = harmonic(img, hole, push_pull(img, ~hole))
+    >>> 0 < float(out[8, 7, 0]) < 100
+    True
+    """
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    n = len(ys)
+    out = np.array(init, np.float32, copy=True)
+    if n == 0:
+        return out
+    index = np.full((h, w), -1, np.int64)
+    index[ys, xs] = np.arange(n)
+    rows, cols = [], []
+    diag = np.zeros(n)
+    rhs = np.zeros((n, image.shape[2]))
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        src = np.nonzero(inside)[0]
+        ny, nx = ny[inside], nx[inside]
+        diag[src] += 1
+        nb = index[ny, nx]
+        hole = nb >= 0
+        rows.append(src[hole])
+        cols.append(nb[hole])
+        rhs[src[~hole]] += image[ny[~hole], nx[~hole]]
+    r = np.concatenate([*rows, np.arange(n)])
+    c = np.concatenate([*cols, np.arange(n)])
+    vals = np.concatenate([-np.ones(len(r) - n), diag])
+    matrix = sparse.csr_matrix((vals, (r, c)), shape=(n, n))
+    for ch in range(image.shape[2]):
+        sol, _ = cg(matrix, rhs[:, ch], x0=out[ys, xs, ch].astype(np.float64), rtol=1e-4, maxiter=maxiter)
+        out[ys, xs, ch] = sol
+    return out
+
+
+def smooth_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The low-frequency part of the fill, float32 (H, W, C).
+
+    Enclosed holes get the harmonic (membrane) fill; parts of the hole that touch the
+    image border (outpainting) keep the push-pull fill, which extrapolates better
+    than a membrane with free edges (measured in ``benchmarks/engine.py``).
+    """
+    base = push_pull(image, ~mask)
+    labels, count = ndimage.label(mask)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    enclosed = mask & ~np.isin(labels, border[border > 0])
+    if enclosed.any():
+        base = harmonic(image, enclosed, base)
+    return base
+
+
 def _edge_ramp(mask: np.ndarray, width: float) -> np.ndarray:
     """0 on and outside the hole's edge, rising to 1 at ``width`` px inside the hole."""
     if width <= 0:
@@ -92,7 +174,7 @@ def _edge_ramp(mask: np.ndarray, width: float) -> np.ndarray:
 
 
 def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = True) -> np.ndarray:
-    """Fill ``image`` where ``mask`` is True.
+    """Fill ``image`` where ``mask`` is True: smooth continuation plus synthesised texture.
 
     Parameters
     ----------
@@ -108,6 +190,15 @@ def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = T
     -------
     ndarray, shape (H, W, 3), uint8
         Pixels outside ``mask`` are exactly the input's.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    >>> hole = np.zeros((64, 64), bool); hole[16:48, 16:48] = True
+    >>> out = fill(img, hole)
+    >>> bool((out[~hole] == img[~hole]).all()), out.dtype
+    (True, dtype('uint8'))
     """
     mask = np.asarray(mask, bool)
     if not mask.any():
@@ -115,13 +206,13 @@ def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = T
     if mask.all():
         raise ValueError("the mask covers the whole image: there is nothing to continue from")
     img = to_float(image)
-    base = push_pull(img, ~mask)
-    out = base
+    img[mask] = 0
+    out = smooth_fill(img, mask)
     if detail:
         from .synthesis import texture_detail
 
-        coarse, fine = texture_detail(img, mask, base, seed=seed)
-        out = (1 - MIX) * base + MIX * coarse + _edge_ramp(mask, 4.0)[..., None] * fine
+        fine = texture_detail(img, mask, out, seed=seed, sigma=DETAIL_SIGMA)
+        out = out + DETAIL_GAIN * _edge_ramp(mask, DETAIL_RAMP_PX)[..., None] * fine
     result = image.copy()
     result[mask] = to_u8(out[mask])
     return result
