@@ -10,9 +10,10 @@ For each bundled photo (scikit-image: astronaut, coffee, chelsea, rocket), size 
 
 it measures, over the hole: PSNR (dB), SSIM (mean of the SSIM map over the hole), the detail-energy ratio
 (mean |Laplacian| inside the hole / in a 24 px ring around it; the photo itself scores about 1.1) and the
-time of one call, for the engine's fill, its smooth base alone (push-pull), ``cv2.inpaint`` Telea and NS
-(radius 3) and ``skimage.restoration.inpaint_biharmonic``. One table, means over the photos; a contact sheet
-per size goes to ``benchmarks/out/``. Then the server's throughput for 256 px generations over HTTP.
+CPU and wall time of one call, for the engine's fill, its smooth base alone ("smooth": membrane and
+push-pull, no texture), ``cv2.inpaint`` Telea and NS (radius 3) and
+``skimage.restoration.inpaint_biharmonic``. One table, means over the photos; a contact sheet per size goes
+to ``benchmarks/out/``. Then the server's throughput for 256 px generations over HTTP.
 
 Usage: ``python benchmarks/engine.py [--quick] [--sizes 512 1024] [--skip biharmonic] [--photos astronaut]``
 (``--quick``: 512 only, no biharmonic). Run it on a quiet machine: timings are of one core.
@@ -42,7 +43,7 @@ from skimage.restoration import inpaint_biharmonic  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dalle_widgets.engine.backends.classical.fill import fill  # noqa: E402
+from dalle_widgets.engine.backends.classical.inpaint import fill  # noqa: E402
 
 cv2.setNumThreads(1)
 OUT = ROOT / "benchmarks" / "out"
@@ -104,7 +105,7 @@ def method_biharmonic(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 METHODS = {
     "engine": method_engine,
-    "pushpull": method_smooth,
+    "smooth": method_smooth,
     "telea_r3": method_telea,
     "ns_r3": method_ns,
     "biharmonic": method_biharmonic,

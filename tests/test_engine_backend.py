@@ -8,9 +8,9 @@ from scipy import ndimage
 
 from dalle_widgets.engine.backends import ImageBackend, available_backends, get_backend
 from dalle_widgets.engine.backends.classical import ClassicalBackend
-from dalle_widgets.engine.backends.classical.fill import fill, push_pull
-from dalle_widgets.engine.backends.classical.generate import generate
-from dalle_widgets.engine.backends.classical.vary import vary
+from dalle_widgets.engine.backends.classical.inpaint import fill, push_pull
+from dalle_widgets.engine.backends.classical.procedural import generate
+from dalle_widgets.engine.backends.classical.reframe import vary
 
 
 def textured(size: int = 256, seed: int = 0) -> np.ndarray:

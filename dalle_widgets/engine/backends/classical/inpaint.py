@@ -33,9 +33,21 @@ logger = logging.getLogger("dalle_widgets")
 #: Scale (px) below which texture is copied from matched places: the finest band only,
 #: which carries the grain while costing the least fidelity (see benchmarks/engine.py).
 DETAIL_SIGMA = 0.5
-#: Strength of the copied texture, and the distance over which it fades in from the hole's edge.
-DETAIL_GAIN = 3.0
-DETAIL_RAMP_PX = 12.0
+#: Texture strength, as the ratio of the hole's detail energy (mean absolute Laplacian)
+#: to that of a 24 px ring of known pixels around it. The photo itself scores about 1.1;
+#: copied texture is not the true texture, so a lower level keeps fidelity (PSNR/SSIM).
+DETAIL_LEVEL = 0.7
+#: Bounds on the gain applied to the copied texture to reach that level.
+DETAIL_GAIN_MAX = 8.0
+#: The texture fades in between these distances (px) from the hole's edge, so thin
+#: strokes stay smooth (where a membrane is nearly exact) and seams stay invisible.
+DETAIL_RAMP_PX = (5.0, 17.0)
+RING_PX = 24
+#: Copied detail is clipped to this many grey levels before the gain: strong edges
+#: copied from elsewhere would cost the most fidelity, fine grain the least.
+DETAIL_CLIP = 1.5
+#: A hole with more than this share of its outline on the image border is outpainting.
+OUTPAINT_BORDER_SHARE = 0.25
 
 
 def _reduce(a: np.ndarray) -> np.ndarray:
@@ -152,25 +164,52 @@ def harmonic(image: np.ndarray, mask: np.ndarray, init: np.ndarray, *, maxiter: 
 def smooth_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The low-frequency part of the fill, float32 (H, W, C).
 
-    Enclosed holes get the harmonic (membrane) fill; parts of the hole that touch the
-    image border (outpainting) keep the push-pull fill, which extrapolates better
-    than a membrane with free edges (measured in ``benchmarks/engine.py``).
+    Holes mostly enclosed by known pixels (strokes, objects, even when they touch the
+    edge) get the harmonic (membrane) fill; holes with a large share of their outline
+    on the image border (outpainting margins) keep the push-pull fill, which
+    extrapolates better than a membrane with free edges (measured in
+    ``benchmarks/engine.py``).
     """
-    base = push_pull(image, ~mask)
+    pp = push_pull(image, ~mask)
     labels, count = ndimage.label(mask)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    enclosed = mask & ~np.isin(labels, border[border > 0])
-    if enclosed.any():
-        base = harmonic(image, enclosed, base)
-    return base
+    if count == 0:
+        return pp
+    edge = np.zeros_like(mask)
+    edge[0], edge[-1], edge[:, 0], edge[:, -1] = True, True, True, True
+    outline = mask & ndimage.binary_dilation(~mask)
+    on_border = ndimage.sum(mask & edge, labels, np.arange(1, count + 1))
+    on_known = ndimage.sum(outline, labels, np.arange(1, count + 1))
+    enclosed_ids = np.nonzero(on_border <= OUTPAINT_BORDER_SHARE * (on_border + on_known))[0] + 1
+    enclosed = np.isin(labels, enclosed_ids)
+    if not enclosed.any():
+        return pp
+    return harmonic(image, enclosed, pp)
 
 
-def _edge_ramp(mask: np.ndarray, width: float) -> np.ndarray:
-    """0 on and outside the hole's edge, rising to 1 at ``width`` px inside the hole."""
-    if width <= 0:
-        return mask.astype(np.float32)
+def _edge_ramp(mask: np.ndarray, start: float, stop: float) -> np.ndarray:
+    """0 up to ``start`` px inside the hole, rising linearly to 1 at ``stop`` px."""
     dist = ndimage.distance_transform_edt(mask)
-    return np.clip(dist / width, 0.0, 1.0).astype(np.float32)
+    return np.clip((dist - start) / max(stop - start, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def _detail_energy(grey: np.ndarray, where: np.ndarray) -> float:
+    return float(np.abs(ndimage.laplace(grey))[where].mean()) if where.any() else 0.0
+
+
+def add_texture(base: np.ndarray, mask: np.ndarray, fine: np.ndarray) -> np.ndarray:
+    """Add copied texture ``fine`` (H, W, 1) to ``base`` at the surroundings' texture level.
+
+    The texture is clipped (strong copied edges cost the most fidelity), faded in from
+    the hole's edge, and scaled so that its detail energy is :data:`DETAIL_LEVEL` times
+    that of the known ring around the hole (within ``[0, DETAIL_GAIN_MAX]``).
+    """
+    shaped = np.clip(fine[..., 0], -DETAIL_CLIP, DETAIL_CLIP) * _edge_ramp(mask, *DETAIL_RAMP_PX)
+    outside = ndimage.distance_transform_edt(~mask)
+    ring = (outside > 0) & (outside <= RING_PX)
+    target = DETAIL_LEVEL * _detail_energy(base.mean(axis=2), ring)
+    have = _detail_energy(shaped, mask)
+    gain = float(np.clip(target / have, 0.0, DETAIL_GAIN_MAX)) if have > 0 else 0.0
+    return base + gain * shaped[..., None]
 
 
 def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = True) -> np.ndarray:
@@ -212,7 +251,7 @@ def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = T
         from .synthesis import texture_detail
 
         fine = texture_detail(img, mask, out, seed=seed, sigma=DETAIL_SIGMA)
-        out = out + DETAIL_GAIN * _edge_ramp(mask, DETAIL_RAMP_PX)[..., None] * fine
+        out = add_texture(out, mask, fine)
     result = image.copy()
     result[mask] = to_u8(out[mask])
     return result
