@@ -32,7 +32,16 @@ _EXPORTS: dict[str, str] = {
     "unload_ipython_extension": "dalle_widgets.magics",
 }
 _SUBMODULES = {
-    "masks", "imaging", "outpaint", "errors", "models", "store", "client", "engine", "widgets", "magics",
+    "masks",
+    "imaging",
+    "outpaint",
+    "errors",
+    "models",
+    "store",
+    "client",
+    "engine",
+    "widgets",
+    "magics",
 }
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])

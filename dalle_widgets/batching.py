@@ -1,0 +1,624 @@
+"""Batches: one image request per prompt, run concurrently, resumable, failures summarised.
+
+For A/B variants and asset sets::
+
+    prompts = [f"a {c} fox, watercolor" for c in ("red", "blue", "green")]
+    result = dalle_widgets.batch(prompts, n=2, size="256x256")
+    result.failed          # the prompts that failed, with their errors
+    result.by_prompt()     # {prompt: ImageResult}
+
+Requests run on the :class:`~dalle_widgets.client.AsyncImagesClient`, at most
+``concurrency`` at a time. Every prompt is validated and priced before anything is
+sent. A failed prompt is recorded and the others carry on. Every finished request is
+in the store and the request cache, so running the same batch again after an
+interruption or a failure replays what finished (free) and sends only the rest.
+:func:`batch` blocks (it runs its event loop in a worker thread, so it also works
+inside a Jupyter kernel whose loop is already running); :func:`abatch` is the
+coroutine for code that already runs in an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import DalleWidgetsError, InvalidRequestError
+from .pricing import format_usd
+
+__all__ = ["BatchInterrupted", "BatchItem", "BatchResult", "abatch", "batch", "coerce_prompts", "plan"]
+
+logger = logging.getLogger("dalle_widgets")
+
+ProgressCallback = Callable[["BatchItem"], None]
+
+
+@dataclass
+class BatchItem:
+    """One prompt of a batch and what became of it.
+
+    Attributes
+    ----------
+    index : int
+        Position in the input list.
+    prompt : str
+        The prompt sent.
+    result : ImageResult or None
+        The images, when the request succeeded.
+    error : Exception or None
+        Why it failed (refused before sending, or by the endpoint).
+    cost_usd : float or None
+        What the request cost (0 when replayed from the cache or offline; None if unknown).
+    cached : bool
+        True when the images were replayed from the request cache (nothing sent).
+    """
+
+    index: int
+    prompt: str
+    result: Any = None
+    error: BaseException | None = None
+    cost_usd: float | None = None
+    cached: bool = False
+    prepared: Any = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the prompt produced images."""
+        return self.result is not None
+
+    @property
+    def done(self) -> bool:
+        """Whether the prompt is finished, successfully or not."""
+        return self.result is not None or self.error is not None
+
+
+class BatchResult(Sequence[BatchItem]):
+    """The outcome of a batch: a sequence of :class:`BatchItem` in input order.
+
+    Displays (in a notebook) as one summary line and a gallery grouped by prompt.
+    """
+
+    def __init__(self, items: list[BatchItem], *, client: Any = None) -> None:
+        self.items = items
+        self.client = client
+        self.interrupted = False
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.items[index]
+
+    @property
+    def succeeded(self) -> list[BatchItem]:
+        """The items that produced images."""
+        return [item for item in self.items if item.ok]
+
+    @property
+    def failed(self) -> list[BatchItem]:
+        """The items that failed, each with its ``error``."""
+        return [item for item in self.items if item.error is not None]
+
+    @property
+    def pending(self) -> list[BatchItem]:
+        """Items not finished (only after an interruption)."""
+        return [item for item in self.items if not item.done]
+
+    @property
+    def images(self) -> list[Any]:
+        """Every image of every successful prompt, in input order."""
+        return [image for item in self.succeeded for image in item.result]
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Total cost of the requests that were sent; None if any price is unknown."""
+        total = 0.0
+        for item in self.items:
+            if item.ok:
+                if item.cost_usd is None:
+                    return None
+                total += item.cost_usd
+        return round(total, 6)
+
+    def by_prompt(self) -> dict[str, Any]:
+        """``{prompt: ImageResult}`` for the successful prompts (the last one wins for duplicates)."""
+        return {item.prompt: item.result for item in self.succeeded}
+
+    def summary(self) -> str:
+        """A short text: how many finished, failed, replayed; the cost; each failure on its own line."""
+        ok, failed = self.succeeded, self.failed
+        replayed = sum(1 for item in ok if item.cached)
+        head = f"{len(ok)} of {len(self.items)} prompts done ({len(self.images)} images)"
+        if replayed:
+            head += f", {replayed} replayed from the cache"
+        if failed:
+            head += f", {len(failed)} failed"
+        if self.interrupted:
+            head += f", {len(self.pending)} not run (interrupted)"
+        head += f"; cost {format_usd(self.cost_usd)}"
+        lines = [head]
+        for item in failed:
+            lines.append(f"  failed [{item.index}] {_short(item.prompt)!r}: {_error_line(item.error)}")
+        if failed or self.interrupted:
+            lines.append(
+                "  run the same batch again to retry: finished prompts replay from the cache for free"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<BatchResult: {self.summary().splitlines()[0]}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.summary())
+
+    def widget(self, *, thumb_px: int = 160) -> Any:
+        """One widget: the summary, then per prompt its text and its images (a Gallery if available)."""
+        import ipywidgets as w
+
+        children: list[Any] = [w.HTML(f"<pre style='margin:0'>{html.escape(self.summary())}</pre>")]
+        for item in self.items:
+            if not item.ok:
+                continue
+            label = f"<b>[{item.index}]</b> {html.escape(item.prompt)}"
+            if item.cached:
+                label += " <i>(replayed from the cache)</i>"
+            children.append(w.HTML(label))
+            children.append(_gallery(item.result, client=self.client, thumb_px=thumb_px))
+        return w.VBox(children)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget())
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _error_line(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    if isinstance(error, InvalidRequestError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def _gallery(result: Any, *, client: Any, thumb_px: int) -> Any:
+    """A Gallery widget for ``result`` when the widgets are available, else a row of thumbnails."""
+    try:
+        from .widgets import Gallery
+    except ImportError:
+        Gallery = None  # noqa: N806 - the widgets part is optional here
+    if Gallery is not None:
+        return Gallery(result, client=client, thumb_px=thumb_px)
+    import io
+
+    import ipywidgets as w
+
+    tiles = []
+    for image in result:
+        thumb = image.image.copy()
+        thumb.thumbnail((thumb_px, thumb_px))
+        buf = io.BytesIO()
+        thumb.save(buf, format="PNG")
+        tiles.append(w.Image(value=buf.getvalue(), format="png"))
+    return w.HBox(tiles)
+
+
+def coerce_prompts(prompts: Any, *, name: str = "prompts") -> list[str]:
+    """Accept a list/tuple of strings, a pandas Series (a DataFrame column) or a numpy array of strings.
+
+    Examples
+    --------
+    >>> coerce_prompts(("a red fox", "a blue fox"))
+    ['a red fox', 'a blue fox']
+    >>> coerce_prompts("a red fox")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dalle_widgets.errors.InvalidRequestError: 'prompts' is one string: a batch needs a list of prompts, ...
+    """
+    if isinstance(prompts, (str, bytes)):
+        raise InvalidRequestError(
+            f"{name!r} is one string: a batch needs a list of prompts, e.g. ['a red fox', 'a blue fox']"
+        )
+    if hasattr(prompts, "columns") and hasattr(prompts, "iloc"):
+        raise InvalidRequestError(f"{name!r} is a DataFrame: pass one column, e.g. {name}['prompt']")
+    if hasattr(prompts, "tolist"):
+        prompts = prompts.tolist()
+    if isinstance(prompts, dict) or not isinstance(prompts, Iterable):
+        raise InvalidRequestError(
+            f"{name!r} is a {type(prompts).__name__}: a batch needs a list of prompt strings"
+        )
+    out = list(prompts)
+    if not out:
+        raise InvalidRequestError(f"{name!r} is empty: a batch needs at least one prompt")
+    for i, prompt in enumerate(out):
+        if not isinstance(prompt, str):
+            raise InvalidRequestError(
+                f"prompt {i} of {name!r} is a {type(prompt).__name__} ({prompt!r}), not text"
+            )
+        if not prompt.strip():
+            raise InvalidRequestError(f"prompt {i} of {name!r} is empty")
+    return out
+
+
+@dataclass
+class BatchPlan:
+    """Every prompt validated and priced, before anything is sent."""
+
+    items: list[BatchItem]
+    cost_usd: float | None
+    offline: bool
+
+    @property
+    def sendable(self) -> list[BatchItem]:
+        """Items that passed validation."""
+        return [item for item in self.items if item.error is None]
+
+    def describe(self) -> str:
+        """Human text: the first request, how many, the total price."""
+        lines = []
+        ok = self.sendable
+        if ok:
+            first = ok[0].prepared
+            lines.append(first.describe() if hasattr(first, "describe") else repr(first))
+        lines.append(
+            f"{len(ok)} requests ({len(self.items) - len(ok)} refused before sending); total "
+            + ("free (offline engine)" if self.offline else format_usd(self.cost_usd))
+        )
+        for item in self.items:
+            if item.error is not None:
+                lines.append(f"  refused [{item.index}] {_short(item.prompt)!r}: {_error_line(item.error)}")
+        return "\n".join(lines)
+
+
+def plan(client: Any, prompts: Sequence[str], **kwargs: Any) -> BatchPlan:
+    """Validate and price one generate request per prompt with ``client.prepare`` (nothing is sent).
+
+    A prompt the client refuses is marked failed; when *every* prompt is refused for
+    the same reason (a bad size, say) the first error is raised instead.
+    """
+    items = [BatchItem(index=i, prompt=p) for i, p in enumerate(prompts)]
+    offline = bool(getattr(client, "is_offline", False))
+    total: float | None = 0.0
+    for item in items:
+        try:
+            item.prepared = client.prepare("generate", prompt=item.prompt, **kwargs)
+        except InvalidRequestError as exc:
+            item.error = exc
+            continue
+        cost = getattr(item.prepared, "cost_usd", None)
+        if offline:
+            cost = 0.0
+        if cost is None or total is None:
+            total = None
+        else:
+            total += cost
+    errors = [item.error for item in items if item.error is not None]
+    if errors and len(errors) == len(items) and len({str(e) for e in errors}) == 1:
+        raise errors[0]
+    return BatchPlan(items=items, cost_usd=None if total is None else round(total, 6), offline=offline)
+
+
+def _result_cost(result: Any, offline: bool) -> float | None:
+    if offline:
+        return 0.0
+    return getattr(result, "cost_usd", None)
+
+
+def _result_cached(result: Any) -> bool:
+    cached = getattr(result, "cached", None)
+    if cached is None:
+        try:
+            cached = bool(result[0].info.get("cached"))
+        except (IndexError, AttributeError, TypeError):
+            cached = False
+    return bool(cached)
+
+
+async def _run_plan(
+    client: Any,
+    batch_plan: BatchPlan,
+    result: BatchResult,
+    *,
+    concurrency: int,
+    cache: str | None,
+    on_progress: ProgressCallback | None,
+    kwargs: dict[str, Any],
+) -> None:
+    pending: asyncio.Queue[BatchItem] = asyncio.Queue()
+    for item in batch_plan.sendable:
+        pending.put_nowait(item)
+    for item in batch_plan.items:
+        if item.error is not None and on_progress is not None:
+            on_progress(item)
+
+    async def worker() -> None:
+        while True:
+            try:
+                item = pending.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                images = await client.generate(item.prompt, cache=cache, **kwargs)
+            except DalleWidgetsError as exc:
+                item.error = exc
+                logger.info("batch: prompt %d failed: %s", item.index, _error_line(exc))
+            else:
+                item.result = images
+                item.cached = _result_cached(images)
+                item.cost_usd = 0.0 if item.cached else _result_cost(images, batch_plan.offline)
+            if on_progress is not None:
+                on_progress(item)
+
+    workers = [
+        asyncio.ensure_future(worker()) for _ in range(max(1, min(concurrency, len(batch_plan.items))))
+    ]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        raise
+
+
+def _check_budget(batch_plan: BatchPlan, budget_usd: float | None) -> None:
+    if budget_usd is None or batch_plan.offline:
+        return
+    if batch_plan.cost_usd is None:
+        raise InvalidRequestError(
+            f"the batch's price is unknown, so the budget of {format_usd(budget_usd)} cannot be checked: "
+            "pass budget_usd=None to send it anyway"
+        )
+    if batch_plan.cost_usd > budget_usd + 1e-9:
+        raise InvalidRequestError(
+            f"the batch costs {format_usd(batch_plan.cost_usd)} ({len(batch_plan.sendable)} requests), "
+            f"more than the budget of {format_usd(budget_usd)}: use fewer prompts, a smaller -n or --size"
+        )
+
+
+async def abatch(
+    prompts: Any,
+    *,
+    n: int = 1,
+    size: str | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    concurrency: int = 4,
+    client: Any = None,
+    cache: str | None = None,
+    budget_usd: float | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> BatchResult:
+    """Coroutine twin of :func:`batch`, for code already running in an event loop.
+
+    ``client`` must be an :class:`~dalle_widgets.client.AsyncImagesClient` usable in
+    the running loop (None creates one and closes it afterwards).
+    """
+    if concurrency < 1:
+        raise InvalidRequestError(f"concurrency={concurrency}: use 1 or more requests in flight")
+    texts = coerce_prompts(prompts)
+    own = client is None
+    if own:
+        from .client import AsyncImagesClient
+
+        client = AsyncImagesClient()
+    try:
+        kwargs: dict[str, Any] = {"n": n, "size": size, "model": model, "seed": seed}
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        batch_plan = plan(client, texts, **kwargs)
+        _check_budget(batch_plan, budget_usd)
+        result = BatchResult(batch_plan.items, client=None)
+        try:
+            await _run_plan(
+                client,
+                batch_plan,
+                result,
+                concurrency=concurrency,
+                cache=cache,
+                on_progress=on_progress,
+                kwargs=kwargs,
+            )
+        except asyncio.CancelledError:
+            result.interrupted = True
+            raise
+        return result
+    finally:
+        if own:
+            await client.aclose()
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A batch stopped by an interrupt; every finished request is stored and replays on the next run."""
+
+    def __init__(self, done: int, total: int, cost_usd: float | None = None) -> None:
+        super().__init__(
+            f"batch interrupted after {done} of {total} prompts; run it again to resume "
+            "(finished prompts replay from the request cache for free)"
+        )
+        self.done = done
+        self.total = total
+        #: what the finished requests cost (None if a price is unknown)
+        self.cost_usd = cost_usd
+
+
+class _Progress:
+    """One progress bar with a running cost: an ipywidgets bar in IPython, log lines elsewhere."""
+
+    def __init__(self, total: int, *, show: bool) -> None:
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.replayed = 0
+        self.cost = 0.0
+        self.unknown = False
+        self._bar: Any = None
+        self._label: Any = None
+        if show:
+            try:
+                from IPython import get_ipython
+            except ImportError:  # pragma: no cover - IPython is a dependency
+                return
+            if get_ipython() is not None:
+                import ipywidgets as w
+                from IPython.display import display
+
+                self._bar = w.IntProgress(value=0, min=0, max=total, description="batch")
+                self._label = w.HTML(self._text())
+                display(w.HBox([self._bar, self._label]))
+
+    def _text(self) -> str:
+        text = f"{self.done}/{self.total} done"
+        if self.failed:
+            text += f", {self.failed} failed"
+        if self.replayed:
+            text += f", {self.replayed} replayed"
+        cost = "unknown" if self.unknown else format_usd(self.cost)
+        return text + f" · {cost}"
+
+    def update(self, item: BatchItem) -> None:
+        self.done += 1
+        if item.error is not None:
+            self.failed += 1
+        elif item.cached:
+            self.replayed += 1
+        if item.ok:
+            if item.cost_usd is None:
+                self.unknown = True
+            else:
+                self.cost += item.cost_usd
+        if self._bar is not None:
+            self._bar.value = self.done
+            self._label.value = self._text()
+            if self.done == self.total:
+                self._bar.bar_style = "warning" if self.failed else "success"
+        logger.info("batch: %s", self._text())
+
+
+def batch(
+    prompts: Any,
+    *,
+    n: int = 1,
+    size: str | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    concurrency: int = 4,
+    client: Any = None,
+    cache: str | None = None,
+    budget_usd: float | None = None,
+    progress: bool = True,
+    on_progress: ProgressCallback | None = None,
+) -> BatchResult:
+    """Generate images for every prompt of a list, ``concurrency`` requests at a time.
+
+    Parameters
+    ----------
+    prompts : list of str, pandas Series or numpy array
+        One request per prompt.
+    n, size, model, seed
+        As for :meth:`ImagesClient.generate`, the same for every prompt.
+    concurrency : int, optional
+        Most requests in flight at once (default 4).
+    client : AsyncImagesClient or callable, optional
+        A zero-argument factory returning a fresh ``AsyncImagesClient`` (called in
+        the batch's own event loop), or None for one built from the environment.
+    cache : {"use", "refresh", "off"}, optional
+        The request cache policy; the default replays finished requests for free.
+    budget_usd : float, optional
+        Refuse, before sending anything, a batch whose price passes this (or is unknown).
+    progress : bool, optional
+        Show one progress bar with the running cost (log lines outside IPython).
+    on_progress : callable, optional
+        ``on_progress(item)`` after each prompt finishes (in the calling thread).
+
+    Returns
+    -------
+    BatchResult
+        Every prompt with its images or its error. Failures do not raise: see
+        ``result.failed`` and ``result.summary()``.
+
+    Raises
+    ------
+    InvalidRequestError
+        Bad prompts or options for every prompt, or a batch over ``budget_usd``
+        (nothing is sent).
+    BatchInterrupted
+        A ``KeyboardInterrupt``: the finished requests are stored and replay on the next run.
+
+    Examples
+    --------
+    >>> result = batch(["a red fox", "a blue fox"], n=2, size="256x256")  # doctest: +SKIP
+    >>> print(result.summary())  # doctest: +SKIP
+    2 of 2 prompts done (4 images); cost $0.064
+    """
+    texts = coerce_prompts(prompts)
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    state: dict[str, Any] = {}
+    bar = _Progress(len(texts), show=progress)
+
+    def report(item: BatchItem) -> None:
+        events.put(("item", item))
+
+    async def main() -> BatchResult:
+        state["loop"] = asyncio.get_running_loop()
+        state["task"] = asyncio.current_task()
+        factory = callable(client) and not hasattr(client, "generate")
+        made = client() if factory else client
+        try:
+            return await abatch(
+                texts,
+                n=n,
+                size=size,
+                model=model,
+                seed=seed,
+                concurrency=concurrency,
+                client=made,
+                cache=cache,
+                budget_usd=budget_usd,
+                on_progress=report,
+            )
+        finally:
+            if factory:
+                await made.aclose()
+
+    def target() -> None:
+        try:
+            events.put(("done", asyncio.run(main())))
+        except BaseException as exc:  # delivered to the calling thread
+            events.put(("error", exc))
+
+    thread = threading.Thread(target=target, name="dalle-widgets-batch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                kind, value = events.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if kind == "item":
+                bar.update(value)
+                if on_progress is not None:
+                    on_progress(value)
+                continue
+            thread.join()
+            if kind == "error":
+                raise value
+            return value
+    except KeyboardInterrupt:
+        loop, task = state.get("loop"), state.get("task")
+        if loop is not None and task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+        thread.join()
+        while not events.empty():  # prompts that finished while we were stopping still count
+            kind, value = events.get_nowait()
+            if kind == "item":
+                bar.update(value)
+        cost = None if bar.unknown else round(bar.cost, 6)
+        raise BatchInterrupted(bar.done, len(texts), cost) from None

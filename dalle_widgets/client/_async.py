@@ -1,0 +1,263 @@
+"""``AsyncImagesClient``: the asyncio twin of :class:`ImagesClient`, same signatures, awaitable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from ..errors import APIConnectionError, APITimeoutError, DalleWidgetsError, InvalidResponseError, redact
+from ._base import BaseImagesClient, PreparedRequest
+from ._config import USER_AGENT
+from ._responses import retry_wait
+from ._results import GeneratedImage, ImageResult
+
+__all__ = ["AsyncImagesClient"]
+
+logger = logging.getLogger("dalle_widgets")
+
+
+class AsyncImagesClient(BaseImagesClient):
+    """Generate, edit (inpaint) and vary images without blocking the event loop.
+
+    Same parameters and methods as :class:`~dalle_widgets.client.ImagesClient`; the
+    operations are coroutines. Widgets use this one so the kernel stays responsive and
+    cancelling the task cancels the request.
+
+    An ``httpx.AsyncClient`` is bound to the event loop it first ran on; when this client
+    owns its HTTP client and finds itself on a new loop (a new ``asyncio.run``), it opens a
+    fresh connection pool instead of failing.
+
+    Examples
+    --------
+    >>> async def main():                                            # doctest: +SKIP
+    ...     async with AsyncImagesClient() as client:
+    ...         return await client.generate("a watercolor fox", n=2)
+    """
+
+    _async = True
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(api_key, base_url, http_client=http_client, **kwargs)
+        self._owns_http = http_client is None
+        self._http: httpx.AsyncClient | None = http_client
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sleep = asyncio.sleep
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._owns_http and (self._http is None or self._loop is not loop):
+            self._http = httpx.AsyncClient(timeout=self.timeout, headers={"User-Agent": USER_AGENT})
+            self._loop = loop
+        assert self._http is not None
+        return self._http
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (only if this client created them)."""
+        if self._owns_http and self._http is not None:
+            if self._loop is asyncio.get_running_loop():
+                await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> AsyncImagesClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- operations -----------------------------------------------------------------------------
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
+        """Make ``n`` images from a text ``prompt`` (see :meth:`ImagesClient.generate`)."""
+        prepared = self.prepare(
+            "generate",
+            prompt,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
+        return await self.send(prepared, cache=cache)
+
+    async def edit(
+        self,
+        image: Any,
+        prompt: str,
+        *,
+        mask: Any = None,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
+        """Inpaint the masked area of ``image`` (see :meth:`ImagesClient.edit`)."""
+        prepared = self.prepare(
+            "edit",
+            prompt,
+            image,
+            mask=mask,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
+        return await self.send(prepared, cache=cache)
+
+    async def vary(
+        self,
+        image: Any,
+        *,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
+        """Make ``n`` variations of ``image`` (see :meth:`ImagesClient.vary`)."""
+        prepared = self.prepare(
+            "vary",
+            None,
+            image,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
+        return await self.send(prepared, cache=cache)
+
+    async def models(self) -> list[str]:
+        """The model ids the endpoint lists at ``GET /models``."""
+        response = await self._send(
+            "GET",
+            self._settings.url("models"),
+            where=self._where(),
+            headers=self._headers(),
+            timeout=self._timeout,
+        )
+        return self._list_models(response)
+
+    async def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
+        """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
+        mode = self._cache_mode(cache)
+        hit = self._cached_result(prepared, mode)
+        if hit is not None:
+            return hit
+        started = time.perf_counter()
+        response = await self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            **self._request_kwargs(prepared),
+        )
+        request_id = response.headers.get("x-request-id")
+        raws = self._read_images(prepared, response)
+        images: list[GeneratedImage] = []
+        try:
+            for i, raw in enumerate(raws):
+                data = raw.data if raw.data is not None else await self._download(raw.url or "", i)
+                # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
+                images.append(
+                    await asyncio.to_thread(
+                        self._save_image, prepared, i, data, raw.revised_prompt, request_id
+                    )
+                )
+        except DalleWidgetsError:
+            if images:
+                logger.warning(
+                    "%d image(s) of this request were saved before the failure: %s",
+                    len(images),
+                    ", ".join(str(im.path) for im in images),
+                )
+            raise
+        return await asyncio.to_thread(self._finish, prepared, images, request_id, mode, started)
+
+    # --- transport ------------------------------------------------------------------------------
+
+    async def _download(self, url: str, index: int) -> bytes:
+        response = await self._send(
+            "GET",
+            url,
+            where=f"image {index} download",
+            headers=self._download_headers(url),
+            timeout=self._timeout,
+            follow_redirects=True,
+        )
+        return response.content
+
+    async def _send(
+        self, method: str, url: str, *, where: str, model: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        retries = 0
+        while True:
+            headers = None
+            cause: Exception | None = None
+            try:
+                response = await self._client().request(method, url, **kwargs)
+            except httpx.TimeoutException as exc:
+                cause = exc
+                error: DalleWidgetsError = APITimeoutError(
+                    f"{where}: no answer within the timeout ({type(exc).__name__}); raise timeout= if the "
+                    "endpoint is just slow"
+                )
+            except httpx.TransportError as exc:
+                cause = exc
+                detail = redact(str(exc) or type(exc).__name__, *self._secrets())
+                if self._truncated(exc):
+                    error = InvalidResponseError(f"{where}: the response was truncated ({detail})")
+                else:
+                    error = APIConnectionError(f"{where}: could not reach {redact(url)} ({detail})")
+            else:
+                if response.is_success:
+                    return response
+                error = self._status_error(response, model, where)
+                headers = response.headers
+            wait, reason = retry_wait(error, retries, self.max_retries, headers)
+            if wait is None:
+                logger.debug("not retrying %s: %s", where, reason)
+                raise error from cause
+            retries += 1
+            logger.warning(
+                "%s failed (%s): retry %d of %d in %.2f s", where, reason, retries, self.max_retries, wait
+            )
+            await self._sleep(wait)

@@ -1,0 +1,581 @@
+"""All the client logic that does no network I/O, shared by the sync and async twins.
+
+Validation and request building (:meth:`BaseImagesClient.prepare` returns a
+:class:`PreparedRequest` and sends nothing), the request cache key, response reading,
+and turning received bytes into stored :class:`GeneratedImage` objects with provenance.
+:mod:`._sync` and :mod:`._async` add only the send loop, sleeping and closing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from .._version import __version__
+from ..errors import APIError, InvalidRequestError, InvalidResponseError, redact
+from ..models import OPERATIONS, ModelSpec, lookup
+from ..store import PNG_SIGNATURE, Store, _as_png
+from . import _uploads
+from ._config import CACHE_MODES, MAX_RETRY_AFTER, USER_AGENT, Settings, origin_of, resolve_settings
+from ._protocols import CHAT_PATH, IMAGES_PATHS, build_chat_body, parse_chat_body, summarize_chat_body
+from ._responses import (
+    RawImage,
+    check_image,
+    make_status_error,
+    parse_images_body,
+    parse_json_body,
+    retry_after_seconds,
+)
+from ._results import GeneratedImage, ImageResult
+
+__all__ = ["BaseImagesClient", "PreparedRequest"]
+
+logger = logging.getLogger("dalle_widgets")
+
+_SIZE_SHAPE = "WIDTHxHEIGHT"
+
+
+def _join(values: tuple[str, ...]) -> str:
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+
+
+@dataclass
+class PreparedRequest:
+    """A validated request, ready to send; building it sends nothing and costs nothing.
+
+    Attributes
+    ----------
+    operation : str
+        ``generate``, ``edit`` or ``vary``.
+    protocol : str
+        ``images`` or ``chat``.
+    method, url : str
+        Where it goes (``url`` is the full endpoint URL).
+    fields : dict
+        The non-file fields as sent (for chat, the JSON body with data URLs summarised).
+    files : dict
+        ``{field: (filename, nbytes, (width, height))}`` for each uploaded file.
+    model : str
+    n : int
+    size : str or None
+        None only for unknown models with no size given (the server's default applies).
+    prompt : str or None
+    cost_usd : float or None
+        ``n`` x the model's price for ``size``; 0.0 on the offline engine; None if unknown.
+    cache_key : str
+        Hash of endpoint, model, every parameter and the uploaded bytes (never the key).
+    """
+
+    operation: str
+    protocol: str
+    method: str
+    url: str
+    fields: dict[str, Any]
+    files: dict[str, tuple[str, int, tuple[int, int]]]
+    model: str
+    n: int
+    size: str | None
+    prompt: str | None
+    cost_usd: float | None
+    cache_key: str
+    response_format: str | None = None
+    seed: int | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
+    uploads: list[_uploads.Upload] = field(default_factory=list, repr=False)
+    body: dict[str, Any] | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """A human-readable account of what would be sent and what it would cost."""
+        lines = [f"{self.method} {self.url}  ({self.operation}, {self.protocol} protocol)"]
+        head = [f"model: {self.model}", f"n: {self.n}", f"size: {self.size or 'server default'}"]
+        if self.response_format:
+            head.append(f"response_format: {self.response_format}")
+        if self.seed is not None:
+            head.append(f"seed: {self.seed}")
+        lines.append("  " + "   ".join(head))
+        if self.prompt is not None:
+            shown = self.prompt if len(self.prompt) <= 200 else self.prompt[:200] + "..."
+            lines.append(f"  prompt: {shown!r} ({len(self.prompt)} chars)")
+        for name, (filename, nbytes, (w, h)) in self.files.items():
+            lines.append(f"  {name}: {filename} {w}x{h} PNG, {nbytes:,} bytes")
+        if self.cost_usd is None:
+            lines.append("  cost: unknown (this model has no per-image price in dalle_widgets.models)")
+        elif self.cost_usd == 0:
+            lines.append("  cost: $0.00 (offline engine)")
+        else:
+            each = self.cost_usd / self.n
+            lines.append(f"  cost: {self.n} x ${each:.3f} = ${self.cost_usd:.3f}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def _cache_key(
+    settings: Settings, path: str, protocol: str, fields: dict[str, Any], uploads: list[_uploads.Upload]
+) -> str:
+    material = {
+        "v": 1,
+        "endpoint": settings.url(path),
+        "protocol": protocol,
+        "fields": fields,
+        "files": {u.field: u.sha256 for u in uploads},
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class BaseImagesClient:
+    """Configuration, validation, request building and result handling (no I/O)."""
+
+    _async = False
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        model: str | None = None,
+        protocol: str = "images",
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        http_client: Any = None,
+        store: Store | str | None = None,
+        cache: str | None = None,
+    ) -> None:
+        self._settings = resolve_settings(
+            api_key,
+            base_url,
+            model=model,
+            protocol=protocol,
+            timeout=timeout,
+            max_retries=max_retries,
+            cache=cache,
+        )
+        if timeout is None and http_client is not None:
+            self._timeout = http_client.timeout
+        else:
+            self._timeout = self._settings.timeout
+        self._store = store if isinstance(store, Store) else Store(store)
+
+    # --- read-only configuration ----------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def model(self) -> str:
+        return self._settings.model
+
+    @property
+    def protocol(self) -> str:
+        return self._settings.protocol
+
+    @property
+    def is_offline(self) -> bool:
+        """True when this client talks to the built-in offline engine."""
+        return self._settings.offline
+
+    @property
+    def max_retries(self) -> int:
+        return self._settings.max_retries
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        return self._timeout
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def cache(self) -> str:
+        return self._settings.cache
+
+    def __repr__(self) -> str:
+        key = "<set>" if self._settings.api_key else "<not set>"
+        extra = ", offline=True" if self.is_offline else ""
+        if self.protocol != "images":
+            extra += f", protocol={self.protocol!r}"
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r}, api_key={key}{extra})"
+        )
+
+    def _secrets(self) -> tuple[str | None, ...]:
+        return (self._settings.api_key,)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers.update(self._settings.auth_headers())
+        return headers
+
+    def _download_headers(self, url: str) -> dict[str, str]:
+        """Credentials go only to the configured base URL's origin, never to another host."""
+        headers = {"User-Agent": USER_AGENT}
+        if origin_of(url) == self._settings.origin:
+            headers.update(self._settings.auth_headers())
+        return headers
+
+    # --- validation and request building --------------------------------------------------------
+
+    def prepare(
+        self,
+        operation: str,
+        /,
+        prompt: str | None = None,
+        image: Any = None,
+        *,
+        mask: Any = None,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> PreparedRequest:
+        """Validate a request and build it without sending anything.
+
+        Parameters are those of :meth:`generate`, :meth:`edit` and :meth:`vary`.
+        Raises :class:`~dalle_widgets.errors.InvalidRequestError` naming the bad value
+        and the fix. Used by ``%dalle --dry-run`` and budgets (``.cost_usd``).
+        """
+        if operation not in OPERATIONS:
+            raise InvalidRequestError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
+        model_name = model or self.model
+        if not isinstance(model_name, str) or not model_name.strip():
+            raise InvalidRequestError(
+                f"model={model_name!r}: pass a model name such as 'dall-e-2'", param="model"
+            )
+        spec = lookup(model_name)
+        if not spec.supports(operation):
+            what = {"generate": "generations", "edit": "edits", "vary": "variations"}[operation]
+            hint = " (only dall-e-2 makes variations)" if operation == "vary" else ""
+            raise InvalidRequestError(f"{spec.name} has no {what} endpoint{hint}", param="model")
+        n = self._check_n(n, spec)
+        if operation != "vary":
+            prompt = self._check_prompt(prompt, spec)
+        elif prompt is not None:
+            raise InvalidRequestError("variations take no prompt; use edit() to steer an image with text")
+        if user is not None and not isinstance(user, str):
+            raise InvalidRequestError(f"user={user!r}: pass a string id for the end user", param="user")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidRequestError(f"seed={seed!r}: pass an integer", param="seed")
+        fmt = self._check_response_format(response_format, spec)
+
+        uploads: list[_uploads.Upload] = []
+        lineage: dict[str, Any] = {}
+        input_size: tuple[int, int] | None = None
+        if operation in ("edit", "vary"):
+            if image is None:
+                raise InvalidRequestError(f"{operation} needs an image", param="image")
+            pil, lineage = _uploads.coerce_image(image)
+            _uploads.check_square(pil, spec, operation)
+            input_size = pil.size
+            if mask is not None:
+                if operation == "vary":
+                    raise InvalidRequestError("variations take no mask; use edit(image, prompt, mask=...)")
+                bool_mask = _uploads.coerce_mask(mask, pil)
+                lineage["mask_hash"] = _uploads.mask_hash(bool_mask)
+                uploads = [_uploads.encode_upload("image", pil, spec), _uploads.mask_upload(bool_mask, spec)]
+            else:
+                if operation == "edit":
+                    _uploads.check_transparency(pil, spec)
+                uploads = [_uploads.encode_upload("image", pil, spec)]
+        elif image is not None or mask is not None:
+            raise InvalidRequestError("generate takes no image or mask; use edit() or vary()")
+        size = self._check_size(size, spec, input_size)
+        extras = self._check_extra(extra_body)
+
+        options: dict[str, Any] = {}
+        if self.protocol == "images":
+            wire: dict[str, Any] = {"model": model_name}
+            if prompt is not None:
+                wire["prompt"] = prompt
+            wire["n"] = n
+            if size is not None:
+                wire["size"] = size
+            if fmt is not None:
+                wire["response_format"] = fmt
+            if user is not None:
+                wire["user"] = user
+            if seed is not None:
+                wire["seed"] = seed
+            wire.update(extras)
+            path = IMAGES_PATHS[operation]
+            fields = wire
+            body = wire if operation == "generate" else None
+        else:
+            options = {"n": n if n > 1 else None, "seed": seed, "user": user, **extras}
+            body = build_chat_body(operation, model_name, prompt, uploads, options)
+            path = CHAT_PATH
+            fields = summarize_chat_body(body, uploads)
+            fmt = None
+        price = spec.price(size) if size else None
+        cost = 0.0 if self.is_offline else (round(price * n, 6) if price is not None else None)
+        key_fields = {**fields, "size": size} if self.protocol == "chat" else fields
+        return PreparedRequest(
+            operation=operation,
+            protocol=self.protocol,
+            method="POST",
+            url=self._settings.url(path),
+            fields=fields,
+            files={u.field: u.summary() for u in uploads},
+            model=model_name,
+            n=n,
+            size=size,
+            prompt=prompt,
+            cost_usd=cost,
+            cache_key=_cache_key(self._settings, path, self.protocol, key_fields, uploads),
+            response_format=fmt,
+            seed=seed,
+            lineage=lineage,
+            uploads=uploads,
+            body=body,
+        )
+
+    @staticmethod
+    def _check_n(n: Any, spec: ModelSpec) -> int:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= spec.max_n:
+            raise InvalidRequestError(
+                f"n={n!r}: {spec.name} makes 1 to {spec.max_n} images per request", param="n"
+            )
+        return n
+
+    @staticmethod
+    def _check_prompt(prompt: Any, spec: ModelSpec) -> str:
+        if not isinstance(prompt, str):
+            raise InvalidRequestError(f"prompt must be a string, got {type(prompt).__name__}", param="prompt")
+        if not prompt.strip():
+            raise InvalidRequestError("prompt is empty; describe the image you want", param="prompt")
+        if spec.max_prompt_chars is not None and len(prompt) > spec.max_prompt_chars:
+            raise InvalidRequestError(
+                f"prompt is {len(prompt)} characters; {spec.name} accepts at most {spec.max_prompt_chars}",
+                param="prompt",
+            )
+        return prompt
+
+    @staticmethod
+    def _check_size(size: Any, spec: ModelSpec, input_size: tuple[int, int] | None) -> str | None:
+        if size is None:
+            if input_size is not None and input_size[0] == input_size[1]:
+                own = f"{input_size[0]}x{input_size[1]}"
+                if own in spec.sizes:
+                    return own
+            return spec.default_size if spec.known else None
+        if not isinstance(size, str):
+            raise InvalidRequestError(f"size={size!r}: pass a string such as '1024x1024'", param="size")
+        if spec.known:
+            if size not in spec.sizes:
+                raise InvalidRequestError(
+                    f"size {size!r} is not supported by {spec.name}; use {_join(spec.sizes)}", param="size"
+                )
+            return size
+        parts = size.split("x")
+        if size != "auto" and not (len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts)):
+            raise InvalidRequestError(
+                f"size {size!r} is not {_SIZE_SHAPE} (e.g. '1024x1024') or 'auto'", param="size"
+            )
+        return size
+
+    @staticmethod
+    def _check_response_format(fmt: Any, spec: ModelSpec) -> str | None:
+        if fmt is None:
+            # b64_json by default: one round trip, and no link that expires in 60 minutes.
+            # GPT image models always answer base64 and reject the field.
+            return None if spec.response_formats == ("b64_json",) else "b64_json"
+        if fmt not in ("url", "b64_json"):
+            raise InvalidRequestError(
+                f"response_format={fmt!r}: use 'url' or 'b64_json'", param="response_format"
+            )
+        if fmt not in spec.response_formats:
+            raise InvalidRequestError(
+                f"response_format={fmt!r} is not supported by {spec.name}; it always returns b64_json "
+                "(leave response_format unset)",
+                param="response_format",
+            )
+        return fmt
+
+    @staticmethod
+    def _check_extra(extra: Any) -> dict[str, Any]:
+        if extra is None:
+            return {}
+        if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+            raise InvalidRequestError("extra_body must be a dict of field name -> value")
+        return dict(extra)
+
+    # --- what the send loops call ---------------------------------------------------------------
+
+    def _request_kwargs(self, prepared: PreparedRequest) -> dict[str, Any]:
+        """Arguments for ``httpx.Client.request`` (the multipart file parts included)."""
+        kwargs: dict[str, Any] = {"headers": self._headers(), "timeout": self._timeout}
+        if prepared.body is not None:
+            kwargs["json"] = prepared.body
+        else:
+            kwargs["data"] = {k: str(v) for k, v in prepared.fields.items()}
+            kwargs["files"] = {u.field: u.multipart() for u in prepared.uploads}
+        return kwargs
+
+    def _where(self, prepared: PreparedRequest | None = None) -> str:
+        host = self._settings.host
+        return f"{host} ({prepared.operation})" if prepared else host
+
+    def _status_error(self, response: httpx.Response, model: str | None, where: str) -> APIError:
+        error = make_status_error(
+            response.status_code,
+            response.headers,
+            response.content,
+            where=where,
+            model=model,
+            secrets=self._secrets(),
+        )
+        asked = retry_after_seconds(response.headers)
+        if asked is not None and asked > MAX_RETRY_AFTER:
+            note = (
+                f" The server asks to wait {asked:.0f} s before retrying, longer than the "
+                f"{MAX_RETRY_AFTER:.0f} s dalle_widgets waits on its own: try again later."
+            )
+            error.message += note
+            error.args = (error.message,)
+        return error
+
+    def _read_images(self, prepared: PreparedRequest, response: httpx.Response) -> list[RawImage]:
+        where = self._where(prepared)
+        payload = parse_json_body(response.content, response.headers, where, *self._secrets())
+        if prepared.protocol == "chat":
+            raws = parse_chat_body(payload, where)
+        else:
+            raws = parse_images_body(payload, where)
+        if len(raws) != prepared.n:
+            logger.warning("%s: asked for %d image(s), received %d", where, prepared.n, len(raws))
+        return raws
+
+    def _cache_mode(self, cache: str | None) -> str:
+        if cache is None:
+            return self._settings.cache
+        if cache not in CACHE_MODES:
+            raise InvalidRequestError(f"cache={cache!r} is not a cache mode; use 'use', 'refresh' or 'off'")
+        return cache
+
+    def _cached_result(self, prepared: PreparedRequest, cache: str) -> ImageResult | None:
+        if cache != "use":
+            return None
+        images = self._store.cache_get(prepared.cache_key)
+        if images is None:
+            return None
+        logger.info(
+            "%s %s: replayed %d image(s) from the request cache (nothing sent, nothing paid)",
+            prepared.operation,
+            prepared.model,
+            len(images),
+        )
+        return self._result(prepared, images, request_id=images[0].info.get("request_id"), cached=True)
+
+    def _save_image(
+        self,
+        prepared: PreparedRequest,
+        index: int,
+        data: bytes,
+        revised: str | None,
+        request_id: str | None,
+    ) -> GeneratedImage:
+        """Check, label and store one received image; return it (on disk before anyone sees it)."""
+        where = f"{self._where(prepared)} image {index}"
+        (w, h), _mode = check_image(data, where)
+        info: dict[str, Any] = {
+            "operation": prepared.operation,
+            "model": prepared.model,
+            "prompt": prepared.prompt,
+            "revised_prompt": revised,
+            "size": f"{w}x{h}",
+            "requested_size": prepared.size,
+            "n": prepared.n,
+            "n_index": index,
+            "seed": prepared.seed,
+            "response_format": prepared.response_format,
+            "protocol": prepared.protocol,
+            "endpoint": self._settings.host,
+            "offline": self.is_offline,
+            "request_id": request_id,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "parent_hashes": [prepared.lineage["parent_hash"]] if "parent_hash" in prepared.lineage else [],
+            "mask_hash": prepared.lineage.get("mask_hash"),
+            "cache_key": prepared.cache_key,
+            "dalle_widgets": __version__,
+        }
+        if "parent_path" in prepared.lineage:
+            info["parent_path"] = prepared.lineage["parent_path"]
+        info = {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}
+        png = data if data.startswith(PNG_SIGNATURE) else _as_png(data)
+        path, png = self._store.save_png(png, info)
+        return GeneratedImage(png, info=info, path=path)
+
+    def _result(
+        self,
+        prepared: PreparedRequest,
+        images: list[GeneratedImage],
+        *,
+        request_id: str | None,
+        cached: bool,
+    ) -> ImageResult:
+        return ImageResult(
+            images,
+            operation=prepared.operation,
+            model=prepared.model,
+            prompt=prepared.prompt,
+            size=prepared.size,
+            cost_usd=0.0 if cached else prepared.cost_usd,
+            cached=cached,
+            request_id=request_id,
+        )
+
+    def _finish(
+        self,
+        prepared: PreparedRequest,
+        images: list[GeneratedImage],
+        request_id: str | None,
+        cache: str,
+        started: float,
+    ) -> ImageResult:
+        if cache != "off" and images:
+            try:
+                self._store.cache_put(
+                    prepared.cache_key,
+                    [im.path for im in images if im.path is not None],
+                    {"request_id": request_id, "operation": prepared.operation},
+                )
+            except OSError as exc:
+                logger.warning("could not write the request cache entry (%s); images are saved", exc)
+        logger.info(
+            "%s %s n=%d %s -> %d image(s) in %.2f s from %s (request id %s)",
+            prepared.operation,
+            prepared.model,
+            prepared.n,
+            prepared.size or "",
+            len(images),
+            time.perf_counter() - started,
+            self._settings.host,
+            request_id,
+        )
+        return self._result(prepared, images, request_id=request_id, cached=False)
+
+    def _list_models(self, response: httpx.Response) -> list[str]:
+        payload = parse_json_body(response.content, response.headers, self._where(), *self._secrets())
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise InvalidResponseError(f"{self._where()} /models answered without a 'data' list")
+        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+
+    @staticmethod
+    def _truncated(exc: Exception) -> bool:
+        text = str(exc).lower()
+        return isinstance(exc, httpx.RemoteProtocolError) and (
+            "incomplete" in text or "complete message" in text
+        )

@@ -1,0 +1,369 @@
+"""Reading what the endpoint sent: error envelopes, retry decisions, image payloads.
+
+All pure functions over status codes, headers and bytes, shared by the sync and async
+clients and unit-tested without a network.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import io
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ContentPolicyError,
+    InvalidResponseError,
+    ModelNotFoundError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    ServerError,
+    redact,
+)
+from ._config import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY
+
+__all__ = [
+    "RawImage",
+    "backoff_delay",
+    "check_image",
+    "decode_data_url",
+    "make_status_error",
+    "parse_images_body",
+    "parse_json_body",
+    "retry_after_seconds",
+    "retry_wait",
+    "snippet",
+]
+
+RETRY_STATUSES = frozenset({408, 409, 429})
+#: 429 codes that mean "billing", which waiting cannot fix.
+QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "credit_balance_exhausted"})
+POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
+RETIREMENT_NOTE = (
+    "OpenAI retired dall-e-2 on its own API on 2026-05-12. Use a gpt-image model "
+    "(model='gpt-image-1' or 'gpt-image-1-mini'), an OpenAI-compatible endpoint that still serves "
+    "it (base_url=... or OPENAI_BASE_URL), or the offline engine (unset OPENAI_API_KEY, or set "
+    "DALLE_WIDGETS_OFFLINE=1)."
+)
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class RawImage:
+    """One image as the endpoint delivered it: decoded bytes, or a URL still to download."""
+
+    data: bytes | None = None
+    url: str | None = None
+    revised_prompt: str | None = None
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def snippet(content: bytes | str, limit: int = 160, *secrets: str | None) -> str:
+    """The start of a body as one redacted line, for error messages."""
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return redact(text, *secrets)
+
+
+def _looks_like_html(content: bytes, headers: Mapping[str, str]) -> bool:
+    ctype = headers.get("content-type", "").lower()
+    head = content[:200].lstrip().lower()
+    return "text/html" in ctype or head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+
+
+def _describe_html(content: bytes) -> str:
+    match = _TITLE.search(content[:4000])
+    title = " ".join(match.group(1).decode("utf-8", "replace").split()) if match else ""
+    return f"an HTML page (title {title!r})" if title else "an HTML page"
+
+
+def parse_json_body(content: bytes, headers: Mapping[str, str], where: str, *secrets: str | None) -> Any:
+    """Decode a 200 body as JSON or raise :class:`InvalidResponseError` saying what it was."""
+    if _looks_like_html(content, headers):
+        raise InvalidResponseError(
+            f"{where} answered 200 with {_describe_html(content)} instead of JSON: is the base URL "
+            "right (it usually ends in /v1)?"
+        )
+    if not content.strip():
+        raise InvalidResponseError(f"{where} answered 200 with an empty body instead of JSON")
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        cut = exc.msg.startswith("Unterminated") or exc.pos >= len(exc.doc.rstrip()) - 1
+        truncated = "truncated " if cut else ""
+    except UnicodeDecodeError:
+        truncated = ""
+    raise InvalidResponseError(
+        f"{where} answered 200 with a {truncated}body that is not valid JSON "
+        f"({len(content)} bytes, starting {snippet(content, 80, *secrets)!r})"
+    )
+
+
+def redact_deep(value: Any, *secrets: str | None) -> Any:
+    """``value`` (parsed JSON) with :func:`~dalle_widgets.errors.redact` applied to every string."""
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, dict):
+        return {k: redact_deep(v, *secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_deep(v, *secrets) for v in value]
+    return value
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def make_status_error(
+    status: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    where: str,
+    model: str | None = None,
+    secrets: tuple[str | None, ...] = (),
+) -> APIError:
+    """Map a non-2xx answer to the matching :class:`APIError` subclass.
+
+    Reads OpenAI's ``{"error": {"message", "type", "param", "code"}}`` envelope, and
+    survives a null message, an empty envelope, plain text and HTML error pages.
+    """
+    body: Any = None
+    message = code = type_ = param = None
+    try:
+        body = json.loads(content) if content.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            message = err.get("message") if isinstance(err.get("message"), str) else None
+            code = err.get("code") if isinstance(err.get("code"), str) else None
+            type_ = err.get("type") if isinstance(err.get("type"), str) else None
+            param = err.get("param") if isinstance(err.get("param"), str) else None
+        elif isinstance(err, str):
+            message = err
+    elif content.strip():
+        body = snippet(content, 300, *secrets)
+        message = (
+            f"{where} answered with {_describe_html(content)}"
+            if _looks_like_html(content, headers)
+            else f"{where} answered {snippet(content, 160, *secrets)!r}"
+        )
+    if not message:
+        message = f"{where} answered HTTP {status} without an error message"
+    message = redact(message, *secrets)
+    request_id = headers.get("x-request-id")
+    body = redact_deep(body, *secrets)
+    kwargs: dict[str, Any] = dict(
+        status_code=status, code=code, type=type_, param=param, request_id=request_id, body=body
+    )
+    if status == 401:
+        return AuthenticationError(
+            f"{message} Check OPENAI_API_KEY (or api_key=...) for this endpoint.", **kwargs
+        )
+    if status == 403:
+        return PermissionDeniedError(message, **kwargs)
+    if status == 404:
+        if code == "model_not_found" or (
+            code is None and model and "model" in message.lower() and "not" in message.lower()
+        ):
+            return ModelNotFoundError(f"model {model!r} was not found: {message} {RETIREMENT_NOTE}", **kwargs)
+        return NotFoundError(f"{message} (is the base URL right? it usually ends in /v1)", **kwargs)
+    if status == 429:
+        wait = retry_after_seconds(headers)
+        if code in QUOTA_CODES:
+            return QuotaExceededError(
+                f"{message} This is a billing limit, not a speed limit: it was not retried.",
+                retry_after=wait,
+                **kwargs,
+            )
+        return RateLimitError(message, retry_after=wait, **kwargs)
+    if status == 400 and (code in POLICY_CODES or type_ == "image_generation_user_error"):
+        return ContentPolicyError(message, **kwargs)
+    if status >= 500:
+        return ServerError(message, **kwargs)
+    return APIError(message, **kwargs)
+
+
+# --- retries ------------------------------------------------------------------------------------
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The wait a server asked for: ``retry-after-ms``, else ``retry-after`` (seconds or HTTP date).
+
+    >>> retry_after_seconds({"retry-after-ms": "250"})
+    0.25
+    >>> retry_after_seconds({"retry-after": "3"})
+    3.0
+    >>> retry_after_seconds({"retry-after": "Wed, 25 Nov 2026 12:00:10 GMT"}, now=1795608000.0)
+    10.0
+    >>> retry_after_seconds({}) is None
+    True
+    """
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms is not None:
+        try:
+            value = float(raw_ms) / 1000.0
+            if value >= 0 and value == value and value != float("inf"):
+                return value
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+        if value >= 0 and value == value and value != float("inf"):
+            return value
+        return None
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, parsed.timestamp() - current)
+
+
+def backoff_delay(retries_taken: int, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: ``min(0.5 * 2**k, 8) * (1 - 0.25 * U)``.
+
+    >>> backoff_delay(0, rand=lambda: 0.0), backoff_delay(1, rand=lambda: 1.0), backoff_delay(9, lambda: 0)
+    (0.5, 0.75, 8.0)
+    """
+    return min(INITIAL_RETRY_DELAY * 2.0**retries_taken, MAX_RETRY_DELAY) * (1.0 - 0.25 * rand())
+
+
+def retry_wait(
+    error: Exception,
+    retries_taken: int,
+    max_retries: int,
+    headers: Mapping[str, str] | None = None,
+    rand: Callable[[], float] = random.random,
+) -> tuple[float | None, str]:
+    """Decide whether to retry after ``error``: ``(seconds to wait, reason)``, or ``(None, reason)``.
+
+    Retried: connection errors and timeouts, truncated bodies, HTTP 408, 409, 429 (except
+    billing codes) and 5xx, at most ``max_retries`` times. A server-given wait is honoured
+    exactly (no jitter) up to 60 s; a longer one is not retried.
+    """
+    if isinstance(error, APIError):
+        status = error.status_code or 0
+        if isinstance(error, QuotaExceededError):
+            return None, "billing limit (insufficient_quota)"
+        if not (status in RETRY_STATUSES or status >= 500):
+            return None, f"HTTP {status} is not retryable"
+        reason = f"HTTP {status}" + (f" {error.code}" if error.code else "")
+        asked = retry_after_seconds(headers or {})
+        if asked is not None and asked > MAX_RETRY_AFTER:
+            return None, f"{reason}; server asks to wait {asked:.0f} s (over the {MAX_RETRY_AFTER:.0f} s cap)"
+    elif isinstance(error, APITimeoutError):
+        reason, asked = "timeout", None
+    elif isinstance(error, (APIConnectionError, InvalidResponseError)):
+        reason, asked = f"connection problem ({type(error).__name__})", None
+    else:
+        return None, f"{type(error).__name__} is not retryable"
+    if retries_taken >= max_retries:
+        return None, f"{reason}; gave up after {retries_taken} retr{'y' if retries_taken == 1 else 'ies'}"
+    if asked is not None:
+        return asked, f"{reason}; server asked to wait {asked:.2f} s"
+    return backoff_delay(retries_taken, rand), reason
+
+
+# --- success bodies -----------------------------------------------------------------------------
+
+
+def decode_b64(value: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidResponseError(f"{where} is not valid base64 ({exc})") from None
+
+
+def decode_data_url(url: str, where: str) -> bytes:
+    """The bytes of a ``data:image/...;base64,...`` URL.
+
+    >>> decode_data_url("data:image/png;base64,aGk=", "x")
+    b'hi'
+    """
+    head, sep, payload = url.partition(",")
+    if not sep or not head.startswith("data:"):
+        raise InvalidResponseError(f"{where} is not a data URL (starts {url[:40]!r})")
+    if not head.endswith(";base64"):
+        raise InvalidResponseError(f"{where} is a data URL without base64 encoding ({head[:40]!r})")
+    return decode_b64(payload.strip(), where)
+
+
+def parse_images_body(payload: Any, where: str) -> list[RawImage]:
+    """Images from an Images API body ``{"created": ..., "data": [{"b64_json"|"url": ...}]}``."""
+    if not isinstance(payload, dict):
+        raise InvalidResponseError(
+            f"{where} answered JSON that is not an object: {snippet(json.dumps(payload))!r}"
+        )
+    data = payload.get("data")
+    if not isinstance(data, list) or not data:
+        if isinstance(payload.get("error"), dict):
+            raise InvalidResponseError(
+                f"{where} answered 200 with an error: {payload['error'].get('message')!r}"
+            )
+        raise InvalidResponseError(f"{where} answered 200 with no images (no 'data' items)")
+    images = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise InvalidResponseError(f"{where}: data[{i}] is not an object")
+        revised = item.get("revised_prompt") if isinstance(item.get("revised_prompt"), str) else None
+        if isinstance(item.get("b64_json"), str):
+            images.append(
+                RawImage(data=decode_b64(item["b64_json"], f"data[{i}].b64_json"), revised_prompt=revised)
+            )
+        elif isinstance(item.get("url"), str):
+            url = item["url"]
+            if url.startswith("data:"):
+                images.append(RawImage(data=decode_data_url(url, f"data[{i}].url"), revised_prompt=revised))
+            else:
+                images.append(RawImage(url=url, revised_prompt=revised))
+        else:
+            raise InvalidResponseError(f"{where}: data[{i}] has neither 'b64_json' nor 'url'")
+    return images
+
+
+def check_image(data: bytes, where: str) -> tuple[tuple[int, int], str]:
+    """Check that ``data`` is a complete, uncorrupted image file; return ``((w, h), mode)``.
+
+    Uses Pillow's ``verify()``: it walks every chunk and checks its CRC (so truncation and
+    corruption show) without decompressing the pixels, which costs a twentieth of a decode.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise InvalidResponseError(f"{where} is empty, not an image")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            size, mode = im.size, im.mode
+            im.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        detail = str(exc) or type(exc).__name__
+        raise InvalidResponseError(
+            f"{where} is not a valid image ({len(data):,} bytes starting {data[:16]!r}: {detail})"
+        ) from None
+    return size, mode

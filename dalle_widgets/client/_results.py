@@ -1,0 +1,227 @@
+"""What the client returns: :class:`ImageResult`, a sequence of :class:`GeneratedImage`.
+
+A :class:`GeneratedImage` keeps the PNG bytes the store wrote and decodes them lazily:
+a result of ten 1024 px images costs nothing until someone looks at the pixels.
+Both classes show themselves in Jupyter as small thumbnails (``_repr_png_`` and
+``_repr_html_``), never as full-size base64, so saved notebooks stay small. The
+widgets layer may add ``_ipython_display_`` to show a live gallery instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from PIL import Image
+
+__all__ = ["GeneratedImage", "ImageResult"]
+
+THUMB_PX = 128
+
+
+def _thumbnail(image: Image.Image, px: int) -> Image.Image:
+    from .. import imaging
+
+    return imaging.thumbnail(image, px)
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+class GeneratedImage:
+    """One image an endpoint returned, as stored on disk, with its provenance.
+
+    Attributes
+    ----------
+    image : PIL.Image.Image
+        The pixels, RGB or RGBA as received (decoded on first access).
+    path : Path or None
+        Where the store wrote the PNG.
+    info : dict
+        Provenance: operation, model, prompt, revised_prompt, size, n_index, parent
+        hashes, mask hash, endpoint host (never the key), request id, created time, seed.
+    png : bytes
+        The PNG file content, provenance chunk included.
+    """
+
+    __slots__ = ("_hash", "_image", "info", "path", "png")
+
+    def __init__(self, png: bytes, *, info: dict[str, Any] | None = None, path: Path | None = None) -> None:
+        self.png = png
+        self.info: dict[str, Any] = dict(info or {})
+        self.path = Path(path) if path is not None else None
+        self._image: Image.Image | None = None
+        self._hash: str | None = None
+
+    @property
+    def image(self) -> Image.Image:
+        if self._image is None:
+            from .. import imaging
+
+            # RGB or RGBA, like every image the package hands out (palette and grey PNGs converted)
+            self._image = imaging.to_pil(self.png)
+        return self._image
+
+    @property
+    def image_hash(self) -> str:
+        """Content hash of the pixels (see :func:`dalle_widgets.store.image_hash`).
+
+        A child's ``info["parent_hashes"]`` holds its parent's ``image_hash``: that is the
+        lineage link, and it holds even when the parent was passed on as a numpy array.
+        """
+        if self._hash is None:
+            from ..store import image_hash
+
+            self._hash = image_hash(self.image)
+        return self._hash
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels."""
+        return self.image.size
+
+    @property
+    def prompt(self) -> str | None:
+        return self.info.get("prompt")
+
+    def to_numpy(self) -> np.ndarray:
+        """The pixels as a uint8 array, shape ``(H, W, 3)`` or ``(H, W, 4)`` (a new array)."""
+        import numpy as np
+
+        return np.array(self.image)
+
+    def save(self, path: str | Path) -> Path:
+        """Copy the PNG (with provenance) to ``path``; return it."""
+        target = Path(path)
+        target.write_bytes(self.png)
+        return target
+
+    def thumbnail(self, px: int = THUMB_PX) -> Image.Image:
+        return _thumbnail(self.image, px)
+
+    def _repr_png_(self) -> bytes:
+        return _png(self.thumbnail(256))
+
+    def __repr__(self) -> str:
+        w, h = self.size
+        op = self.info.get("operation", "image")
+        model = self.info.get("model", "?")
+        where = f", path={str(self.path)!r}" if self.path else ""
+        return f"<GeneratedImage {w}x{h} {self.image.mode} {op} by {model}{where}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GeneratedImage):
+            return NotImplemented
+        return self.png == other.png
+
+    def __hash__(self) -> int:
+        # bytes cache their hash, so this is cheap after the first call; usable in sets and dict keys
+        return hash(self.png)
+
+
+class ImageResult(Sequence[GeneratedImage]):
+    """The images one request produced, in order, plus what the request was.
+
+    Attributes
+    ----------
+    images : list of GeneratedImage
+    prompt : str or None
+    operation : str
+        ``generate``, ``edit`` or ``vary``.
+    model, size : str
+    cost_usd : float or None
+        What this call cost: n x the model's price for ``size``; 0.0 for a cache replay or
+        the offline engine; None when the price is unknown.
+    cached : bool
+        True when the images were replayed from the request cache (nothing was sent).
+    request_id : str or None
+        The endpoint's ``x-request-id``.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[GeneratedImage],
+        *,
+        operation: str,
+        model: str,
+        prompt: str | None = None,
+        size: str | None = None,
+        cost_usd: float | None = None,
+        cached: bool = False,
+        request_id: str | None = None,
+    ) -> None:
+        self.images = list(images)
+        self.operation = operation
+        self.model = model
+        self.prompt = prompt
+        self.size = size
+        self.cost_usd = cost_usd
+        self.cached = cached
+        self.request_id = request_id
+
+    @overload
+    def __getitem__(self, index: int) -> GeneratedImage: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[GeneratedImage]: ...
+    def __getitem__(self, index: int | slice) -> GeneratedImage | list[GeneratedImage]:
+        return self.images[index]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __iter__(self) -> Iterator[GeneratedImage]:
+        return iter(self.images)
+
+    @property
+    def paths(self) -> list[Path | None]:
+        return [im.path for im in self.images]
+
+    def __repr__(self) -> str:
+        cost = "unknown" if self.cost_usd is None else f"${self.cost_usd:.3f}"
+        extra = ", cached" if self.cached else ""
+        return (
+            f"<ImageResult {len(self)} x {self.size or '?'} {self.operation} by {self.model}, "
+            f"cost {cost}{extra}>"
+        )
+
+    def contact_sheet(self, px: int = THUMB_PX) -> Image.Image:
+        """The thumbnails side by side (at most 5 per row) as one PIL image."""
+        from .. import imaging
+
+        return imaging.contact_sheet(
+            [im.image for im in self.images], cols=min(5, len(self.images)), cell_px=px, gap=4
+        )
+
+    def _repr_png_(self) -> bytes | None:
+        if not self.images:
+            return None
+        return _png(self.contact_sheet())
+
+    def _ipython_display_(self) -> None:
+        """In a live kernel show an interactive Gallery; elsewhere the static PNG/HTML (widgets layer)."""
+        from ..widgets._display import display_result
+
+        display_result(self)
+
+    def _repr_html_(self) -> str:
+        tiles = []
+        for i, im in enumerate(self.images):
+            data = base64.b64encode(_png(im.thumbnail(THUMB_PX))).decode("ascii")
+            w, h = im.size
+            tiles.append(
+                f'<figure style="margin:4px;display:inline-block;text-align:center">'
+                f'<img src="data:image/png;base64,{data}" alt="image {i}" '
+                f'style="max-width:{THUMB_PX}px;max-height:{THUMB_PX}px"/>'
+                f'<figcaption style="font-size:11px">#{i} {w}x{h}</figcaption></figure>'
+            )
+        title = html.escape(repr(self))
+        return f'<div class="dalle-widgets-result" title="{title}">{"".join(tiles)}</div>'

@@ -1,0 +1,275 @@
+"""``ImagesClient``: the blocking twin. Only the send loop, sleeping and closing live here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from ..errors import APIConnectionError, APITimeoutError, DalleWidgetsError, InvalidResponseError, redact
+from ._base import BaseImagesClient, PreparedRequest
+from ._config import USER_AGENT
+from ._responses import retry_wait
+from ._results import GeneratedImage, ImageResult
+
+__all__ = ["ImagesClient"]
+
+logger = logging.getLogger("dalle_widgets")
+
+
+class ImagesClient(BaseImagesClient):
+    """Generate, edit (inpaint) and vary images over an OpenAI-compatible API, blocking.
+
+    Parameters
+    ----------
+    api_key : str, optional
+        Default ``$OPENAI_API_KEY``. Sent only to ``base_url``'s host.
+    base_url : str, optional
+        Default ``$OPENAI_BASE_URL``, else ``https://api.openai.com/v1`` when a key is set.
+        With neither a key nor a base URL (or ``DALLE_WIDGETS_OFFLINE=1``) the offline
+        engine is started on 127.0.0.1 and used instead.
+    model : str, optional
+        Default ``$DALLE_WIDGETS_MODEL``, else ``dall-e-2``.
+    protocol : {"images", "chat"}
+        ``chat`` talks to aggregators that serve image models over ``/chat/completions``.
+    timeout : float or httpx.Timeout, optional
+        Seconds to wait for an answer (default: connect 5 s, read 120 s).
+    max_retries : int
+        Retries for connection errors, timeouts, 408, 409, 429 and 5xx (default 2).
+    http_client : httpx.Client, optional
+        Your own client (proxies, certificates...); it is not closed by :meth:`close`.
+    store : Store or path, optional
+        Where images are saved (default ``$DALLE_WIDGETS_HOME`` or ``~/.dalle_widgets``).
+    cache : {"use", "refresh", "off"}
+        Request cache policy (default ``use``: an identical request replays stored images).
+
+    Examples
+    --------
+    >>> with ImagesClient() as client:                               # doctest: +SKIP
+    ...     result = client.generate("a watercolor fox", n=4, size="512x512")
+    ...     variations = client.vary(result[0], n=2)
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(api_key, base_url, http_client=http_client, **kwargs)
+        self._owns_http = http_client is None
+        self._http = (
+            http_client
+            if http_client is not None
+            else httpx.Client(
+                timeout=self.timeout,
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+            )
+        )
+        self._sleep = time.sleep
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the HTTP connections (only if this client created them)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> ImagesClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- operations -----------------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
+        """Make ``n`` images from a text ``prompt``.
+
+        Returns an :class:`ImageResult`; every image is on disk in the store before it
+        returns. Raises ``InvalidRequestError`` (nothing sent) for bad input, and the
+        ``APIError`` family for what the endpoint refused.
+        """
+        prepared = self.prepare(
+            "generate",
+            prompt,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
+        return self.send(prepared, cache=cache)
+
+    def edit(
+        self,
+        image: Any,
+        prompt: str,
+        *,
+        mask: Any = None,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
+        """Inpaint: regenerate the masked area of ``image`` (True in a bool ``mask``).
+
+        With no mask, the image's transparent pixels are the area to edit.
+        """
+        prepared = self.prepare(
+            "edit",
+            prompt,
+            image,
+            mask=mask,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
+        return self.send(prepared, cache=cache)
+
+    def vary(
+        self,
+        image: Any,
+        *,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
+        """Make ``n`` variations of ``image`` (dall-e-2 only)."""
+        prepared = self.prepare(
+            "vary",
+            None,
+            image,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
+        return self.send(prepared, cache=cache)
+
+    def models(self) -> list[str]:
+        """The model ids the endpoint lists at ``GET /models``."""
+        response = self._send(
+            "GET",
+            self._settings.url("models"),
+            where=self._where(),
+            headers=self._headers(),
+            timeout=self._timeout,
+        )
+        return self._list_models(response)
+
+    def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
+        """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
+        mode = self._cache_mode(cache)
+        hit = self._cached_result(prepared, mode)
+        if hit is not None:
+            return hit
+        started = time.perf_counter()
+        response = self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            **self._request_kwargs(prepared),
+        )
+        request_id = response.headers.get("x-request-id")
+        raws = self._read_images(prepared, response)
+        images: list[GeneratedImage] = []
+        try:
+            for i, raw in enumerate(raws):
+                data = raw.data if raw.data is not None else self._download(raw.url or "", i)
+                images.append(self._save_image(prepared, i, data, raw.revised_prompt, request_id))
+        except DalleWidgetsError:
+            if images:
+                logger.warning(
+                    "%d image(s) of this request were saved before the failure: %s",
+                    len(images),
+                    ", ".join(str(im.path) for im in images),
+                )
+            raise
+        return self._finish(prepared, images, request_id, mode, started)
+
+    # --- transport ------------------------------------------------------------------------------
+
+    def _download(self, url: str, index: int) -> bytes:
+        response = self._send(
+            "GET",
+            url,
+            where=f"image {index} download",
+            headers=self._download_headers(url),
+            timeout=self._timeout,
+            follow_redirects=True,
+        )
+        return response.content
+
+    def _send(
+        self, method: str, url: str, *, where: str, model: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        retries = 0
+        while True:
+            headers = None
+            cause: Exception | None = None
+            try:
+                response = self._http.request(method, url, **kwargs)
+            except httpx.TimeoutException as exc:
+                cause = exc
+                error: DalleWidgetsError = APITimeoutError(
+                    f"{where}: no answer within the timeout ({type(exc).__name__}); raise timeout= if the "
+                    "endpoint is just slow"
+                )
+            except httpx.TransportError as exc:
+                cause = exc
+                detail = redact(str(exc) or type(exc).__name__, *self._secrets())
+                if self._truncated(exc):
+                    error = InvalidResponseError(f"{where}: the response was truncated ({detail})")
+                else:
+                    error = APIConnectionError(f"{where}: could not reach {redact(url)} ({detail})")
+            else:
+                if response.is_success:
+                    return response
+                error = self._status_error(response, model, where)
+                headers = response.headers
+            wait, reason = retry_wait(error, retries, self.max_retries, headers)
+            if wait is None:
+                logger.debug("not retrying %s: %s", where, reason)
+                raise error from cause
+            retries += 1
+            logger.warning(
+                "%s failed (%s): retry %d of %d in %.2f s", where, reason, retries, self.max_retries, wait
+            )
+            self._sleep(wait)

@@ -1,0 +1,153 @@
+"""Turning what the caller passed into what the wire needs, at the very edge.
+
+An ``image`` may be a path, bytes, a binary file object, a PIL image, a numpy array
+(``(H, W, 3|4)`` uint8, or float in [0, 1]) or a :class:`GeneratedImage`; a ``mask`` may
+be a bool array (True = generate there), an RGBA image (alpha 0 = generate) or a path.
+Both leave here as RGBA PNG bytes under the model's upload limit, uploaded as
+``("image.png", bytes, "image/png")``; the mask's alpha is 0 exactly where the bool mask
+is True. Coercion itself lives in :mod:`dalle_widgets.imaging` and
+:mod:`dalle_widgets.masks`; this module adds the API's rules and the error messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import InvalidRequestError
+from ..models import ModelSpec
+from ..store import image_hash
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+__all__ = ["Upload", "coerce_image", "coerce_mask", "encode_upload"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file part: what is sent, and what is safe to show or hash about it."""
+
+    field: str
+    filename: str
+    data: bytes = field(repr=False)
+    size: tuple[int, int]
+    sha256: str
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+    def multipart(self) -> tuple[str, bytes, str]:
+        return (self.filename, self.data, "image/png")
+
+    def summary(self) -> tuple[str, int, tuple[int, int]]:
+        return (self.filename, self.nbytes, self.size)
+
+
+def _wh(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def coerce_image(image: Any, *, name: str = "image") -> tuple[Image.Image, dict[str, Any]]:
+    """A loaded PIL image (RGB or RGBA) plus lineage facts about it.
+
+    The lineage dict has ``parent_hash`` (the pixel hash the store records for every
+    image it saves) and, for a stored :class:`GeneratedImage`, ``parent_path``.
+    """
+    from .. import imaging
+
+    try:
+        pil = imaging.to_pil(image, name=name)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc), param=name) from None
+    lineage: dict[str, Any] = {"parent_hash": image_hash(pil)}
+    path = getattr(image, "path", None)
+    if path is not None and getattr(image, "info", None) is not None:
+        lineage["parent_path"] = str(path)
+    return pil, lineage
+
+
+def check_square(image: Image.Image, spec: ModelSpec, operation: str) -> None:
+    if spec.square_inputs and image.width != image.height:
+        verb = "edits" if operation == "edit" else "variations"
+        raise InvalidRequestError(
+            f"image is {_wh(image.size)}; {spec.name} {verb} need a square image: use "
+            "dalle_widgets.imaging.fit_square(image, mode='pad'|'crop')",
+            param="image",
+        )
+
+
+def coerce_mask(mask: Any, image: Image.Image) -> np.ndarray:
+    """The mask as bool ``(H, W)``, True = generate, checked against ``image``."""
+    from .. import masks
+
+    if isinstance(mask, np.ndarray) and mask.dtype == bool:
+        if mask.ndim != 2:
+            raise InvalidRequestError(
+                f"mask has shape {mask.shape}; a bool mask must be 2-D (H, W), True = generate", param="mask"
+            )
+        bool_mask = mask
+    else:
+        try:
+            bool_mask = np.asarray(masks.from_image(mask), dtype=bool)
+        except (ValueError, TypeError) as exc:
+            raise InvalidRequestError(f"mask: {exc}", param="mask") from None
+    h, w = bool_mask.shape
+    if (w, h) != image.size:
+        raise InvalidRequestError(f"mask is {w}x{h} but image is {_wh(image.size)}", param="mask")
+    if not bool_mask.any():
+        raise InvalidRequestError(
+            "mask selects no pixels: mark the area to generate with True (or alpha 0 in an RGBA mask)",
+            param="mask",
+        )
+    return bool_mask
+
+
+def check_transparency(image: Image.Image, spec: ModelSpec) -> None:
+    """dall-e-2 edits without a mask edit the image's transparent pixels: there must be some."""
+    if not spec.square_inputs:  # GPT image models edit the whole image when no mask is given
+        return
+    if image.mode != "RGBA" or not (np.asarray(image.getchannel("A")) == 0).any():
+        raise InvalidRequestError(
+            "image has no transparent pixels and no mask was given: pass mask= (a bool array, True = "
+            "generate) or make the area to edit transparent (alpha 0)",
+            param="mask",
+        )
+
+
+def encode_upload(field_name: str, image: Image.Image, spec: ModelSpec) -> Upload:
+    """Encode ``image`` as an RGBA PNG under ``spec.max_upload_bytes``."""
+    from .. import imaging
+
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    try:
+        data = imaging.encode_png(rgba, max_bytes=spec.max_upload_bytes)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{field_name}: {exc}", param=field_name) from None
+    return Upload(field_name, f"{field_name}.png", data, rgba.size, hashlib.sha256(data).hexdigest())
+
+
+def mask_upload(bool_mask: np.ndarray, spec: ModelSpec) -> Upload:
+    """The wire mask: alpha 0 exactly where ``bool_mask`` is True, over black.
+
+    Only the alpha channel of a mask is read, so its colour is left black: the file is a
+    few kilobytes instead of a second copy of the image.
+    """
+    from PIL import Image
+
+    from .. import masks
+
+    h, w = bool_mask.shape
+    rgba = masks.to_rgba(np.zeros((h, w, 3), dtype=np.uint8), bool_mask)
+    return encode_upload("mask", Image.fromarray(rgba, "RGBA"), spec)
+
+
+def mask_hash(bool_mask: np.ndarray) -> str:
+    """A short content hash of a bool mask (shape and bits)."""
+    digest = hashlib.sha256(f"{bool_mask.shape}".encode())
+    digest.update(np.packbits(bool_mask).tobytes())
+    return digest.hexdigest()[:16]

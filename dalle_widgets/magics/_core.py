@@ -1,0 +1,749 @@
+"""``DalleMagics``: the ``%dalle`` / ``%%dalle`` magic.
+
+Parsing (:mod:`._parser`), interpolation (:mod:`._lexer`) and value resolution
+(:mod:`._resolve`) are pure; this module wires them to the client, the widgets,
+the pricing ledger and the display. Every error a user can cause, and every error
+the client raises, fails the cell with one :class:`UsageError` line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+    output_can_be_silenced,
+)
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, observe, validate
+
+from ..errors import ConfigurationError, DalleWidgetsError, InvalidRequestError, redact
+from ..models import MODELS, lookup, strip_provider
+from ..pricing import Estimate, Ledger, format_usd
+from ._display import ShownOnce, Text
+from ._lexer import interpolate
+from ._parser import Invocation, full_help, parse, parser_for
+from ._resolve import resolve_image, resolve_mask, resolve_object, to_int, to_protocol, to_size
+
+__all__ = ["DalleMagics", "EffectiveConfig", "ModelList"]
+
+logger = logging.getLogger("dalle_widgets")
+
+
+def _env_float(name: str) -> float | None:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        logger.warning("ignoring %s=%r: not a number of US dollars", name, raw)
+        return None
+
+
+class ModelList(list):  # type: ignore[type-arg]
+    """The model ids an endpoint offers, shown one per line with what the table knows of each."""
+
+    def describe(self) -> str:
+        """One line per model: capabilities, sizes and price when the model table knows it."""
+        if not self:
+            return "the endpoint lists no models"
+        width = max(len(m) for m in self)
+        lines = []
+        for model in self:
+            spec = MODELS.get(strip_provider(model))
+            if spec is None:
+                lines.append(f"{model:<{width}}  (not in dalle_widgets' table: generic checks only)")
+                continue
+            ops = ", ".join(op for op in ("generate", "edit", "vary") if spec.supports(op))
+            prices = sorted(set(spec.prices_usd.values()))
+            price = f"{format_usd(prices[0])}-{format_usd(prices[-1])}/image" if prices else "price unknown"
+            lines.append(f"{model:<{width}}  {ops} · {' '.join(spec.sizes)} · {price}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.describe())
+
+
+class EffectiveConfig(dict):  # type: ignore[type-arg]
+    """The configuration ``%dalle`` would use now, as ``{setting: value}`` (never the key)."""
+
+    def describe(self) -> str:
+        """One ``setting: value`` per line."""
+        width = max(len(k) for k in self)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in self.items())
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.describe())
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message a failed cell shows: the error's own text, on one line, with no secret in it."""
+    if isinstance(exc, (InvalidRequestError, ConfigurationError)):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return redact(text, os.environ.get("OPENAI_API_KEY"))
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-")
+    return slug or "image"
+
+
+@magics_class
+class DalleMagics(Magics):
+    """``%dalle`` / ``%%dalle``: generate, vary, edit, outpaint and batch images from a notebook.
+
+    Defaults are traits settable with ``%config DalleMagics.<name> = value``.
+    """
+
+    model = Unicode(
+        None,
+        allow_none=True,
+        help="Model used when --model is not given (default: DALLE_WIDGETS_MODEL, "
+        "else the client's default, dall-e-2).",
+    ).tag(config=True)
+    size = Unicode(
+        None,
+        allow_none=True,
+        help="Size used when --size is not given, e.g. '512x512' (default: "
+        "DALLE_WIDGETS_SIZE, else the model's default).",
+    ).tag(config=True)
+    n = Int(1, help="Images per request when -n is not given.").tag(config=True)
+    show = Bool(True, help="Display results (False: only return them, like --no-show).").tag(config=True)
+    budget_usd = Float(
+        None,
+        allow_none=True,
+        help="Most USD this session may spend; a request that would pass it is "
+        "refused before sending (default: DALLE_WIDGETS_BUDGET_USD, else no budget).",
+    ).tag(config=True)
+    protocol = Enum(
+        ["images", "chat"],
+        "images",
+        help="'images' (the Images API) or 'chat' (an aggregator's chat "
+        "completions) (default: DALLE_WIDGETS_PROTOCOL, else images).",
+    ).tag(config=True)
+    base_url = Unicode(
+        None,
+        allow_none=True,
+        help="Endpoint base URL, e.g. http://127.0.0.1:8000/v1 (default: "
+        "OPENAI_BASE_URL, else OpenAI with a key, else the offline engine).",
+    ).tag(config=True)
+    concurrency = Int(4, help="Requests in flight at once in %dalle batch.").tag(config=True)
+    out = Unicode(None, allow_none=True, help="Folder every result is also copied into.").tag(config=True)
+
+    @default("model")
+    def _default_model(self) -> str | None:
+        return os.environ.get("DALLE_WIDGETS_MODEL") or None
+
+    @default("size")
+    def _default_size(self) -> str | None:
+        return os.environ.get("DALLE_WIDGETS_SIZE") or None
+
+    @default("budget_usd")
+    def _default_budget(self) -> float | None:
+        return _env_float("DALLE_WIDGETS_BUDGET_USD")
+
+    @default("protocol")
+    def _default_protocol(self) -> str:
+        value = (os.environ.get("DALLE_WIDGETS_PROTOCOL") or "images").lower()
+        if value not in ("images", "chat"):
+            logger.warning("ignoring DALLE_WIDGETS_PROTOCOL=%r: use 'images' or 'chat'", value)
+            return "images"
+        return value
+
+    @validate("n", "concurrency")
+    def _check_positive(self, proposal: Any) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(
+                f"DalleMagics.{proposal['trait'].name} must be 1 or more, got {proposal['value']}"
+            )
+        return int(proposal["value"])
+
+    @validate("budget_usd")
+    def _check_budget(self, proposal: Any) -> float | None:
+        value = proposal["value"]
+        if value is not None and value < 0:
+            raise TraitError(f"DalleMagics.budget_usd must be 0 or more (or None for no budget), got {value}")
+        return value
+
+    @validate("size")
+    def _check_size(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        if value is None:
+            return None
+        try:
+            return to_size(value)
+        except UsageError as exc:
+            raise TraitError(f"DalleMagics.size: {exc}") from None
+
+    @observe("budget_usd")
+    def _budget_changed(self, change: Any) -> None:
+        self.ledger.budget_usd = change["new"]
+
+    @observe("base_url")
+    def _endpoint_changed(self, change: Any) -> None:
+        self.close_clients()
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        # set before the traits load their config, which may fire the observers below
+        self.ledger = Ledger()
+        self._clients: dict[str, Any] = {}
+        self._owned: set[str] = set()
+        super().__init__(shell=shell, **kwargs)
+        self.ledger.budget_usd = self.budget_usd
+        self._shown = ShownOnce(shell) if shell is not None else None
+        #: ``client_factory(protocol) -> ImagesClient``; None builds one from the traits and environment.
+        self.client_factory: Callable[[str], Any] | None = None
+        #: ``async_client_factory(protocol) -> AsyncImagesClient`` for batches (a fresh client per batch).
+        self.async_client_factory: Callable[[str], Any] | None = None
+
+    # -- clients ---------------------------------------------------------------------------------
+    def client(self, protocol: str | None = None) -> Any:
+        """The :class:`ImagesClient` the magic uses for ``protocol`` (created on first use)."""
+        protocol = protocol or self.protocol
+        client = self._clients.get(protocol)
+        if client is None:
+            if self.client_factory is not None:
+                client = self.client_factory(protocol)
+            elif self.base_url is None and protocol == "images":
+                from ..client import default_client
+
+                client = default_client()
+            else:
+                from ..client import ImagesClient
+
+                client = ImagesClient(base_url=self.base_url, protocol=protocol)
+                self._owned.add(protocol)
+            self._clients[protocol] = client
+        return client
+
+    def _async_factory(self, protocol: str) -> Callable[[], Any]:
+        if self.async_client_factory is not None:
+            factory = self.async_client_factory
+            return lambda: factory(protocol)
+        base_url = self.base_url
+
+        def make() -> Any:
+            from ..client import AsyncImagesClient
+
+            return AsyncImagesClient(base_url=base_url, protocol=protocol)
+
+        return make
+
+    def close_clients(self) -> None:
+        """Close the clients this magic created (not the shared default client)."""
+        for protocol in list(self._clients):
+            client = self._clients.pop(protocol)
+            if protocol in self._owned and hasattr(client, "close"):
+                client.close()
+        self._owned.clear()
+
+    def close(self) -> None:
+        """Release clients and display hooks (called when the extension is unloaded)."""
+        self.close_clients()
+        if self._shown is not None:
+            self._shown.close()
+
+    # -- the magic ---------------------------------------------------------------------------------
+    @output_can_be_silenced
+    @needs_local_scope
+    @no_var_expand
+    @line_cell_magic
+    def dalle(self, line: str, cell: str | None = None, local_ns: dict[str, Any] | None = None) -> Any:
+        inv = parse(line, cell)
+        if inv.command == "help" or inv.args.help:
+            topic = getattr(inv.args, "topic", None) if inv.command in ("help", "generate") else inv.command
+            return self._help(topic)
+        namespace: dict[str, Any] = dict(self.shell.user_ns) if self.shell is not None else {}
+        if local_ns:
+            namespace.update(local_ns)
+        handler = getattr(self, f"_cmd_{inv.command}")
+        try:
+            return handler(inv, namespace)
+        except DalleWidgetsError as exc:
+            raise UsageError(_one_line(exc)) from exc
+        except OSError as exc:  # unreadable file, not an image (PIL's UnidentifiedImageError)
+            raise UsageError(_one_line(exc)) from exc
+
+    def _help(self, topic: str | None) -> None:
+        if topic in (None, "generate", "help"):
+            text = full_help() if topic is None or topic == "help" else parser_for("generate").format_help()
+        elif topic in {"vary", "edit", "outpaint", "batch", "board", "models", "config"}:
+            text = parser_for(topic).format_help()
+        else:
+            raise UsageError(f"%dalle help: no subcommand {topic!r}; see %dalle --help")
+        self._present(Text(text.rstrip()), None, show=True)
+
+    # -- option handling ---------------------------------------------------------------------------
+    def _options(self, inv: Invocation, ns: dict[str, Any]) -> dict[str, Any]:
+        a = inv.args
+
+        def text(value: str | None) -> str | None:
+            return None if value is None else interpolate(value, ns)
+
+        n = to_int(text(a.n), "-n", default=self.n)
+        return {
+            "n": n,
+            "size": to_size(text(a.size)) or self.size,
+            "model": text(a.model) or self.model,
+            "seed": to_int(text(a.seed), "--seed", minimum=0),
+            "protocol": to_protocol(text(a.protocol)) or self.protocol,
+            "fresh": a.fresh,
+            "dry_run": a.dry_run,
+            "show": self.show and not a.no_show,
+            "out": text(a.out) or self.out,
+        }
+
+    @staticmethod
+    def _request_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
+        return {k: opts[k] for k in ("n", "size", "model", "seed") if opts[k] is not None}
+
+    def _prompt(self, inv: Invocation, ns: dict[str, Any], *, required: str) -> str:
+        words = " ".join(interpolate(w, ns) for w in getattr(inv.args, "prompt", []) or [])
+        body = interpolate(inv.cell, ns).strip() if inv.cell is not None else ""
+        prompt = "\n".join(part for part in (words.strip(), body) if part)
+        if not prompt:
+            raise UsageError(required)
+        return prompt
+
+    # -- pricing -----------------------------------------------------------------------------------
+    def _estimate(self, client: Any, prepared: Any, *, requests: int = 1) -> Estimate:
+        model = getattr(prepared, "model", None) or getattr(client, "model", None) or "dall-e-2"
+        spec = lookup(model)
+        size = getattr(prepared, "size", None) or spec.default_size
+        n = getattr(prepared, "n", None) or 1
+        return Estimate(
+            model=model,
+            size=size,
+            images=n * requests,
+            unit_usd=spec.price(size),
+            offline=bool(getattr(client, "is_offline", False)),
+        )
+
+    def _refuse_over_budget(self, est: Estimate, total_usd: float | None = None) -> None:
+        if total_usd is not None and est.total_usd != total_usd:
+            est = Estimate(est.model, est.size, est.images, total_usd / max(est.images, 1), est.offline)
+        reason = self.ledger.refusal(
+            est, hint="raise it with %config DalleMagics.budget_usd = ..., or ask for fewer or smaller images"
+        )
+        if reason is not None:
+            raise UsageError(f"refused before sending: {reason}")
+
+    def _cost_of(self, client: Any, result: Any) -> float | None:
+        if getattr(client, "is_offline", False):
+            return 0.0
+        from ..batching import _result_cached
+
+        if _result_cached(result):
+            return 0.0
+        return getattr(result, "cost_usd", None)
+
+    # -- display -----------------------------------------------------------------------------------
+    def _present(self, shown: Any, returned: Any, *, show: bool) -> None:
+        """Display ``shown`` (unless ``show`` is False) and keep ``returned`` out of ``Out[n]``."""
+        if self._shown is None:
+            return
+        if show:
+            self._shown.show(shown)
+        if returned is not None:
+            self._shown.mark(returned)
+
+    def _status(self, text: str, show: bool) -> Any:
+        if not show or self.shell is None:
+            return None
+        from IPython.display import display
+
+        return display(Text(text), display_id=True)
+
+    def _gallery(self, result: Any, client: Any) -> Any:
+        try:
+            from ..widgets import Gallery
+        except ImportError:
+            return result
+        return Gallery(result, client=client)
+
+    def _run(self, what: str, show: bool, call: Callable[[], Any]) -> Any:
+        handle = self._status(f"{what} ...", show)
+        try:
+            return call()
+        except BaseException:
+            if handle is not None:
+                handle.update(Text(""))
+            raise
+        finally:
+            self._last_status = handle
+
+    def _finish(self, result: Any, client: Any, opts: dict[str, Any], *, prompt: str | None) -> Any:
+        cost = self._cost_of(client, result)
+        self.ledger.record(cost)
+        parts = [f"{len(result)} image{'s' if len(result) != 1 else ''}"]
+        info = getattr(result[0], "info", {}) if len(result) else {}
+        model = info.get("model") or opts.get("model") or getattr(client, "model", "")
+        size = info.get("size") or opts.get("size")
+        parts.append(" ".join(str(p) for p in (model, size) if p))
+        if getattr(client, "is_offline", False):
+            parts.append("offline engine (free)")
+        else:
+            parts.append(format_usd(cost))
+        from ..batching import _result_cached
+
+        if _result_cached(result):
+            parts.append("replayed from the request cache")
+        if opts.get("out"):
+            saved = self._export(result, Path(opts["out"]), prompt or "image")
+            parts.append(f"copied to {saved}")
+        parts.append(self.ledger.describe())
+        line = " · ".join(p for p in parts if p)
+        handle = getattr(self, "_last_status", None)
+        if opts["show"]:
+            if handle is not None:
+                handle.update(Text(line))
+            self._present(self._gallery(result, client), result, show=True)
+        else:
+            self._present(None, result, show=False)
+        logger.info("%%dalle: %s", line)
+        return result
+
+    @staticmethod
+    def _export(result: Any, folder: Path, prompt: str) -> Path:
+        folder = folder.expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = _slug(prompt)
+        for image in result:
+            k = 1
+            while (folder / f"{stem}-{k}.png").exists():
+                k += 1
+            target = folder / f"{stem}-{k}.png"
+            source = getattr(image, "path", None)
+            if source is not None and Path(source).is_file():
+                shutil.copyfile(source, target)
+            else:
+                image.image.save(target, format="PNG")
+        return folder
+
+    def _dry_run(self, client: Any, prepared: Any, est: Estimate, extra: str = "") -> Any:
+        lines = [
+            "dry run: nothing sent",
+            prepared.describe() if hasattr(prepared, "describe") else repr(prepared),
+        ]
+        if extra:
+            lines.append(extra)
+        lines.append(f"price: {est.describe()}")
+        lines.append(self.ledger.describe())
+        out = Text("\n".join(lines))
+        self._present(out, prepared, show=True)
+        return prepared
+
+    # -- subcommands -------------------------------------------------------------------------------
+    def _cmd_generate(self, inv: Invocation, ns: dict[str, Any]) -> Any:
+        prompt = self._prompt(
+            inv,
+            ns,
+            required="%dalle: missing prompt: write it after %dalle (e.g. %dalle a watercolor fox "
+            "-n 4) or use a %%dalle cell",
+        )
+        opts = self._options(inv, ns)
+        client = self.client(opts["protocol"])
+        kwargs = self._request_kwargs(opts)
+        prepared = client.prepare("generate", prompt=prompt, **kwargs)
+        est = self._estimate(client, prepared)
+        if opts["dry_run"]:
+            return self._dry_run(client, prepared, est)
+        self._refuse_over_budget(est)
+        cache = "refresh" if opts["fresh"] else None
+        result = self._run(
+            f"generating {est.images} x {est.size} with {est.model}",
+            opts["show"],
+            lambda: client.generate(prompt, cache=cache, **kwargs),
+        )
+        return self._finish(result, client, opts, prompt=prompt)
+
+    def _cmd_vary(self, inv: Invocation, ns: dict[str, Any]) -> Any:
+        ref = resolve_image(inv.args.image, ns)
+        opts = self._options(inv, ns)
+        client = self.client(opts["protocol"])
+        kwargs = self._request_kwargs(opts)
+        prepared = client.prepare("vary", image=ref.image, **kwargs)
+        est = self._estimate(client, prepared)
+        if opts["dry_run"]:
+            return self._dry_run(client, prepared, est)
+        self._refuse_over_budget(est)
+        cache = "refresh" if opts["fresh"] else None
+        result = self._run(
+            f"varying {inv.args.image} ({est.images} x {est.size})",
+            opts["show"],
+            lambda: client.vary(ref.image, cache=cache, **kwargs),
+        )
+        return self._finish(result, client, opts, prompt=f"{inv.args.image}-variation")
+
+    def _cmd_edit(self, inv: Invocation, ns: dict[str, Any]) -> Any:
+        ref = resolve_image(inv.args.image, ns)
+        opts = self._options(inv, ns)
+        client = self.client(opts["protocol"])
+        mask = resolve_mask(inv.args.mask, ns) if inv.args.mask is not None else ref.mask
+        if mask is None:
+            return self._open_editor("MaskEditor", ref, client, inv, ns, opts)
+        prompt = self._prompt(
+            inv,
+            ns,
+            required="%dalle edit: missing prompt: say what to paint in the masked area, e.g. "
+            "%dalle edit photo --mask m a red hat",
+        )
+        kwargs = self._request_kwargs(opts)
+        prepared = client.prepare("edit", image=ref.image, prompt=prompt, mask=mask, **kwargs)
+        est = self._estimate(client, prepared)
+        if opts["dry_run"]:
+            return self._dry_run(client, prepared, est)
+        self._refuse_over_budget(est)
+        cache = "refresh" if opts["fresh"] else None
+        result = self._run(
+            f"editing {inv.args.image} ({est.images} x {est.size})",
+            opts["show"],
+            lambda: client.edit(ref.image, prompt, mask=mask, cache=cache, **kwargs),
+        )
+        return self._finish(result, client, opts, prompt=prompt)
+
+    def _open_editor(
+        self, kind: str, ref: Any, client: Any, inv: Invocation, ns: dict[str, Any], opts: dict[str, Any]
+    ) -> Any:
+        if opts["dry_run"]:
+            raise UsageError(
+                f"%dalle {inv.command} --dry-run needs a complete request: "
+                + (
+                    "give --mask"
+                    if kind == "MaskEditor"
+                    else "give margins (--left/--top/--right/--bottom or --to)"
+                )
+            )
+        fix = (
+            "give --mask" if kind == "MaskEditor" else "give margins (--left/--top/--right/--bottom or --to)"
+        )
+        editor_class = _widget(kind, f"%dalle {inv.command}", fix)
+        editor = editor_class(ref.image, client=client)
+        prompt_words = getattr(inv.args, "prompt", None)
+        if (prompt_words or inv.cell) and hasattr(editor, "prompt"):
+            editor.prompt = self._prompt(inv, ns, required="")
+        self._present(editor, editor, show=opts["show"])
+        return editor
+
+    def _cmd_outpaint(self, inv: Invocation, ns: dict[str, Any]) -> Any:
+        a = inv.args
+        ref = resolve_image(a.image, ns)
+        opts = self._options(inv, ns)
+        client = self.client(opts["protocol"])
+        margins = {
+            side: to_int(
+                None if getattr(a, side) is None else interpolate(getattr(a, side), ns),
+                f"--{side}",
+                minimum=0,
+                default=0,
+            )
+            for side in ("left", "top", "right", "bottom")
+        }
+        target = to_size(interpolate(a.to, ns)) if a.to is not None else None
+        if target is not None and any(margins.values()):
+            raise UsageError(
+                "%dalle outpaint: give either margins (--left/--top/--right/--bottom) or --to, not both"
+            )
+        if target is None and not any(margins.values()):
+            return self._open_editor("OutpaintEditor", ref, client, inv, ns, opts)
+        prompt = self._prompt(
+            inv,
+            ns,
+            required="%dalle outpaint: missing prompt: describe the whole extended picture, e.g. "
+            "%dalle outpaint photo --right 256 a beach at sunset",
+        )
+        from .. import outpaint
+
+        if inv.args.n is not None:
+            raise UsageError("%dalle outpaint: makes one image per frame, so -n does not apply: drop it")
+        try:
+            if target is not None:
+                w, h = (int(v) for v in target.split("x"))
+                anchor = interpolate(a.anchor, ns) if a.anchor is not None else "center"
+                canvas = outpaint.extend_to(ref.image, (w, h), anchor=anchor)
+            else:
+                canvas = outpaint.extend(ref.image, **margins)
+            frames = outpaint.plan(canvas)
+            kwargs = self._request_kwargs(opts)
+            kwargs.pop("n", None)
+            side = max((b[2] - b[0] for b in frames), default=0)
+            request = outpaint._request_size(side, client, kwargs)
+        except ValueError as exc:  # bad anchor, image, non-square --size: outpaint's own messages
+            raise UsageError(f"%dalle outpaint: {exc}") from None
+        model = opts["model"] or getattr(client, "model", None) or "dall-e-2"
+        request_size = f"{request}x{request}"
+        est = Estimate(
+            model=model,
+            size=request_size,
+            images=len(frames),
+            unit_usd=lookup(model).price(request_size),
+            offline=bool(getattr(client, "is_offline", False)),
+        )
+        cw, ch = canvas.size
+        plan_text = f"outpaint to {cw}x{ch} in {len(frames)} frame(s) of {request_size}: " + ", ".join(
+            str(tuple(int(v) for v in f)) for f in frames
+        )
+        if opts["dry_run"]:
+            lines = ["dry run: nothing sent", plan_text, f"price: {est.describe()}", self.ledger.describe()]
+            text = Text("\n".join(lines))
+            self._present(text, frames, show=True)
+            return frames
+        self._refuse_over_budget(est)
+        if opts["fresh"]:
+            kwargs["cache"] = "refresh"
+        try:
+            result = self._run(
+                plan_text, opts["show"], lambda: outpaint.run(client, canvas, prompt, **kwargs)
+            )
+        except outpaint.OutpaintIncomplete as exc:
+            self.ledger.record(None if est.total_usd is None else 0.0)
+            raise UsageError(_one_line(exc)) from exc
+        cost = self._outpaint_cost(client, result, est)
+        self.ledger.record(cost)
+        line = f"{plan_text} · {format_usd(cost)} · {self.ledger.describe()}"
+        if result.path is not None:
+            line += f" · stored at {result.path}"
+        handle = getattr(self, "_last_status", None)
+        if opts["show"] and handle is not None:
+            handle.update(Text(line))
+        if opts.get("out"):
+            folder = Path(opts["out"]).expanduser()
+            folder.mkdir(parents=True, exist_ok=True)
+            result.image.save(folder / f"{_slug(prompt)}-outpaint.png")
+        self._present(result.image, result, show=opts["show"])
+        return result
+
+    @staticmethod
+    def _outpaint_cost(client: Any, result: Any, est: Estimate) -> float | None:
+        """What the frames cost: nothing offline or for frames replayed from the cache."""
+        if est.offline:
+            return 0.0
+        if est.unit_usd is None:
+            return None
+        sent = [f for f in result.frames if not f.info.get("cached")]
+        return round(len(sent) * est.unit_usd, 6)
+
+    def _cmd_batch(self, inv: Invocation, ns: dict[str, Any]) -> Any:
+        from ..batching import BatchInterrupted, batch, coerce_prompts, plan
+
+        a = inv.args
+        value, found = resolve_object(a.prompts, ns, what="PROMPTS")
+        if not found:
+            raise UsageError(
+                f"%dalle batch: {a.prompts!r} is not defined: define a list of prompts first, "
+                f"e.g. {a.prompts} = ['a red fox', 'a blue fox']"
+            )
+        texts = coerce_prompts(value, name=a.prompts)
+        opts = self._options(inv, ns)
+        concurrency = to_int(
+            None if a.concurrency is None else interpolate(a.concurrency, ns),
+            "--concurrency",
+            default=self.concurrency,
+        )
+        client = self.client(opts["protocol"])
+        kwargs = self._request_kwargs(opts)
+        batch_plan = plan(client, texts, **kwargs)
+        sendable = batch_plan.sendable
+        est = self._estimate(client, sendable[0].prepared if sendable else None, requests=len(sendable))
+        if opts["dry_run"]:
+            text = Text("dry run: nothing sent\n" + batch_plan.describe() + "\n" + self.ledger.describe())
+            self._present(text, batch_plan, show=True)
+            return batch_plan
+        if batch_plan.cost_usd is None:
+            self._refuse_over_budget(Estimate(est.model, est.size, est.images, None, est.offline))
+        else:
+            self._refuse_over_budget(est, batch_plan.cost_usd)
+        try:
+            result = batch(
+                texts,
+                concurrency=concurrency or self.concurrency,
+                client=self._async_factory(opts["protocol"]),
+                cache="refresh" if opts["fresh"] else None,
+                progress=opts["show"],
+                **kwargs,
+            )
+        except BatchInterrupted as exc:
+            self.ledger.record(0.0 if getattr(client, "is_offline", False) else exc.cost_usd)
+            raise UsageError(str(exc)) from None
+        result.client = client
+        for item in result.items:
+            if item.ok:
+                self.ledger.record(0.0 if getattr(client, "is_offline", False) else item.cost_usd)
+        if opts.get("out"):
+            for item in result.succeeded:
+                self._export(item.result, Path(opts["out"]), item.prompt)
+        self._present(result, result, show=opts["show"])
+        return result
+
+    def _cmd_board(self, inv: Invocation, ns: dict[str, Any]) -> Any:
+        path = inv.args.path
+        if path is not None:
+            path = interpolate(path, ns)
+            board = _widget("MoodBoard", "%dalle board", "pin images from Python instead")(
+                Path(path).expanduser()
+            )
+        else:
+            board = _widget("current_board", "%dalle board", "pin images from Python instead")()
+        self._present(board, board, show=self.show)
+        return board
+
+    def _cmd_models(self, inv: Invocation, ns: dict[str, Any]) -> ModelList:
+        protocol = to_protocol(None if inv.args.protocol is None else interpolate(inv.args.protocol, ns))
+        client = self.client(protocol or self.protocol)
+        return ModelList(client.models())
+
+    def _cmd_config(self, inv: Invocation, ns: dict[str, Any]) -> EffectiveConfig:
+        client = self.client(self.protocol)
+        key_set = bool(os.environ.get("OPENAI_API_KEY"))
+        offline = bool(getattr(client, "is_offline", False))
+        model = self.model or getattr(client, "model", None) or "dall-e-2"
+        spec_size = (
+            MODELS[strip_provider(model)].default_size if strip_provider(model) in MODELS else "1024x1024"
+        )
+        store = getattr(getattr(client, "store", None), "root", None)
+        if store is None:
+            from ..store import Store
+
+            store = Store().root
+        return EffectiveConfig(
+            endpoint=str(getattr(client, "base_url", self.base_url)),
+            engine="offline engine (synthetic images, free)" if offline else "remote",
+            key="set (OPENAI_API_KEY)" if key_set else "not set",
+            protocol=self.protocol,
+            model=model,
+            size=self.size or f"{spec_size} (the model's default)",
+            n=self.n,
+            show=self.show,
+            store=str(store),
+            budget=format_usd(self.budget_usd) if self.budget_usd is not None else "none",
+            spent=self.ledger.describe(),
+            concurrency=self.concurrency,
+            out=self.out or "-",
+        )
+
+
+def _widget(name: str, where: str, fix: str) -> Any:
+    """A name from :mod:`dalle_widgets.widgets`, or a one-line UsageError when it cannot be loaded."""
+    try:
+        from .. import widgets
+
+        return getattr(widgets, name)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"{where}: the {name} widget is not available ({exc}); {fix}") from None
+
+
+DalleMagics.dalle.__doc__ = "Generate, vary, edit, outpaint and batch images.\n\n" + full_help()

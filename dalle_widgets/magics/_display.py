@@ -1,0 +1,105 @@
+"""Showing what the magic made, exactly once.
+
+The magic displays its result itself (so ``r = %dalle ...`` shows the gallery too)
+*and* returns it (so ``_`` holds it). Left alone, IPython would then show the
+returned value a second time as ``Out[n]``. :class:`ShownOnce` registers a printer
+for the types the magic shows: an object the magic displayed during the current
+cell is skipped by the display hook; any other display of it is untouched.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+__all__ = ["ShownOnce", "Text"]
+
+
+class Text:
+    """Plain text that displays as preformatted HTML in notebooks and as itself in terminals."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text)
+
+    def _repr_html_(self) -> str:
+        return f"<pre style='margin:0'>{html.escape(self.text)}</pre>"
+
+
+class ShownOnce:
+    """Tracks the objects the magic displayed in the current cell, so ``Out[n]`` does not repeat them."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self._shown: dict[int, Any] = {}
+        self._types: set[type] = set()
+        self._bypass = False
+        shell.events.register("post_run_cell", self.forget)
+
+    def close(self) -> None:
+        """Unregister every printer and the event hook."""
+        formatter = self.shell.display_formatter.ipython_display_formatter
+        for typ in self._types:
+            formatter.pop(typ, None)
+        self._types.clear()
+        try:
+            self.shell.events.unregister("post_run_cell", self.forget)
+        except ValueError:
+            pass
+
+    def forget(self, *args: Any) -> None:
+        """Drop the record at the end of each cell."""
+        self._shown.clear()
+
+    def show(self, obj: Any) -> None:
+        """Display ``obj`` now and remember it, so the display hook skips it in this cell."""
+        from IPython.display import display
+
+        display(obj)
+        self.mark(obj)
+
+    def mark(self, obj: Any) -> None:
+        """Remember ``obj`` as shown (``--no-show`` uses this to keep ``Out[n]`` quiet too)."""
+        typ = type(obj)
+        if typ not in self._types:
+            self.shell.display_formatter.ipython_display_formatter.for_type(typ, self._print)
+            self._types.add(typ)
+        self._shown[id(obj)] = obj
+
+    def _print(self, obj: Any) -> None:
+        if self._shown.get(id(obj)) is obj and self._is_displayhook():
+            return
+        formatter = self.shell.display_formatter
+        typ = type(obj)
+        saved = formatter.ipython_display_formatter.pop(typ, None)
+        try:
+            if callable(getattr(obj, "_ipython_display_", None)):
+                obj._ipython_display_()
+            else:
+                data, metadata = formatter.format(obj)
+                if data:
+                    from IPython.display import publish_display_data
+
+                    publish_display_data(data, metadata)
+        finally:
+            if saved is not None:
+                formatter.ipython_display_formatter.for_type(typ, saved)
+
+    def _is_displayhook(self) -> bool:
+        """Whether the current display request comes from the display hook (``Out[n]``)."""
+        import sys
+
+        hook = self.shell.displayhook
+        frame = sys._getframe(2)
+        for _ in range(20):
+            if frame is None:
+                return False
+            if frame.f_locals.get("self") is hook:
+                return True
+            frame = frame.f_back
+        return False

@@ -1,0 +1,1159 @@
+"""Masks as numpy arrays: build, combine, grow, feather and convert them.
+
+A mask is a ``bool`` array of shape ``(H, W)``; **True means "generate here"**.
+Every function takes and returns that (or says otherwise), never mutates its
+input and refuses anything else with a ``ValueError`` that names the argument
+and the fix. Masks become the API's form (an RGBA PNG whose alpha is 0 where
+the model may paint) only at the edge, in :func:`to_rgba` / :func:`to_png`.
+
+Coordinates: points are ``(x, y)`` in full-resolution pixels (x right, y
+down), boxes ``(x0, y0, x1, y1)`` with ``x1``/``y1`` exclusive, shapes
+``(H, W)``. A pixel ``(x, y)`` is inside a shape when its centre
+``(x + 0.5, y + 0.5)`` is.
+
+>>> m = union(rectangle((8, 8), (1, 1, 4, 4)), ellipse((8, 8), (4, 4, 8, 8)))
+>>> describe(m)
+'32.8% of 8x8, bbox (1, 1)-(8, 8)'
+>>> print(render(m))
+--------
+-###----
+-###----
+-###----
+-----##-
+----####
+----####
+-----##-
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import imaging
+
+__all__ = [
+    "bbox",
+    "coverage",
+    "crop",
+    "describe",
+    "ellipse",
+    "empty",
+    "feather",
+    "fill_holes",
+    "from_image",
+    "full",
+    "grow",
+    "intersect",
+    "invert",
+    "pad",
+    "polygon",
+    "preview",
+    "rectangle",
+    "remove_small",
+    "render",
+    "resize",
+    "shrink",
+    "stroke",
+    "subtract",
+    "to_png",
+    "to_rgba",
+    "union",
+]
+
+logger = logging.getLogger("dalle_widgets")
+
+Shape = tuple[int, int]
+Box = tuple[int, int, int, int]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_mask(mask: Any, name: str = "mask") -> np.ndarray:
+    if not isinstance(mask, np.ndarray):
+        raise ValueError(
+            f"{name} must be a numpy bool array of shape (H, W); got {type(mask).__name__}. "
+            "Use masks.from_image(...) to read a picture or a file."
+        )
+    if mask.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (H, W); got shape {mask.shape}. "
+            "For a picture use masks.from_image(...); for one channel use arr[..., 3] or similar."
+        )
+    if mask.shape[0] == 0 or mask.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {mask.shape}): a mask needs at least 1x1 px.")
+    if mask.dtype != np.bool_:
+        if np.issubdtype(mask.dtype, np.floating):
+            fix = f"threshold it explicitly, e.g. {name} > 0.5, or masks.from_image({name}, threshold=0.5)"
+        else:
+            fix = f"convert it explicitly, e.g. {name} > 0 or {name}.astype(bool)"
+        raise ValueError(f"{name} must have dtype bool; got {mask.dtype}: {fix}.")
+    return mask
+
+
+def _check_shape(shape: Any, name: str = "shape") -> Shape:
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise ValueError(f"{name} must be a pair (H, W); got {shape!r}.") from None
+    if len(dims) != 2:
+        hint = f" (pass image.shape[:2], i.e. {dims[:2]})" if len(dims) == 3 else ""
+        raise ValueError(f"{name} must be a pair (H, W); got {dims!r}{hint}.")
+    out = []
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0:
+            raise ValueError(f"{name} must be two positive integers (H, W); got {dims!r}.")
+        out.append(int(d))
+    return out[0], out[1]
+
+
+def _check_number(v: Any, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number; got {v!r}.")
+    f = float(v)
+    if not math.isfinite(f):
+        raise ValueError(f"{name} must be finite; got {v!r}.")
+    return f
+
+
+def _check_px(px: Any, name: str = "px") -> float:
+    f = _check_number(px, name)
+    if f < 0:
+        raise ValueError(f"{name} must be >= 0 pixels; got {px!r}.")
+    return f
+
+
+def _check_box(box: Any, shape: Shape, name: str = "box", *, clip: bool = False) -> Box:
+    """Validate ``(x0, y0, x1, y1)`` against an ``(H, W)`` shape; round to whole pixels."""
+    try:
+        vals = tuple(box)
+    except TypeError:
+        raise ValueError(f"{name} must be (x0, y0, x1, y1); got {box!r}.") from None
+    if len(vals) != 4:
+        raise ValueError(f"{name} must be (x0, y0, x1, y1); got {vals!r}.")
+    x0, y0, x1, y1 = (_check_number(v, name) for v in vals)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(
+            f"{name} {vals!r} has zero or negative area: it needs x1 > x0 and y1 > y0 "
+            "(x1 and y1 are exclusive)."
+        )
+    h, w = shape
+    if clip:
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 <= x0 or y1 <= y0:
+            raise ValueError(f"{name} {vals!r} lies entirely outside the {w}x{h} image.")
+    elif x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+        raise ValueError(
+            f"{name} {vals!r} reaches outside the {w}x{h} image (0, 0, {w}, {h}): "
+            "clip it, or pass clip=True to keep only the part inside."
+        )
+    return round(x0), round(y0), round(x1), round(y1)
+
+
+def _check_points(points: Any, name: str = "points", *, minimum: int = 1) -> np.ndarray:
+    try:
+        pts = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of (x, y) pairs; got {points!r}.") from None
+    if pts.ndim == 1 and pts.size == 2 and minimum <= 1:
+        pts = pts[None, :]
+    if pts.size == 0:
+        raise ValueError(f"{name} needs at least {minimum} point{'s' if minimum > 1 else ''}; got 0.")
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"{name} must be a sequence of (x, y) pairs; got an array of shape {pts.shape}.")
+    if len(pts) < minimum:
+        raise ValueError(f"{name} needs at least {minimum} points; got {len(pts)}.")
+    if not np.isfinite(pts).all():
+        raise ValueError(f"{name} contains NaN or infinite coordinates: drop those points.")
+    return pts
+
+
+def _same_shape(masks: Sequence[np.ndarray], names: Sequence[str]) -> None:
+    ref = masks[0].shape
+    for m, n in zip(masks[1:], names[1:], strict=True):
+        if m.shape != ref:
+            raise ValueError(
+                f"{n} is {m.shape[1]}x{m.shape[0]} but {names[0]} is {ref[1]}x{ref[0]}: "
+                f"resize one with masks.resize({n}, {ref})."
+            )
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def empty(shape: Shape) -> np.ndarray:
+    """An all-False mask (nothing to generate).
+
+    >>> empty((2, 3))
+    array([[False, False, False],
+           [False, False, False]])
+    """
+    return np.zeros(_check_shape(shape), dtype=bool)
+
+
+def full(shape: Shape) -> np.ndarray:
+    """An all-True mask (generate everything).
+
+    >>> int(full((2, 3)).sum())
+    6
+    """
+    return np.ones(_check_shape(shape), dtype=bool)
+
+
+def rectangle(shape: Shape, box: Sequence[float], *, clip: bool = False) -> np.ndarray:
+    """A mask that is True inside ``box = (x0, y0, x1, y1)`` (``x1``, ``y1`` exclusive).
+
+    Parameters
+    ----------
+    shape : (H, W)
+    box : (x0, y0, x1, y1)
+        Rounded to whole pixels. Must lie inside the image unless ``clip``.
+    clip : bool
+        Keep only the part of ``box`` inside the image instead of refusing it.
+
+    Examples
+    --------
+    >>> print(render(rectangle((3, 5), (1, 0, 4, 2))))
+    -###-
+    -###-
+    -----
+    >>> rectangle((3, 5), (1, 0, 9, 2))
+    Traceback (most recent call last):
+    ---
+    ValueError: box (1, 0, 9, 2) reaches outside the 5x3 image (0, 0, 5, 3): clip it, or pass clip=True \
+to keep only the part inside.
+    """
+    shape = _check_shape(shape)
+    x0, y0, x1, y1 = _check_box(box, shape, clip=clip)
+    out = np.zeros(shape, dtype=bool)
+    out[y0:y1, x0:x1] = True
+    return out
+
+
+def _first_pixel(lo: np.ndarray, c0: int, c1: int) -> np.ndarray:
+    """First pixel column whose centre ``x + 0.5`` is >= ``lo``, clipped to [c0, c1]."""
+    return np.clip(np.ceil(lo - 0.5), c0, c1).astype(np.int32)
+
+
+def _end_pixel(hi: np.ndarray, c0: int, c1: int, *, closed: bool) -> np.ndarray:
+    """One past the last column whose centre is <= ``hi`` (``closed``) or < ``hi``, clipped."""
+    end = np.floor(hi - 0.5) + 1 if closed else np.ceil(hi - 0.5)
+    return np.clip(end, c0, c1).astype(np.int32)
+
+
+#: Up to this many spans, a Python loop of slice assignments (memset speed) beats any
+#: vectorised comparison over the bounding box.
+_LOOP_MAX_SPANS = 16384
+
+
+def _fill_spans(out: np.ndarray, r0: int, first: np.ndarray, end: np.ndarray, c0: int, c1: int) -> None:
+    """Set ``out[r0 + i, first[i, k]:end[i, k]]`` for every row ``i`` and span ``k`` (within [c0, c1)).
+
+    ``first``/``end`` are int arrays ``(rows, k)``; empty spans have ``end <= first``.
+    """
+    if c1 <= c0 or first.shape[0] == 0:
+        return
+    valid = end > first
+    n_spans = int(np.count_nonzero(valid))
+    if n_spans == 0:
+        return
+    if n_spans <= _LOOP_MAX_SPANS:
+        rows, ks = np.nonzero(valid)
+        for row, a, b in zip((rows + r0).tolist(), first[rows, ks].tolist(), end[rows, ks].tolist(),
+                             strict=True):
+            out[row, a:b] = True
+        return
+    for k in range(first.shape[1]):
+        f, e = first[:, k], end[:, k]
+        rows = np.flatnonzero(e > f)
+        if rows.size == 0:
+            continue
+        # Only the box this span column actually touches (later columns are rarer).
+        ra, rb = int(rows[0]), int(rows[-1]) + 1
+        ca, cb = int(f[rows].min()), int(e[rows].max())
+        cols = np.arange(ca, cb, dtype=np.int32)
+        span = (cols >= f[ra:rb, None]) & (cols < e[ra:rb, None])
+        out[r0 + ra : r0 + rb, ca:cb] |= span
+
+
+def ellipse(shape: Shape, box: Sequence[float], *, clip: bool = False) -> np.ndarray:
+    """A mask that is True inside the ellipse inscribed in ``box``.
+
+    A pixel is inside when its centre is (the ellipse is not rounded to whole
+    pixels first, so sub-pixel boxes are honoured). ``clip`` allows a box
+    reaching outside the image; the ellipse is then cut at the border.
+
+    Examples
+    --------
+    >>> print(render(ellipse((5, 7), (0, 0, 7, 5))))
+    -#####-
+    #######
+    #######
+    #######
+    -#####-
+    """
+    shape = _check_shape(shape)
+    _check_box(box, shape, clip=clip)
+    x0, y0, x1, y1 = (float(v) for v in box)
+    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    h, w = shape
+    out = np.zeros(shape, dtype=bool)
+    r0, r1 = max(0, math.floor(y0)), min(h, math.ceil(y1))
+    c0, c1 = max(0, math.floor(x0)), min(w, math.ceil(x1))
+    if r1 <= r0 or c1 <= c0:
+        return out
+    dy = (np.arange(r0, r1) + 0.5 - cy) / ry
+    h2 = 1.0 - dy * dy
+    half = rx * np.sqrt(np.maximum(h2, 0.0))
+    lo = np.where(h2 >= 0, cx - half, np.inf)[:, None]
+    hi = np.where(h2 >= 0, cx + half, -np.inf)[:, None]
+    _fill_spans(out, r0, _first_pixel(lo, c0, c1), _end_pixel(hi, c0, c1, closed=True), c0, c1)
+    return out
+
+
+#: Rows x edges processed at once by :func:`polygon` (bounds its temporary tables).
+_POLYGON_CHUNK_CELLS = 2_000_000
+
+
+def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
+    """A filled polygon (even-odd rule) through ``points = [(x, y), ...]``.
+
+    The polygon closes itself; vertices may lie outside the image (it is cut
+    at the border).
+
+    Examples
+    --------
+    >>> print(render(polygon((4, 6), [(0, 0), (6, 0), (0, 4)])))
+    #####-
+    ####--
+    ##----
+    #-----
+    """
+    shape = _check_shape(shape)
+    pts = _check_points(points, minimum=3)
+    h, w = shape
+    a = pts
+    b = np.roll(pts, -1, axis=0)
+    keep = a[:, 1] != b[:, 1]  # horizontal edges never cross a row centre line
+    a, b = a[keep], b[keep]
+    out = np.zeros(shape, dtype=bool)
+    if len(a) == 0:
+        return out
+    r0 = max(0, math.floor(pts[:, 1].min()))
+    r1 = min(h, math.ceil(pts[:, 1].max()))
+    if r1 <= r0:
+        return out
+    # Crossings of each row's centre line with every edge, in chunks of rows so the
+    # (rows x edges) table stays small for polygons with many vertices.
+    chunk = max(1, _POLYGON_CHUNK_CELLS // len(a))
+    ya, yb = a[:, 1][None, :], b[:, 1][None, :]
+    xa, dxe = a[:, 0][None, :], (b[:, 0] - a[:, 0])[None, :]
+    for c_r0 in range(r0, r1, chunk):
+        c_r1 = min(r1, c_r0 + chunk)
+        yc = np.arange(c_r0, c_r1)[:, None] + 0.5
+        crosses = (np.minimum(ya, yb) <= yc) & (yc < np.maximum(ya, yb))
+        xs = np.where(crosses, xa + (yc - ya) / (yb - ya) * dxe, np.inf)
+        xs.sort(axis=1)
+        # Even-odd rule: a centre is inside between crossings 2k and 2k+1 (left-closed, right-open).
+        pairs = int(crosses.sum(axis=1).max()) // 2
+        if pairs == 0:
+            continue
+        lo, hi = xs[:, 0 : 2 * pairs : 2], xs[:, 1 : 2 * pairs : 2]
+        hi = np.where(np.isinf(lo), -np.inf, hi)
+        _fill_spans(out, c_r0, _first_pixel(lo, 0, w), _end_pixel(hi, 0, w, closed=False), 0, w)
+    return out
+
+
+def _linear_interval(a: np.ndarray, b: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray):
+    """x-interval where ``lo <= a*x + b <= hi`` (vectorised; empty as (inf, -inf))."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = (lo - b) / a
+        q = (hi - b) / a
+    x_lo = np.minimum(p, q)
+    x_hi = np.maximum(p, q)
+    flat = a == 0
+    inside = (lo <= b) & (b <= hi)
+    x_lo = np.where(flat, np.where(inside, -np.inf, np.inf), x_lo)
+    x_hi = np.where(flat, np.where(inside, np.inf, -np.inf), x_hi)
+    return x_lo, x_hi
+
+
+def stroke(shape: Shape, points: Sequence[Sequence[float]], radius: float) -> np.ndarray:
+    """A brush stroke: every pixel within ``radius`` of the polyline through ``points``.
+
+    Round caps and round joins (the union of discs swept along each segment),
+    so a fast mouse drag with samples far apart leaves no gaps. A single point
+    gives a disc. Points may lie outside the image.
+
+    The rasterisation is exact (pixel centres at distance <= ``radius``) and
+    local: each segment touches only the rows and columns of its own capsule,
+    computed as one span per row (a capsule is convex), then filled with one
+    cumulative sum over the stroke's bounding box. A 200-point stroke of radius
+    20 on a 1024 px image takes about a millisecond.
+
+    Parameters
+    ----------
+    shape : (H, W)
+    points : sequence of (x, y)
+    radius : float
+        Brush radius in pixels, > 0.
+
+    Examples
+    --------
+    >>> print(render(stroke((5, 9), [(2.5, 2.5), (6.5, 2.5)], radius=1.5)))
+    ---------
+    -#######-
+    -#######-
+    -#######-
+    ---------
+    >>> stroke((5, 9), [(2, 2)], radius=0)
+    Traceback (most recent call last):
+    ---
+    ValueError: radius must be > 0 pixels; got 0.
+    """
+    shape = _check_shape(shape)
+    pts = _check_points(points)
+    r = _check_number(radius, "radius")
+    if r <= 0:
+        raise ValueError(f"radius must be > 0 pixels; got {radius!r}.")
+    h, w = shape
+    out = np.zeros(shape, dtype=bool)
+    # Stroke bounding box in pixel rows/cols, clipped to the image.
+    r0 = max(0, math.floor(pts[:, 1].min() - r - 0.5))
+    r1 = min(h, math.ceil(pts[:, 1].max() + r + 0.5))
+    c0 = max(0, math.floor(pts[:, 0].min() - r - 0.5))
+    c1 = min(w, math.ceil(pts[:, 0].max() + r + 0.5))
+    if r1 <= r0 or c1 <= c0:
+        return out
+    a = pts if len(pts) == 1 else pts[:-1]
+    b = pts if len(pts) == 1 else pts[1:]
+    # Drop zero-length segments between repeated samples (keep one disc if all repeat).
+    moved = np.any(a != b, axis=1)
+    if moved.any():
+        a, b = a[moved], b[moved]
+    else:
+        a, b = a[:1], b[:1]
+    # One (segment, row) pair per row each capsule spans.
+    top = np.clip(np.floor(np.minimum(a[:, 1], b[:, 1]) - r - 0.5), r0, r1).astype(np.intp)
+    bot = np.clip(np.ceil(np.maximum(a[:, 1], b[:, 1]) + r + 0.5), r0, r1).astype(np.intp)
+    counts = bot - top
+    seg = np.repeat(np.arange(len(a)), counts)
+    if seg.size == 0:
+        return out
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    row = top[seg] + (np.arange(seg.size) - starts)
+    yc = row + 0.5
+    ax, ay, bx, by = a[seg, 0], a[seg, 1], b[seg, 0], b[seg, 1]
+    r2 = r * r
+    lo = np.full(seg.size, np.inf)
+    hi = np.full(seg.size, -np.inf)
+    for px, py in ((ax, ay), (bx, by)):  # the two end discs
+        h2 = r2 - (yc - py) ** 2
+        ok = h2 >= 0
+        s = np.sqrt(np.where(ok, h2, 0.0))
+        lo = np.where(ok, np.minimum(lo, px - s), lo)
+        hi = np.where(ok, np.maximum(hi, px + s), hi)
+    dx, dy = bx - ax, by - ay
+    length = np.hypot(dx, dy)
+    has_body = length > 0
+    safe = np.where(has_body, length, 1.0)
+    ux, uy = dx / safe, dy / safe
+    # Body: |n . (p - a)| <= r and 0 <= u . (p - a) <= length, with n = (-uy, ux).
+    n_lo, n_hi = _linear_interval(-uy, uy * ax + ux * (yc - ay), -r, r)
+    t_lo, t_hi = _linear_interval(ux, -ux * ax + uy * (yc - ay), 0.0, length)
+    b_lo, b_hi = np.maximum(n_lo, t_lo), np.minimum(n_hi, t_hi)
+    body = has_body & (b_lo <= b_hi)
+    lo = np.where(body, np.minimum(lo, b_lo), lo)
+    hi = np.where(body, np.maximum(hi, b_hi), hi)
+    # Pixel x is inside when x + 0.5 lies in [lo, hi]; spans are local to the bbox.
+    first = _first_pixel(lo, c0, c1)
+    end = _end_pixel(hi, c0, c1, closed=True)
+    keep = end > first
+    row, first, end = row[keep], first[keep], end[keep]
+    if row.size == 0:
+        return out
+    # Merge overlapping spans of the same row (consecutive segments overlap a lot), so
+    # each row keeps only a few disjoint spans to fill.
+    order = np.lexsort((first, row))
+    row, first, end = row[order], first[order], end[order]
+    stride = np.int64(c1 + 1)
+    key_end = np.maximum.accumulate(row * stride + end)
+    starts = np.ones(row.size, dtype=bool)
+    starts[1:] = row[1:] * stride + first[1:] > key_end[:-1]
+    idx = np.flatnonzero(starts)
+    last = np.append(idx[1:], row.size) - 1
+    m_row, m_first = row[idx], first[idx]
+    m_end = (key_end[last] - m_row * stride).astype(np.int32)
+    row_start = np.ones(m_row.size, dtype=bool)
+    row_start[1:] = m_row[1:] != m_row[:-1]
+    group = np.flatnonzero(row_start)
+    k = np.arange(m_row.size) - np.repeat(group, np.diff(np.append(group, m_row.size)))
+    n_rows = r1 - r0
+    dense_first = np.full((n_rows, int(k.max()) + 1), c1, dtype=np.int32)
+    dense_end = np.full_like(dense_first, c0)
+    dense_first[m_row - r0, k] = m_first
+    dense_end[m_row - r0, k] = m_end
+    _fill_spans(out, r0, dense_first, dense_end, c0, c1)
+    return out
+
+
+# --------------------------------------------------------------------------- set algebra
+
+
+def invert(mask: np.ndarray) -> np.ndarray:
+    """Swap generate and keep.
+
+    >>> invert(np.array([[True, False]]))
+    array([[False,  True]])
+    """
+    return ~_check_mask(mask)
+
+
+def _combine(op: Any, masks: Sequence[np.ndarray], what: str) -> np.ndarray:
+    if not masks:
+        raise ValueError(f"{what} needs at least one mask.")
+    names = [f"masks[{i}]" for i in range(len(masks))] if len(masks) > 2 else ["a", "b"][: len(masks)]
+    checked = [_check_mask(m, n) for m, n in zip(masks, names, strict=True)]
+    _same_shape(checked, names)
+    if len(checked) == 1:
+        return checked[0].copy()
+    out = op(checked[0], checked[1])
+    for m in checked[2:]:
+        op(out, m, out=out)
+    return out
+
+
+def union(*masks: np.ndarray) -> np.ndarray:
+    """True where any mask is True.
+
+    >>> union(np.array([[True, False]]), np.array([[False, False]]))
+    array([[ True, False]])
+    """
+    return _combine(np.logical_or, masks, "union")
+
+
+def intersect(*masks: np.ndarray) -> np.ndarray:
+    """True where every mask is True.
+
+    >>> intersect(np.array([[True, True]]), np.array([[False, True]]))
+    array([[False,  True]])
+    """
+    return _combine(np.logical_and, masks, "intersect")
+
+
+def subtract(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """True where ``a`` is and ``b`` is not (an eraser stroke is ``subtract(mask, stroke)``).
+
+    >>> subtract(np.array([[True, True]]), np.array([[False, True]]))
+    array([[ True, False]])
+    """
+    a, b = _check_mask(a, "a"), _check_mask(b, "b")
+    _same_shape([a, b], ["a", "b"])
+    return a & ~b
+
+
+# --------------------------------------------------------------------------- morphology
+
+
+#: Up to this radius grow/shrink use shifted ORs (fast for brush-sized radii); above it,
+#: scipy's exact Euclidean distance transform (its cost does not depend on the radius).
+_SHIFT_MAX_RADIUS = 24
+
+
+def _window_or(a: np.ndarray, w: int, axis: int) -> np.ndarray:
+    """OR of ``a`` over offsets ``[-w, w]`` along ``axis`` (False beyond the edges).
+
+    A window of ``2w + 1`` is built by doubling (runs of 1, 2, 4... then one last
+    overlapping OR), so it costs about ``log2(2w + 1)`` passes, not ``2w``.
+    """
+    if w <= 0:
+        return a.copy()
+    n = 2 * w + 1
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (w, 0)
+    run = np.pad(a, pad)  # run[i] will be OR a[i - w .. i + w] once it covers n samples
+    length = 1
+
+    def sl(start: int | None, stop: int | None) -> tuple[slice, ...]:
+        return (slice(start, stop), slice(None)) if axis == 0 else (slice(None), slice(start, stop))
+
+    while 2 * length <= n:
+        run[sl(None, -length)] |= run[sl(length, None)]
+        length *= 2
+    if n > length:
+        k = n - length
+        run[sl(None, -k)] |= run[sl(k, None)].copy()
+    return run[sl(0, a.shape[axis])]
+
+
+def _grow_core(a: np.ndarray, px: float) -> np.ndarray:
+    """Pixels within ``px`` (Euclidean, pixel centres) of a True pixel of ``a``; nothing beyond the edges."""
+    r = int(math.floor(px))
+    if r > _SHIFT_MAX_RADIUS:
+        from scipy import ndimage
+
+        return ndimage.distance_transform_edt(~a) <= px
+    # The disc is the union of rectangles (2 w(v) + 1) x (2 v + 1), w(v) = floor(sqrt(px^2 - v^2)):
+    # grow = OR over v of a horizontal window w(v) applied to the vertical window v of ``a``.
+    # Only the largest v of each distinct w(v) matters, since vertical windows nest.
+    widths = [math.isqrt(int(math.floor(px * px - v * v + 1e-9))) for v in range(r + 1)]
+    out = _window_or(a, widths[0], axis=1)
+    vert = a.copy()
+    for v in range(1, r + 1):
+        vert[:-v] |= a[v:]
+        vert[v:] |= a[:-v]
+        if v == r or widths[v + 1] < widths[v]:
+            out |= _window_or(vert, widths[v], axis=1)
+    return out
+
+
+def grow(mask: np.ndarray, px: float) -> np.ndarray:
+    """Dilate by a round brush of radius ``px``: add every pixel within ``px`` of the mask.
+
+    Exact Euclidean distances between pixel centres, computed only over the
+    mask's bounding box widened by ``px``: for brush-sized radii as an OR of
+    shifted copies over the disc's row spans, for large radii with
+    ``scipy.ndimage``'s exact distance transform (same result).
+
+    Examples
+    --------
+    >>> m = rectangle((7, 7), (3, 3, 4, 4))
+    >>> print(render(grow(m, 2)))
+    -------
+    ---#---
+    --###--
+    -#####-
+    --###--
+    ---#---
+    -------
+    """
+    mask = _check_mask(mask)
+    px = _check_px(px)
+    box = bbox(mask)
+    if box is None or px < 1:
+        return mask.copy()
+    h, w = mask.shape
+    m = int(math.floor(px))
+    x0, y0, x1, y1 = max(0, box[0] - m), max(0, box[1] - m), min(w, box[2] + m), min(h, box[3] + m)
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = _grow_core(mask[y0:y1, x0:x1], px)
+    return out
+
+
+def shrink(mask: np.ndarray, px: float) -> np.ndarray:
+    """Erode by a round brush of radius ``px``: keep pixels farther than ``px`` from any False pixel.
+
+    The image border does not erode the mask (a region touching the border
+    stays there, as if it went on beyond the image), so
+    ``shrink(m, r) == invert(grow(invert(m), r))``.
+
+    Examples
+    --------
+    >>> m = rectangle((7, 7), (1, 1, 6, 6))
+    >>> print(render(shrink(m, 1)))
+    -------
+    -------
+    --###--
+    --###--
+    --###--
+    -------
+    -------
+    """
+    mask = _check_mask(mask)
+    px = _check_px(px)
+    if px < 1 or not mask.any() or mask.all():
+        return mask.copy()
+    h, w = mask.shape
+    box = bbox(mask)
+    assert box is not None
+    m = int(math.floor(px)) + 1
+    # Outside the mask's box widened by px + 1 nothing survives; inside it, the window
+    # holds every False pixel that can reach the box (the image border is no False source).
+    x0, y0, x1, y1 = max(0, box[0] - m), max(0, box[1] - m), min(w, box[2] + m), min(h, box[3] + m)
+    out = np.zeros_like(mask)
+    out[y0:y1, x0:x1] = ~_grow_core(~mask[y0:y1, x0:x1], px)
+    return out
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill regions of False completely enclosed by True (4-connected holes).
+
+    >>> m = rectangle((5, 5), (0, 0, 5, 5)) & ~rectangle((5, 5), (2, 2, 3, 3))
+    >>> bool(fill_holes(m).all())
+    True
+    """
+    from scipy import ndimage
+
+    mask = _check_mask(mask)
+    out = mask.copy()
+    box = bbox(mask)
+    if box is None:
+        return out
+    # Holes lie inside the mask's box; a False pixel on the box's edge reaches the image
+    # border through the all-False outside, so its component is not a hole.
+    x0, y0, x1, y1 = box
+    labels, n = ndimage.label(~mask[y0:y1, x0:x1])
+    if n == 0:
+        return out
+    outside = np.zeros(n + 1, dtype=bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        outside[edge] = True
+    hole = ~outside
+    hole[0] = False
+    out[y0:y1, x0:x1] |= hole[labels]
+    return out
+
+
+def remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
+    """Drop connected blobs (8-connected) smaller than ``min_px`` pixels: specks from a stray click.
+
+    >>> m = rectangle((6, 6), (0, 0, 3, 3)) | rectangle((6, 6), (5, 5, 6, 6))
+    >>> print(render(remove_small(m, 2)))
+    ###---
+    ###---
+    ###---
+    ------
+    ------
+    ------
+    """
+    from scipy import ndimage
+
+    mask = _check_mask(mask)
+    if isinstance(min_px, bool) or not isinstance(min_px, (int, np.integer)) or min_px < 0:
+        raise ValueError(f"min_px must be an integer >= 0; got {min_px!r}.")
+    if min_px <= 1 or not mask.any():
+        return mask.copy()
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes >= min_px
+    keep[0] = False
+    return keep[labels]
+
+
+def feather(mask: np.ndarray, px: float) -> np.ndarray:
+    """A soft version of ``mask``: float32 in [0, 1], ramping over ``px`` pixels across the edge.
+
+    The value is ``clip(0.5 + d / px, 0, 1)`` where ``d`` is the signed
+    distance from the pixel centre to the mask's edge (positive inside), so
+    the ramp is centred on the edge: 0.5 on it, 1 at ``px / 2`` inside, 0 at
+    ``px / 2`` outside. ``px = 0`` gives the hard mask as 0.0/1.0. Use it for
+    blending and previews; what is sent to the API is always the hard mask.
+
+    Distances are exact Euclidean distances between pixel centres (``d`` is the
+    distance to the nearest pixel on the other side, less half a pixel), and
+    only computed as far as the ramp reaches.
+
+    Examples
+    --------
+    >>> m = rectangle((1, 8), (4, 0, 8, 1))
+    >>> print(feather(m, 4))
+    [[0.    0.    0.125 0.375 0.625 0.875 1.    1.   ]]
+    """
+    from scipy import ndimage
+
+    mask = _check_mask(mask)
+    px = _check_px(px)
+    if px == 0 or mask.all() or not mask.any():
+        return mask.astype(np.float32)
+    # Only distances up to ``reach`` matter: beyond it the ramp is saturated at 0 or 1.
+    reach = math.ceil(px / 2 + 0.5)
+    # Outside the mask's box widened by reach + 1 every pixel is far outside: 0.
+    h, w = mask.shape
+    box = bbox(mask)
+    assert box is not None
+    x0, y0 = max(0, box[0] - reach - 1), max(0, box[1] - reach - 1)
+    x1, y1 = min(w, box[2] + reach + 1), min(h, box[3] + reach + 1)
+    local = mask[y0:y1, x0:x1]
+    if reach > _SHIFT_MAX_RADIUS:
+        inside = ndimage.distance_transform_edt(local)  # >= 1 inside: distance to nearest False centre
+        outside = ndimage.distance_transform_edt(~local)
+    else:
+        inside = _bounded_distance(~local, reach)
+        outside = _bounded_distance(local, reach)
+    signed = np.where(local, inside - np.float32(0.5), np.float32(0.5) - outside)
+    out = np.zeros(mask.shape, dtype=np.float32)
+    out[y0:y1, x0:x1] = np.clip(np.float32(0.5) + signed / np.float32(px), 0.0, 1.0)
+    return out
+
+
+def _bounded_distance(target: np.ndarray, reach: int) -> np.ndarray:
+    """Exact Euclidean distance to the nearest True pixel of ``target``, wherever it is <= ``reach``.
+
+    Elsewhere the value is some number > ``reach``. Separable and exact: the vertical
+    distance ``g`` (capped at ``reach + 1``) by growing a band one row at a time, then
+    ``d^2(x) = min over |dx| <= reach of dx^2 + g(x + dx)^2`` by shifted minima. Costs
+    about ``6 * reach`` array passes, much less than a full distance transform for the
+    few-pixel ramps of a feathered edge.
+    """
+    cap = reach + 1
+    g = np.zeros(target.shape, dtype=np.uint16)
+    band = target.copy()
+    for d in range(1, cap + 1):
+        g += ~band  # g counts the distances d' < d with no target within d' rows
+        if d <= reach:
+            band[:-d] |= target[d:]
+            band[d:] |= target[:-d]
+    g2 = g.astype(np.uint16) ** 2  # cap**2 < 65536 for the radii that come here
+    d2 = g2.copy()
+    for dx in range(1, reach + 1):
+        step = np.uint16(dx * dx)
+        np.minimum(d2[:, :-dx], g2[:, dx:] + step, out=d2[:, :-dx])
+        np.minimum(d2[:, dx:], g2[:, :-dx] + step, out=d2[:, dx:])
+    return np.sqrt(d2.astype(np.float32))
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def resize(mask: np.ndarray, shape: Shape) -> np.ndarray:
+    """Resample a mask to ``shape = (H, W)``.
+
+    A target pixel is True when at least half of the source area it covers is
+    True (area averaging), so integer upscaling repeats pixels exactly and a
+    round trip up and down gives the original back.
+
+    >>> m = rectangle((2, 2), (0, 0, 1, 1))
+    >>> print(render(resize(m, (4, 4))))
+    ##--
+    ##--
+    ----
+    ----
+    >>> bool((resize(resize(m, (6, 6)), (2, 2)) == m).all())
+    True
+    """
+    mask = _check_mask(mask)
+    h, w = _check_shape(shape)
+    if mask.shape == (h, w):
+        return mask.copy()
+    sh, sw = mask.shape
+    if h % sh == 0 and w % sw == 0:  # integer upscale: repeat pixels
+        fy, fx = h // sh, w // sw
+        return np.broadcast_to(mask[:, None, :, None], (sh, fy, sw, fx)).reshape(h, w).copy()
+    if sh % h == 0 and sw % w == 0:  # integer downscale: count True pixels per block
+        fy, fx = sh // h, sw // w
+        cells = mask.view(np.uint8)
+        counts = np.zeros((h, w), dtype=np.uint8 if fy * fx < 256 else np.int32)
+        for dy in range(fy):  # strided adds: far faster than a 4-D reshape-sum
+            for dx in range(fx):
+                counts += cells[dy::fy, dx::fx]
+        return 2 * counts.astype(np.int32) >= fy * fx
+    img = Image.fromarray(mask.astype(np.float32), "F")
+    out = np.asarray(img.resize((w, h), Image.Resampling.BOX))
+    return out >= 0.5 - 1e-6
+
+
+def crop(mask: np.ndarray, box: Sequence[float]) -> np.ndarray:
+    """The part of ``mask`` inside ``box = (x0, y0, x1, y1)`` (a copy).
+
+    >>> crop(rectangle((4, 4), (1, 1, 3, 3)), (1, 1, 3, 2)).shape
+    (1, 2)
+    """
+    mask = _check_mask(mask)
+    x0, y0, x1, y1 = _check_box(box, mask.shape)
+    return mask[y0:y1, x0:x1].copy()
+
+
+def pad(mask: np.ndarray, left: int = 0, top: int = 0, right: int = 0, bottom: int = 0,
+        *, value: bool = False) -> np.ndarray:
+    """Add ``left``/``top``/``right``/``bottom`` pixels around a mask, set to ``value``.
+
+    ``pad(m, ..., value=True)`` is the mask of an outpainting canvas: the new
+    border is to be generated.
+
+    >>> print(render(pad(full((1, 2)), left=1, bottom=1)))
+    -##
+    ---
+    """
+    mask = _check_mask(mask)
+    amounts = {"left": left, "top": top, "right": right, "bottom": bottom}
+    for k, v in amounts.items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{k} must be an integer >= 0; got {v!r}.")
+    return np.pad(mask, ((top, bottom), (left, right)), mode="constant", constant_values=bool(value))
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def bbox(mask: np.ndarray) -> Box | None:
+    """The tight box ``(x0, y0, x1, y1)`` around the True pixels, or None if there are none.
+
+    >>> bbox(rectangle((10, 10), (2, 3, 5, 9)))
+    (2, 3, 5, 9)
+    >>> bbox(empty((4, 4))) is None
+    True
+    """
+    mask = _check_mask(mask)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def coverage(mask: np.ndarray) -> float:
+    """The fraction of pixels that are True, in [0, 1].
+
+    >>> coverage(rectangle((4, 4), (0, 0, 2, 4)))
+    0.5
+    """
+    mask = _check_mask(mask)
+    return float(np.count_nonzero(mask)) / mask.size
+
+
+def describe(mask: np.ndarray) -> str:
+    """One human line: how much of the image is masked and where.
+
+    >>> describe(rectangle((1024, 1024), (120, 80, 610, 540)))
+    '21.5% of 1024x1024, bbox (120, 80)-(610, 540)'
+    >>> describe(empty((256, 512)))
+    'empty (0% of 512x256)'
+    """
+    mask = _check_mask(mask)
+    h, w = mask.shape
+    box = bbox(mask)
+    if box is None:
+        return f"empty (0% of {w}x{h})"
+    return f"{100 * coverage(mask):.1f}% of {w}x{h}, bbox ({box[0]}, {box[1]})-({box[2]}, {box[3]})"
+
+
+def render(mask: np.ndarray, on: str = "#", off: str = "-") -> str:
+    """Text picture of a small mask, one line per row (for doctests and debugging).
+
+    >>> print(render(np.array([[True, False]])))
+    #-
+    """
+    mask = _check_mask(mask)
+    return "\n".join("".join(on if v else off for v in row) for row in mask)
+
+
+# --------------------------------------------------------------------------- edge conversions
+
+_CONVENTIONS = ("auto", "alpha", "white", "black")
+
+
+def _threshold(threshold: float | None, default: float) -> float:
+    if threshold is None:
+        return default
+    t = _check_number(threshold, "threshold")
+    if not 0.0 < t <= 1.0:
+        raise ValueError(f"threshold is a fraction of full intensity in (0, 1]; got {threshold!r}.")
+    return t
+
+
+def from_image(x: Any, *, convention: str = "auto", threshold: float | None = None) -> np.ndarray:
+    """Read a mask from a picture, a file, a PIL image or an array.
+
+    Parameters
+    ----------
+    x : path, bytes, PIL image or array
+        A bool ``(H, W)`` array is returned as a copy. A float ``(H, W)``
+        array needs ``threshold`` (True where ``x >= threshold``).
+    convention : {"auto", "alpha", "white", "black"}
+        ``"alpha"``: True where the alpha channel is below ``threshold``
+        (default: exactly where alpha is 0, which is what DALL-E 2 edits read).
+        ``"white"``: True where the grey level is >= ``threshold`` (default
+        0.5), the Stable Diffusion convention. ``"black"``: True where it is
+        below ``threshold``. ``"auto"`` uses ``"alpha"`` when the picture has
+        transparency, ``"white"`` for a picture that is strictly black and
+        white (logged), and otherwise raises and says which to pass: it never
+        guesses silently.
+    threshold : float in (0, 1], optional
+        Cut-off as a fraction of full intensity.
+
+    Examples
+    --------
+    >>> m = rectangle((4, 4), (1, 1, 3, 3))
+    >>> rgba = to_rgba(np.zeros((4, 4, 3), np.uint8), m)
+    >>> bool((from_image(rgba) == m).all())
+    True
+    >>> bw = np.where(m, 255, 0).astype(np.uint8)
+    >>> bool((from_image(bw) == m).all()), bool((from_image(bw, convention="black") == ~m).all())
+    (True, True)
+    >>> from_image(np.full((4, 4), 0.7))
+    Traceback (most recent call last):
+    ---
+    ValueError: x is a float array: pass threshold=... (e.g. 0.5) to say which values mean "generate".
+    """
+    if convention not in _CONVENTIONS:
+        raise ValueError(f"convention must be one of {_CONVENTIONS}; got {convention!r}.")
+    if isinstance(x, np.ndarray) and x.ndim == 2:
+        if x.dtype == np.bool_:
+            return _check_mask(x, "x").copy()
+        if np.issubdtype(x.dtype, np.floating):
+            if threshold is None:
+                raise ValueError(
+                    'x is a float array: pass threshold=... (e.g. 0.5) to say which values mean "generate".'
+                )
+            if not np.isfinite(x).all():
+                raise ValueError("x contains NaN or infinite values: replace them (np.nan_to_num) first.")
+            t = _threshold(threshold, 0.5)
+            m = x >= t
+            return ~m if convention == "black" else m
+    if _is_rgb_array(x):
+        arr = x
+    else:
+        arr = np.asarray(imaging.to_pil(x, name="x"))
+    alpha = arr[..., 3] if arr.shape[2] == 4 else None
+    rgb = arr[..., :3]
+    if convention == "auto":
+        if alpha is not None and bool((alpha < 255).any()):
+            convention = "alpha"
+        else:
+            grey = rgb[..., 0]
+            two_tone = bool((rgb == grey[..., None]).all()) and bool(np.isin(grey, (0, 255)).all())
+            both = two_tone and bool((grey == 0).any()) and bool((grey == 255).any())
+            if alpha is not None:
+                if both:
+                    raise ValueError(
+                        "x is opaque RGBA and strictly black and white, so it is either an alpha mask with "
+                        "nothing to generate or a black-and-white mask: pass convention='alpha' or 'white'."
+                    )
+                convention = "alpha"
+            elif two_tone:
+                logger.info(
+                    "from_image: black-and-white picture read as white = generate "
+                    "(pass convention='black' for the opposite)"
+                )
+                convention = "white"
+            else:
+                raise ValueError(
+                    "x has no transparency and is not strictly black and white, so which pixels mean "
+                    "'generate' is ambiguous: pass convention='alpha' (alpha 0 = generate, needs an alpha "
+                    "channel), 'white' (white = generate) or 'black' (black = generate), with "
+                    "threshold=... for grey levels."
+                )
+    if convention == "alpha":
+        if alpha is None:
+            raise ValueError(
+                "x has no alpha channel, so convention='alpha' cannot apply: "
+                "pass convention='white' or 'black' for a black-and-white mask."
+            )
+        if threshold is None:
+            return alpha == 0
+        return alpha < _threshold(threshold, 0.0) * 255
+    grey_img = Image.fromarray(np.ascontiguousarray(rgb), "RGB").convert("L")
+    grey = np.asarray(grey_img, dtype=np.float32) / 255.0
+    t = _threshold(threshold, 0.5)
+    return grey >= t if convention == "white" else grey < t
+
+
+def _is_rgb_array(x: Any) -> bool:
+    """A uint8 (H, W, 3|4) array: the fast path that needs no PIL round trip."""
+    return (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 3 and x.shape[2] in (3, 4)
+            and x.shape[0] > 0 and x.shape[1] > 0)
+
+
+def _check_sizes(image_shape: tuple[int, ...], mask: np.ndarray) -> None:
+    h, w = image_shape[0], image_shape[1]
+    if (h, w) != mask.shape:
+        raise ValueError(
+            f"mask is {mask.shape[1]}x{mask.shape[0]} but image is {w}x{h}: "
+            f"resize the mask with masks.resize(mask, ({h}, {w}))."
+        )
+
+
+def _match(image: Any, mask: np.ndarray) -> tuple[Image.Image, np.ndarray]:
+    mask = _check_mask(mask)
+    img = imaging.to_pil(image)
+    _check_sizes((img.height, img.width), mask)
+    return img, mask
+
+
+def to_rgba(image: Any, mask: np.ndarray) -> np.ndarray:
+    """The image as RGBA ``uint8 (H, W, 4)`` with alpha 0 exactly where ``mask`` is True, 255 elsewhere.
+
+    This is what a DALL-E 2 edit reads: transparent pixels are regenerated.
+    The colour under the transparent pixels is kept (see :func:`to_png` for
+    the upload form).
+
+    >>> out = to_rgba(np.full((2, 2, 3), 9, np.uint8), np.array([[True, False], [False, False]]))
+    >>> out[..., 3].tolist(), int(out[0, 0, 0])
+    ([[0, 255], [255, 255]], 9)
+    """
+    if _is_rgb_array(image):
+        mask = _check_mask(mask)
+        _check_sizes(image.shape[:2], mask)
+        img = Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")
+    else:
+        img, mask = _match(image, mask)
+        img = img.convert("RGB")
+    # Pillow interleaves the alpha plane in C, several times faster than a strided numpy copy.
+    img.putalpha(Image.fromarray((~mask).view(np.uint8) * np.uint8(255), "L"))
+    return np.array(img)
+
+
+def to_png(image: Any, mask: np.ndarray, *, max_bytes: int | None = imaging.MAX_UPLOAD_BYTES) -> bytes:
+    """The PNG to upload for an edit: :func:`to_rgba`, with the hidden colour zeroed.
+
+    The pixels the model will replace are set to transparent black, which
+    makes the file smaller (about a quarter smaller for a typical edit) and
+    avoids uploading what the user asked to replace.
+
+    >>> data = to_png(np.zeros((4, 4, 3), np.uint8), rectangle((4, 4), (0, 0, 2, 2)))
+    >>> bool((from_image(data) == rectangle((4, 4), (0, 0, 2, 2))).all())
+    True
+    """
+    rgba = to_rgba(image, mask)
+    rgba[mask] = 0
+    return imaging.encode_png(rgba, max_bytes=max_bytes)
+
+
+def preview(
+    image: Any,
+    mask: np.ndarray,
+    color: tuple[int, int, int] = (255, 64, 64),
+    opacity: float = 0.5,
+    *,
+    outline: bool = True,
+) -> np.ndarray:
+    """Show where the mask is: ``color`` blended over the image, RGB ``uint8 (H, W, 3)``.
+
+    Transparent parts of the image are drawn over a checkerboard. With
+    ``outline`` the mask's edge pixels are drawn in full ``color`` so thin or
+    pale regions stay visible.
+
+    >>> p = preview(np.zeros((2, 2, 3), np.uint8), np.array([[True, False], [False, False]]), outline=False)
+    >>> p[0, 0].tolist(), p[1, 1].tolist()
+    ([128, 32, 32], [0, 0, 0])
+    """
+    img, mask = _match(image, mask)
+    op = _check_number(opacity, "opacity")
+    if not 0.0 <= op <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1]; got {opacity!r}.")
+    col = tuple(color)
+    if len(col) != 3 or not all(isinstance(c, (int, np.integer)) and 0 <= c <= 255 for c in col):
+        raise ValueError(f"color must be three integers 0-255 (R, G, B); got {color!r}.")
+    out = np.array(imaging.on_checkerboard(img))
+    box = bbox(mask)
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box  # all the work happens inside the mask's box
+    m = mask[y0:y1, x0:x1]
+    region = out[y0:y1, x0:x1]
+    tint = np.asarray(col, dtype=np.float32)
+    blended = np.round(region.astype(np.float32) * np.float32(1.0 - op) + tint * np.float32(op))
+    np.copyto(region, blended.astype(np.uint8), where=m[..., None])
+    if outline:
+        inner = m.copy()  # 4-neighbour erosion; the image border does not count as outside
+        inner[1:] &= m[:-1]
+        inner[:-1] &= m[1:]
+        inner[:, 1:] &= m[:, :-1]
+        inner[:, :-1] &= m[:, 1:]
+        if y0 > 0:
+            inner[0] &= mask[y0 - 1, x0:x1]
+        if y1 < mask.shape[0]:
+            inner[-1] &= mask[y1, x0:x1]
+        if x0 > 0:
+            inner[:, 0] &= mask[y0:y1, x0 - 1]
+        if x1 < mask.shape[1]:
+            inner[:, -1] &= mask[y0:y1, x1]
+        region[m & ~inner] = np.asarray(col, dtype=np.uint8)
+    return out
+

@@ -1,0 +1,780 @@
+"""Outpainting: extend an image past its borders, plan the frames, blend them in.
+
+DALL-E 2 fills at most a 1024 px square per request, so a larger canvas is
+filled frame by frame. This module is the pure part of that loop plus a thin
+driver:
+
+* :func:`extend` / :func:`extend_to` place the original on a bigger transparent
+  canvas (an :class:`OutpaintCanvas`: image, mask of what is still unknown,
+  where the original sits);
+* :func:`plan` picks an ordered list of square frames that covers every unknown
+  pixel while each frame keeps enough known context (the rule is stated there);
+* :func:`blend` pastes one frame's result back, feathering only over pixels that
+  earlier frames generated; the original's pixels are never changed;
+* :func:`run` / :func:`arun` drive a plan through a client's ``edit``.
+
+Boxes are ``(x0, y0, x1, y1)`` with ``x1``/``y1`` exclusive; sizes are
+``(width, height)`` like Pillow's and the API's ``"1536x1024"``.
+
+>>> import numpy as np
+>>> c = extend(np.zeros((1024, 1024, 3), np.uint8), left=512, right=512)
+>>> c.size, c.box, round(float(c.mask.mean()), 3)
+((2048, 1024), (512, 0, 1536, 1024), 0.5)
+>>> plan(c)
+[(0, 0, 1024, 1024), (1024, 0, 2048, 1024)]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from . import imaging
+from . import masks as _masks
+from .errors import DalleWidgetsError
+
+__all__ = [
+    "FrameRecord",
+    "OutpaintCanvas",
+    "OutpaintIncomplete",
+    "OutpaintResult",
+    "arun",
+    "blend",
+    "draw_plan",
+    "extend",
+    "extend_to",
+    "lower_bound",
+    "plan",
+    "run",
+]
+
+logger = logging.getLogger("dalle_widgets")
+
+Box = tuple[int, int, int, int]
+
+#: Largest canvas side accepted (a 8192x8192 RGBA canvas is 256 MB in memory).
+MAX_CANVAS_SIDE = 8192
+_SQUARE_SIZES = (256, 512, 1024)
+_ANCHORS = {
+    "center": (0.5, 0.5), "centre": (0.5, 0.5),
+    "top-left": (0.0, 0.0), "top": (0.5, 0.0), "top-right": (1.0, 0.0),
+    "left": (0.0, 0.5), "right": (1.0, 0.5),
+    "bottom-left": (0.0, 1.0), "bottom": (0.5, 1.0), "bottom-right": (1.0, 1.0),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class OutpaintCanvas:
+    """An image placed on a larger canvas, with what is still to be generated.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        RGBA ``uint8 (H, W, 4)``: the original and every frame filled so far;
+        alpha 0 (and colour 0) where nothing is known yet.
+    mask : numpy.ndarray
+        ``bool (H, W)``, True where pixels are still unknown (to generate).
+    box : tuple of int
+        Where the original sits, ``(x0, y0, x1, y1)``.
+    fixed : numpy.ndarray
+        ``bool (H, W)``, True on the original's pixels: nothing ever changes them.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    box: Box
+    fixed: np.ndarray = field(repr=False)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of the canvas."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the canvas."""
+        return int(self.image.shape[0]), int(self.image.shape[1])
+
+    @property
+    def done(self) -> bool:
+        """True once no pixel is left to generate."""
+        return not bool(self.mask.any())
+
+    def to_pil(self) -> Image.Image:
+        """The canvas as an RGBA PIL image (unknown pixels transparent)."""
+        return Image.fromarray(self.image, "RGBA")
+
+    def __repr__(self) -> str:
+        w, h = self.size
+        return (f"OutpaintCanvas({w}x{h}, original at {self.box}, "
+                f"{100 * float(self.mask.mean()):.1f}% left to generate)")
+
+
+def _margin(v: Any, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        raise ValueError(f"{name} must be a whole number of pixels >= 0; got {v!r}.")
+    return int(v)
+
+
+def extend(image: Any, left: int = 0, top: int = 0, right: int = 0, bottom: int = 0) -> OutpaintCanvas:
+    """Put ``image`` on a canvas grown by the given margins (in px); the margins are to be generated.
+
+    Pixels of the original that are fully transparent count as unknown too.
+
+    Parameters
+    ----------
+    image : any accepted image input
+    left, top, right, bottom : int
+        Pixels to add on each side.
+
+    Returns
+    -------
+    OutpaintCanvas
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = extend(np.full((2, 2, 3), 7, np.uint8), left=1, bottom=1)
+    >>> c.size, c.box
+    ((3, 3), (1, 0, 3, 2))
+    >>> print(_masks.render(c.mask))
+    #--
+    #--
+    ###
+    >>> extend(np.zeros((2, 2, 3), np.uint8), left=-4)
+    Traceback (most recent call last):
+    ...
+    ValueError: left must be a whole number of pixels >= 0; got -4.
+    """
+    left, top, right, bottom = (_margin(v, n) for v, n in
+                                ((left, "left"), (top, "top"), (right, "right"), (bottom, "bottom")))
+    rgba = imaging.to_array(image, "RGBA")
+    h, w = rgba.shape[:2]
+    cw, ch = w + left + right, h + top + bottom
+    if max(cw, ch) > MAX_CANVAS_SIDE:
+        raise ValueError(
+            f"the extended canvas would be {cw}x{ch} px; the largest side allowed is {MAX_CANVAS_SIDE} px: "
+            "use smaller margins."
+        )
+    canvas = np.zeros((ch, cw, 4), dtype=np.uint8)
+    canvas[top : top + h, left : left + w] = rgba
+    transparent = rgba[..., 3] == 0
+    canvas[top : top + h, left : left + w][transparent] = 0
+    fixed = np.zeros((ch, cw), dtype=bool)
+    fixed[top : top + h, left : left + w] = ~transparent
+    return OutpaintCanvas(image=canvas, mask=~fixed, box=(left, top, left + w, top + h), fixed=fixed)
+
+
+def _parse_size(size: Any) -> tuple[int, int]:
+    if isinstance(size, str):
+        parts = size.lower().split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"size must be 'WIDTHxHEIGHT' (e.g. '2048x1024'); got {size!r}.")
+        return int(parts[0]), int(parts[1])
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        return int(size), int(size)
+    try:
+        w, h = size
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be an int, (width, height) or 'WxH'; got {size!r}.") from None
+    return _margin(w, "size width"), _margin(h, "size height")
+
+
+def extend_to(image: Any, size: Any, anchor: str | tuple[float, float] = "center") -> OutpaintCanvas:
+    """Grow ``image`` to a canvas of ``size``, placed by ``anchor``.
+
+    Parameters
+    ----------
+    image : any accepted image input
+    size : int, (width, height) or "WxH"
+        The canvas size; at least the image's size on both axes.
+    anchor : str or (fx, fy)
+        Where the original goes: ``"center"``, ``"top-left"``, ``"top"``,
+        ``"top-right"``, ``"left"``, ``"right"``, ``"bottom-left"``,
+        ``"bottom"``, ``"bottom-right"``, or fractions in [0, 1] of the free
+        space on the left and top.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> extend_to(np.zeros((100, 100, 3), np.uint8), "300x200", anchor="left").box
+    (0, 50, 100, 150)
+    >>> extend_to(np.zeros((100, 100, 3), np.uint8), (300, 50))
+    Traceback (most recent call last):
+    ...
+    ValueError: size 300x50 is smaller than the image (100x100): a canvas must be at least as large on \
+both axes.
+    """
+    rgba = imaging.to_array(image, "RGBA")
+    h, w = rgba.shape[:2]
+    cw, ch = _parse_size(size)
+    if cw < w or ch < h:
+        raise ValueError(
+            f"size {cw}x{ch} is smaller than the image ({w}x{h}): "
+            "a canvas must be at least as large on both axes."
+        )
+    if isinstance(anchor, str):
+        if anchor not in _ANCHORS:
+            raise ValueError(f"anchor must be one of {sorted(set(_ANCHORS) - {'centre'})} or (fx, fy); "
+                             f"got {anchor!r}.")
+        fx, fy = _ANCHORS[anchor]
+    else:
+        try:
+            fx, fy = (float(v) for v in anchor)
+        except (TypeError, ValueError):
+            raise ValueError(f"anchor must be a name or (fx, fy) fractions; got {anchor!r}.") from None
+        if not (0 <= fx <= 1 and 0 <= fy <= 1):
+            raise ValueError(f"anchor fractions must lie in [0, 1]; got {anchor!r}.")
+    left, top = round((cw - w) * fx), round((ch - h) * fy)
+    return extend(rgba, left=left, top=top, right=cw - w - left, bottom=ch - h - top)
+
+
+def _frame_side(canvas: OutpaintCanvas, frame: Any) -> int:
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 16:
+        raise ValueError(f"frame must be a whole number of pixels >= 16; got {frame!r}.")
+    return int(min(frame, *canvas.shape))
+
+
+def lower_bound(canvas: OutpaintCanvas, frame: int = 1024) -> int:
+    """The fewest frames that could possibly cover the unknown area: ``ceil(unknown / side²)``.
+
+    >>> import numpy as np
+    >>> lower_bound(extend(np.zeros((1024, 1024, 3), np.uint8), left=1024, right=1024))
+    2
+    """
+    s = _frame_side(canvas, frame)
+    return math.ceil(int(canvas.mask.sum()) / (s * s))
+
+
+def _positions(length: int, side: int, step: int) -> np.ndarray:
+    return np.unique(np.concatenate([np.arange(0, length - side + 1, step), [length - side]]))
+
+
+def plan(
+    canvas: OutpaintCanvas, frame: int = 1024, overlap: int | None = None, *, step: int | None = None
+) -> list[Box]:
+    """Choose the frames that fill a canvas, in the order they must run.
+
+    Frames are squares of side ``s = min(frame, shorter canvas side)`` (a
+    dall-e-2 request is square) lying inside the canvas. A square canvas of at
+    most ``frame`` px takes exactly one frame; a longer canvas under ``frame``
+    on its long side takes overlapping ``s`` x ``s`` frames.
+
+    **Context rule.** When a frame is filled, at least ``overlap * s`` of its
+    pixels must already be known (the original, or filled by an earlier frame):
+    as much context as a band ``overlap`` px wide along one edge. The default
+    ``overlap = s // 4`` keeps a quarter of every frame as context (256 px of a
+    1024 frame). If no placement can reach that (a small original on a large
+    canvas), the frame goes where it sees the most known pixels.
+
+    **Choice and order.** Greedy: among frame positions on a ``step`` px grid
+    (default ``s // 32``, plus the canvas edges) that meet the context rule,
+    take the one covering the most still-unknown pixels; mark them known;
+    repeat until none is left. So frames are ordered so that each comes after
+    the frames that give it context, every unknown pixel is covered, and the
+    count stays close to :func:`lower_bound` (``benchmarks/masks.py`` prints
+    both for typical canvases).
+
+    Parameters
+    ----------
+    canvas : OutpaintCanvas
+    frame : int
+        Largest frame side (1024 for dall-e-2).
+    overlap : int, optional
+        Context band width in px, ``0 <= overlap < s``.
+    step : int, optional
+        Grid step for candidate positions.
+
+    Returns
+    -------
+    list of (x0, y0, x1, y1)
+        Empty when nothing is left to generate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = extend(np.zeros((512, 512, 3), np.uint8), right=256)
+    >>> plan(c)
+    [(256, 0, 768, 512)]
+    >>> c = extend(np.zeros((1024, 1024, 3), np.uint8), right=2048)
+    >>> [b[0] for b in plan(c)], lower_bound(c)
+    ([768, 1536, 2048], 2)
+    """
+    s = _frame_side(canvas, frame)
+    if overlap is None:
+        overlap = s // 4
+    if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or not 0 <= overlap < s:
+        raise ValueError(
+            f"overlap must be a whole number of pixels in [0, {s}) for {s} px frames; got {overlap!r}."
+        )
+    if step is None:
+        step = max(1, s // 32)
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise ValueError(f"step must be a whole number of pixels >= 1; got {step!r}.")
+    unknown = canvas.mask.copy()
+    h, w = unknown.shape
+    xs, ys = _positions(w, s, int(step)), _positions(h, s, int(step))
+    need = int(overlap) * s
+    area = s * s
+    frames: list[Box] = []
+    # Window sums on the candidate grid: prefix sums along each row (updated only for the
+    # rows a frame touched), then only the candidate columns are summed down the rows.
+    rows = np.zeros((h, w + 1), dtype=np.int32)
+    np.cumsum(unknown, axis=1, dtype=np.int32, out=rows[:, 1:])
+    per_row = rows[:, xs + s] - rows[:, xs]  # (H, nx): unknown pixels of each row in each window
+    cols = np.zeros((h + 1, len(xs)), dtype=np.int64)
+    while True:
+        np.cumsum(per_row, axis=0, out=cols[1:])
+        new = cols[ys + s] - cols[ys]  # (ny, nx)
+        if not new.any():
+            break
+        known = area - new
+        ok = (new > 0) & (known >= need)
+        if ok.any():
+            score = np.where(ok, new, -1)
+        else:  # not enough context anywhere: go where the most is
+            score = np.where(new > 0, known * (area + 1) + new, -1)
+        iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
+        x0, y0 = int(xs[ix]), int(ys[iy])
+        frames.append((x0, y0, x0 + s, y0 + s))
+        unknown[y0 : y0 + s, x0 : x0 + s] = False
+        np.cumsum(unknown[y0 : y0 + s], axis=1, dtype=np.int32, out=rows[y0 : y0 + s, 1:])
+        per_row[y0 : y0 + s] = rows[y0 : y0 + s, xs + s] - rows[y0 : y0 + s, xs]
+    return frames
+
+
+def _check_frame_box(canvas: OutpaintCanvas, box: Any) -> Box:
+    h, w = canvas.shape
+    x0, y0, x1, y1 = _masks._check_box(box, (h, w), "frame_box")
+    return x0, y0, x1, y1
+
+
+def blend(
+    canvas: OutpaintCanvas, frame_box: Sequence[int], generated: Any, feather: float = 32
+) -> OutpaintCanvas:
+    """Paste one frame's result into the canvas; return the updated canvas (the input is unchanged).
+
+    Inside the frame: still-unknown pixels take the generated pixels; pixels
+    that earlier frames generated are cross-faded towards the new result over
+    ``feather`` px from the newly filled area, hiding the seam; the original's
+    pixels are never changed (bit-identical).
+
+    Parameters
+    ----------
+    canvas : OutpaintCanvas
+    frame_box : (x0, y0, x1, y1)
+    generated : any accepted image input
+        The frame's result; resized to the frame if the request size differed.
+    feather : float
+        Width of the cross-fade into previously generated pixels, in px.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = extend(np.zeros((4, 4, 3), np.uint8), right=4)
+    >>> out = blend(c, (0, 0, 8, 4), np.full((4, 8, 3), 200, np.uint8))
+    >>> out.done, out.image[0, :, 0].tolist()
+    (True, [0, 0, 0, 0, 200, 200, 200, 200])
+    """
+    x0, y0, x1, y1 = _check_frame_box(canvas, frame_box)
+    fw, fh = x1 - x0, y1 - y0
+    fe = _masks._check_px(feather, "feather")
+    gen = imaging.to_pil(generated, "RGB", name="generated")
+    if gen.size != (fw, fh):
+        gen = gen.resize((fw, fh), Image.Resampling.LANCZOS)
+    g = np.asarray(gen, dtype=np.float32)
+    unknown = canvas.mask[y0:y1, x0:x1]
+    earlier = ~unknown & ~canvas.fixed[y0:y1, x0:x1]
+    image = canvas.image.copy()
+    region = image[y0:y1, x0:x1]
+    region[unknown, :3] = np.asarray(gen)[unknown]
+    region[unknown, 3] = 255
+    if fe > 0 and unknown.any() and earlier.any():
+        from scipy import ndimage
+
+        dist = ndimage.distance_transform_edt(~unknown)
+        weight = np.clip(1.0 - dist / (fe + 1.0), 0.0, 1.0)
+        sel = earlier & (weight > 0)
+        wsel = weight[sel][:, None]
+        old = region[sel, :3].astype(np.float32)
+        region[sel, :3] = np.round(wsel * g[sel] + (1.0 - wsel) * old).astype(np.uint8)
+    mask = canvas.mask.copy()
+    mask[y0:y1, x0:x1] = False
+    return OutpaintCanvas(image=image, mask=mask, box=canvas.box, fixed=canvas.fixed)
+
+
+def draw_plan(canvas: OutpaintCanvas, frames: Sequence[Sequence[int]] | None = None, *,
+              color: tuple[int, int, int] = (255, 64, 64)) -> Image.Image:
+    """Picture of the canvas for display: unknown area checkered, frames outlined and numbered.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = extend(np.zeros((64, 64, 3), np.uint8), right=64)
+    >>> draw_plan(c, plan(c, frame=64)).size
+    (128, 64)
+    """
+    rgba = canvas.to_pil()
+    board = Image.fromarray(imaging.checkerboard(canvas.shape, cell=max(8, min(canvas.shape) // 32)), "RGB")
+    board.paste(rgba, (0, 0), rgba)
+    draw = ImageDraw.Draw(board)
+    width = max(2, min(canvas.shape) // 256)
+    boxes = [_check_frame_box(canvas, b) for b in (frames or [])]
+    palette = [tuple(color), (64, 128, 255), (40, 180, 90), (240, 170, 30), (170, 80, 220)]
+    font = ImageFont.load_default(size=max(12, min(canvas.shape) // 24))
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        col = palette[i % len(palette)]
+        inset = (i % 3) * width  # overlapping frames share edges: stagger them so each stays visible
+        draw.rectangle((x0 + inset, y0 + inset, x1 - 1 - inset, y1 - 1 - inset), outline=col, width=width)
+        draw.text((x0 + inset + 3 * width, y0 + inset + 2 * width), str(i + 1), fill=col, font=font,
+                  stroke_width=max(1, width // 2), stroke_fill=(255, 255, 255))
+    return board
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+@dataclass
+class FrameRecord:
+    """One filled frame: where it went and what produced it."""
+
+    index: int
+    box: Box
+    request_size: str
+    info: dict[str, Any]
+    path: str | None
+
+
+@dataclass
+class OutpaintResult:
+    """What :func:`run` returns: the composite, the frames and their provenance.
+
+    Attributes
+    ----------
+    canvas : OutpaintCanvas
+        The final canvas (``canvas.mask`` shows anything left unfilled).
+    frames : list of FrameRecord
+        The frames filled, in order, each with the provenance the client recorded.
+    planned : list of box
+        Every frame the plan called for.
+    path : Path or None
+        Where the composite was stored (with the frames' provenance), if a store was available.
+    error : BaseException or None
+        What stopped the run early, if anything.
+    """
+
+    canvas: OutpaintCanvas
+    frames: list[FrameRecord]
+    planned: list[Box]
+    path: Any = None
+    error: BaseException | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.canvas.done
+
+    @property
+    def image(self) -> Image.Image:
+        """The composite: RGB when complete, else RGBA with the unfilled area transparent."""
+        img = self.canvas.to_pil()
+        return img.convert("RGB") if self.complete else img
+
+    def to_numpy(self) -> np.ndarray:
+        return np.asarray(self.image)
+
+    def _repr_png_(self) -> bytes:
+        return imaging.encode_png(imaging.thumbnail(self.image, 512), None)
+
+    def __repr__(self) -> str:
+        w, h = self.canvas.size
+        state = "complete" if self.complete else f"incomplete ({len(self.frames)}/{len(self.planned)} frames)"
+        return f"OutpaintResult({w}x{h}, {state}, path={str(self.path) if self.path else None!r})"
+
+
+class OutpaintIncomplete(DalleWidgetsError):
+    """A frame failed: the frames before it are kept. ``.result`` holds them; ``__cause__`` the failure.
+
+    Resume with ``run(client, err.result.canvas, prompt)``: the canvas knows what is left.
+    """
+
+    def __init__(self, message: str, result: OutpaintResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def _request_size(s: int, client: Any, edit_kwargs: dict[str, Any]) -> int:
+    size = edit_kwargs.get("size")
+    if size is not None:
+        w, h = _parse_size(size)
+        if w != h:
+            raise ValueError(f"size must be square for outpainting frames; got {size!r}.")
+        return w
+    sizes: Sequence[int] = _SQUARE_SIZES
+    model = edit_kwargs.get("model") or getattr(client, "model", None)
+    if model:
+        from .models import lookup
+
+        spec = lookup(model)
+        square = sorted(
+            int(x.split("x")[0]) for x in spec.sizes if x != "auto" and len(set(x.split("x"))) == 1
+        )
+        if square:
+            sizes = square
+    for candidate in sizes:
+        if candidate >= s:
+            return candidate
+    return sizes[-1]
+
+
+def _frame_request(canvas: OutpaintCanvas, box: Box, side: int) -> tuple[Image.Image, np.ndarray]:
+    """The frame's image (RGBA, transparent where unknown) and bool mask at the request size."""
+    x0, y0, x1, y1 = box
+    region = canvas.image[y0:y1, x0:x1]
+    unknown = canvas.mask[y0:y1, x0:x1]
+    if side != x1 - x0:
+        rgb = Image.fromarray(np.ascontiguousarray(region[..., :3]), "RGB").resize((side, side),
+                                                                                  Image.Resampling.LANCZOS)
+        # Any coverage counts, so a sliver of unknown pixels never vanishes when scaling down.
+        soft = Image.fromarray(unknown.astype(np.float32), "F").resize((side, side), Image.Resampling.BOX)
+        unknown = np.asarray(soft) > 1e-6
+        rgba = np.dstack([np.asarray(rgb), np.full((side, side), 255, np.uint8)])
+    else:
+        rgba = region.copy()
+    rgba[unknown] = 0
+    rgba[~unknown, 3] = 255
+    return Image.fromarray(rgba, "RGBA"), unknown
+
+
+def _prepare_run(
+    client: Any,
+    canvas: OutpaintCanvas,
+    prompt: str,
+    frame: int,
+    overlap: int | None,
+    frames: Sequence[Sequence[int]] | None,
+    edit_kwargs: dict[str, Any],
+) -> tuple[list[Box], int]:
+    if not isinstance(canvas, OutpaintCanvas):
+        raise ValueError(f"canvas must be an OutpaintCanvas (from outpaint.extend or extend_to); "
+                         f"got {type(canvas).__name__}.")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("prompt must be a non-empty string describing the whole extended picture.")
+    if "n" in edit_kwargs or "mask" in edit_kwargs:
+        raise ValueError("run() sends one image per frame and builds each frame's mask itself: "
+                         "do not pass n= or mask=.")
+    if frames is None:
+        boxes = plan(canvas, frame=frame, overlap=overlap)
+    else:
+        boxes = [_check_frame_box(canvas, b) for b in frames]
+        for b in boxes:
+            if b[2] - b[0] != b[3] - b[1]:
+                raise ValueError(f"frames must be square; got {b}.")
+    side = max((b[2] - b[0] for b in boxes), default=0)
+    return boxes, (_request_size(side, client, edit_kwargs) if boxes else 0)
+
+
+def _after_frame(canvas: OutpaintCanvas, box: Box, result: Any, feather: float, index: int,
+                 request: int) -> tuple[OutpaintCanvas, FrameRecord]:
+    first = result[0]
+    generated = getattr(first, "image", first)
+    new = blend(canvas, box, generated, feather=feather)
+    info = dict(getattr(first, "info", {}) or {})
+    path = getattr(first, "path", None)
+    record = FrameRecord(index=index, box=box, request_size=f"{request}x{request}", info=info,
+                         path=str(path) if path is not None else None)
+    return new, record
+
+
+def _finish(client: Any, result: OutpaintResult, prompt: str) -> OutpaintResult:
+    """Store the composite (when the client has a store) with every frame's provenance."""
+    store = getattr(client, "store", None)
+    if store is None or not hasattr(store, "save") or not result.frames:
+        return result
+    info = {
+        "operation": "outpaint",
+        "prompt": prompt,
+        "canvas_size": list(result.canvas.size),
+        "original_box": list(result.canvas.box),
+        "complete": result.complete,
+        "frames": [{"box": list(f.box), "request_size": f.request_size, "path": f.path,
+                    "model": f.info.get("model"), "engine": f.info.get("engine")} for f in result.frames],
+    }
+    try:
+        result.path = store.save(result.image, info)
+    except Exception:  # the frames are on disk already; never lose the returned result over this
+        logger.exception("outpaint: could not store the composite image")
+    return result
+
+
+def _fail(result: OutpaintResult, index: int, exc: BaseException, on_error: str) -> OutpaintResult:
+    result.error = exc
+    done = len(result.frames)
+    msg = (f"outpaint stopped at frame {index + 1} of {len(result.planned)} ({type(exc).__name__}: {exc}); "
+           f"{done} frame{'s' if done != 1 else ''} kept"
+           + (f", composite stored at {result.path}" if result.path else "")
+           + "; resume with run(client, err.result.canvas, prompt)")
+    logger.warning(msg)
+    if on_error == "return":
+        return result
+    raise OutpaintIncomplete(msg, result) from exc
+
+
+Progress = Callable[[int, int, OutpaintCanvas, FrameRecord], Any]
+
+
+def run(
+    client: Any,
+    canvas: OutpaintCanvas,
+    prompt: str,
+    *,
+    frame: int = 1024,
+    overlap: int | None = None,
+    frames: Sequence[Sequence[int]] | None = None,
+    feather: float = 32,
+    on_progress: Progress | None = None,
+    on_error: str = "raise",
+    **edit_kwargs: Any,
+) -> OutpaintResult:
+    """Fill a canvas frame by frame through ``client.edit`` (an :class:`ImagesClient`).
+
+    Each frame of the plan (or of ``frames``) is sent as an edit: the frame's
+    pixels with the unknown ones transparent, the frame's bool mask, ``n=1``
+    and a square ``size`` (the smallest the model offers that is at least the
+    frame side, unless ``size=`` is given; the result is scaled back). The
+    result is blended in before the next frame is cut, so later frames see
+    earlier ones as context.
+
+    Parameters
+    ----------
+    client : ImagesClient
+        Anything with ``edit(image, prompt, *, mask, n, size, ...)`` returning a
+        sequence of images with ``.image``/``.info``/``.path``.
+    canvas : OutpaintCanvas
+    prompt : str
+        Describes the whole extended picture.
+    frame, overlap : int
+        Passed to :func:`plan`.
+    frames : list of box, optional
+        An explicit plan instead.
+    feather : float
+        Seam cross-fade width for :func:`blend`.
+    on_progress : callable, optional
+        Called as ``on_progress(done, total, canvas, record)`` after each frame.
+    on_error : {"raise", "return"}
+        When a frame fails: raise :class:`OutpaintIncomplete` (its ``.result``
+        holds the finished frames) or return the partial result with ``.error``
+        set. Either way the composite so far is stored and nothing is lost.
+    **edit_kwargs
+        Passed to ``client.edit`` (``model``, ``size``, ``seed``, ``user``, ``cache``...).
+
+    Returns
+    -------
+    OutpaintResult
+
+    Examples
+    --------
+    Against the offline engine (no key, nothing leaves 127.0.0.1):
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from dalle_widgets.client import ImagesClient
+    >>> from dalle_widgets.engine import start_background
+    >>> engine = start_background()
+    >>> canvas = extend(np.full((64, 64, 3), 120, np.uint8), right=64)
+    >>> with ImagesClient(api_key=engine.token, base_url=engine.base_url,
+    ...                   store=tempfile.mkdtemp()) as client:
+    ...     result = run(client, canvas, "a quiet meadow", seed=1)
+    >>> result.complete, result.image.size, [f.request_size for f in result.frames]
+    (True, (128, 64), ['256x256', '256x256'])
+    """
+    if on_error not in ("raise", "return"):
+        raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}.")
+    boxes, request = _prepare_run(client, canvas, prompt, frame, overlap, frames, edit_kwargs)
+    result = OutpaintResult(canvas=canvas, frames=[], planned=boxes)
+    for i, box in enumerate(boxes):
+        if not result.canvas.mask[box[1]:box[3], box[0]:box[2]].any():
+            continue
+        image, mask = _frame_request(result.canvas, box, request)
+        kwargs = {"size": f"{request}x{request}", **edit_kwargs}
+        logger.info("outpaint: frame %d of %d at %s", i + 1, len(boxes), box)
+        try:
+            answer = client.edit(image, prompt, mask=mask, n=1, **kwargs)
+            result.canvas, record = _after_frame(result.canvas, box, answer, feather, i, request)
+        except BaseException as exc:
+            _finish(client, result, prompt)
+            if not isinstance(exc, Exception):
+                raise
+            return _fail(result, i, exc, on_error)
+        result.frames.append(record)
+        if on_progress is not None:
+            on_progress(len(result.frames), len(boxes), result.canvas, record)
+    return _finish(client, result, prompt)
+
+
+async def arun(
+    client: Any,
+    canvas: OutpaintCanvas,
+    prompt: str,
+    *,
+    frame: int = 1024,
+    overlap: int | None = None,
+    frames: Sequence[Sequence[int]] | None = None,
+    feather: float = 32,
+    on_progress: Progress | None = None,
+    on_error: str = "raise",
+    **edit_kwargs: Any,
+) -> OutpaintResult:
+    """The async twin of :func:`run`, awaiting ``client.edit`` on an :class:`AsyncImagesClient`.
+
+    Cancelling the task abandons the frame in flight; the frames already
+    filled are stored as a composite before the cancellation propagates.
+    ``on_progress`` may be a plain function or a coroutine function.
+
+    Examples
+    --------
+    >>> import asyncio, tempfile
+    >>> import numpy as np
+    >>> from dalle_widgets.client import AsyncImagesClient
+    >>> from dalle_widgets.engine import start_background
+    >>> engine = start_background()
+    >>> canvas = extend_to(np.full((48, 48, 3), 200, np.uint8), (64, 96), anchor="top")
+    >>> async def fill():
+    ...     async with AsyncImagesClient(api_key=engine.token, base_url=engine.base_url,
+    ...                                  store=tempfile.mkdtemp()) as client:
+    ...         return await arun(client, canvas, "a snowy field", seed=2)
+    >>> result = asyncio.run(fill())
+    >>> result.complete, result.image.size
+    (True, (64, 96))
+    """
+    import inspect
+
+    if on_error not in ("raise", "return"):
+        raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}.")
+    boxes, request = _prepare_run(client, canvas, prompt, frame, overlap, frames, edit_kwargs)
+    result = OutpaintResult(canvas=canvas, frames=[], planned=boxes)
+    for i, box in enumerate(boxes):
+        if not result.canvas.mask[box[1]:box[3], box[0]:box[2]].any():
+            continue
+        image, mask = _frame_request(result.canvas, box, request)
+        kwargs = {"size": f"{request}x{request}", **edit_kwargs}
+        logger.info("outpaint: frame %d of %d at %s", i + 1, len(boxes), box)
+        try:
+            answer = await client.edit(image, prompt, mask=mask, n=1, **kwargs)
+            result.canvas, record = _after_frame(result.canvas, box, answer, feather, i, request)
+        except BaseException as exc:
+            _finish(client, result, prompt)
+            if not isinstance(exc, Exception):
+                raise
+            return _fail(result, i, exc, on_error)
+        result.frames.append(record)
+        if on_progress is not None:
+            ret = on_progress(len(result.frames), len(boxes), result.canvas, record)
+            if inspect.isawaitable(ret):
+                await ret
+    return _finish(client, result, prompt)
