@@ -175,7 +175,27 @@ def run_fill(sizes: list[int], photos: list[str], methods: list[str]) -> list[di
                     sheet_rows.append((f"{name} {kind}", row_imgs))
                 print(f"  {size} {kind:8s} {name:9s} done", file=sys.stderr, flush=True)
         contact_sheet(sheet_rows, OUT / f"engine_fill_{size}.png")
+        contact_sheet(
+            [(label, crops(imgs, mask_of(label, size))) for label, imgs in sheet_rows],
+            OUT / f"engine_fill_{size}_crops.png",
+        )
     return rows
+
+
+def mask_of(label: str, size: int) -> np.ndarray:
+    name, kind = label.split()
+    return make_mask(kind, size, seed=list(PHOTOS).index(name))
+
+
+def crops(imgs: dict[str, np.ndarray], mask: np.ndarray, px: int = 256) -> dict[str, np.ndarray]:
+    """Native-resolution crops across the hole's left edge, where texture and seams show."""
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    cy = int(np.median(ys))
+    x0 = int(xs[ys == cy].min()) if (ys == cy).any() else int(xs.min())
+    left = int(np.clip(x0 - px // 3, 0, w - px))
+    top = int(np.clip(cy - px // 2, 0, h - px))
+    return {k: v[top : top + px, left : left + px] for k, v in imgs.items()}
 
 
 def contact_sheet(rows: list[tuple[str, dict]], path: Path, cell: int = 256) -> None:
@@ -252,6 +272,47 @@ def verdict(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def generation_and_variation_sheets() -> str:
+    """Sheets of procedural pictures and variations at 1024, with their CPU times."""
+    from dalle_widgets.engine.backends.classical.procedural import generate
+    from dalle_widgets.engine.backends.classical.reframe import vary
+
+    prompts = [
+        "a red sunset over the ocean",
+        "snowy mountains at night with stars",
+        "a green forest by a blue lake",
+        "a city skyline at sunrise",
+        "desert dunes at dawn",
+        "a white siamese cat wearing a hat",
+        "abstract purple and gold composition",
+        "a watercolor fox",
+    ]
+    lines, rows = [], []
+    for p in prompts:
+        c = time.process_time()
+        img = generate(p, size=1024, seed=0)
+        lines.append(f"| generate 1024 | {p} | {time.process_time() - c:.3f} |")
+        rows.append(img)
+    sheet = [(f"{p}", {"seed 0": im}) for p, im in zip(prompts, rows, strict=True)]
+    grid = Image.new("RGB", (4 * 384, 2 * 384))
+    for i, (_, d) in enumerate(sheet):
+        grid.paste(
+            Image.fromarray(d["seed 0"]).resize((384, 384), Image.LANCZOS), ((i % 4) * 384, (i // 4) * 384)
+        )
+    grid.save(OUT / "engine_generate.png", optimize=True)
+    var_rows = []
+    for name in ("rocket", "astronaut", "coffee"):
+        src = square_photo(name, 1024)
+        imgs = {"original": src}
+        for i in range(4):
+            c = time.process_time()
+            imgs[f"variation {i}"] = vary(src, size=1024, seed=0, index=i)
+            lines.append(f"| vary 1024 | {name} #{i} | {time.process_time() - c:.3f} |")
+        var_rows.append((name, imgs))
+    contact_sheet(var_rows, OUT / "engine_vary.png")
+    return "| operation | input | CPU s |\n|---|---|---|\n" + "\n".join(lines)
+
+
 def throughput(n: int = 40, concurrency: int = 4) -> str:
     import anyio
     import httpx
@@ -311,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(verdict(rows))
     (OUT / "engine_fill.json").write_text(json.dumps(rows, indent=1))
+    print()
+    print(generation_and_variation_sheets())
     if not args.no_server:
         print()
         print(throughput())

@@ -140,3 +140,12 @@ def test_variations_differ_but_stay_close() -> None:
     assert np.array_equal(outs[0], vary(img, size=256, seed=1, index=0))
     for o in outs:
         assert np.abs(o.astype(float).mean(axis=(0, 1)) - img.astype(float).mean(axis=(0, 1))).max() < 50
+
+
+def test_fill_with_almost_nothing_known_stays_smooth() -> None:
+    img = textured(128)
+    strip = np.ones((128, 128), bool)
+    strip[:, -2:] = False
+    out = fill(img, strip, seed=0)
+    assert np.array_equal(out[~strip], img[~strip])
+    assert out[strip].std() < img.std()  # a smooth continuation, no crash

@@ -250,8 +250,12 @@ def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = T
     if detail:
         from .synthesis import texture_detail
 
-        fine = texture_detail(img, mask, out, seed=seed, sigma=DETAIL_SIGMA)
-        out = add_texture(out, mask, fine)
+        try:
+            fine = texture_detail(img, mask, out, seed=seed, sigma=DETAIL_SIGMA)
+        except ValueError as exc:  # too little known area for any whole patch: stay smooth
+            logger.debug("offline engine: no texture synthesis for this mask (%s)", exc)
+        else:
+            out = add_texture(out, mask, fine)
     result = image.copy()
     result[mask] = to_u8(out[mask])
     return result
