@@ -8,9 +8,9 @@ from scipy import ndimage
 
 from dalle_widgets.engine.backends import ImageBackend, available_backends, get_backend
 from dalle_widgets.engine.backends.classical import ClassicalBackend
-from dalle_widgets.engine.backends.classical.fill import fill, push_pull
-from dalle_widgets.engine.backends.classical.generate import generate
-from dalle_widgets.engine.backends.classical.vary import vary
+from dalle_widgets.engine.backends.classical.inpaint import fill, push_pull
+from dalle_widgets.engine.backends.classical.procedural import generate
+from dalle_widgets.engine.backends.classical.reframe import vary
 
 
 def textured(size: int = 256, seed: int = 0) -> np.ndarray:
@@ -140,3 +140,12 @@ def test_variations_differ_but_stay_close() -> None:
     assert np.array_equal(outs[0], vary(img, size=256, seed=1, index=0))
     for o in outs:
         assert np.abs(o.astype(float).mean(axis=(0, 1)) - img.astype(float).mean(axis=(0, 1))).max() < 50
+
+
+def test_fill_with_almost_nothing_known_stays_smooth() -> None:
+    img = textured(128)
+    strip = np.ones((128, 128), bool)
+    strip[:, -2:] = False
+    out = fill(img, strip, seed=0)
+    assert np.array_equal(out[~strip], img[~strip])
+    assert out[strip].std() < img.std()  # a smooth continuation, no crash

@@ -543,6 +543,9 @@ def create_app(
     return app
 
 
+#: Chat messages carry an instruction around the prompt (see the client's chat protocol),
+#: so the chat route allows longer text than the Images API's 1000 characters.
+CHAT_PROMPT_CHARS = 4000
 _DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,(.*)$", re.I | re.S)
 
 
@@ -648,7 +651,7 @@ def _parse_chat(body: Any) -> dict[str, Any]:
     prompt = "\n".join(t for t in texts if t.strip())
     call: dict[str, Any] = {"model": model, "n": n, "size": size, "seed": seed, "prompt": prompt}
     if not images:
-        call.update(op="generate", prompt=v.parse_prompt(prompt))
+        call.update(op="generate", prompt=v.parse_prompt(prompt, limit=CHAT_PROMPT_CHARS))
         return call
     img = images[0]
     if len(images) == 2:
@@ -673,7 +676,9 @@ def _parse_chat(body: Any) -> dict[str, Any]:
         alpha = v._alpha(img)
     mask = alpha == 0 if alpha is not None else None
     if mask is not None and mask.any():
-        call.update(op="edit", image=v._rgb(img), mask=mask, prompt=v.parse_prompt(prompt))
+        call.update(
+            op="edit", image=v._rgb(img), mask=mask, prompt=v.parse_prompt(prompt, limit=CHAT_PROMPT_CHARS)
+        )
     else:
         call.update(op="vary", image=v._rgb(img))
     return call

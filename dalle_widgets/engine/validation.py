@@ -205,7 +205,8 @@ def parse_response_format(value: Any) -> str:
     return str(value)
 
 
-def parse_prompt(value: Any) -> str:
+def parse_prompt(value: Any, *, limit: int | None = None) -> str:
+    """A non-empty prompt of at most ``limit`` characters (default: the model's 1000)."""
     if value is None:
         raise _bad("'prompt' is a required property", "prompt", "missing_required_parameter")
     if not isinstance(value, str):
@@ -216,7 +217,7 @@ def parse_prompt(value: Any) -> str:
         )
     if not value.strip():
         raise _bad("'prompt' must not be empty: describe the image you want.", "prompt", "empty_string")
-    limit = SPEC.max_prompt_chars or 1000
+    limit = limit or SPEC.max_prompt_chars or 1000
     if len(value) > limit:
         raise _bad(
             f"'{value[:40]}...' is too long - 'prompt': {len(value)} characters, the maximum for dall-e-2 is "

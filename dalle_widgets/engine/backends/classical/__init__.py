@@ -1,8 +1,8 @@
 """The default backend: classical image processing, CPU-fast, no weights.
 
-* generate: a procedural poster from the prompt's words (:mod:`.generate`);
-* edit: push-pull smooth fill plus texture from patch synthesis (:mod:`.fill`);
-* vary: projective re-framing plus colour jitter (:mod:`.vary`).
+* generate: a procedural poster from the prompt's words (:mod:`.procedural`);
+* edit: push-pull smooth fill plus texture from patch synthesis (:mod:`.inpaint`);
+* vary: projective re-framing plus colour jitter (:mod:`.reframe`).
 
 Every output is deterministic in its arguments and seed; image ``i`` of a request
 uses ``seed + i`` so the n images of one request differ.
@@ -14,9 +14,9 @@ import numpy as np
 
 from .._registry_types import seeds_for
 from ._ops import resize_u8
-from .fill import fill
-from .generate import generate
-from .vary import vary
+from .inpaint import fill
+from .procedural import generate
+from .reframe import vary
 
 __all__ = ["ClassicalBackend"]
 

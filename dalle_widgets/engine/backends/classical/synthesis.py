@@ -105,9 +105,9 @@ def texture_detail(
     *,
     seed: int,
     work_px: int = 256,
-    sigma: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Texture for a hole: the mid-band structure and the fine detail found by patch matching.
+    sigma: float = 0.5,
+) -> np.ndarray:
+    """Fine texture for a hole, copied from the places patch matching picks.
 
     Parameters
     ----------
@@ -116,37 +116,33 @@ def texture_detail(
     mask : ndarray, shape (H, W), bool
         True = hole.
     base : ndarray, shape (H, W, 3), float32
-        A smooth fill of the hole (push-pull), used to compute the high-pass near the hole.
+        The smooth fill of the hole; the search runs on it, shrunk.
     seed : int
     work_px : int
-        Side length the search runs at.
-    sigma : float or None
-        Scale separating "fine detail" from structure; default half the shrink factor.
+        Side length the search runs at (the shrink factor is rounded to an integer).
+    sigma : float
+        Gaussian scale (px) of the high-pass: only detail finer than this is copied.
 
     Returns
     -------
-    coarse : ndarray, shape (H, W, 3), float32
-        The synthesised image at reduced resolution, upsampled (mid frequencies).
-    detail : ndarray, shape (H, W, 3), float32
-        Zero-mean fine detail copied from matched source positions (zero outside the hole).
+    ndarray, shape (H, W, 1), float32
+        Zero-mean grey detail inside the hole (the same for every channel, so it adds
+        texture, not colour noise), zero outside.
     """
     h, w = mask.shape
     factor = max(1, int(round(max(h, w) / work_px)))
     sh, sw = h // factor, w // factor
     small = resize(base, (sh, sw), resample=4)  # BOX
     small_mask = resize(mask.astype(np.float32), (sh, sw), resample=4) > 0
-    filled, nnf = patch_match(small, small_mask, seed=seed)
-    coarse = resize(filled, (h, w))
+    _, nnf = patch_match(small, small_mask, seed=seed)
     ys, xs = np.nonzero(mask)
     sy = np.minimum(ys // factor, sh - 1)
     sx = np.minimum(xs // factor, sw - 1)
-    off_x = (nnf[sy, sx, 0].astype(np.int64) - sx) * factor
-    off_y = (nnf[sy, sx, 1].astype(np.int64) - sy) * factor
-    src_x = np.clip(xs + off_x, 0, w - 1)
-    src_y = np.clip(ys + off_y, 0, h - 1)
-    s = sigma if sigma is not None else max(1.0, factor / 2)
-    high = base - blur(base, s)
-    detail = np.zeros_like(base)
+    src_x = np.clip(xs + (nnf[sy, sx, 0].astype(np.int64) - sx) * factor, 0, w - 1)
+    src_y = np.clip(ys + (nnf[sy, sx, 1].astype(np.int64) - sy) * factor, 0, h - 1)
+    grey = base.mean(axis=2)  # the known pixels, with the hole smoothly filled so the blur stays clean
+    high = grey - blur(grey, sigma)
+    detail = np.zeros((h, w, 1), np.float32)
     ok = ~mask[src_y, src_x]
-    detail[ys[ok], xs[ok]] = high[src_y[ok], src_x[ok]]
-    return coarse, detail
+    detail[ys[ok], xs[ok], 0] = high[src_y[ok], src_x[ok]]
+    return detail

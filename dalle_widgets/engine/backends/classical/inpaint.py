@@ -1,0 +1,261 @@
+"""Content-aware fill for edits and outpainting: smooth base + synthesised texture.
+
+Two classical ideas, each covering the other's weakness (measured in
+``benchmarks/engine.py``):
+
+* **push-pull** (a normalized-convolution pyramid) gives the low frequencies: it
+  continues the surrounding colours smoothly, scores best on pixel metrics among
+  weight-free methods, and costs ~0.1 s at 1024 px. Alone it looks "blurred out".
+* **patch synthesis** (PatchMatch, via ``patchmatch-cython``) run at reduced
+  resolution finds, for every hole pixel, a source location with similar
+  surroundings. The full-resolution detail (high-pass) copied from those locations
+  puts texture back into the hole.
+
+The fill is ``pushpull + ramp * detail``, where the ramp grows from 0 at the hole's
+edge over a few pixels (a feathered seam), and pixels outside the mask are returned
+unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse.linalg import cg
+
+from ._ops import resize, to_float, to_u8
+
+__all__ = ["fill", "harmonic", "push_pull", "smooth_fill"]
+
+logger = logging.getLogger("dalle_widgets")
+
+#: Scale (px) below which texture is copied from matched places: the finest band only,
+#: which carries the grain while costing the least fidelity (see benchmarks/engine.py).
+DETAIL_SIGMA = 0.5
+#: Texture strength, as the ratio of the hole's detail energy (mean absolute Laplacian)
+#: to that of a 24 px ring of known pixels around it. The photo itself scores about 1.1;
+#: copied texture is not the true texture, so a lower level keeps fidelity (PSNR/SSIM).
+DETAIL_LEVEL = 0.7
+#: Bounds on the gain applied to the copied texture to reach that level.
+DETAIL_GAIN_MAX = 8.0
+#: The texture fades in between these distances (px) from the hole's edge, so thin
+#: strokes stay smooth (where a membrane is nearly exact) and seams stay invisible.
+DETAIL_RAMP_PX = (5.0, 17.0)
+RING_PX = 24
+#: Copied detail is clipped to this many grey levels before the gain: strong edges
+#: copied from elsewhere would cost the most fidelity, fine grain the least.
+DETAIL_CLIP = 1.5
+#: A hole with more than this share of its outline on the image border is outpainting.
+OUTPAINT_BORDER_SHARE = 0.25
+
+
+def _reduce(a: np.ndarray) -> np.ndarray:
+    """Blur with [1, 2, 1]/4 then average 2x2 blocks (pads odd sides with zeros)."""
+    a = ndimage.convolve1d(a, np.array([0.25, 0.5, 0.25], np.float32), axis=0, mode="constant")
+    a = ndimage.convolve1d(a, np.array([0.25, 0.5, 0.25], np.float32), axis=1, mode="constant")
+    h, w = a.shape[:2]
+    if h % 2 or w % 2:
+        pad = [(0, h % 2), (0, w % 2)] + [(0, 0)] * (a.ndim - 2)
+        a = np.pad(a, pad)
+    h2, w2 = a.shape[0] // 2, a.shape[1] // 2
+    return a.reshape(h2, 2, w2, 2, *a.shape[2:]).mean(axis=(1, 3))
+
+
+def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill unknown pixels by a normalized-convolution pyramid (push-pull).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, C), float
+        Values at known pixels (others are ignored).
+    known : ndarray, shape (H, W), bool or float in [0, 1]
+        Confidence of each pixel; 1 = known.
+
+    Returns
+    -------
+    ndarray, shape (H, W, C), float32
+        Known pixels unchanged, unknown ones interpolated smoothly from all sides.
+
+    Examples
+    --------
+    >>> img = np.zeros((8, 8, 1), np.float32); img[:, 4:] = 100
+    >>> known = np.ones((8, 8), bool); known[2:6, 2:6] = False
+    >>> out = push_pull(img, known)
+    >>> bool(out[4, 1, 0] == 0 and out[4, 7, 0] == 100 and 0 < out[4, 3, 0] < 100)
+    True
+    """
+    w0 = np.asarray(known, np.float32)
+    c0 = np.asarray(image, np.float32) * w0[..., None]
+    levels = [(c0, w0)]
+    while min(levels[-1][1].shape) > 1 and levels[-1][1].min() <= 0:
+        c, w = levels[-1]
+        levels.append((_reduce(c), _reduce(w)))
+    c, w = levels[-1]
+    est = c / np.maximum(w, 1e-8)[..., None]
+    for c, w in reversed(levels[:-1]):
+        up = resize(est, w.shape)
+        alpha = np.clip(w * 2.0, 0.0, 1.0)[..., None]
+        est = alpha * (c / np.maximum(w, 1e-8)[..., None]) + (1 - alpha) * up
+    return est
+
+
+def harmonic(image: np.ndarray, mask: np.ndarray, init: np.ndarray, *, maxiter: int = 150) -> np.ndarray:
+    """Solve Laplace's equation inside the hole, the known pixels as boundary values.
+
+    The smoothest continuation of the surroundings (a membrane): better than a pyramid
+    on thin strokes and enclosed holes. Conjugate gradients on the hole pixels only
+    (5-point stencil, image edges reflect), started from ``init`` (the push-pull fill)
+    so a bounded number of iterations suffices.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, C), float
+    mask : ndarray, shape (H, W), bool
+        True = unknown.
+    init : ndarray, shape (H, W, C), float
+        Starting values in the hole.
+    maxiter : int
+
+    Returns
+    -------
+    ndarray, shape (H, W, C), float32
+
+    Examples
+    --------
+    >>> img = np.zeros((16, 16, 1), np.float32); img[:, 8:] = 100
+    >>> hole = np.zeros((16, 16), bool); hole[4:12, 4:12] = True
+    >>> out = harmonic(img, hole, push_pull(img, ~hole))
+    >>> 0 < float(out[8, 7, 0]) < 100
+    True
+    """
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    n = len(ys)
+    out = np.array(init, np.float32, copy=True)
+    if n == 0:
+        return out
+    index = np.full((h, w), -1, np.int64)
+    index[ys, xs] = np.arange(n)
+    rows, cols = [], []
+    diag = np.zeros(n)
+    rhs = np.zeros((n, image.shape[2]))
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        src = np.nonzero(inside)[0]
+        ny, nx = ny[inside], nx[inside]
+        diag[src] += 1
+        nb = index[ny, nx]
+        hole = nb >= 0
+        rows.append(src[hole])
+        cols.append(nb[hole])
+        rhs[src[~hole]] += image[ny[~hole], nx[~hole]]
+    r = np.concatenate([*rows, np.arange(n)])
+    c = np.concatenate([*cols, np.arange(n)])
+    vals = np.concatenate([-np.ones(len(r) - n), diag])
+    matrix = sparse.csr_matrix((vals, (r, c)), shape=(n, n))
+    for ch in range(image.shape[2]):
+        sol, _ = cg(matrix, rhs[:, ch], x0=out[ys, xs, ch].astype(np.float64), rtol=1e-4, maxiter=maxiter)
+        out[ys, xs, ch] = sol
+    return out
+
+
+def smooth_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The low-frequency part of the fill, float32 (H, W, C).
+
+    Holes mostly enclosed by known pixels (strokes, objects, even when they touch the
+    edge) get the harmonic (membrane) fill; holes with a large share of their outline
+    on the image border (outpainting margins) keep the push-pull fill, which
+    extrapolates better than a membrane with free edges (measured in
+    ``benchmarks/engine.py``).
+    """
+    pp = push_pull(image, ~mask)
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return pp
+    edge = np.zeros_like(mask)
+    edge[0], edge[-1], edge[:, 0], edge[:, -1] = True, True, True, True
+    outline = mask & ndimage.binary_dilation(~mask)
+    on_border = ndimage.sum(mask & edge, labels, np.arange(1, count + 1))
+    on_known = ndimage.sum(outline, labels, np.arange(1, count + 1))
+    enclosed_ids = np.nonzero(on_border <= OUTPAINT_BORDER_SHARE * (on_border + on_known))[0] + 1
+    enclosed = np.isin(labels, enclosed_ids)
+    if not enclosed.any():
+        return pp
+    return harmonic(image, enclosed, pp)
+
+
+def _edge_ramp(mask: np.ndarray, start: float, stop: float) -> np.ndarray:
+    """0 up to ``start`` px inside the hole, rising linearly to 1 at ``stop`` px."""
+    dist = ndimage.distance_transform_edt(mask)
+    return np.clip((dist - start) / max(stop - start, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def _detail_energy(grey: np.ndarray, where: np.ndarray) -> float:
+    return float(np.abs(ndimage.laplace(grey))[where].mean()) if where.any() else 0.0
+
+
+def add_texture(base: np.ndarray, mask: np.ndarray, fine: np.ndarray) -> np.ndarray:
+    """Add copied texture ``fine`` (H, W, 1) to ``base`` at the surroundings' texture level.
+
+    The texture is clipped (strong copied edges cost the most fidelity), faded in from
+    the hole's edge, and scaled so that its detail energy is :data:`DETAIL_LEVEL` times
+    that of the known ring around the hole (within ``[0, DETAIL_GAIN_MAX]``).
+    """
+    shaped = np.clip(fine[..., 0], -DETAIL_CLIP, DETAIL_CLIP) * _edge_ramp(mask, *DETAIL_RAMP_PX)
+    outside = ndimage.distance_transform_edt(~mask)
+    ring = (outside > 0) & (outside <= RING_PX)
+    target = DETAIL_LEVEL * _detail_energy(base.mean(axis=2), ring)
+    have = _detail_energy(shaped, mask)
+    gain = float(np.clip(target / have, 0.0, DETAIL_GAIN_MAX)) if have > 0 else 0.0
+    return base + gain * shaped[..., None]
+
+
+def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = True) -> np.ndarray:
+    """Fill ``image`` where ``mask`` is True: smooth continuation plus synthesised texture.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3), uint8
+    mask : ndarray, shape (H, W), bool
+        True = regenerate.
+    seed : int
+        Seeds the patch search: a different seed gives a different texture.
+    detail : bool
+        Add synthesised texture on top of the smooth fill.
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), uint8
+        Pixels outside ``mask`` are exactly the input's.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> img = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    >>> hole = np.zeros((64, 64), bool); hole[16:48, 16:48] = True
+    >>> out = fill(img, hole)
+    >>> bool((out[~hole] == img[~hole]).all()), out.dtype
+    (True, dtype('uint8'))
+    """
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return image.copy()
+    if mask.all():
+        raise ValueError("the mask covers the whole image: there is nothing to continue from")
+    img = to_float(image)
+    img[mask] = 0
+    out = smooth_fill(img, mask)
+    if detail:
+        from .synthesis import texture_detail
+
+        try:
+            fine = texture_detail(img, mask, out, seed=seed, sigma=DETAIL_SIGMA)
+        except ValueError as exc:  # too little known area for any whole patch: stay smooth
+            logger.debug("offline engine: no texture synthesis for this mask (%s)", exc)
+        else:
+            out = add_texture(out, mask, fine)
+    result = image.copy()
+    result[mask] = to_u8(out[mask])
+    return result
