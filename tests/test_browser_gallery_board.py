@@ -3,6 +3,8 @@ pin to the board, caption and reorder, reload the board from disk, vary everythi
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -79,4 +81,15 @@ def test_gallery_vary_pin_board_reload(lab_page) -> None:
     reloaded.locator(".dalle-export-html").click()
     assert lab_page.wait_for("len(list((board2.path / 'exports').glob('board-*.*')))", lambda v: v >= 1) >= 1
     lab_page.shot("board-reloaded-varied", reloaded)
+
+    # saved with outputs, the notebook stays small and every widget output carries a static PNG
+    lab_page.save()
+    nb = json.loads((lab_page.server.root / lab_page.name).read_text())
+    size = (lab_page.server.root / lab_page.name).stat().st_size
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", []) if "data" in o]
+    widget_outputs = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o["data"]]
+    assert widget_outputs and all("image/png" in o["data"] for o in widget_outputs)
+    texts = ["".join(o["data"]["text/plain"]) for o in widget_outputs]
+    assert any(t.startswith("Gallery(4 images") for t in texts), texts
+    assert size < 1_000_000, size
     assert not lab_page.page_errors, lab_page.page_errors

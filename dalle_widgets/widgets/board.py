@@ -33,7 +33,7 @@ from PIL import Image
 
 from .. import imaging
 from . import _client
-from ._static import StaticFallbackMixin, png_bytes
+from ._static import StaticFallbackMixin, placeholder, png_bytes
 from ._tasks import TaskRunner, error_line
 
 __all__ = ["BoardItem", "MoodBoard", "current_board"]
@@ -533,7 +533,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
     # ---------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image | None:
         if not self._items:
-            return None
+            return placeholder("empty mood board")
         return self.contact_sheet(thumb_px=128)
 
     def _summary(self) -> str:

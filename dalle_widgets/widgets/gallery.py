@@ -26,7 +26,7 @@ from PIL import Image
 
 from .. import imaging
 from . import _client
-from ._static import StaticFallbackMixin, png_bytes
+from ._static import StaticFallbackMixin, placeholder, png_bytes
 from ._tasks import TaskRunner, error_line
 
 __all__ = ["Gallery", "describe_provenance"]
@@ -326,7 +326,7 @@ class Gallery(StaticFallbackMixin, W.VBox):
     # ------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image | None:
         if not self.images:
-            return None
+            return placeholder("empty gallery")
         thumbs = [imaging.thumbnail(_pil(i), 128) for i in self.images]
         return imaging.contact_sheet(thumbs, cols=self.columns or min(4, len(thumbs)))
 
