@@ -55,6 +55,17 @@ def small_png(image: Image.Image | np.ndarray, px: int = SNAPSHOT_PX) -> bytes:
     return png_bytes(thumb, max_bytes=60_000)
 
 
+def placeholder(text: str, size: tuple[int, int] = (240, 48)) -> Image.Image:
+    """A small grey card with ``text``: the static form of an empty widget."""
+    from PIL import ImageDraw
+
+    card = Image.new("RGB", size, (245, 245, 245))
+    draw = ImageDraw.Draw(card)
+    draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=(200, 200, 200))
+    draw.text((10, size[1] // 2 - 6), text, fill=(90, 90, 90))
+    return card
+
+
 class StaticFallbackMixin:
     """Adds ``image/png`` and a short ``text/plain`` to an ipywidgets mimebundle.
 

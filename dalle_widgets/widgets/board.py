@@ -33,7 +33,7 @@ from PIL import Image
 
 from .. import imaging
 from . import _client
-from ._static import StaticFallbackMixin, png_bytes
+from ._static import StaticFallbackMixin, placeholder, png_bytes
 from ._tasks import TaskRunner, error_line
 
 __all__ = ["BoardItem", "MoodBoard", "current_board"]
@@ -476,10 +476,10 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
         for i, item in enumerate(self._items):
             img = W.Image(value=self._thumb(item), format="png", layout=W.Layout(width=f"{self.thumb_px}px"))
             prompt = item.info.get("prompt")
-            if prompt:
-                img.tooltip = f"{prompt} ({item.info.get('operation', '?')}, {item.info.get('model', '?')})"
+            hover = (f"{prompt} ({item.info.get('operation', '?')}, {item.info.get('model', '?')})"
+                     if prompt else None)
             cap = W.Text(value=item.caption, placeholder="caption", continuous_update=False,
-                         layout=W.Layout(width=f"{self.thumb_px}px"))
+                         layout=W.Layout(width=f"{self.thumb_px}px"), tooltip=hover)
             cap.add_class("dalle-caption")
             cap.observe(lambda ch, item_id=item.id: self._guard(self.caption, item_id, ch["new"]), "value")
             left = W.Button(icon="arrow-left", tooltip="Move left", layout=W.Layout(width="36px"),
@@ -533,7 +533,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
     # ---------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image | None:
         if not self._items:
-            return None
+            return placeholder("empty mood board")
         return self.contact_sheet(thumb_px=128)
 
     def _summary(self) -> str:

@@ -26,7 +26,7 @@ from PIL import Image
 
 from .. import imaging
 from . import _client
-from ._static import StaticFallbackMixin, png_bytes
+from ._static import StaticFallbackMixin, placeholder, png_bytes
 from ._tasks import TaskRunner, error_line
 
 __all__ = ["Gallery", "describe_provenance"]
@@ -146,7 +146,6 @@ class Gallery(StaticFallbackMixin, W.VBox):
     def _tile(self, i: int, item: Any) -> W.VBox:
         info = _info(item)
         img = W.Image(value=self._thumb_png(item), format="png", layout=W.Layout(width=f"{self.thumb_px}px"))
-        img.tooltip = describe_provenance(info)
         img.add_class("dalle-thumb")
         try:
             from ipyevents import Event
@@ -181,8 +180,12 @@ class Gallery(StaticFallbackMixin, W.VBox):
             info_html.layout.display = "block" if change["new"] else "none"
 
         info_toggle.observe(toggle, "value")
+        # The hover text lives on the label: ipywidgets 8.1 cannot render a tooltip on an Image or a Box
+        # (their views have no description and crash in updateTooltip).
         label = W.HTML(f"<span style='font-size:11px;color:#666'>#{i}"
-                       f"{' · ' + html.escape(str(info['size'])) if info.get('size') else ''}</span>")
+                       f"{' · ' + html.escape(str(info['size'])) if info.get('size') else ''}</span>",
+                       tooltip=describe_provenance(info))
+        label.add_class("dalle-tile-label")
         tile = W.VBox([img, W.HBox([label, info_toggle], layout=W.Layout(justify_content="space-between")),
                        W.HBox([vary, edit, pin, save], layout=W.Layout(flex_flow="row wrap")), info_html],
                       layout=W.Layout(border="2px solid transparent", padding="2px"))
@@ -323,7 +326,7 @@ class Gallery(StaticFallbackMixin, W.VBox):
     # ------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image | None:
         if not self.images:
-            return None
+            return placeholder("empty gallery")
         thumbs = [imaging.thumbnail(_pil(i), 128) for i in self.images]
         return imaging.contact_sheet(thumbs, cols=self.columns or min(4, len(thumbs)))
 

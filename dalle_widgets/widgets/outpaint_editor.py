@@ -261,9 +261,14 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             from ..models import DEFAULT_MODEL, lookup
 
             model = getattr(self._client, "model", None) or DEFAULT_MODEL
-            p = lookup(model).price(f"{self.frame}x{self.frame}")
+            spec = lookup(model)
+            side = max((b[2] - b[0] for b in self.plan), default=0)
+            squares = sorted(int(z.split("x")[0]) for z in spec.sizes
+                             if "x" in z and len(set(z.split("x"))) == 1)
+            req = next((q for q in squares if q >= side), squares[-1] if squares else side)
+            p = spec.price(f"{req}x{req}")
             if p is not None and n:
-                price = f" · up to {n} × ${p:.3f} = ${n * p:.2f} at {model} prices"
+                price = f" · up to {n} × ${p:.3f} ({req}px) = ${n * p:.2f} at {model} prices"
         except Exception:  # noqa: BLE001 - the price is a hint only
             pass
         self.info.value = (f"<span style='font-size:12px;color:#555'>canvas {w}×{h} · original at "

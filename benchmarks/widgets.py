@@ -1,0 +1,262 @@
+"""Widget benchmarks: kernel time per mouse event, browser stroke latency, bytes per gallery.
+
+Usage: ``python benchmarks/widgets.py [--no-browser]`` from the repository root.
+
+1. **Kernel time per mouse-move event** (no browser): ``MaskEditor.handle_mouse_move`` on a
+   1024 px image shown at 512 px, including ipycanvas' command serialisation. Peer: the
+   naive way, re-sending the whole mask overlay as an image on every move.
+2. **Browser latency from a mouse move to the stroke on screen** (JupyterLab + Chromium,
+   kernel on this machine): a listener on the canvas stamps each ``mousemove`` and a
+   polling loop stamps the first frame whose pixel under the pointer changed; the median
+   difference is the figure (goal: under 50 ms on localhost).
+3. **Bytes sent to the browser per gallery of 10 images at 1024 px**: the serialised state
+   of every widget in the gallery (what the comm-open messages carry) plus the static PNG
+   in the output mimebundle (what a saved notebook keeps). Peer: full-size PNGs in Image
+   widgets. Goal: under 1 MB.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def photo(seed: int, size: int = 1024) -> np.ndarray:
+    """Photo-like test content (gradients + texture + noise): compresses like a real picture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    base = np.dstack([np.sin(6 * xx + seed), np.cos(5 * yy - seed), np.sin(9 * (xx * yy) + seed)]) * 90 + 128
+    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+
+
+def kernel_mouse_move(n: int = 400) -> dict[str, float]:
+    from ipycanvas.canvas import _CANVAS_MANAGER
+
+    from dalle_widgets import masks
+    from dalle_widgets.widgets import MaskEditor
+    from dalle_widgets.widgets._canvas import hold, overlay_rgba
+
+    sent: list[int] = []
+    orig = _CANVAS_MANAGER._send_custom
+
+    def count(command, buffers=None):  # serialise exactly as ipycanvas does, then drop
+        from ipycanvas.utils import commands_to_buffer
+
+        _meta, buf = commands_to_buffer(command)
+        sent.append(len(memoryview(buf).cast("B")) + sum(len(memoryview(b).cast("B")) for b in buffers or []))
+
+    _CANVAS_MANAGER._send_custom = count
+    try:
+        ed = MaskEditor(photo(1), display_px=512, brush_size=48)
+        times = []
+        ed.handle_mouse_down(20, 20)
+        sent.clear()
+        for i in range(n):
+            x, y = 20 + (i * 7) % 470, 20 + (i * 3) % 470
+            t = time.perf_counter()
+            ed.handle_mouse_move(x, y)
+            times.append(time.perf_counter() - t)
+        move_bytes = statistics.median(sent) if sent else 0
+        t = time.perf_counter()
+        ed.handle_mouse_up(300, 300)
+        up = time.perf_counter() - t
+        # peer: re-send the whole 512 px overlay as an image on every move
+        naive = []
+        small = masks.resize(ed.mask, (512, 512))
+        sent.clear()
+        for _ in range(30):
+            t = time.perf_counter()
+            with hold():
+                ed.canvas[1].clear()
+                ed.canvas[1].put_image_data(overlay_rgba(small, (255, 64, 64)), 0, 0)
+            naive.append(time.perf_counter() - t)
+        naive_bytes = statistics.median(sent)
+    finally:
+        _CANVAS_MANAGER._send_custom = orig
+    return {
+        "move_median_ms": statistics.median(times) * 1e3,
+        "move_p95_ms": sorted(times)[int(0.95 * len(times))] * 1e3,
+        "move_bytes": move_bytes,
+        "stroke_end_ms": up * 1e3,
+        "naive_move_ms": statistics.median(naive) * 1e3,
+        "naive_move_bytes": naive_bytes,
+        "points_in_last_stroke": len(ed.strokes[-1].points),
+    }
+
+
+def gallery_bytes(images: list, thumb_px: int = 256) -> dict[str, float]:
+    import ipywidgets as W
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    from dalle_widgets.widgets import Gallery
+    from dalle_widgets.widgets._static import png_bytes
+
+    def tree(w):
+        yield w
+        for name in ("children",):
+            for c in getattr(w, name, ()) or ():
+                yield from tree(c)
+        layout = getattr(w, "layout", None)
+        if isinstance(layout, W.Widget):
+            yield layout
+        style = getattr(w, "style", None)
+        if isinstance(style, W.Widget):
+            yield style
+
+    def state_bytes(widgets) -> int:
+        total = 0
+        seen = set()
+        for w in widgets:
+            if w.model_id in seen:
+                continue
+            seen.add(w.model_id)
+            state, _paths, buffers = _remove_buffers(w.get_state())
+            total += len(json.dumps(state)) + sum(len(memoryview(b).cast("B")) for b in buffers)
+        return total
+
+    t = time.perf_counter()
+    g = Gallery(images, thumb_px=thumb_px)
+    build = time.perf_counter() - t
+    live = state_bytes(tree(g)) + sum(state_bytes([e]) for e in g._events)
+    bundle = g._repr_mimebundle_()
+    output = len(json.dumps({k: v for k, v in bundle.items()}))
+    static_png = len(base64.b64decode(bundle["image/png"]))
+    from dalle_widgets import imaging
+
+    full = sum(len(png_bytes(imaging.to_pil(getattr(i, "image", i)))) for i in images)
+    return {"widget_state_bytes": live, "notebook_output_bytes": output, "static_png_bytes": static_png,
+            "naive_full_png_bytes": full, "build_s": build}
+
+
+def offline_images(n: int = 10) -> list:
+    from dalle_widgets.client import ImagesClient
+    from dalle_widgets.engine.background import BackgroundEngine
+
+    eng = BackgroundEngine.start()
+    try:
+        with ImagesClient(api_key=eng.token, base_url=eng.base_url) as client:
+            prompts = ["a watercolor fox in a forest", "a lighthouse on a cliff at sunset"]
+            out = []
+            for i in range(n):
+                out.extend(client.generate(prompts[i % 2], n=1, size="1024x1024", seed=i))
+            return out
+    finally:
+        eng.stop()
+
+
+def browser_latency(moves: int = 40) -> dict[str, float]:
+    from playwright import sync_api
+
+    from tests.fixtures.lab import LabPage, chromium, new_context, running_lab
+
+    with (tempfile.TemporaryDirectory() as tmp, running_lab(Path(tmp)) as server,
+          chromium(sync_api) as browser):
+        nb_dir = ROOT / "tests" / "browser_notebooks"
+        assert (nb_dir / "latency.py").is_file()
+        context = new_context(browser)
+        page = context.new_page()
+        lp = LabPage(page, server, "benchmark")
+        lp.open("latency")
+        canvas = page.locator(".dalle-mask-editor .dalle-mask-canvas").first
+        canvas.wait_for()
+        canvas.scroll_into_view_if_needed()
+        time.sleep(1.0)
+        page.evaluate("""() => {
+            const el = document.querySelector('.dalle-mask-editor .dalle-mask-canvas');
+            const c = el.tagName === 'CANVAS' ? el : el.querySelector('canvas');
+            const ctx = c.getContext('2d', {willReadFrequently: true});
+            const r = c.getBoundingClientRect();
+            const sx = c.width / r.width, sy = c.height / r.height;
+            window.__lat = []; window.__pending = []; window.__sent = []; window.__seen = [];
+            const px = (x, y) => Array.from(
+                ctx.getImageData(Math.round(x * sx), Math.round(y * sy), 1, 1).data);
+            c.addEventListener('mousemove', (e) => {
+                if (!(e.buttons & 1)) return;
+                const x = e.clientX - r.left, y = e.clientY - r.top;
+                window.__pending.push({x, y, t: performance.now(), before: px(x, y)});
+                window.__sent.push(performance.timeOrigin + performance.now());
+            });
+            const poll = () => {
+                const now = performance.now();
+                window.__pending = window.__pending.filter((p) => {
+                    const v = px(p.x, p.y);
+                    if (Math.abs(v[0] - p.before[0]) + Math.abs(v[1] - p.before[1]) > 12) {
+                        window.__lat.push(now - p.t);
+                        window.__seen.push(performance.timeOrigin + now); return false;
+                    }
+                    return now - p.t < 2000;
+                });
+                setTimeout(poll, 1);
+            };
+            poll();
+        }""")
+        box = canvas.bounding_box()
+        y = box["y"] + 256
+        page.mouse.move(box["x"] + 20, y)
+        page.mouse.down()
+        for i in range(1, moves + 1):
+            page.mouse.move(box["x"] + 20 + 11 * i, y)
+            time.sleep(0.12)  # one move at a time, as a hand would, so each is measured alone
+        page.mouse.up()
+        time.sleep(1.0)
+        lat = page.evaluate("() => window.__lat")
+        sent = page.evaluate("() => window.__sent")
+        seen = page.evaluate("() => window.__seen")
+        arrivals = lp.eval(f"arrivals[-{moves}:]")
+        strokes = lp.eval("len(editor.strokes)")
+        inbound = [a - s for a, s in zip(arrivals, sent[-len(arrivals):], strict=False)]
+        outbound = [v - a for v, a in zip(seen[-len(arrivals):], arrivals, strict=False)]
+        lp.shot("latency", page.locator(".dalle-mask-editor").first)
+        context.close()
+    return {"moves": moves, "measured": len(lat),
+            "median_ms": statistics.median(lat) if lat else float("nan"),
+            "p90_ms": sorted(lat)[int(0.9 * len(lat))] if lat else float("nan"), "strokes": strokes,
+            "to_kernel_ms": statistics.median(inbound) if inbound else float("nan"),
+            "back_to_pixels_ms": statistics.median(outbound) if outbound else float("nan")}
+
+
+def main(argv: list[str]) -> int:
+    k = kernel_mouse_move()
+    print("\n1. Kernel time per mouse-move event (MaskEditor, 1024 px image at 512 px)")
+    print(f"   {'':32s} {'median ms':>10s} {'bytes/event':>12s}")
+    print(f"   {'dalle-widgets (preview polyline)':32s} {k['move_median_ms']:10.3f} {k['move_bytes']:12.0f}")
+    print(f"   {'naive (re-send overlay image)':32s} {k['naive_move_ms']:10.3f} "
+          f"{k['naive_move_bytes']:12.0f}")
+    print(f"   ratio naive / ours: time x{k['naive_move_ms'] / k['move_median_ms']:.1f}, "
+          f"bytes x{k['naive_move_bytes'] / max(1, k['move_bytes']):.1f}")
+    print(f"   p95 move {k['move_p95_ms']:.3f} ms; end of a {k['points_in_last_stroke']}-point stroke "
+          f"(rasterise at 1024 px + redraw overlay) {k['stroke_end_ms']:.1f} ms")
+
+    print("\n3. Bytes to the browser per gallery of 10 images at 1024 px")
+    for label, images in (("offline-engine images", offline_images(10)),
+                          ("photo-like images", [photo(s) for s in range(10)])):
+        g = gallery_bytes(images)
+        print(f"   {label}: widget state {g['widget_state_bytes'] / 1e6:.3f} MB, "
+              f"notebook output {g['notebook_output_bytes'] / 1e3:.0f} kB "
+              f"(static PNG {g['static_png_bytes'] / 1e3:.0f} kB); naive full PNGs "
+              f"{g['naive_full_png_bytes'] / 1e6:.2f} MB "
+              f"(x{g['naive_full_png_bytes'] / g['widget_state_bytes']:.0f});"
+              f" built in {g['build_s']:.2f} s")
+
+    if "--no-browser" not in argv:
+        b = browser_latency()
+        print("\n2. Browser: mouse move -> stroke visible on the canvas (JupyterLab + Chromium, localhost)")
+        print(f"   median {b['median_ms']:.1f} ms, p90 {b['p90_ms']:.1f} ms "
+              f"({b['measured']} of {b['moves']} moves measured; strokes in kernel: {b['strokes']})")
+        print(f"   split (same machine clock): browser -> kernel handler {b['to_kernel_ms']:.1f} ms, "
+              f"kernel -> pixels on screen {b['back_to_pixels_ms']:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
