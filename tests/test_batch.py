@@ -201,4 +201,4 @@ def test_magic_batch_from_an_expression(ipshell: Shell, fake: FakeOpenAI) -> Non
     assert len(ipshell.ns["r"].succeeded) == 2
     bad = ipshell.run("%dalle batch table")
     assert str(bad.error) == "'table' is a dict: a batch needs a list of prompt strings"
-    assert bad.stderr.strip() == "UsageError: 'table' is a dict: a batch needs a list of prompt strings"
+    assert bad.printed.strip() == "UsageError: 'table' is a dict: a batch needs a list of prompt strings"

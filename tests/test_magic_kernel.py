@@ -107,14 +107,12 @@ def test_status_line_becomes_the_summary(offline_kernel: Kernel) -> None:
 def test_usage_error_is_one_line_without_package_frames(offline_kernel: Kernel) -> None:
     reply, msgs = offline_kernel.run("%dalle a fox --size 800x800")
     assert reply["status"] == "error"
-    assert reply["ename"] == "UsageError"
-    stderr = "".join(
-        m["content"]["text"] for m in msgs if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"
-    )
-    assert (
-        stderr
-        == "UsageError: size '800x800' is not supported by dall-e-2; use 256x256, 512x512 or 1024x1024\n"
-    )
+    message = "size '800x800' is not supported by dall-e-2; use 256x256, 512x512 or 1024x1024"
+    errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    assert len(errors) == 1  # published as the cell's error, so nbval and papermill stop
+    assert errors[0]["evalue"] == message
+    assert errors[0]["traceback"] == [f"UsageError: {message}"]
+    assert not [m for m in msgs if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"]
     everything = repr(msgs) + repr(reply)
     assert "dalle_widgets/" not in everything and "Traceback" not in everything
 
@@ -187,9 +185,11 @@ def test_interrupted_batch_resumes_from_the_cache(slow_fake: FakeOpenAI, tmp_pat
         timer.start()
         reply, msgs = kernel.run("b = %dalle batch prompts --size 256x256 --concurrency 2")
         timer.join()
-        assert reply["status"] == "error" and reply["ename"] == "UsageError", msgs
-        stderr = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
-        assert "batch interrupted after " in stderr and "run it again to resume" in stderr
+        assert reply["status"] == "error" and reply["ename"] == "DalleUsageError", msgs
+        (err,) = [m["content"] for m in msgs if m["msg_type"] == "error"]
+        assert (
+            err["evalue"].startswith("batch interrupted after ") and "run it again to resume" in err["evalue"]
+        )
         first = len(slow_fake.api_requests())
         assert 2 <= first < 10
 

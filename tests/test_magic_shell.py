@@ -29,8 +29,9 @@ def assert_one_line_error(run: CellRun, message: str) -> None:
     from IPython.core.error import UsageError
 
     assert isinstance(run.error, UsageError), run.printed
+    assert type(run.error).__name__ == "DalleUsageError"  # published as the cell's error: nbval stops
     assert str(run.error) == message
-    assert run.stderr.strip() == f"UsageError: {message}"
+    assert run.printed.strip() == f"UsageError: {message}"
     assert "Traceback" not in run.printed
     assert "dalle_widgets/" not in run.printed and "dalle_widgets\\" not in run.printed
     assert FAKE_KEY not in run.printed
@@ -79,8 +80,11 @@ def test_cell_magic_takes_the_body_and_interpolates(ipshell: Shell, fake: FakeOp
     ipshell.run("colour = 'teal'; count = 2")
     run = ipshell.run("%%dalle -n {count} --size 256x256\na {colour} fox\nin {{braces}}, {count * 3} trees")
     assert run.error is None, run.printed
-    assert fake.last.json["prompt"] == "a teal fox\nin {braces}, 6 trees"
+    assert fake.last.json["prompt"] == "a teal fox in {braces}, 6 trees"  # wrapped lines join
     assert fake.last.json["n"] == 2
+    run = ipshell.run("%%dalle --size 256x256 a poster:\n  first line\n\n  second paragraph\n")
+    assert run.error is None, run.printed
+    assert fake.last.json["prompt"] == "a poster: first line\nsecond paragraph"  # a blank line is a break
 
 
 def test_line_interpolation_and_quotes(ipshell: Shell, fake: FakeOpenAI) -> None:
@@ -355,7 +359,7 @@ def test_wrong_key_is_one_line_without_the_key(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-0123456789abcdef")
     run = ipshell.run("%dalle a fox --size 256x256")
     assert run.error is not None
-    assert run.stderr.startswith("UsageError: AuthenticationError: ")
+    assert run.printed.startswith("UsageError: AuthenticationError: ")
     assert "sk-wrong-0123456789abcdef" not in run.printed
     assert "Traceback" not in run.printed
 
@@ -376,11 +380,21 @@ def test_no_key_and_engine_unavailable_is_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OPENAI_")}
     env["DALLE_WIDGETS_HOME"] = str(tmp_path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert "ERROR-TYPE UsageError" in out.stdout, out.stdout + out.stderr
-    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("UsageError")]
+    assert "ERROR-TYPE DalleUsageError" in out.stdout, out.stdout + out.stderr
+    lines = [ln for ln in (out.stdout + out.stderr).splitlines() if ln.startswith("UsageError")]
     assert len(lines) == 1
     assert lines[0].startswith(
         "UsageError: No API key and no endpoint configured, and the offline engine could not start "
     )
     assert "Set OPENAI_API_KEY (or pass api_key=...)" in lines[0]
     assert "Traceback" not in out.stdout + out.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="offline engine bug: engine/backends/classical/generate.py _caption measures a multi-line prompt "
+    "with PIL textlength -> ValueError -> HTTP 500; remove this marker once the engine handles newlines",
+)
+def test_multi_paragraph_cell_prompt_offline(ipshell: Shell) -> None:
+    run = ipshell.run("%%dalle --size 256x256\na poster: first paragraph\n\nsecond paragraph")
+    assert run.error is None, run.printed

@@ -35,7 +35,7 @@ from ._lexer import interpolate
 from ._parser import Invocation, full_help, parse, parser_for
 from ._resolve import resolve_image, resolve_mask, resolve_object, to_int, to_protocol, to_size
 
-__all__ = ["DalleMagics", "EffectiveConfig", "ModelList"]
+__all__ = ["DalleMagics", "DalleUsageError", "EffectiveConfig", "ModelList"]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -87,6 +87,20 @@ class EffectiveConfig(dict):  # type: ignore[type-arg]
         printer.text(self.describe())
 
 
+class DalleUsageError(UsageError):
+    """How ``%dalle`` fails a cell: one line, and an error every front end sees.
+
+    IPython prints a plain :class:`UsageError` to stderr and publishes no error
+    message, so nbval and other tools that watch for error outputs would carry on.
+    This subclass renders as the same single ``UsageError: ...`` line through
+    IPython's ``_render_traceback_`` hook, which also publishes it as the cell's
+    error, with no traceback frames from inside the package.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"UsageError: {self}"]
+
+
 def _one_line(exc: BaseException) -> str:
     """The message a failed cell shows: the error's own text, on one line, with no secret in it."""
     if isinstance(exc, (InvalidRequestError, ConfigurationError)):
@@ -95,6 +109,19 @@ def _one_line(exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())
     return redact(text, os.environ.get("OPENAI_API_KEY"))
+
+
+def cell_prompt(body: str) -> str:
+    r"""The prompt of a ``%%dalle`` cell: lines join with spaces, as in a Markdown paragraph.
+
+    A long prompt can be wrapped over several lines for reading; only a blank line
+    keeps a line break in what is sent.
+
+    >>> cell_prompt("a lighthouse at dusk,\n  gulls overhead\n\nwatercolor")
+    'a lighthouse at dusk, gulls overhead\nwatercolor'
+    """
+    paragraphs = re.split(r"\n\s*\n", body.strip())
+    return "\n".join(" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in paragraphs)
 
 
 def _slug(text: str, limit: int = 40) -> str:
@@ -263,6 +290,18 @@ class DalleMagics(Magics):
     @no_var_expand
     @line_cell_magic
     def dalle(self, line: str, cell: str | None = None, local_ns: dict[str, Any] | None = None) -> Any:
+        try:
+            return self._dalle(line, cell, local_ns)
+        except DalleUsageError:
+            raise
+        except UsageError as exc:
+            raise DalleUsageError(str(exc)) from exc.__cause__
+        except DalleWidgetsError as exc:
+            raise DalleUsageError(_one_line(exc)) from exc
+        except OSError as exc:  # unreadable file, not an image (PIL's UnidentifiedImageError)
+            raise DalleUsageError(_one_line(exc)) from exc
+
+    def _dalle(self, line: str, cell: str | None, local_ns: dict[str, Any] | None) -> Any:
         inv = parse(line, cell)
         if inv.command == "help" or inv.args.help:
             topic = getattr(inv.args, "topic", None) if inv.command in ("help", "generate") else inv.command
@@ -270,13 +309,7 @@ class DalleMagics(Magics):
         namespace: dict[str, Any] = dict(self.shell.user_ns) if self.shell is not None else {}
         if local_ns:
             namespace.update(local_ns)
-        handler = getattr(self, f"_cmd_{inv.command}")
-        try:
-            return handler(inv, namespace)
-        except DalleWidgetsError as exc:
-            raise UsageError(_one_line(exc)) from exc
-        except OSError as exc:  # unreadable file, not an image (PIL's UnidentifiedImageError)
-            raise UsageError(_one_line(exc)) from exc
+        return getattr(self, f"_cmd_{inv.command}")(inv, namespace)
 
     def _help(self, topic: str | None) -> None:
         if topic in (None, "generate", "help"):
@@ -313,8 +346,8 @@ class DalleMagics(Magics):
 
     def _prompt(self, inv: Invocation, ns: dict[str, Any], *, required: str) -> str:
         words = " ".join(interpolate(w, ns) for w in getattr(inv.args, "prompt", []) or [])
-        body = interpolate(inv.cell, ns).strip() if inv.cell is not None else ""
-        prompt = "\n".join(part for part in (words.strip(), body) if part)
+        body = cell_prompt(interpolate(inv.cell, ns)) if inv.cell is not None else ""
+        prompt = " ".join(part for part in (words.strip(), body) if part)
         if not prompt:
             raise UsageError(required)
         return prompt
