@@ -390,8 +390,8 @@ class DalleMagics(Magics):
         if self._shown is None:
             return
         if show:
-            self._shown.show(shown)
-        if returned is not None:
+            self._shown.show(shown, returned=returned)
+        elif returned is not None:
             self._shown.mark(returned)
 
     def _status(self, text: str, show: bool) -> Any:
