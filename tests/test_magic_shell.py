@@ -398,3 +398,13 @@ def test_no_key_and_engine_unavailable_is_one_line(tmp_path: Path) -> None:
 def test_multi_paragraph_cell_prompt_offline(ipshell: Shell) -> None:
     run = ipshell.run("%%dalle --size 256x256\na poster: first paragraph\n\nsecond paragraph")
     assert run.error is None, run.printed
+
+
+def test_explicit_display_of_a_returned_result_still_shows(ipshell: Shell, fake: FakeOpenAI) -> None:
+    run = ipshell.run("r = %dalle a shy fox --size 256x256 --no-show\ndisplay(r)")
+    assert run.error is None, run.printed
+    assert shown_results(run) == 1  # only the Out[n] repeat is suppressed, never an explicit display()
+    quiet = ipshell.run("%dalle a bold fox --size 256x256 --no-show")
+    assert shown_results(quiet) == 0 and isinstance(ipshell.ns["_"], ImageResult)
+    later = ipshell.run("display(_)")
+    assert shown_results(later) == 1
