@@ -234,8 +234,6 @@ class DalleMagics(Magics):
         self._shown = ShownOnce(shell) if shell is not None else None
         #: ``client_factory(protocol) -> ImagesClient``; None builds one from the traits and environment.
         self.client_factory: Callable[[str], Any] | None = None
-        #: ``async_client_factory(protocol) -> AsyncImagesClient`` for batches (a fresh client per batch).
-        self.async_client_factory: Callable[[str], Any] | None = None
 
     # -- clients ---------------------------------------------------------------------------------
     def client(self, protocol: str | None = None) -> Any:
@@ -256,19 +254,6 @@ class DalleMagics(Magics):
                 self._owned.add(protocol)
             self._clients[protocol] = client
         return client
-
-    def _async_factory(self, protocol: str) -> Callable[[], Any]:
-        if self.async_client_factory is not None:
-            factory = self.async_client_factory
-            return lambda: factory(protocol)
-        base_url = self.base_url
-
-        def make() -> Any:
-            from ..client import AsyncImagesClient
-
-            return AsyncImagesClient(base_url=base_url, protocol=protocol)
-
-        return make
 
     def close_clients(self) -> None:
         """Close the clients this magic created (not the shared default client)."""
@@ -704,7 +689,7 @@ class DalleMagics(Magics):
             result = batch(
                 texts,
                 concurrency=concurrency or self.concurrency,
-                client=self._async_factory(opts["protocol"]),
+                client=client,  # twinned into an async client with the same endpoint, store and cache
                 cache="refresh" if opts["fresh"] else None,
                 progress=opts["show"],
                 **kwargs,
