@@ -274,6 +274,9 @@ def test_every_form_offline(ipshell: Shell, tmp_path: Path) -> None:
     dry = ipshell.run("%dalle outpaint r[0] --to 512x256 a wide valley --dry-run")
     assert dry.error is None, dry.printed
     assert "outpaint to 512x256" in "\n".join(dry.texts())
+    plan = ipshell.ns["_"]
+    assert (plan.canvas_size, plan.request_size, plan.estimate.total_usd) == ((512, 256), "256x256", 0.0)
+    assert plan.frames and all(f[2] - f[0] == 256 for f in plan.frames)
     assert ipshell.run("%dalle models").error is None
     cfg = ipshell.run("%dalle config")
     assert "offline engine" in cfg.stdout and "not set" in cfg.stdout

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from ._lexer import interpolate
 from ._parser import Invocation, full_help, parse, parser_for
 from ._resolve import resolve_image, resolve_mask, resolve_object, to_int, to_protocol, to_size
 
-__all__ = ["DalleMagics", "DalleUsageError", "EffectiveConfig", "ModelList"]
+__all__ = ["DalleMagics", "DalleUsageError", "EffectiveConfig", "ModelList", "OutpaintPlan"]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -49,6 +50,16 @@ def _env_float(name: str) -> float | None:
     except ValueError:
         logger.warning("ignoring %s=%r: not a number of US dollars", name, raw)
         return None
+
+
+@dataclass(frozen=True)
+class OutpaintPlan:
+    """What ``%dalle outpaint ... --dry-run`` returns: the canvas, its frames and their price."""
+
+    canvas_size: tuple[int, int]
+    frames: list[tuple[int, ...]]
+    request_size: str
+    estimate: Estimate
 
 
 class ModelList(list):  # type: ignore[type-arg]
@@ -393,18 +404,19 @@ class DalleMagics(Magics):
             return result
         return Gallery(result, client=client)
 
-    def _run(self, what: str, show: bool, call: Callable[[], Any]) -> Any:
+    def _run(self, what: str, show: bool, call: Callable[[], Any]) -> tuple[Any, Any]:
+        """Show ``what ...`` while ``call()`` runs; return its result and the status display handle."""
         handle = self._status(f"{what} ...", show)
         try:
-            return call()
+            return call(), handle
         except BaseException:
             if handle is not None:
-                handle.update(Text(""))
+                handle.update(Text(""))  # the error line says what happened
             raise
-        finally:
-            self._last_status = handle
 
-    def _finish(self, result: Any, client: Any, opts: dict[str, Any], *, prompt: str | None) -> Any:
+    def _finish(
+        self, result: Any, client: Any, opts: dict[str, Any], *, prompt: str | None, handle: Any = None
+    ) -> Any:
         cost = self._cost_of(client, result)
         self.ledger.record(cost)
         parts = [f"{len(result)} image{'s' if len(result) != 1 else ''}"]
@@ -425,7 +437,6 @@ class DalleMagics(Magics):
             parts.append(f"copied to {saved}")
         parts.append(self.ledger.describe())
         line = " · ".join(p for p in parts if p)
-        handle = getattr(self, "_last_status", None)
         if opts["show"]:
             if handle is not None:
                 handle.update(Text(line))
@@ -482,12 +493,12 @@ class DalleMagics(Magics):
             return self._dry_run(client, prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
-        result = self._run(
+        result, handle = self._run(
             f"generating {est.images} x {est.size} with {est.model}",
             opts["show"],
             lambda: client.generate(prompt, cache=cache, **kwargs),
         )
-        return self._finish(result, client, opts, prompt=prompt)
+        return self._finish(result, client, opts, prompt=prompt, handle=handle)
 
     def _cmd_vary(self, inv: Invocation, ns: dict[str, Any]) -> Any:
         ref = resolve_image(inv.args.image, ns)
@@ -500,12 +511,12 @@ class DalleMagics(Magics):
             return self._dry_run(client, prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
-        result = self._run(
+        result, handle = self._run(
             f"varying {inv.args.image} ({est.images} x {est.size})",
             opts["show"],
             lambda: client.vary(ref.image, cache=cache, **kwargs),
         )
-        return self._finish(result, client, opts, prompt=f"{inv.args.image}-variation")
+        return self._finish(result, client, opts, prompt=f"{inv.args.image}-variation", handle=handle)
 
     def _cmd_edit(self, inv: Invocation, ns: dict[str, Any]) -> Any:
         ref = resolve_image(inv.args.image, ns)
@@ -527,12 +538,12 @@ class DalleMagics(Magics):
             return self._dry_run(client, prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
-        result = self._run(
+        result, handle = self._run(
             f"editing {inv.args.image} ({est.images} x {est.size})",
             opts["show"],
             lambda: client.edit(ref.image, prompt, mask=mask, cache=cache, **kwargs),
         )
-        return self._finish(result, client, opts, prompt=prompt)
+        return self._finish(result, client, opts, prompt=prompt, handle=handle)
 
     def _open_editor(
         self, kind: str, ref: Any, client: Any, inv: Invocation, ns: dict[str, Any], opts: dict[str, Any]
@@ -617,25 +628,26 @@ class DalleMagics(Magics):
         )
         if opts["dry_run"]:
             lines = ["dry run: nothing sent", plan_text, f"price: {est.describe()}", self.ledger.describe()]
-            text = Text("\n".join(lines))
-            self._present(text, frames, show=True)
-            return frames
+            outpaint_plan = OutpaintPlan(
+                canvas.size, [tuple(int(v) for v in f) for f in frames], request_size, est
+            )
+            self._present(Text("\n".join(lines)), outpaint_plan, show=True)
+            return outpaint_plan
         self._refuse_over_budget(est)
         if opts["fresh"]:
             kwargs["cache"] = "refresh"
         try:
-            result = self._run(
+            result, handle = self._run(
                 plan_text, opts["show"], lambda: outpaint.run(client, canvas, prompt, **kwargs)
             )
-        except outpaint.OutpaintIncomplete as exc:
-            self.ledger.record(None if est.total_usd is None else 0.0)
+        except outpaint.OutpaintIncomplete as exc:  # the frames before the failure are stored and billed
+            self.ledger.record(self._outpaint_cost(client, exc.result, est))
             raise UsageError(_one_line(exc)) from exc
         cost = self._outpaint_cost(client, result, est)
         self.ledger.record(cost)
         line = f"{plan_text} · {format_usd(cost)} · {self.ledger.describe()}"
         if result.path is not None:
             line += f" · stored at {result.path}"
-        handle = getattr(self, "_last_status", None)
         if opts["show"] and handle is not None:
             handle.update(Text(line))
         if opts.get("out"):
