@@ -165,20 +165,28 @@ class BatchResult(Sequence[BatchItem]):
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary())
 
-    def widget(self, *, thumb_px: int = 160) -> Any:
-        """One widget: the summary, then per prompt its text and its images (a Gallery if available)."""
+    def widget(self, *, thumb_px: int = 256) -> Any:
+        """One widget: the summary, then one card per prompt (its text above its images), wrapping.
+
+        Each card is a :class:`~dalle_widgets.widgets.Gallery` one row wide, so the
+        tiles keep their vary / edit / pin / save actions.
+        """
         import ipywidgets as w
 
-        children: list[Any] = [w.HTML(f"<pre style='margin:0'>{html.escape(self.summary())}</pre>")]
+        cards = []
         for item in self.items:
             if not item.ok:
                 continue
             label = f"<b>[{item.index}]</b> {html.escape(item.prompt)}"
             if item.cached:
                 label += " <i>(replayed from the cache)</i>"
-            children.append(w.HTML(label))
-            children.append(_gallery(item.result, client=self.client, thumb_px=thumb_px))
-        return w.VBox(children)
+            width = f"{thumb_px * max(1, len(item.result)) + 8}px"
+            head = w.HTML(label, layout=w.Layout(max_width=width))
+            gallery = _gallery(item.result, client=self.client, thumb_px=thumb_px)
+            cards.append(w.VBox([head, gallery], layout=w.Layout(margin="0 16px 16px 0")))
+        summary = w.HTML(f"<pre style='margin:0'>{html.escape(self.summary())}</pre>")
+        grid = w.HBox(cards, layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        return w.VBox([summary, grid])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -205,7 +213,7 @@ def _gallery(result: Any, *, client: Any, thumb_px: int) -> Any:
     except ImportError:
         Gallery = None  # noqa: N806 - the widgets part is optional here
     if Gallery is not None:
-        return Gallery(result, client=client, thumb_px=thumb_px)
+        return Gallery(result, client=client, thumb_px=thumb_px, columns=max(1, len(result)))
     import io
 
     import ipywidgets as w
