@@ -37,6 +37,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import imaging
 from . import masks as _masks
+from .errors import DalleWidgetsError
 
 __all__ = [
     "FrameRecord",
@@ -492,7 +493,7 @@ class OutpaintResult:
         return f"OutpaintResult({w}x{h}, {state}, path={str(self.path) if self.path else None!r})"
 
 
-class OutpaintIncomplete(Exception):
+class OutpaintIncomplete(DalleWidgetsError):
     """A frame failed: the frames before it are kept. ``.result`` holds them; ``__cause__`` the failure.
 
     Resume with ``run(client, err.result.canvas, prompt)``: the canvas knows what is left.
@@ -671,6 +672,22 @@ def run(
     Returns
     -------
     OutpaintResult
+
+    Examples
+    --------
+    Against the offline engine (no key, nothing leaves 127.0.0.1):
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from dalle_widgets.client import ImagesClient
+    >>> from dalle_widgets.engine import start_background
+    >>> engine = start_background()
+    >>> canvas = extend(np.full((64, 64, 3), 120, np.uint8), right=64)
+    >>> with ImagesClient(api_key=engine.token, base_url=engine.base_url,
+    ...                   store=tempfile.mkdtemp()) as client:
+    ...     result = run(client, canvas, "a quiet meadow", seed=1)
+    >>> result.complete, result.image.size, [f.request_size for f in result.frames]
+    (True, (128, 64), ['256x256', '256x256'])
     """
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}.")

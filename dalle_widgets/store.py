@@ -80,7 +80,9 @@ def image_hash(image: Image.Image) -> str:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def _iter_chunks(png: bytes) -> Iterator[tuple[bytes, int, int]]:
@@ -164,10 +166,19 @@ def _as_png(image: Any) -> bytes:
     raise TypeError(f"cannot store {type(image).__name__}: pass a PIL image, a numpy array or image bytes")
 
 
+_made_dirs: set[Path] = set()
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    if path.parent not in _made_dirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _made_dirs.add(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    except FileNotFoundError:  # the directory was removed since: make it again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -282,11 +293,16 @@ class Store:
         names = []
         for p in paths:
             try:
-                names.append(Path(p).resolve().relative_to(self.root.resolve()).as_posix())
+                names.append(Path(p).relative_to(self.root).as_posix())
             except ValueError:
                 names.append(str(Path(p).resolve()))
-        entry = {"version": CACHE_VERSION, "key": key, "created": time.time(), "images": names,
-                 **dict(meta or {})}
+        entry = {
+            "version": CACHE_VERSION,
+            "key": key,
+            "created": time.time(),
+            "images": names,
+            **dict(meta or {}),
+        }
         _atomic_write(self._cache_path(key), json.dumps(entry, sort_keys=True).encode("utf-8"))
 
 

@@ -10,23 +10,54 @@ from dalle_widgets import errors
 from tests.fixtures.fake_openai import Answer, error, html_page
 
 
-@pytest.mark.parametrize("answer, exc, fragment", [
-    (error(400, "'size' is wrong", param="size"), errors.APIError, "'size' is wrong"),
-    (error(401, "Incorrect API key provided.", code="invalid_api_key"), errors.AuthenticationError,
-     "Check OPENAI_API_KEY"),
-    (error(403, "Project does not have access", code="unsupported_country_region_territory"),
-     errors.PermissionDeniedError, "does not have access"),
-    (error(404, "Not here", code="unknown_url"), errors.NotFoundError, "usually ends in /v1"),
-    (error(404, "The model `dall-e-2` does not exist or you do not have access to it.", code="model_not_found"),
-     errors.ModelNotFoundError, "retired dall-e-2 on its own API on 2026-05-12"),
-    (error(429, "You exceeded your current quota", code="insufficient_quota", type="insufficient_quota"),
-     errors.QuotaExceededError, "billing limit"),
-    (error(400, "Your request was rejected as a result of our safety system.", code="content_policy_violation"),
-     errors.ContentPolicyError, "safety system"),
-    (error(400, "blocked", code="moderation_blocked", type="image_generation_user_error"),
-     errors.ContentPolicyError, "blocked"),
-    (error(422, "unprocessable"), errors.APIError, "unprocessable"),
-])
+@pytest.mark.parametrize(
+    "answer, exc, fragment",
+    [
+        (error(400, "'size' is wrong", param="size"), errors.APIError, "'size' is wrong"),
+        (
+            error(401, "Incorrect API key provided.", code="invalid_api_key"),
+            errors.AuthenticationError,
+            "Check OPENAI_API_KEY",
+        ),
+        (
+            error(403, "Project does not have access", code="unsupported_country_region_territory"),
+            errors.PermissionDeniedError,
+            "does not have access",
+        ),
+        (error(404, "Not here", code="unknown_url"), errors.NotFoundError, "usually ends in /v1"),
+        (
+            error(
+                404,
+                "The model `dall-e-2` does not exist or you do not have access to it.",
+                code="model_not_found",
+            ),
+            errors.ModelNotFoundError,
+            "retired dall-e-2 on its own API on 2026-05-12",
+        ),
+        (
+            error(
+                429, "You exceeded your current quota", code="insufficient_quota", type="insufficient_quota"
+            ),
+            errors.QuotaExceededError,
+            "billing limit",
+        ),
+        (
+            error(
+                400,
+                "Your request was rejected as a result of our safety system.",
+                code="content_policy_violation",
+            ),
+            errors.ContentPolicyError,
+            "safety system",
+        ),
+        (
+            error(400, "blocked", code="moderation_blocked", type="image_generation_user_error"),
+            errors.ContentPolicyError,
+            "blocked",
+        ),
+        (error(422, "unprocessable"), errors.APIError, "unprocessable"),
+    ],
+)
 def test_status_errors_map_to_the_tree(twin, fake_openai, answer, exc, fragment) -> None:
     client = twin()
     fake_openai.queue(answer)
@@ -51,12 +82,15 @@ def test_model_not_found_names_every_alternative(twin, fake_openai) -> None:
         assert alternative in text
 
 
-@pytest.mark.parametrize("body", [
-    {"error": {"message": None, "type": "server_error", "param": None, "code": None}},
-    {"error": {}},
-    {"error": "just a string"},
-    {"detail": "fastapi style"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": {"message": None, "type": "server_error", "param": None, "code": None}},
+        {"error": {}},
+        {"error": "just a string"},
+        {"detail": "fastapi style"},
+    ],
+)
 def test_lenient_about_odd_error_envelopes(twin, fake_openai, body) -> None:
     fake_openai.queue(Answer(400, json=body))
     with pytest.raises(errors.APIError) as info:
@@ -114,7 +148,9 @@ def test_bad_base64(twin, fake_openai) -> None:
 
 
 def test_not_an_image(twin, fake_openai) -> None:
-    fake_openai.queue(Answer(json={"created": 1, "data": [{"b64_json": base64.b64encode(b"hello").decode()}]}))
+    fake_openai.queue(
+        Answer(json={"created": 1, "data": [{"b64_json": base64.b64encode(b"hello").decode()}]})
+    )
     with pytest.raises(errors.InvalidResponseError, match="image 0 is not a valid image"):
         twin().generate("a fox", size="256x256")
 
@@ -126,12 +162,15 @@ def test_truncated_png(twin, fake_openai) -> None:
         twin().generate("a fox", size="256x256")
 
 
-@pytest.mark.parametrize("body, match", [
-    ({"created": 1, "data": []}, "no images"),
-    ({"created": 1}, "no images"),
-    ({"created": 1, "data": [{"foo": 1}]}, "neither 'b64_json' nor 'url'"),
-    ([1, 2], "not an object"),
-])
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ({"created": 1, "data": []}, "no images"),
+        ({"created": 1}, "no images"),
+        ({"created": 1, "data": [{"foo": 1}]}, "neither 'b64_json' nor 'url'"),
+        ([1, 2], "not an object"),
+    ],
+)
 def test_no_images(twin, fake_openai, body, match) -> None:
     fake_openai.queue(Answer(json=body))
     with pytest.raises(errors.InvalidResponseError, match=match):
@@ -161,7 +200,9 @@ def test_nothing_listening_is_a_connection_error(twin) -> None:
 
 
 def test_expired_image_url(twin, fake_openai) -> None:
-    fake_openai.queue(Answer(json={"created": 1, "data": [{"url": f"{fake_openai.origin}/files/gone.png?sig=X"}]}))
+    fake_openai.queue(
+        Answer(json={"created": 1, "data": [{"url": f"{fake_openai.origin}/files/gone.png?sig=X"}]})
+    )
     with pytest.raises(errors.PermissionDeniedError) as info:
         twin().generate("a fox", size="256x256", response_format="url")
     assert "image 0 download" in str(info.value)

@@ -22,8 +22,15 @@ def test_generate_sends_json_and_returns_stored_images(twin, fake_openai, isolat
     sent = fake_openai.last
     assert sent.method == "POST" and sent.path == "/v1/images/generations"
     assert sent.headers["content-type"] == "application/json"
-    assert sent.json == {"model": "dall-e-2", "prompt": "a watercolor fox", "n": 3, "size": "512x512",
-                         "response_format": "b64_json", "user": "u-1", "seed": 7}
+    assert sent.json == {
+        "model": "dall-e-2",
+        "prompt": "a watercolor fox",
+        "n": 3,
+        "size": "512x512",
+        "response_format": "b64_json",
+        "user": "u-1",
+        "seed": 7,
+    }
     assert sent.headers["authorization"] == f"Bearer {FAKE_KEY}"
     assert sent.headers["user-agent"].startswith("dalle-widgets/")
     for i, im in enumerate(result):
@@ -45,8 +52,13 @@ def test_generate_sends_json_and_returns_stored_images(twin, fake_openai, isolat
 
 def test_unset_optional_fields_are_not_sent(twin, fake_openai) -> None:
     twin().generate("a fox")
-    assert fake_openai.last.json == {"model": "dall-e-2", "prompt": "a fox", "n": 1, "size": "1024x1024",
-                                     "response_format": "b64_json"}
+    assert fake_openai.last.json == {
+        "model": "dall-e-2",
+        "prompt": "a fox",
+        "n": 1,
+        "size": "1024x1024",
+        "response_format": "b64_json",
+    }
 
 
 def test_gpt_image_models_never_get_response_format(twin, fake_openai) -> None:
@@ -114,13 +126,18 @@ def test_models_lists_ids(twin) -> None:
     assert twin().models() == ["dall-e-2", "gpt-image-1", "gpt-image-1-mini"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"base_url": "ftp://host/v1"}, "is not an http(s) URL"),
-    ({"base_url": "http://user:pw@host/v1"}, "must not contain credentials"),
-    ({"protocol": "grpc"}, "protocol='grpc' is not supported"),
-    ({"max_retries": -1}, "max_retries=-1"),
-    ({"cache": "sometimes"}, "cache='sometimes' is not a cache mode"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"base_url": "ftp://host/v1"}, "is not an http(s) URL"),
+        ({"base_url": "http://user:pw@host/v1"}, "must not contain credentials"),
+        ({"protocol": "grpc"}, "protocol='grpc' is not supported"),
+        ({"max_retries": -1}, "max_retries=-1"),
+        ({"cache": "sometimes"}, "cache='sometimes' is not a cache mode"),
+    ({"timeout": -1}, "timeout=-1: pass a number of seconds > 0"),
+    ({"timeout": "fast"}, "timeout='fast'"),
+    ],
+)
 def test_bad_configuration_is_refused(kwargs, message) -> None:
     kwargs.setdefault("api_key", FAKE_KEY)
     kwargs.setdefault("base_url", "http://127.0.0.1:9/v1")
@@ -130,8 +147,19 @@ def test_bad_configuration_is_refused(kwargs, message) -> None:
 
 def test_revised_prompt_is_kept(twin, fake_openai) -> None:
     png = fake_openai.image_png(256, 256, "x")
-    fake_openai.queue(Answer(json={"created": 1, "data": [
-        {"b64_json": base64.b64encode(png).decode(), "revised_prompt": "a fox, watercolor, detailed"}]}))
+    fake_openai.queue(
+        Answer(
+            json={
+                "created": 1,
+                "data": [
+                    {
+                        "b64_json": base64.b64encode(png).decode(),
+                        "revised_prompt": "a fox, watercolor, detailed",
+                    }
+                ],
+            }
+        )
+    )
     result = twin().generate("a fox", size="256x256")
     assert result[0].info["revised_prompt"] == "a fox, watercolor, detailed"
 
@@ -139,7 +167,9 @@ def test_revised_prompt_is_kept(twin, fake_openai) -> None:
 def test_non_png_answers_are_stored_as_png(twin, fake_openai) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (64, 64), (10, 200, 30)).save(buf, format="JPEG")
-    fake_openai.queue(Answer(json={"created": 1, "data": [{"b64_json": base64.b64encode(buf.getvalue()).decode()}]}))
+    fake_openai.queue(
+        Answer(json={"created": 1, "data": [{"b64_json": base64.b64encode(buf.getvalue()).decode()}]})
+    )
     result = twin(model="gpt-image-1").generate("a field")
     assert result[0].path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert open_image(result[0].path).info["model"] == "gpt-image-1"
@@ -173,3 +203,34 @@ def test_given_http_client_is_used_and_left_open(fake_openai) -> None:
         client.generate("x", size="256x256")
     assert seen == ["/v1/images/generations"] and not http.is_closed
     http.close()
+
+
+def test_one_sync_client_shared_by_ten_threads(fake_openai) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url) as client:
+        with ThreadPoolExecutor(10) as pool:
+            results = list(pool.map(lambda i: client.generate(f"fox {i}", size="256x256"), range(30)))
+    paths = {r[0].path for r in results}
+    assert len(paths) == 30 and all(p.is_file() for p in paths)
+    assert sorted(r[0].info["prompt"] for r in results) == sorted(f"fox {i}" for i in range(30))
+
+
+def test_async_client_at_concurrency_ten(fake_openai) -> None:
+    import asyncio
+
+    from dalle_widgets.client import AsyncImagesClient
+
+    async def main():
+        async with AsyncImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url) as client:
+            return await asyncio.gather(*(client.generate(f"cat {i}", size="256x256") for i in range(30)))
+
+    results = asyncio.run(main())
+    assert len({r[0].path for r in results}) == 30
+    assert len(fake_openai.api_requests()) == 30
+
+
+def test_generated_images_are_hashable_and_compare_by_content(twin) -> None:
+    result = twin().generate("a fox", n=2, size="256x256")
+    again = twin().generate("a fox", n=2, size="256x256")  # a cache replay: same files
+    assert result[0] == again[0] and len({*result, *again}) <= 2

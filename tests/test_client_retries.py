@@ -10,12 +10,18 @@ import pytest
 
 from dalle_widgets import errors
 from dalle_widgets.client._responses import backoff_delay, retry_after_seconds, retry_wait
-from tests.fixtures.fake_openai import Answer, error
+from tests.fixtures.fake_openai import error
 
 
 def test_429_with_retry_after_is_honoured_exactly(twin, fake_openai, caplog) -> None:
-    fake_openai.queue(error(429, "Rate limit reached for images per minute", code="rate_limit_exceeded",
-                            headers={"retry-after": "2"}))
+    fake_openai.queue(
+        error(
+            429,
+            "Rate limit reached for images per minute",
+            code="rate_limit_exceeded",
+            headers={"retry-after": "2"},
+        )
+    )
     client = twin()
     with caplog.at_level("WARNING", logger="dalle_widgets"):
         result = client.generate("a fox", size="256x256")
@@ -55,7 +61,9 @@ def test_gives_up_after_max_retries(twin, fake_openai) -> None:
         client.generate("a fox", size="256x256")
     assert len(fake_openai.api_requests()) == 4
     assert len(client.sleeps) == 3
-    assert 0.375 <= client.sleeps[0] <= 0.5 and 0.75 <= client.sleeps[1] <= 1.0 and 1.5 <= client.sleeps[2] <= 2
+    assert (
+        0.375 <= client.sleeps[0] <= 0.5 and 0.75 <= client.sleeps[1] <= 1.0 and 1.5 <= client.sleeps[2] <= 2
+    )
 
 
 def test_max_retries_zero_sends_once(twin, fake_openai) -> None:
@@ -75,8 +83,9 @@ def test_408_and_409_are_retried(twin, fake_openai, status) -> None:
 
 
 def test_quota_is_never_retried(twin, fake_openai) -> None:
-    fake_openai.queue(error(429, "You exceeded your current quota", code="insufficient_quota",
-                            headers={"retry-after": "1"}))
+    fake_openai.queue(
+        error(429, "You exceeded your current quota", code="insufficient_quota", headers={"retry-after": "1"})
+    )
     client = twin()
     with pytest.raises(errors.QuotaExceededError):
         client.generate("a fox", size="256x256")
@@ -84,7 +93,9 @@ def test_quota_is_never_retried(twin, fake_openai) -> None:
 
 
 def test_a_long_retry_after_fails_at_once_with_the_wait(twin, fake_openai) -> None:
-    fake_openai.queue(error(429, "Rate limit reached", code="rate_limit_exceeded", headers={"retry-after": "3600"}))
+    fake_openai.queue(
+        error(429, "Rate limit reached", code="rate_limit_exceeded", headers={"retry-after": "3600"})
+    )
     client = twin()
     with pytest.raises(errors.RateLimitError) as info:
         client.generate("a fox", size="256x256")
@@ -117,15 +128,18 @@ def test_retry_logs_never_claim_success_twice(twin, fake_openai, caplog) -> None
 # --- the decision table, pure --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers, expected", [
-    ({"retry-after-ms": "1500"}, 1.5),
-    ({"retry-after": "0"}, 0.0),
-    ({"retry-after": "2.5"}, 2.5),
-    ({"retry-after": "soon"}, None),
-    ({"retry-after": "-3"}, None),
-    ({"retry-after-ms": "nan", "retry-after": "4"}, 4.0),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after": "0"}, 0.0),
+        ({"retry-after": "2.5"}, 2.5),
+        ({"retry-after": "soon"}, None),
+        ({"retry-after": "-3"}, None),
+        ({"retry-after-ms": "nan", "retry-after": "4"}, 4.0),
+        ({}, None),
+    ],
+)
 def test_retry_after_parsing(headers, expected) -> None:
     assert retry_after_seconds(headers) == expected
 
@@ -135,20 +149,23 @@ def test_backoff_is_capped_and_jittered() -> None:
     assert backoff_delay(0, rand=lambda: 1.0) == 0.375
 
 
-@pytest.mark.parametrize("error_, retry", [
-    (errors.ServerError("x", status_code=500), True),
-    (errors.ServerError("x", status_code=503), True),
-    (errors.RateLimitError("x", status_code=429), True),
-    (errors.QuotaExceededError("x", status_code=429, code="insufficient_quota"), False),
-    (errors.APIError("x", status_code=400), False),
-    (errors.AuthenticationError("x", status_code=401), False),
-    (errors.NotFoundError("x", status_code=404), False),
-    (errors.APIError("x", status_code=422), False),
-    (errors.APIError("x", status_code=409), True),
-    (errors.APIConnectionError("x"), True),
-    (errors.APITimeoutError("x"), True),
-    (errors.InvalidRequestError("x"), False),
-])
+@pytest.mark.parametrize(
+    "error_, retry",
+    [
+        (errors.ServerError("x", status_code=500), True),
+        (errors.ServerError("x", status_code=503), True),
+        (errors.RateLimitError("x", status_code=429), True),
+        (errors.QuotaExceededError("x", status_code=429, code="insufficient_quota"), False),
+        (errors.APIError("x", status_code=400), False),
+        (errors.AuthenticationError("x", status_code=401), False),
+        (errors.NotFoundError("x", status_code=404), False),
+        (errors.APIError("x", status_code=422), False),
+        (errors.APIError("x", status_code=409), True),
+        (errors.APIConnectionError("x"), True),
+        (errors.APITimeoutError("x"), True),
+        (errors.InvalidRequestError("x"), False),
+    ],
+)
 def test_retry_table(error_, retry) -> None:
     wait, reason = retry_wait(error_, 0, 2, {})
     assert (wait is not None) == retry, reason

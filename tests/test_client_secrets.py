@@ -48,8 +48,11 @@ def test_key_absent_from_debug_logs_of_every_logger(twin, fake_openai, caplog, i
 
 
 def test_key_echoed_by_the_server_is_redacted_from_errors(twin, fake_openai) -> None:
-    fake_openai.queue(error(401, f"Incorrect API key provided: {FAKE_KEY}. You can find yours at ...",
-                            code="invalid_api_key"))
+    fake_openai.queue(
+        error(
+            401, f"Incorrect API key provided: {FAKE_KEY}. You can find yours at ...", code="invalid_api_key"
+        )
+    )
     with pytest.raises(errors.AuthenticationError) as info:
         twin().generate("a fox", size="256x256")
     err = info.value
@@ -59,8 +62,9 @@ def test_key_echoed_by_the_server_is_redacted_from_errors(twin, fake_openai) -> 
 
 
 def test_key_echoed_in_a_plain_text_body_is_redacted(twin, fake_openai) -> None:
-    fake_openai.queue(Answer(400, body=f"bad header Authorization: Bearer {FAKE_KEY}".encode(),
-                             content_type="text/plain"))
+    fake_openai.queue(
+        Answer(400, body=f"bad header Authorization: Bearer {FAKE_KEY}".encode(), content_type="text/plain")
+    )
     with pytest.raises(errors.APIError) as info:
         twin().generate("a fox", size="256x256")
     assert SECRET_PART not in str(info.value) and SECRET_PART not in repr(info.value.body)

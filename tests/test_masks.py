@@ -366,7 +366,10 @@ def test_from_image_auto_refuses_to_guess() -> None:
         ValueError, match="opaque RGBA and strictly black and white.*convention='alpha' or 'white'"
     ):
         from_image(opaque_bw)
-    with pytest.raises(ValueError, match="no alpha channel .*convention='white' or 'black'"):
+    with pytest.raises(
+        ValueError,
+        match="no alpha channel, so convention='alpha' cannot apply: pass convention='white' or 'black'",
+    ):
         from_image(photo, convention="alpha")
 
 
@@ -453,3 +456,81 @@ def test_stroke_at_full_resolution_is_local() -> None:
     # A short stroke in a corner of a large image only touches its own neighbourhood.
     m = stroke((2048, 2048), [(10, 10), (30, 12)], 4)
     assert bbox(m) == (6, 6, 34, 16)
+
+
+@settings(max_examples=30, deadline=None)
+@given(m=hnp.arrays(np.bool_, (20, 23)), r=st.floats(1, 9))
+def test_grow_shrink_distance_transform_path_agrees(m: np.ndarray, r: float) -> None:
+    """Large radii use scipy's EDT instead of shifted ORs; both must give the same exact result."""
+    fast_grow, fast_shrink = grow(m, r), shrink(m, r)
+    old = masks._SHIFT_MAX_RADIUS
+    masks._SHIFT_MAX_RADIUS = 0
+    try:
+        assert np.array_equal(grow(m, r), fast_grow)
+        assert np.array_equal(shrink(m, r), fast_shrink)
+    finally:
+        masks._SHIFT_MAX_RADIUS = old
+
+
+def test_grow_large_radius_is_a_disc() -> None:
+    g = grow(rectangle((121, 121), (60, 60, 61, 61)), 40.5)
+    assert g.sum() == int((_pairwise_dist_to(rectangle((121, 121), (60, 60, 61, 61))) <= 40.5).sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=bool_masks)
+def test_fill_holes_matches_scipy(m: np.ndarray) -> None:
+    from scipy import ndimage
+
+    assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=bool_masks, fy=st.integers(1, 4), fx=st.integers(1, 4))
+def test_resize_integer_paths_match_the_area_rule(m: np.ndarray, fy: int, fx: int) -> None:
+    h, w = m.shape
+    up = resize(m, (h * fy, w * fx))
+    assert np.array_equal(up, np.kron(m, np.ones((fy, fx), bool)))
+    assert np.array_equal(resize(up, (h, w)), m)
+    # a non-integer ratio goes through Pillow's box filter with the same at-least-half rule
+    odd = resize(m, (h * 3 + 1, w * 2 + 1))
+    assert odd.shape == (h * 3 + 1, w * 2 + 1) and odd.dtype == np.bool_
+
+
+def test_fast_paths_agree_with_pil_paths() -> None:
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (17, 13, 4), dtype=np.uint8)
+    m = rng.random((17, 13)) > 0.6
+    assert np.array_equal(to_rgba(img, m), to_rgba(Image.fromarray(img), m))
+    assert np.array_equal(from_image(to_rgba(img, m)), from_image(Image.fromarray(to_rgba(img, m))))
+    with pytest.raises(ValueError, match="mask is 13x17 but image is 17x13"):
+        to_rgba(img.transpose(1, 0, 2), m)
+
+
+def test_many_spans_take_the_vectorised_fill_with_the_same_result() -> None:
+    pts = [(float(x), 5.0 + 50.0 * (i % 2)) for i, x in enumerate(np.linspace(0, 200, 61))] + [
+        (200.0, 80.0),
+        (0.0, 80.0),
+    ]
+    loop = polygon((90, 210), pts)
+    old = masks._LOOP_MAX_SPANS
+    masks._LOOP_MAX_SPANS = 0
+    try:
+        assert np.array_equal(polygon((90, 210), pts), loop)
+        assert np.array_equal(stroke((90, 210), pts, 3.5), _brute_stroke((90, 210), pts, 3.5))
+    finally:
+        masks._LOOP_MAX_SPANS = old
+    assert np.array_equal(loop, _brute_polygon((90, 210), pts))
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=bool_masks, px=st.floats(0.5, 60))
+def test_feather_equals_the_full_distance_transform_rule(m: np.ndarray, px: float) -> None:
+    from scipy import ndimage
+
+    if m.all() or not m.any():
+        assert np.array_equal(feather(m, px), m.astype(np.float32))
+        return
+    inside, outside = ndimage.distance_transform_edt(m), ndimage.distance_transform_edt(~m)
+    want = np.clip(0.5 + np.where(m, inside - 0.5, 0.5 - outside) / px, 0, 1)
+    assert np.allclose(feather(m, px), want, atol=1e-6)

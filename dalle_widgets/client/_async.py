@@ -40,8 +40,14 @@ class AsyncImagesClient(BaseImagesClient):
 
     _async = True
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
-                 http_client: httpx.AsyncClient | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(api_key, base_url, http_client=http_client, **kwargs)
         self._owns_http = http_client is None
         self._http: httpx.AsyncClient | None = http_client
@@ -73,35 +79,101 @@ class AsyncImagesClient(BaseImagesClient):
 
     # --- operations -----------------------------------------------------------------------------
 
-    async def generate(self, prompt: str, *, n: int = 1, size: str | None = None, model: str | None = None,
-                       response_format: str | None = None, user: str | None = None, seed: int | None = None,
-                       extra_body: dict[str, Any] | None = None, cache: str | None = None) -> ImageResult:
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
         """Make ``n`` images from a text ``prompt`` (see :meth:`ImagesClient.generate`)."""
-        prepared = self.prepare("generate", prompt, n=n, size=size, model=model,
-                                response_format=response_format, user=user, seed=seed, extra_body=extra_body)
+        prepared = self.prepare(
+            "generate",
+            prompt,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
         return await self.send(prepared, cache=cache)
 
-    async def edit(self, image: Any, prompt: str, *, mask: Any = None, n: int = 1, size: str | None = None,
-                   model: str | None = None, response_format: str | None = None, user: str | None = None,
-                   seed: int | None = None, extra_body: dict[str, Any] | None = None,
-                   cache: str | None = None) -> ImageResult:
+    async def edit(
+        self,
+        image: Any,
+        prompt: str,
+        *,
+        mask: Any = None,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
         """Inpaint the masked area of ``image`` (see :meth:`ImagesClient.edit`)."""
-        prepared = self.prepare("edit", prompt, image, mask=mask, n=n, size=size, model=model,
-                                response_format=response_format, user=user, seed=seed, extra_body=extra_body)
+        prepared = self.prepare(
+            "edit",
+            prompt,
+            image,
+            mask=mask,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
         return await self.send(prepared, cache=cache)
 
-    async def vary(self, image: Any, *, n: int = 1, size: str | None = None, model: str | None = None,
-                   response_format: str | None = None, user: str | None = None, seed: int | None = None,
-                   extra_body: dict[str, Any] | None = None, cache: str | None = None) -> ImageResult:
+    async def vary(
+        self,
+        image: Any,
+        *,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
         """Make ``n`` variations of ``image`` (see :meth:`ImagesClient.vary`)."""
-        prepared = self.prepare("vary", None, image, n=n, size=size, model=model,
-                                response_format=response_format, user=user, seed=seed, extra_body=extra_body)
+        prepared = self.prepare(
+            "vary",
+            None,
+            image,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
         return await self.send(prepared, cache=cache)
 
     async def models(self) -> list[str]:
         """The model ids the endpoint lists at ``GET /models``."""
-        response = await self._send("GET", self._settings.url("models"), where=self._where(),
-                                    headers=self._headers(), timeout=self._timeout)
+        response = await self._send(
+            "GET",
+            self._settings.url("models"),
+            where=self._where(),
+            headers=self._headers(),
+            timeout=self._timeout,
+        )
         return self._list_models(response)
 
     async def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
@@ -111,32 +183,51 @@ class AsyncImagesClient(BaseImagesClient):
         if hit is not None:
             return hit
         started = time.perf_counter()
-        response = await self._send(prepared.method, prepared.url, where=self._where(prepared),
-                                    model=prepared.model, **self._request_kwargs(prepared))
+        response = await self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            **self._request_kwargs(prepared),
+        )
         request_id = response.headers.get("x-request-id")
         raws = self._read_images(prepared, response)
         images: list[GeneratedImage] = []
         try:
             for i, raw in enumerate(raws):
                 data = raw.data if raw.data is not None else await self._download(raw.url or "", i)
-                images.append(self._save_image(prepared, i, data, raw.revised_prompt, request_id))
+                # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
+                images.append(
+                    await asyncio.to_thread(
+                        self._save_image, prepared, i, data, raw.revised_prompt, request_id
+                    )
+                )
         except DalleWidgetsError:
             if images:
-                logger.warning("%d image(s) of this request were saved before the failure: %s",
-                               len(images), ", ".join(str(im.path) for im in images))
+                logger.warning(
+                    "%d image(s) of this request were saved before the failure: %s",
+                    len(images),
+                    ", ".join(str(im.path) for im in images),
+                )
             raise
-        return self._finish(prepared, images, request_id, mode, started)
+        return await asyncio.to_thread(self._finish, prepared, images, request_id, mode, started)
 
     # --- transport ------------------------------------------------------------------------------
 
     async def _download(self, url: str, index: int) -> bytes:
-        response = await self._send("GET", url, where=f"image {index} download",
-                                    headers=self._download_headers(url), timeout=self._timeout,
-                                    follow_redirects=True)
+        response = await self._send(
+            "GET",
+            url,
+            where=f"image {index} download",
+            headers=self._download_headers(url),
+            timeout=self._timeout,
+            follow_redirects=True,
+        )
         return response.content
 
-    async def _send(self, method: str, url: str, *, where: str, model: str | None = None,
-                    **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, *, where: str, model: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         retries = 0
         while True:
             headers = None
@@ -147,7 +238,8 @@ class AsyncImagesClient(BaseImagesClient):
                 cause = exc
                 error: DalleWidgetsError = APITimeoutError(
                     f"{where}: no answer within the timeout ({type(exc).__name__}); raise timeout= if the "
-                    "endpoint is just slow")
+                    "endpoint is just slow"
+                )
             except httpx.TransportError as exc:
                 cause = exc
                 detail = redact(str(exc) or type(exc).__name__, *self._secrets())
@@ -165,6 +257,7 @@ class AsyncImagesClient(BaseImagesClient):
                 logger.debug("not retrying %s: %s", where, reason)
                 raise error from cause
             retries += 1
-            logger.warning("%s failed (%s): retry %d of %d in %.2f s", where, reason, retries,
-                           self.max_retries, wait)
+            logger.warning(
+                "%s failed (%s): retry %d of %d in %.2f s", where, reason, retries, self.max_retries, wait
+            )
             await self._sleep(wait)

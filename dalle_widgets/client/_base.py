@@ -21,7 +21,7 @@ import httpx
 from .._version import __version__
 from ..errors import APIError, InvalidRequestError, InvalidResponseError, redact
 from ..models import OPERATIONS, ModelSpec, lookup
-from ..store import PNG_SIGNATURE, Store, _as_png, image_hash
+from ..store import PNG_SIGNATURE, Store, _as_png
 from . import _uploads
 from ._config import CACHE_MODES, MAX_RETRY_AFTER, USER_AGENT, Settings, origin_of, resolve_settings
 from ._protocols import CHAT_PATH, IMAGES_PATHS, build_chat_body, parse_chat_body, summarize_chat_body
@@ -118,8 +118,9 @@ class PreparedRequest:
         return self.describe()
 
 
-def _cache_key(settings: Settings, path: str, protocol: str, fields: dict[str, Any],
-               uploads: list[_uploads.Upload]) -> str:
+def _cache_key(
+    settings: Settings, path: str, protocol: str, fields: dict[str, Any], uploads: list[_uploads.Upload]
+) -> str:
     material = {
         "v": 1,
         "endpoint": settings.url(path),
@@ -149,8 +150,13 @@ class BaseImagesClient:
         cache: str | None = None,
     ) -> None:
         self._settings = resolve_settings(
-            api_key, base_url, model=model, protocol=protocol, timeout=timeout,
-            max_retries=max_retries, cache=cache,
+            api_key,
+            base_url,
+            model=model,
+            protocol=protocol,
+            timeout=timeout,
+            max_retries=max_retries,
+            cache=cache,
         )
         if timeout is None and http_client is not None:
             self._timeout = http_client.timeout
@@ -198,7 +204,9 @@ class BaseImagesClient:
         extra = ", offline=True" if self.is_offline else ""
         if self.protocol != "images":
             extra += f", protocol={self.protocol!r}"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r}, api_key={key}{extra})"
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, model={self.model!r}, api_key={key}{extra})"
+        )
 
     def _secrets(self) -> tuple[str | None, ...]:
         return (self._settings.api_key,)
@@ -243,7 +251,9 @@ class BaseImagesClient:
             raise InvalidRequestError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
         model_name = model or self.model
         if not isinstance(model_name, str) or not model_name.strip():
-            raise InvalidRequestError(f"model={model_name!r}: pass a model name such as 'dall-e-2'", param="model")
+            raise InvalidRequestError(
+                f"model={model_name!r}: pass a model name such as 'dall-e-2'", param="model"
+            )
         spec = lookup(model_name)
         if not spec.supports(operation):
             what = {"generate": "generations", "edit": "edits", "vary": "variations"}[operation]
@@ -334,7 +344,9 @@ class BaseImagesClient:
     @staticmethod
     def _check_n(n: Any, spec: ModelSpec) -> int:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= spec.max_n:
-            raise InvalidRequestError(f"n={n!r}: {spec.name} makes 1 to {spec.max_n} images per request", param="n")
+            raise InvalidRequestError(
+                f"n={n!r}: {spec.name} makes 1 to {spec.max_n} images per request", param="n"
+            )
         return n
 
     @staticmethod
@@ -368,8 +380,9 @@ class BaseImagesClient:
             return size
         parts = size.split("x")
         if size != "auto" and not (len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts)):
-            raise InvalidRequestError(f"size {size!r} is not {_SIZE_SHAPE} (e.g. '1024x1024') or 'auto'",
-                                      param="size")
+            raise InvalidRequestError(
+                f"size {size!r} is not {_SIZE_SHAPE} (e.g. '1024x1024') or 'auto'", param="size"
+            )
         return size
 
     @staticmethod
@@ -379,7 +392,9 @@ class BaseImagesClient:
             # GPT image models always answer base64 and reject the field.
             return None if spec.response_formats == ("b64_json",) else "b64_json"
         if fmt not in ("url", "b64_json"):
-            raise InvalidRequestError(f"response_format={fmt!r}: use 'url' or 'b64_json'", param="response_format")
+            raise InvalidRequestError(
+                f"response_format={fmt!r}: use 'url' or 'b64_json'", param="response_format"
+            )
         if fmt not in spec.response_formats:
             raise InvalidRequestError(
                 f"response_format={fmt!r} is not supported by {spec.name}; it always returns b64_json "
@@ -414,13 +429,19 @@ class BaseImagesClient:
 
     def _status_error(self, response: httpx.Response, model: str | None, where: str) -> APIError:
         error = make_status_error(
-            response.status_code, response.headers, response.content, where=where, model=model,
+            response.status_code,
+            response.headers,
+            response.content,
+            where=where,
+            model=model,
             secrets=self._secrets(),
         )
         asked = retry_after_seconds(response.headers)
         if asked is not None and asked > MAX_RETRY_AFTER:
-            note = (f" The server asks to wait {asked:.0f} s before retrying, longer than the "
-                    f"{MAX_RETRY_AFTER:.0f} s dalle_widgets waits on its own: try again later.")
+            note = (
+                f" The server asks to wait {asked:.0f} s before retrying, longer than the "
+                f"{MAX_RETRY_AFTER:.0f} s dalle_widgets waits on its own: try again later."
+            )
             error.message += note
             error.args = (error.message,)
         return error
@@ -449,20 +470,25 @@ class BaseImagesClient:
         images = self._store.cache_get(prepared.cache_key)
         if images is None:
             return None
-        logger.info("%s %s: replayed %d image(s) from the request cache (nothing sent, nothing paid)",
-                    prepared.operation, prepared.model, len(images))
+        logger.info(
+            "%s %s: replayed %d image(s) from the request cache (nothing sent, nothing paid)",
+            prepared.operation,
+            prepared.model,
+            len(images),
+        )
         return self._result(prepared, images, request_id=images[0].info.get("request_id"), cached=True)
 
     def _save_image(
-        self, prepared: PreparedRequest, index: int, data: bytes, revised: str | None, request_id: str | None,
+        self,
+        prepared: PreparedRequest,
+        index: int,
+        data: bytes,
+        revised: str | None,
+        request_id: str | None,
     ) -> GeneratedImage:
         """Check, label and store one received image; return it (on disk before anyone sees it)."""
         where = f"{self._where(prepared)} image {index}"
-        decoded = check_image(data, where)
-        w, h = decoded.size
-        if decoded.mode not in ("RGB", "RGBA"):
-            decoded = decoded.convert("RGBA" if "A" in decoded.mode or "transparency" in decoded.info else "RGB")
-        pixel_hash = image_hash(decoded)
+        (w, h), _mode = check_image(data, where)
         info: dict[str, Any] = {
             "operation": prepared.operation,
             "model": prepared.model,
@@ -479,7 +505,6 @@ class BaseImagesClient:
             "offline": self.is_offline,
             "request_id": request_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "image_hash": pixel_hash,
             "parent_hashes": [prepared.lineage["parent_hash"]] if "parent_hash" in prepared.lineage else [],
             "mask_hash": prepared.lineage.get("mask_hash"),
             "cache_key": prepared.cache_key,
@@ -488,14 +513,17 @@ class BaseImagesClient:
         if "parent_path" in prepared.lineage:
             info["parent_path"] = prepared.lineage["parent_path"]
         info = {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}
-        png = data if data.startswith(PNG_SIGNATURE) else _as_png(decoded)
+        png = data if data.startswith(PNG_SIGNATURE) else _as_png(data)
         path, png = self._store.save_png(png, info)
-        generated = GeneratedImage(png, info=info, path=path)
-        generated._image = decoded
-        return generated
+        return GeneratedImage(png, info=info, path=path)
 
     def _result(
-        self, prepared: PreparedRequest, images: list[GeneratedImage], *, request_id: str | None, cached: bool,
+        self,
+        prepared: PreparedRequest,
+        images: list[GeneratedImage],
+        *,
+        request_id: str | None,
+        cached: bool,
     ) -> ImageResult:
         return ImageResult(
             images,
@@ -509,18 +537,33 @@ class BaseImagesClient:
         )
 
     def _finish(
-        self, prepared: PreparedRequest, images: list[GeneratedImage], request_id: str | None, cache: str,
+        self,
+        prepared: PreparedRequest,
+        images: list[GeneratedImage],
+        request_id: str | None,
+        cache: str,
         started: float,
     ) -> ImageResult:
         if cache != "off" and images:
             try:
-                self._store.cache_put(prepared.cache_key, [im.path for im in images if im.path is not None],
-                                      {"request_id": request_id, "operation": prepared.operation})
+                self._store.cache_put(
+                    prepared.cache_key,
+                    [im.path for im in images if im.path is not None],
+                    {"request_id": request_id, "operation": prepared.operation},
+                )
             except OSError as exc:
                 logger.warning("could not write the request cache entry (%s); images are saved", exc)
-        logger.info("%s %s n=%d %s -> %d image(s) in %.2f s from %s (request id %s)",
-                    prepared.operation, prepared.model, prepared.n, prepared.size or "", len(images),
-                    time.perf_counter() - started, self._settings.host, request_id)
+        logger.info(
+            "%s %s n=%d %s -> %d image(s) in %.2f s from %s (request id %s)",
+            prepared.operation,
+            prepared.model,
+            prepared.n,
+            prepared.size or "",
+            len(images),
+            time.perf_counter() - started,
+            self._settings.host,
+            request_id,
+        )
         return self._result(prepared, images, request_id=request_id, cached=False)
 
     def _list_models(self, response: httpx.Response) -> list[str]:
@@ -533,4 +576,6 @@ class BaseImagesClient:
     @staticmethod
     def _truncated(exc: Exception) -> bool:
         text = str(exc).lower()
-        return isinstance(exc, httpx.RemoteProtocolError) and ("incomplete" in text or "complete message" in text)
+        return isinstance(exc, httpx.RemoteProtocolError) and (
+            "incomplete" in text or "complete message" in text
+        )

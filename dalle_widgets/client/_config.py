@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._version import __version__
-from ..errors import ConfigurationError, InvalidRequestError
+from ..errors import ConfigurationError
 from ..models import DEFAULT_MODEL
 
 __all__ = [
@@ -122,7 +122,7 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
         return timeout
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise InvalidRequestError(f"timeout={timeout!r}: pass a number of seconds > 0 or an httpx.Timeout")
+        raise ConfigurationError(f"timeout={timeout!r}: pass a number of seconds > 0 or an httpx.Timeout")
     return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
 
 
@@ -141,9 +141,7 @@ def _start_offline_engine() -> tuple[str, str | None]:
         ) from exc
     base_url = normalize_base_url(str(running.base_url))
     if not _offline_announced:
-        logger.warning(
-            "No OPENAI_API_KEY set: using the offline engine at %s (synthetic images)", base_url
-        )
+        logger.warning("No OPENAI_API_KEY set: using the offline engine at %s (synthetic images)", base_url)
         _offline_announced = True
     return base_url, getattr(running, "token", None)
 

@@ -126,7 +126,9 @@ def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+        return " ".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
     return ""
 
 
@@ -134,7 +136,9 @@ def parse_chat_body(payload: Any, where: str) -> list[RawImage]:
     """Images from a chat-completions body; :class:`InvalidResponseError` when there are none."""
     if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
         if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            raise InvalidResponseError(f"{where} answered 200 with an error: {payload['error'].get('message')!r}")
+            raise InvalidResponseError(
+                f"{where} answered 200 with an error: {payload['error'].get('message')!r}"
+            )
         raise InvalidResponseError(f"{where} answered JSON without 'choices': {snippet(str(payload), 120)!r}")
     images: list[RawImage] = []
     texts: list[str] = []
@@ -160,8 +164,10 @@ def parse_chat_body(payload: Any, where: str) -> list[RawImage]:
                 else:
                     from_list.append(RawImage(url=url, revised_prompt=note))
         if not from_list:
-            from_list = [RawImage(data=r.data, url=r.url, revised_prompt=note)
-                         for r in _images_from_content(message.get("content"), f"{where}: choices[{c}]")]
+            from_list = [
+                RawImage(data=r.data, url=r.url, revised_prompt=note)
+                for r in _images_from_content(message.get("content"), f"{where}: choices[{c}]")
+            ]
         images.extend(from_list)
     if not images:
         said = " ".join(texts).strip()

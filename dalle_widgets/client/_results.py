@@ -26,14 +26,9 @@ THUMB_PX = 128
 
 
 def _thumbnail(image: Image.Image, px: int) -> Image.Image:
-    try:
-        from .. import imaging
+    from .. import imaging
 
-        return imaging.thumbnail(image, px)
-    except (ImportError, AttributeError):  # pragma: no cover - imaging lands with issue 4
-        thumb = image.copy()
-        thumb.thumbnail((px, px))
-        return thumb
+    return imaging.thumbnail(image, px)
 
 
 def _png(image: Image.Image) -> bytes:
@@ -58,23 +53,36 @@ class GeneratedImage:
         The PNG file content, provenance chunk included.
     """
 
-    __slots__ = ("_image", "info", "path", "png")
+    __slots__ = ("_hash", "_image", "info", "path", "png")
 
     def __init__(self, png: bytes, *, info: dict[str, Any] | None = None, path: Path | None = None) -> None:
         self.png = png
         self.info: dict[str, Any] = dict(info or {})
         self.path = Path(path) if path is not None else None
         self._image: Image.Image | None = None
+        self._hash: str | None = None
 
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            from PIL import Image
+            from .. import imaging
 
-            im = Image.open(io.BytesIO(self.png))
-            im.load()
-            self._image = im
+            # RGB or RGBA, like every image the package hands out (palette and grey PNGs converted)
+            self._image = imaging.to_pil(self.png)
         return self._image
+
+    @property
+    def image_hash(self) -> str:
+        """Content hash of the pixels (see :func:`dalle_widgets.store.image_hash`).
+
+        A child's ``info["parent_hashes"]`` holds its parent's ``image_hash``: that is the
+        lineage link, and it holds even when the parent was passed on as a numpy array.
+        """
+        if self._hash is None:
+            from ..store import image_hash
+
+            self._hash = image_hash(self.image)
+        return self._hash
 
     @property
     def size(self) -> tuple[int, int]:
@@ -115,7 +123,9 @@ class GeneratedImage:
             return NotImplemented
         return self.png == other.png
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        # bytes cache their hash, so this is cheap after the first call; usable in sets and dict keys
+        return hash(self.png)
 
 
 class ImageResult(Sequence[GeneratedImage]):
@@ -178,30 +188,29 @@ class ImageResult(Sequence[GeneratedImage]):
     def __repr__(self) -> str:
         cost = "unknown" if self.cost_usd is None else f"${self.cost_usd:.3f}"
         extra = ", cached" if self.cached else ""
-        return (f"<ImageResult {len(self)} x {self.size or '?'} {self.operation} by {self.model}, "
-                f"cost {cost}{extra}>")
+        return (
+            f"<ImageResult {len(self)} x {self.size or '?'} {self.operation} by {self.model}, "
+            f"cost {cost}{extra}>"
+        )
 
     def contact_sheet(self, px: int = THUMB_PX) -> Image.Image:
         """The thumbnails side by side (at most 5 per row) as one PIL image."""
-        thumbs = [im.thumbnail(px) for im in self.images]
-        try:
-            from .. import imaging
+        from .. import imaging
 
-            return imaging.contact_sheet(thumbs, cols=min(5, max(1, len(thumbs))))
-        except (ImportError, AttributeError):  # pragma: no cover - imaging lands with issue 4
-            from PIL import Image
-
-            cols = min(5, max(1, len(thumbs)))
-            rows = (len(thumbs) + cols - 1) // cols
-            sheet = Image.new("RGB", (cols * px, max(1, rows) * px), "white")
-            for i, t in enumerate(thumbs):
-                sheet.paste(t.convert("RGB"), ((i % cols) * px, (i // cols) * px))
-            return sheet
+        return imaging.contact_sheet(
+            [im.image for im in self.images], cols=min(5, len(self.images)), cell_px=px, gap=4
+        )
 
     def _repr_png_(self) -> bytes | None:
         if not self.images:
             return None
         return _png(self.contact_sheet())
+
+    def _ipython_display_(self) -> None:
+        """In a live kernel show an interactive Gallery; elsewhere the static PNG/HTML (widgets layer)."""
+        from ..widgets._display import display_result
+
+        display_result(self)
 
     def _repr_html_(self) -> str:
         tiles = []

@@ -52,12 +52,24 @@ class ImagesClient(BaseImagesClient):
     ...     variations = client.vary(result[0], n=2)
     """
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
-                 http_client: httpx.Client | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(api_key, base_url, http_client=http_client, **kwargs)
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client(
-            timeout=self.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=False,
+        self._http = (
+            http_client
+            if http_client is not None
+            else httpx.Client(
+                timeout=self.timeout,
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+            )
         )
         self._sleep = time.sleep
 
@@ -76,43 +88,109 @@ class ImagesClient(BaseImagesClient):
 
     # --- operations -----------------------------------------------------------------------------
 
-    def generate(self, prompt: str, *, n: int = 1, size: str | None = None, model: str | None = None,
-                 response_format: str | None = None, user: str | None = None, seed: int | None = None,
-                 extra_body: dict[str, Any] | None = None, cache: str | None = None) -> ImageResult:
+    def generate(
+        self,
+        prompt: str,
+        *,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
         """Make ``n`` images from a text ``prompt``.
 
         Returns an :class:`ImageResult`; every image is on disk in the store before it
         returns. Raises ``InvalidRequestError`` (nothing sent) for bad input, and the
         ``APIError`` family for what the endpoint refused.
         """
-        prepared = self.prepare("generate", prompt, n=n, size=size, model=model,
-                                response_format=response_format, user=user, seed=seed, extra_body=extra_body)
+        prepared = self.prepare(
+            "generate",
+            prompt,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
         return self.send(prepared, cache=cache)
 
-    def edit(self, image: Any, prompt: str, *, mask: Any = None, n: int = 1, size: str | None = None,
-             model: str | None = None, response_format: str | None = None, user: str | None = None,
-             seed: int | None = None, extra_body: dict[str, Any] | None = None,
-             cache: str | None = None) -> ImageResult:
+    def edit(
+        self,
+        image: Any,
+        prompt: str,
+        *,
+        mask: Any = None,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
         """Inpaint: regenerate the masked area of ``image`` (True in a bool ``mask``).
 
         With no mask, the image's transparent pixels are the area to edit.
         """
-        prepared = self.prepare("edit", prompt, image, mask=mask, n=n, size=size, model=model,
-                                response_format=response_format, user=user, seed=seed, extra_body=extra_body)
+        prepared = self.prepare(
+            "edit",
+            prompt,
+            image,
+            mask=mask,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
         return self.send(prepared, cache=cache)
 
-    def vary(self, image: Any, *, n: int = 1, size: str | None = None, model: str | None = None,
-             response_format: str | None = None, user: str | None = None, seed: int | None = None,
-             extra_body: dict[str, Any] | None = None, cache: str | None = None) -> ImageResult:
+    def vary(
+        self,
+        image: Any,
+        *,
+        n: int = 1,
+        size: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        user: str | None = None,
+        seed: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: str | None = None,
+    ) -> ImageResult:
         """Make ``n`` variations of ``image`` (dall-e-2 only)."""
-        prepared = self.prepare("vary", None, image, n=n, size=size, model=model,
-                                response_format=response_format, user=user, seed=seed, extra_body=extra_body)
+        prepared = self.prepare(
+            "vary",
+            None,
+            image,
+            n=n,
+            size=size,
+            model=model,
+            response_format=response_format,
+            user=user,
+            seed=seed,
+            extra_body=extra_body,
+        )
         return self.send(prepared, cache=cache)
 
     def models(self) -> list[str]:
         """The model ids the endpoint lists at ``GET /models``."""
-        response = self._send("GET", self._settings.url("models"), where=self._where(),
-                              headers=self._headers(), timeout=self._timeout)
+        response = self._send(
+            "GET",
+            self._settings.url("models"),
+            where=self._where(),
+            headers=self._headers(),
+            timeout=self._timeout,
+        )
         return self._list_models(response)
 
     def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
@@ -122,8 +200,13 @@ class ImagesClient(BaseImagesClient):
         if hit is not None:
             return hit
         started = time.perf_counter()
-        response = self._send(prepared.method, prepared.url, where=self._where(prepared), model=prepared.model,
-                              **self._request_kwargs(prepared))
+        response = self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            **self._request_kwargs(prepared),
+        )
         request_id = response.headers.get("x-request-id")
         raws = self._read_images(prepared, response)
         images: list[GeneratedImage] = []
@@ -133,20 +216,30 @@ class ImagesClient(BaseImagesClient):
                 images.append(self._save_image(prepared, i, data, raw.revised_prompt, request_id))
         except DalleWidgetsError:
             if images:
-                logger.warning("%d image(s) of this request were saved before the failure: %s",
-                               len(images), ", ".join(str(im.path) for im in images))
+                logger.warning(
+                    "%d image(s) of this request were saved before the failure: %s",
+                    len(images),
+                    ", ".join(str(im.path) for im in images),
+                )
             raise
         return self._finish(prepared, images, request_id, mode, started)
 
     # --- transport ------------------------------------------------------------------------------
 
     def _download(self, url: str, index: int) -> bytes:
-        response = self._send("GET", url, where=f"image {index} download", headers=self._download_headers(url),
-                              timeout=self._timeout, follow_redirects=True)
+        response = self._send(
+            "GET",
+            url,
+            where=f"image {index} download",
+            headers=self._download_headers(url),
+            timeout=self._timeout,
+            follow_redirects=True,
+        )
         return response.content
 
-    def _send(self, method: str, url: str, *, where: str, model: str | None = None,
-              **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, *, where: str, model: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         retries = 0
         while True:
             headers = None
@@ -157,7 +250,8 @@ class ImagesClient(BaseImagesClient):
                 cause = exc
                 error: DalleWidgetsError = APITimeoutError(
                     f"{where}: no answer within the timeout ({type(exc).__name__}); raise timeout= if the "
-                    "endpoint is just slow")
+                    "endpoint is just slow"
+                )
             except httpx.TransportError as exc:
                 cause = exc
                 detail = redact(str(exc) or type(exc).__name__, *self._secrets())
@@ -175,6 +269,7 @@ class ImagesClient(BaseImagesClient):
                 logger.debug("not retrying %s: %s", where, reason)
                 raise error from cause
             retries += 1
-            logger.warning("%s failed (%s): retry %d of %d in %.2f s", where, reason, retries,
-                           self.max_retries, wait)
+            logger.warning(
+                "%s failed (%s): retry %d of %d in %.2f s", where, reason, retries, self.max_retries, wait
+            )
             self._sleep(wait)

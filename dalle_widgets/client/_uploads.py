@@ -132,12 +132,17 @@ def encode_upload(field_name: str, image: Image.Image, spec: ModelSpec) -> Uploa
 
 
 def mask_upload(bool_mask: np.ndarray, spec: ModelSpec) -> Upload:
-    """The wire mask: black RGBA, alpha 0 exactly where ``bool_mask`` is True."""
+    """The wire mask: alpha 0 exactly where ``bool_mask`` is True, over black.
+
+    Only the alpha channel of a mask is read, so its colour is left black: the file is a
+    few kilobytes instead of a second copy of the image.
+    """
     from PIL import Image
 
+    from .. import masks
+
     h, w = bool_mask.shape
-    rgba = np.zeros((h, w, 4), dtype=np.uint8)
-    rgba[..., 3] = np.where(bool_mask, 0, 255)
+    rgba = masks.to_rgba(np.zeros((h, w, 3), dtype=np.uint8), bool_mask)
     return encode_upload("mask", Image.fromarray(rgba, "RGBA"), spec)
 
 

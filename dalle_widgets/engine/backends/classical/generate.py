@@ -309,11 +309,12 @@ def _caption(image: np.ndarray, prompt: str) -> np.ndarray:
     region = np.asarray(canvas)[size - band :].astype(np.float32) * 0.35
     canvas.paste(Image.fromarray(to_u8(region)), (0, size - band))
     font = ImageFont.load_default(size=max(8, int(band * 0.62)))
-    text = f"{CAPTION} (synthetic, no model): {prompt.strip()}"
+    one_line = " ".join(prompt.split())  # a %%dalle cell body has newlines; the caption is one line
+    text = f"{CAPTION} (synthetic, no model): {one_line}"
     max_w = size - band
     while draw.textlength(text, font=font) > max_w and len(text) > 10:
         text = text[:-2]
-    if not text.endswith(prompt.strip()):
+    if not text.endswith(one_line):
         text = text.rstrip() + "…"
     draw.text((band // 2, size - band / 2), text, fill=(235, 235, 235), font=font, anchor="lm")
     return np.asarray(canvas)

@@ -1,0 +1,34 @@
+"""Notebook widgets: the mask editor, the outpaint editor, the gallery and the mood board.
+
+Widgets hold view state only; masks, imaging, outpainting, the client and the
+store do the work. Names are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "MaskEditor": "mask_editor",
+    "Stroke": "mask_editor",
+    "OutpaintEditor": "outpaint_editor",
+    "Gallery": "gallery",
+    "MoodBoard": "board",
+    "BoardItem": "board",
+    "current_board": "board",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

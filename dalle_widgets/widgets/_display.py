@@ -1,0 +1,71 @@
+"""How an :class:`~dalle_widgets.client.ImageResult` shows itself: a live Gallery in a kernel.
+
+``ImageResult._ipython_display_`` calls :func:`display_result`. In a running
+Jupyter kernel (where widgets can render) the result appears as a
+:class:`~.gallery.Gallery` (whose mimebundle also carries a small PNG for saved
+notebooks); anywhere else (terminal IPython, no ipywidgets) it falls back to the
+result's own static PNG/HTML forms.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+__all__ = ["display_result", "result_title"]
+
+logger = logging.getLogger("dalle_widgets")
+
+
+def result_title(result: Any) -> str:
+    """A one-line HTML heading for a result: prompt, count, size, model, cost.
+
+    Examples
+    --------
+    >>> class R(list):
+    ...     prompt, size, model, cost_usd, cached = "a fox", "512x512", "dall-e-2", 0.036, False
+    >>> result_title(R([1, 2]))
+    "<span style='color:#555'><b>a fox</b> · 2 × 512x512 · dall-e-2 · $0.036</span>"
+    """
+    parts = []
+    if getattr(result, "prompt", None):
+        parts.append(f"<b>{html.escape(str(result.prompt))}</b>")
+    parts.append(f"{len(result)} × {html.escape(str(getattr(result, 'size', None) or '?'))}")
+    if getattr(result, "model", None):
+        parts.append(html.escape(str(result.model)))
+    cost = getattr(result, "cost_usd", None)
+    if cost is not None:
+        parts.append(f"${cost:.3f}")
+    if getattr(result, "cached", False):
+        parts.append("replayed from cache")
+    return f"<span style='color:#555'>{' · '.join(parts)}</span>"
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def display_result(result: Any) -> None:
+    """Display ``result`` as a Gallery in a live kernel, else as its static PNG/HTML."""
+    from IPython.display import display
+
+    if _in_kernel() and len(result):
+        try:
+            from .gallery import Gallery
+
+            display(Gallery(result, title=result_title(result)))
+            return
+        except Exception:  # noqa: BLE001 - never fail to show paid images
+            logger.warning("could not build a gallery for %r; showing thumbnails", result, exc_info=True)
+    bundle: dict[str, Any] = {"text/plain": repr(result)}
+    png = result._repr_png_()
+    if png:
+        bundle["image/png"] = png
+        bundle["text/html"] = result._repr_html_()
+    display(bundle, raw=True)

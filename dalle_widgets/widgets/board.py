@@ -1,0 +1,543 @@
+"""``MoodBoard``: pinned images with captions, saved to a folder as they change.
+
+A board is data first: a folder with ``board.json`` (the manifest: order,
+captions, provenance) and ``images/<id>.png``. Every change writes the image
+first and then the manifest, each atomically (temporary file + ``os.replace``),
+so a crash never leaves a half-written file and never loses a pinned image.
+``MoodBoard(path)`` reloads it; a folder damaged by hand (a missing image, a
+broken manifest) loads what it can and lists what it skipped in ``.skipped``.
+
+The widget shows the items in a grid (reorder, caption, remove), exports a PNG
+contact sheet or one self-contained HTML page, and "varies everything pinned"
+through the client, showing the variations as a :class:`~.gallery.Gallery`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import json
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as W
+from PIL import Image
+
+from .. import imaging
+from . import _client
+from ._static import StaticFallbackMixin, png_bytes
+from ._tasks import TaskRunner, error_line
+
+__all__ = ["BoardItem", "MoodBoard", "current_board"]
+
+logger = logging.getLogger("dalle_widgets")
+
+MANIFEST = "board.json"
+IMAGES = "images"
+FORMAT_VERSION = 1
+
+_current: MoodBoard | None = None
+
+
+def _home() -> Path:
+    try:
+        from ..store import default_root
+
+        return Path(default_root())
+    except (ImportError, AttributeError):  # the store lands with issue 3; same rule
+        env = os.environ.get("DALLE_WIDGETS_HOME")
+        return Path(env) if env else Path.home() / ".dalle_widgets"
+
+
+def default_board_path() -> Path:
+    """``$DALLE_WIDGETS_HOME/boards/default`` (``~/.dalle_widgets/boards/default`` without the variable)."""
+    return _home() / "boards" / "default"
+
+
+def current_board() -> MoodBoard:
+    """The process-wide current board: the last one created, or the default board (created on first use)."""
+    global _current
+    if _current is None:
+        _current = MoodBoard()
+    return _current
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@dataclass
+class BoardItem:
+    """One pinned image.
+
+    Attributes
+    ----------
+    id : str
+        Stable identifier (also the image's file stem).
+    path : Path
+        The PNG inside the board folder.
+    caption : str
+    info : dict
+        Provenance copied from the pinned image (prompt, operation, model, parent...).
+    added : str
+        ISO time of pinning.
+    """
+
+    id: str
+    path: Path
+    caption: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+    added: str = ""
+
+    @property
+    def image(self) -> Image.Image:
+        """The pixels (read from disk each time: the board folder is the truth)."""
+        with Image.open(self.path) as im:
+            im.load()
+            return im.copy()
+
+    def to_json(self, root: Path) -> dict[str, Any]:
+        return {"id": self.id, "file": self.path.relative_to(root).as_posix(), "caption": self.caption,
+                "info": self.info, "added": self.added}
+
+
+def _png_of(image: Any) -> tuple[bytes, dict[str, Any]]:
+    """PNG bytes and provenance of anything pinnable (GeneratedImage keeps its own PNG and info)."""
+    png = getattr(image, "png", None)
+    info = dict(getattr(image, "info", None) or {}) if not isinstance(image, Image.Image) else {}
+    if isinstance(png, bytes | bytearray) and bytes(png[:8]) == b"\x89PNG\r\n\x1a\n":
+        return bytes(png), info
+    if isinstance(image, BoardItem):
+        return image.path.read_bytes(), dict(image.info)
+    pil = imaging.to_pil(getattr(image, "image", image))
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue(), info
+
+
+class MoodBoard(StaticFallbackMixin, W.VBox):
+    """A mood board: pin, reorder, caption, remove; saved to ``path`` on every change.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The board folder (created if missing). Default ``$DALLE_WIDGETS_HOME/boards/default``.
+    client : ImagesClient or AsyncImagesClient, optional
+        Used by "vary everything pinned". Default: the shared client.
+    thumb_px : int
+        Thumbnail size in the grid.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> board = MoodBoard(tempfile.mkdtemp())
+    >>> item = board.pin(np.zeros((8, 8, 3), np.uint8), caption="black")
+    >>> [i.caption for i in MoodBoard(board.path).items]
+    ['black']
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, client: Any | None = None,
+                 thumb_px: int = 192, columns: int | None = None) -> None:
+        global _current
+        super().__init__()
+        self.path = Path(path) if path is not None else default_board_path()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._client = client
+        self.thumb_px = int(thumb_px)
+        self.columns = columns
+        self._items: list[BoardItem] = []
+        self.skipped: list[str] = []
+        self.variations: list[Any] = []
+        self._thumbs: dict[str, bytes] = {}
+        self._callbacks: list[Callable[[MoodBoard], None]] = []
+        self._load()
+        self._build_ui()
+        _current = self
+        if self.skipped:
+            self._set_status("Skipped while loading: " + "; ".join(self.skipped), error=True)
+
+    # ------------------------------------------------------------ storage
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    def _load(self) -> None:
+        mpath = self.manifest_path
+        known: set[str] = set()
+        if mpath.exists():
+            try:
+                data = json.loads(mpath.read_text(encoding="utf-8"))
+                entries = data["items"]
+                if not isinstance(entries, list):
+                    raise TypeError("'items' is not a list")
+            except (ValueError, KeyError, TypeError) as exc:
+                backup = mpath.with_name(f"{MANIFEST}.broken")
+                os.replace(mpath, backup)
+                self.skipped.append(f"manifest {MANIFEST} is unreadable ({exc}); kept it as {backup.name} "
+                                    "and recovered the images without captions")
+                entries = []
+            for entry in entries:
+                try:
+                    item = BoardItem(id=str(entry["id"]), path=self.path / str(entry["file"]),
+                                     caption=str(entry.get("caption") or ""),
+                                     info=dict(entry.get("info") or {}), added=str(entry.get("added") or ""))
+                except (KeyError, TypeError, ValueError) as exc:
+                    self.skipped.append(f"an entry without id/file ({exc!r})")
+                    continue
+                known.add(item.path.name)
+                if not item.path.is_file():
+                    label = f" {item.caption!r}" if item.caption else ""
+                    self.skipped.append(f"missing image {entry['file']}{label}")
+                    continue
+                try:
+                    with Image.open(item.path) as im:
+                        im.verify()
+                except Exception as exc:  # noqa: BLE001 - any decode failure means "skip it"
+                    self.skipped.append(f"unreadable image {entry['file']} ({type(exc).__name__})")
+                    continue
+                self._items.append(item)
+        # images on disk the manifest does not list (crash between the two writes, manual copy)
+        img_dir = self.path / IMAGES
+        if img_dir.is_dir():
+            for png in sorted(img_dir.glob("*.png"), key=lambda p: p.stat().st_mtime):
+                if png.name in known or png.name.startswith("."):
+                    continue
+                try:
+                    with Image.open(png) as im:
+                        im.verify()
+                except Exception:  # noqa: BLE001
+                    self.skipped.append(f"unreadable image {IMAGES}/{png.name}")
+                    continue
+                self._items.append(BoardItem(id=png.stem, path=png, added=""))
+                if mpath.exists():
+                    self.skipped.append(f"recovered {IMAGES}/{png.name} (not in the manifest)")
+        if self.skipped:
+            logger.warning("mood board %s: %s", self.path, "; ".join(self.skipped))
+
+    def _save(self) -> None:
+        data = {"version": FORMAT_VERSION, "items": [i.to_json(self.path) for i in self._items]}
+        _atomic_write(self.manifest_path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))
+
+    def _changed(self) -> None:
+        self._save()
+        self._render()
+        for cb in list(self._callbacks):
+            try:
+                cb(self)
+            except Exception:  # noqa: BLE001
+                logger.exception("MoodBoard on_change callback failed")
+
+    def on_change(self, callback: Callable[[MoodBoard], None], remove: bool = False) -> None:
+        """Call ``callback(board)`` after every change."""
+        if remove:
+            self._callbacks.remove(callback)
+        else:
+            self._callbacks.append(callback)
+
+    def make_current(self) -> MoodBoard:
+        """Make this the board that gallery "pin" buttons and :func:`current_board` use."""
+        global _current
+        _current = self
+        return self
+
+    # --------------------------------------------------------- collection
+    @property
+    def items(self) -> list[BoardItem]:
+        """The pinned items in board order (a new list)."""
+        return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[BoardItem]:
+        return iter(list(self._items))
+
+    def _find(self, item: BoardItem | str | int) -> int:
+        if isinstance(item, bool):
+            raise TypeError("item must be a BoardItem, an id or an index")
+        if isinstance(item, int):
+            if not -len(self._items) <= item < len(self._items):
+                raise IndexError(f"board has {len(self._items)} items; index {item} is out of range")
+            return item % len(self._items)
+        key = item.id if isinstance(item, BoardItem) else str(item)
+        for i, it in enumerate(self._items):
+            if it.id == key:
+                return i
+        raise KeyError(f"no item {key!r} on this board; ids are {[i.id for i in self._items]}")
+
+    def pin(self, image: Any, caption: str | None = None) -> BoardItem:
+        """Pin ``image`` (GeneratedImage, PIL, array, path or bytes); saved at once. Returns the item.
+
+        The caption defaults to the image's prompt when it has provenance.
+        """
+        png, info = _png_of(image)
+        item_id = uuid.uuid4().hex[:12]
+        path = self.path / IMAGES / f"{item_id}.png"
+        _atomic_write(path, png)
+        if caption is None:
+            caption = str(info.get("prompt") or "")
+        item = BoardItem(id=item_id, path=path, caption=caption, info=info,
+                         added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        self._items.append(item)
+        self._changed()
+        return item
+
+    def remove(self, item: BoardItem | str | int) -> BoardItem:
+        """Unpin ``item`` (item, id or index); its file is deleted after the manifest is saved."""
+        removed = self._items.pop(self._find(item))
+        self._thumbs.pop(removed.id, None)
+        self._changed()
+        try:
+            removed.path.unlink()
+        except OSError:
+            logger.debug("could not delete %s", removed.path)
+        return removed
+
+    def move(self, item: BoardItem | str | int, index: int) -> None:
+        """Move ``item`` to position ``index`` (clamped to the board)."""
+        it = self._items.pop(self._find(item))
+        index = max(0, min(int(index), len(self._items)))
+        self._items.insert(index, it)
+        self._changed()
+
+    def caption(self, item: BoardItem | str | int, text: str) -> None:
+        """Set the caption of ``item``."""
+        i = self._find(item)
+        if self._items[i].caption == text:
+            return
+        self._items[i].caption = str(text)
+        self._changed()
+
+    # ----------------------------------------------------------- exports
+    def contact_sheet(self, cols: int | None = None, thumb_px: int = 256) -> Image.Image:
+        """All pinned images as one contact sheet (captions under each)."""
+        if not self._items:
+            raise ValueError("the board is empty: pin images before exporting")
+        thumbs = [imaging.thumbnail(i.image, thumb_px) for i in self._items]
+        return imaging.contact_sheet(thumbs, cols=cols, captions=[i.caption for i in self._items],
+                                     cell_px=thumb_px)
+
+    def export_png(
+        self, path: str | os.PathLike[str], *, cols: int | None = None, thumb_px: int = 256
+    ) -> Path:
+        """Write a PNG contact sheet of the board to ``path``; return the path."""
+        out = Path(path)
+        buf = io.BytesIO()
+        self.contact_sheet(cols=cols, thumb_px=thumb_px).save(buf, format="PNG")
+        _atomic_write(out, buf.getvalue())
+        return out
+
+    def export_html(
+        self, path: str | os.PathLike[str], *, title: str = "Mood board", max_px: int = 1024
+    ) -> Path:
+        """Write one self-contained HTML page (images embedded as data URIs) to ``path``."""
+        out = Path(path)
+        figures = []
+        for item in self._items:
+            im = item.image
+            if max(im.size) > max_px:
+                im = imaging.thumbnail(im, max_px)
+            b64 = base64.b64encode(png_bytes(im)).decode("ascii")
+            prov = {k: v for k, v in item.info.items() if k in
+                    ("prompt", "revised_prompt", "operation", "model", "size", "seed", "engine", "created",
+                     "parent", "mask_hash")}
+            rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                           for k, v in prov.items())
+            details = f"<details><summary>provenance</summary><table>{rows}</table></details>" if rows else ""
+            figures.append(
+                f"<figure><img src='data:image/png;base64,{b64}' "
+                f"alt='{html.escape(item.caption, quote=True)}'>"
+                f"<figcaption>{html.escape(item.caption)}</figcaption>{details}</figure>")
+        page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<meta name="generator" content="dalle-widgets">
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }}
+main {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 16px; }}
+figure {{ margin: 0; background: #fff; padding: 8px; border: 1px solid #ddd; border-radius: 6px; }}
+img {{ width: 100%; height: auto; display: block; }}
+figcaption {{ margin-top: 6px; font-size: 14px; }}
+details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-right: 8px; }}
+</style></head>
+<body><h1>{html.escape(title)}</h1><main>
+{chr(10).join(figures)}
+</main></body></html>
+"""
+        _atomic_write(out, page.encode("utf-8"))
+        return out
+
+    # ---------------------------------------------------------- variations
+    def vary_all(self, client: Any | None = None, *, n: int = 1, size: str | None = None) -> list[Any]:
+        """Ask for ``n`` variations of every pinned image (blocking); return one result per item.
+
+        In a notebook the "Vary all pinned" button does the same without blocking the kernel.
+        """
+        if not self._items:
+            raise ValueError("the board is empty: pin images before asking for variations")
+        if client is None and self._client is None:
+            from ..client import default_client
+
+            client = default_client()
+        client = client or self._client
+        kwargs: dict[str, Any] = {"n": n}
+        if size:
+            kwargs["size"] = size
+        results = [client.vary(item.image, **kwargs) for item in self._items]
+        self._show_variations(results)
+        return results
+
+    async def avary_all(self, client: Any | None = None, *, n: int = 1, size: str | None = None) -> list[Any]:
+        """Async twin of :meth:`vary_all` (one request after another, on the kernel's loop)."""
+        if not self._items:
+            raise ValueError("the board is empty: pin images before asking for variations")
+        cl = _client.resolve(client or self._client)
+        kwargs: dict[str, Any] = {"n": n}
+        if size:
+            kwargs["size"] = size
+        results = []
+        for k, item in enumerate(self._items):
+            self._set_status(f"varying {k + 1}/{len(self._items)}…")
+            results.append(await _client.call(cl, "vary", item.image, **kwargs))
+        self._show_variations(results)
+        self._set_status(f"✓ {sum(len(r) for r in results)} variations of {len(results)} pinned images")
+        return results
+
+    def _show_variations(self, results: list[Any]) -> None:
+        from .gallery import Gallery
+
+        self.variations = results
+        images = [im for r in results for im in r]
+        self.variations_box.children = (Gallery(images, thumb_px=160, client=self._client),)
+
+    # ------------------------------------------------------------------ UI
+    def _build_ui(self) -> None:
+        def button(label: str, tip: str, cb: Callable[[], Any], cls: str, icon: str = "") -> W.Button:
+            b = W.Button(description=label, tooltip=tip, icon=icon, layout=W.Layout(width="auto"))
+            b.on_click(lambda _b: self._guard(cb))
+            b.add_class(cls)
+            return b
+
+        self.export_png_button = button("Export PNG", "Write a contact sheet next to the board",
+                                        lambda: self._export("png"), "dalle-export-png", "image")
+        self.export_html_button = button("Export HTML", "Write one self-contained page next to the board",
+                                         lambda: self._export("html"), "dalle-export-html", "file")
+        self.vary_button = button("Vary all pinned", "One variation of every pinned image",
+                                  self._start_vary_all, "dalle-vary-all", "random")
+        self.title = W.HTML()
+        self.status = W.HTML()
+        self.status.add_class("dalle-status")
+        self.grid = W.GridBox(layout=W.Layout(grid_gap="6px"))
+        self.grid.add_class("dalle-board-grid")
+        self.variations_box = W.VBox()
+        self._tasks = TaskRunner(on_start=lambda: setattr(self.vary_button, "disabled", True),
+                                 on_finish=lambda: setattr(self.vary_button, "disabled", False),
+                                 on_error=lambda line: self._set_status(line, error=True),
+                                 on_cancel=lambda: self._set_status("Cancelled"))
+        bar = W.HBox([self.title, self.export_png_button, self.export_html_button, self.vary_button],
+                     layout=W.Layout(align_items="center", flex_flow="row wrap"))
+        self.children = (bar, self.grid, self.status, self.variations_box)
+        self.add_class("dalle-board")
+        self._render()
+
+    def _thumb(self, item: BoardItem) -> bytes:
+        data = self._thumbs.get(item.id)
+        if data is None:
+            data = png_bytes(imaging.thumbnail(item.image, self.thumb_px), max_bytes=60_000)
+            self._thumbs[item.id] = data
+        return data
+
+    def _render(self) -> None:
+        if not hasattr(self, "grid"):
+            return
+        cols = self.columns or max(1, min(4, len(self._items)))
+        self.grid.layout.grid_template_columns = f"repeat({cols}, {self.thumb_px + 12}px)"
+        tiles = []
+        for i, item in enumerate(self._items):
+            img = W.Image(value=self._thumb(item), format="png", layout=W.Layout(width=f"{self.thumb_px}px"))
+            prompt = item.info.get("prompt")
+            if prompt:
+                img.tooltip = f"{prompt} ({item.info.get('operation', '?')}, {item.info.get('model', '?')})"
+            cap = W.Text(value=item.caption, placeholder="caption", continuous_update=False,
+                         layout=W.Layout(width=f"{self.thumb_px}px"))
+            cap.add_class("dalle-caption")
+            cap.observe(lambda ch, item_id=item.id: self._guard(self.caption, item_id, ch["new"]), "value")
+            left = W.Button(icon="arrow-left", tooltip="Move left", layout=W.Layout(width="36px"),
+                            disabled=i == 0)
+            right = W.Button(icon="arrow-right", tooltip="Move right", layout=W.Layout(width="36px"),
+                             disabled=i == len(self._items) - 1)
+            rm = W.Button(icon="trash", tooltip="Remove from the board", layout=W.Layout(width="36px"))
+            left.add_class("dalle-move-left")
+            right.add_class("dalle-move-right")
+            rm.add_class("dalle-remove")
+            left.on_click(lambda _b, item_id=item.id, i=i: self._guard(self.move, item_id, i - 1))
+            right.on_click(lambda _b, item_id=item.id, i=i: self._guard(self.move, item_id, i + 1))
+            rm.on_click(lambda _b, item_id=item.id: self._guard(self.remove, item_id))
+            tile = W.VBox([img, cap, W.HBox([left, right, rm])],
+                          layout=W.Layout(border="1px solid #ddd", padding="4px"))
+            tile.add_class("dalle-board-item")
+            tiles.append(tile)
+        self.grid.children = tuple(tiles)
+        n = len(self._items)
+        self.title.value = (f"<b>Mood board</b> <span style='color:#666'>{html.escape(str(self.path))} · "
+                            f"{n} pinned</span>")
+        for b in (self.export_png_button, self.export_html_button, self.vary_button):
+            b.disabled = n == 0
+
+    def _export(self, kind: str) -> Path:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = self.path / "exports" / f"board-{stamp}.{kind}"
+        path = self.export_png(out) if kind == "png" else self.export_html(out)
+        self._set_status(f"Wrote {path}")
+        return path
+
+    def _start_vary_all(self) -> Any:
+        if self._tasks.running:
+            self._set_status("Already varying: wait for it to finish.", error=True)
+            return None
+        return self._tasks.start(lambda: self.avary_all())
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - one line in the widget, never a traceback
+            self._set_status(error_line(exc), error=True)
+            return None
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        if hasattr(self, "status"):
+            style = "color:#b00020" if error else "color:#333"
+            body = html.escape(text, quote=False)
+            self.status.value = f"<span style='{style}'>{'⚠ ' if error else ''}{body}</span>" if text else ""
+
+    # ---------------------------------------------------------- static repr
+    def _snapshot(self) -> Image.Image | None:
+        if not self._items:
+            return None
+        return self.contact_sheet(thumb_px=128)
+
+    def _summary(self) -> str:
+        return f"MoodBoard({str(self.path)!r}, {len(self._items)} items)"
+
+    def __repr__(self) -> str:
+        return self._summary()

@@ -1,0 +1,333 @@
+"""``Gallery``: a grid of candidates with vary / edit / pin / save and provenance on each tile.
+
+Only thumbnails travel to the browser (small PNGs, palette-quantised when a
+photo would be large), so ten 1024 px images cost well under a megabyte. "Vary"
+on a tile runs as an asyncio task on the kernel's loop and shows the variations
+beneath the grid as a lineage row (itself a Gallery, so lineages nest). "Edit"
+opens a :class:`~.mask_editor.MaskEditor` below; "Pin" adds the image to the
+current :class:`~.board.MoodBoard`; "Save" copies the PNG (with its provenance)
+to a folder. ``.selected`` / ``select(i)`` / ``on_select(cb)`` are the Python side
+of clicking a tile.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+from PIL import Image
+
+from .. import imaging
+from . import _client
+from ._static import StaticFallbackMixin, png_bytes
+from ._tasks import TaskRunner, error_line
+
+__all__ = ["Gallery", "describe_provenance"]
+
+logger = logging.getLogger("dalle_widgets")
+
+THUMB_MAX_BYTES = 80_000
+_PROVENANCE_KEYS = ("operation", "prompt", "revised_prompt", "model", "size", "seed", "engine", "endpoint",
+                    "created", "parent", "mask_hash", "request_id", "n_index")
+
+
+def describe_provenance(info: dict[str, Any]) -> str:
+    """One-line summary of an image's provenance, for tooltips.
+
+    Examples
+    --------
+    >>> describe_provenance({"operation": "generate", "model": "dall-e-2", "prompt": "a fox", "seed": 3})
+    'generate · dall-e-2 · seed 3 · "a fox"'
+    """
+    parts = [str(info[k]) for k in ("operation", "model") if info.get(k)]
+    if info.get("seed") is not None:
+        parts.append(f"seed {info['seed']}")
+    if info.get("prompt"):
+        parts.append(f'"{info["prompt"]}"')
+    return " · ".join(parts) or "no provenance recorded"
+
+
+def _as_list(images: Any) -> list[Any]:
+    if isinstance(images, Image.Image | np.ndarray | str | bytes | os.PathLike):
+        return [images]
+    if hasattr(images, "png") and hasattr(images, "info"):  # a single GeneratedImage
+        return [images]
+    return list(images)
+
+
+def _pil(item: Any) -> Image.Image:
+    im = getattr(item, "image", None)  # GeneratedImage, BoardItem
+    return im if isinstance(im, Image.Image) else imaging.to_pil(item)
+
+
+def _info(item: Any) -> dict[str, Any]:
+    info = getattr(item, "info", None)
+    return dict(info) if isinstance(info, dict) else {}
+
+
+class Gallery(StaticFallbackMixin, W.VBox):
+    """A grid of image tiles with actions, for an ``ImageResult`` or any list of images.
+
+    Parameters
+    ----------
+    images : ImageResult, sequence of images, or one image
+        GeneratedImage, PIL images, numpy arrays, paths or PNG bytes.
+    columns : int, optional
+        Tiles per row (default: up to 4).
+    thumb_px : int
+        Longest side of each thumbnail sent to the browser.
+    client : ImagesClient or AsyncImagesClient, optional
+        Used by Vary and by the editor Edit opens. Default: the shared client.
+    vary_n : int
+        Variations per "Vary" click.
+    save_dir : path, optional
+        Where "Save" writes (default ``./dalle-images``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = Gallery([np.zeros((32, 32, 3), np.uint8), np.ones((32, 32, 3), np.uint8)], thumb_px=16)
+    >>> g.select(1); g.selected_index
+    1
+    """
+
+    def __init__(
+        self, images: Any, *, columns: int | None = None, thumb_px: int = 256, client: Any | None = None,
+        vary_n: int = 3, save_dir: str | os.PathLike[str] | None = None, title: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.images: list[Any] = _as_list(images)
+        self.columns = columns
+        self.thumb_px = int(thumb_px)
+        self._client = client
+        self.vary_n = int(vary_n)
+        self.save_dir = Path(save_dir) if save_dir is not None else None
+        self.selected_index: int | None = None
+        self.lineage: dict[int, list[Gallery]] = {}
+        self.editor: Any = None
+        self._select_callbacks: list[Callable[[Any], None]] = []
+        self._events: list[Any] = []
+        self._tasks = TaskRunner(on_error=lambda line: self._set_status(line, error=True),
+                                 on_cancel=lambda: self._set_status("Cancelled"),
+                                 on_start=lambda: self._set_busy(True),
+                                 on_finish=lambda: self._set_busy(False))
+        self.header = W.HTML(title or "")
+        self.grid = W.GridBox(layout=W.Layout(grid_gap="8px"))
+        self.grid.add_class("dalle-gallery-grid")
+        self.status = W.HTML()
+        self.status.add_class("dalle-status")
+        self.lineage_box = W.VBox()
+        self.lineage_box.add_class("dalle-lineage")
+        self.detail = W.VBox()
+        self.children = (self.header, self.grid, self.status, self.lineage_box, self.detail)
+        self.add_class("dalle-gallery")
+        self._render()
+
+    # ------------------------------------------------------------ tiles
+    def _thumb_png(self, item: Any) -> bytes:
+        return png_bytes(imaging.thumbnail(_pil(item), self.thumb_px), max_bytes=THUMB_MAX_BYTES)
+
+    def _render(self) -> None:
+        cols = self.columns or max(1, min(4, len(self.images)))
+        self.grid.layout.grid_template_columns = f"repeat({cols}, {self.thumb_px + 8}px)"
+        self._tiles: list[W.VBox] = []
+        self._events = []
+        for i, item in enumerate(self.images):
+            self._tiles.append(self._tile(i, item))
+        self.grid.children = tuple(self._tiles)
+
+    def _tile(self, i: int, item: Any) -> W.VBox:
+        info = _info(item)
+        img = W.Image(value=self._thumb_png(item), format="png", layout=W.Layout(width=f"{self.thumb_px}px"))
+        img.tooltip = describe_provenance(info)
+        img.add_class("dalle-thumb")
+        try:
+            from ipyevents import Event
+
+            ev = Event(source=img, watched_events=["click"])
+            ev.on_dom_event(lambda _e, i=i: self.select(i))
+            self._events.append(ev)
+        except ImportError:  # pragma: no cover - ipyevents is a dependency
+            pass
+
+        def button(label: str, tip: str, cls: str, fn: Callable[[], Any], icon: str = "") -> W.Button:
+            b = W.Button(description=label, tooltip=tip, icon=icon,
+                         layout=W.Layout(width="auto", padding="0 6px"))
+            b.add_class(cls)
+            b.on_click(lambda _b: self._guard(fn))
+            return b
+
+        vary = button("Vary", f"{self.vary_n} variations of this image, shown beneath", "dalle-vary",
+                      lambda: self.vary(i))
+        edit = button("Edit", "Open the mask editor on this image", "dalle-edit", lambda: self.edit(i))
+        pin = button("Pin", "Pin to the current mood board", "dalle-pin", lambda: self.pin(i), "thumb-tack")
+        save = button("Save", "Save the PNG (with provenance) to a folder", "dalle-save",
+                      lambda: self.save(i))
+        info_toggle = W.ToggleButton(description="", icon="info", tooltip="Show provenance",
+                                     layout=W.Layout(width="32px"))
+        info_toggle.add_class("dalle-info")
+        info_html = W.HTML(layout=W.Layout(display="none", width=f"{self.thumb_px}px"))
+        info_html.add_class("dalle-provenance")
+
+        def toggle(change: dict[str, Any]) -> None:
+            info_html.value = self._provenance_html(info) if change["new"] else ""
+            info_html.layout.display = "block" if change["new"] else "none"
+
+        info_toggle.observe(toggle, "value")
+        label = W.HTML(f"<span style='font-size:11px;color:#666'>#{i}"
+                       f"{' · ' + html.escape(str(info['size'])) if info.get('size') else ''}</span>")
+        tile = W.VBox([img, W.HBox([label, info_toggle], layout=W.Layout(justify_content="space-between")),
+                       W.HBox([vary, edit, pin, save], layout=W.Layout(flex_flow="row wrap")), info_html],
+                      layout=W.Layout(border="2px solid transparent", padding="2px"))
+        tile.add_class("dalle-tile")
+        return tile
+
+    @staticmethod
+    def _provenance_html(info: dict[str, Any]) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
+            f"<td style='word-break:break-word'>{html.escape(str(info[k]))}</td></tr>"
+            for k in _PROVENANCE_KEYS if info.get(k) not in (None, ""))
+        return f"<table style='font-size:11px'>{rows}</table>" if rows else "<i>no provenance recorded</i>"
+
+    # -------------------------------------------------------- selection
+    @property
+    def selected(self) -> Any:
+        """The selected image (as given to the gallery), or None."""
+        return None if self.selected_index is None else self.images[self.selected_index]
+
+    def select(self, index: int | None) -> None:
+        """Select tile ``index`` (None clears); highlights it and calls the ``on_select`` callbacks."""
+        if index is not None and not 0 <= index < len(self.images):
+            raise IndexError(f"gallery has {len(self.images)} images; index {index} is out of range")
+        self.selected_index = index
+        for k, tile in enumerate(self._tiles):
+            tile.layout.border = "2px solid #1976d2" if k == index else "2px solid transparent"
+        for cb in list(self._select_callbacks):
+            try:
+                cb(self.selected)
+            except Exception:  # noqa: BLE001
+                logger.exception("Gallery on_select callback failed")
+
+    def on_select(self, callback: Callable[[Any], None], remove: bool = False) -> None:
+        """Call ``callback(image)`` when a tile is selected (clicked or ``select(i)``)."""
+        if remove:
+            self._select_callbacks.remove(callback)
+        else:
+            self._select_callbacks.append(callback)
+
+    # ---------------------------------------------------------- actions
+    def vary(self, index: int, n: int | None = None) -> Any:
+        """Ask for variations of tile ``index`` (async task); they appear beneath as a lineage row."""
+        item = self.images[index]
+        n = int(n or self.vary_n)
+        return self._tasks.start(lambda: self._vary(index, item, n))
+
+    async def _vary(self, index: int, item: Any, n: int) -> Any:
+        self._set_status(f"varying #{index}…")
+        client = _client.resolve(self._client)
+        result = await _client.call(client, "vary", _pil(item), n=n)
+        child = Gallery(result, thumb_px=max(96, self.thumb_px * 3 // 4), client=self._client,
+                        vary_n=self.vary_n, save_dir=self.save_dir,
+                        title=f"<span style='color:#555'>↳ variations of #{index}</span>")
+        self.lineage.setdefault(index, []).append(child)
+        self.lineage_box.children = (*self.lineage_box.children, child)
+        self._set_status(f"✓ {len(result)} variations of #{index}")
+        return result
+
+    def edit(self, index: int) -> Any:
+        """Open a MaskEditor on tile ``index`` below the grid; return it."""
+        from .mask_editor import MaskEditor
+
+        item = self.images[index]
+        prompt = _info(item).get("prompt") or ""
+        self.editor = MaskEditor(_pil(item), client=self._client, prompt=prompt)
+        close = W.Button(description="Close editor", layout=W.Layout(width="auto"))
+        close.on_click(lambda _b: self._close_editor())
+        self.detail.children = (W.HTML(f"<b>Editing #{index}</b>"), self.editor, close)
+        return self.editor
+
+    def _close_editor(self) -> None:
+        self.detail.children = ()
+        self.editor = None
+
+    def pin(self, index: int, board: Any | None = None, caption: str | None = None) -> Any:
+        """Pin tile ``index`` to ``board`` (default: the current mood board); return the board item."""
+        from .board import current_board
+
+        board = board or current_board()
+        item = board.pin(self.images[index], caption=caption)
+        self._set_status(f"Pinned #{index} to the board at {board.path}")
+        return item
+
+    def save(self, index: int, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write tile ``index`` as PNG (provenance kept when the image has it); return the path."""
+        item = self.images[index]
+        if path is None:
+            folder = self.save_dir or Path.cwd() / "dalle-images"
+            folder.mkdir(parents=True, exist_ok=True)
+            prompt = str(_info(item).get("prompt") or "image").lower()
+            stem = re.sub(r"[^a-z0-9]+", "-", prompt).strip("-")[:40]
+            k = 0
+            while (folder / f"{stem or 'image'}-{k}.png").exists():
+                k += 1
+            target = folder / f"{stem or 'image'}-{k}.png"
+        else:
+            target = Path(path)
+        png = getattr(item, "png", None)
+        if isinstance(png, bytes):
+            target.write_bytes(png)
+        else:
+            _pil(item).save(target, format="PNG")
+        self._set_status(f"Saved #{index} to {target}")
+        return target
+
+    def cancel(self) -> bool:
+        """Cancel a running "Vary"."""
+        return self._tasks.cancel()
+
+    @property
+    def running(self) -> bool:
+        return self._tasks.running
+
+    # ------------------------------------------------------------ status
+    def _guard(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - one line in the widget, never a traceback
+            self._set_status(error_line(exc), error=True)
+            return None
+
+    def _set_busy(self, busy: bool) -> None:
+        for tile in getattr(self, "_tiles", []):
+            for b in tile.children[2].children:
+                if "dalle-vary" in b._dom_classes:
+                    b.disabled = busy
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        style = "color:#b00020" if error else "color:#333"
+        body = html.escape(text, quote=False)
+        self.status.value = f"<span style='{style}'>{'⚠ ' if error else ''}{body}</span>" if text else ""
+
+    @property
+    def error(self) -> str | None:
+        return self._tasks.last_error
+
+    # ------------------------------------------------------- static repr
+    def _snapshot(self) -> Image.Image | None:
+        if not self.images:
+            return None
+        thumbs = [imaging.thumbnail(_pil(i), 128) for i in self.images]
+        return imaging.contact_sheet(thumbs, cols=self.columns or min(4, len(thumbs)))
+
+    def _summary(self) -> str:
+        prompt = next((_info(i).get("prompt") for i in self.images if _info(i).get("prompt")), None)
+        about = f", {prompt!r}" if prompt else ""
+        return f"Gallery({len(self.images)} images{about})"

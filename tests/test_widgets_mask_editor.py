@@ -1,0 +1,268 @@
+"""MaskEditor without a browser: drive the canvas handlers and the buttons' twins; check state, messages."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dalle_widgets import masks
+from dalle_widgets.widgets import MaskEditor
+from dalle_widgets.widgets._canvas import Viewport
+
+
+def _image(h: int = 1024, w: int = 1024) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.dstack([xx % 256, yy % 256, np.full_like(xx, 128)]).astype(np.uint8)
+
+
+def _drag(ed: MaskEditor, pts: list[tuple[float, float]]) -> None:
+    ed.handle_mouse_down(*pts[0])
+    for p in pts[1:]:
+        ed.handle_mouse_move(*p)
+    ed.handle_mouse_up(*pts[-1])
+
+
+def test_stroke_maps_display_to_full_resolution() -> None:
+    ed = MaskEditor(_image(), display_px=512, brush_size=40)
+    _drag(ed, [(50, 50), (150, 50), (250, 50)])
+    (stroke,) = ed.strokes
+    assert stroke.tool == "brush" and stroke.size == 40
+    assert stroke.points[0] == (100.0, 100.0) and stroke.points[-1] == (500.0, 100.0)
+    expected = masks.stroke((1024, 1024), stroke.points, 20)
+    np.testing.assert_array_equal(ed.mask, expected)
+    assert ed.mask[100, 300] and ed.mask[119, 300] and not ed.mask[125, 300]
+
+
+def test_non_square_image_viewport() -> None:
+    ed = MaskEditor(_image(512, 1024), display_px=512)
+    assert (ed.canvas.width, ed.canvas.height) == (512, 256)
+    assert ed.canvas.layout.width == "512px"
+    _drag(ed, [(10, 10)])
+    assert ed.strokes[0].points == ((20.0, 20.0),)
+    assert ed.mask.shape == (512, 1024)
+
+
+def test_viewport_clips_outside_points() -> None:
+    vp = Viewport((100, 200), 100)
+    assert vp.display == (50, 100)
+    assert vp.to_image(-5, 60) == (0.0, 100.0)
+    with pytest.raises(ValueError, match="display_px"):
+        Viewport((10, 10), 0)
+
+
+def test_eraser_rectangle_ellipse_tools() -> None:
+    ed = MaskEditor(_image(256, 256), display_px=256, brush_size=10)
+    ed.tool = "rectangle"
+    _drag(ed, [(10, 10), (60, 40), (110, 90)])
+    np.testing.assert_array_equal(ed.mask, masks.rectangle((256, 256), (10, 10, 110, 90)))
+    ed.tool = "eraser"
+    _drag(ed, [(20, 50), (100, 50)])
+    assert not ed.mask[50, 60] and ed.mask[20, 60]
+    ed.tool = "ellipse"
+    _drag(ed, [(150, 150), (250, 250)])
+    assert ed.mask[200, 200] and not ed.mask[151, 151]
+    assert [s.tool for s in ed.strokes] == ["rectangle", "eraser", "ellipse"]
+    with pytest.raises(ValueError, match="tool must be one of"):
+        ed.tool = "lasso"
+
+
+def test_every_change_is_one_undo_step() -> None:
+    ed = MaskEditor(_image(128, 128), display_px=128, brush_size=8)
+    _drag(ed, [(10, 10), (50, 50)])
+    painted = ed.mask
+    ed.invert()
+    ed.grow(3)
+    ed.shrink(2)
+    ed.clear()
+    assert not ed.mask.any()
+    for _ in range(4):
+        assert ed.undo()
+    np.testing.assert_array_equal(ed.mask, painted)
+    assert ed.undo() and not ed.mask.any() and not ed.undo()
+    assert ed.redo()
+    np.testing.assert_array_equal(ed.mask, painted)
+    # setting .mask from Python is a step too, and a new change drops the redo branch
+    ed.mask = masks.full((128, 128))
+    assert not ed.can_redo and ed.mask.all()
+    ed.undo()
+    np.testing.assert_array_equal(ed.mask, painted)
+
+
+def test_mask_setter_validates_shape_and_dtype() -> None:
+    ed = MaskEditor(_image(64, 128), display_px=64)
+    with pytest.raises(ValueError, match=r"mask is 64x64 but image is 128x64.*masks.resize"):
+        ed.mask = np.zeros((64, 64), bool)
+    with pytest.raises(ValueError, match="bool array"):
+        ed.mask = np.full((64, 128), 0.5)
+    ed.mask = np.ones((64, 128), np.uint8)
+    assert ed.mask.dtype == bool and ed.mask.all()
+    assert ed.strokes[-1].tool == "set"
+
+
+def test_mouse_move_sends_only_the_preview_layer(canvas_log) -> None:
+    ed = MaskEditor(_image(), display_px=512)
+    ed.handle_mouse_down(10, 10)
+    canvas_log.clear()
+    for i in range(20):
+        ed.handle_mouse_move(10 + 5 * i, 10 + 3 * i)
+    assert len(canvas_log.messages) == 20  # one batched message per event
+    top = f"IPY_MODEL_{ed.canvas[2].model_id}"
+    for m in canvas_log.messages:
+        assert "putImageData" not in m.names  # never re-send an image while painting
+        assert set(m.canvases) <= {top}
+        assert m.nbytes < 4000
+    canvas_log.clear()
+    ed.handle_mouse_up(120, 80)
+    names = canvas_log.names()
+    assert names.count("putImageData") == 1  # the mask layer, once, at the end of the stroke
+    assert f"IPY_MODEL_{ed.canvas[1].model_id}" in {c for m in canvas_log.messages for c in m.canvases}
+
+
+def test_hover_draws_brush_cursor(canvas_log) -> None:
+    ed = MaskEditor(_image(256, 256), display_px=256, brush_size=20)
+    ed.handle_mouse_move(30, 30)
+    assert "strokeCircle" in canvas_log.names() and ed.strokes == ()
+
+
+def test_mouse_out_finishes_the_stroke() -> None:
+    ed = MaskEditor(_image(256, 256), display_px=256, brush_size=10)
+    ed.handle_mouse_down(10, 10)
+    ed.handle_mouse_move(100, 10)
+    ed.handle_mouse_out(300, 10)  # left the canvas to the right: clipped to the image edge
+    assert len(ed.strokes) == 1 and ed.strokes[0].points[-1] == (256.0, 10.0)
+    ed.handle_mouse_move(50, 50)  # hovering again does not paint
+    assert len(ed.strokes) == 1
+
+
+def test_keyboard_shortcuts() -> None:
+    ed = MaskEditor(_image(128, 128), display_px=128, brush_size=40)
+    ed.handle_key({"key": "]"})
+    assert ed.brush_size > 40
+    ed.handle_key({"key": "["})
+    ed.handle_key({"key": "["})
+    assert ed.brush_size < 40
+    ed.handle_key({"key": "r"})
+    assert ed.tool == "rectangle"
+    ed.handle_key({"key": "i"})
+    assert ed.mask.all()
+    ed.handle_key({"key": "z", "ctrlKey": True})
+    assert not ed.mask.any()
+    ed.handle_key({"key": "Z", "ctrlKey": True, "shiftKey": True})
+    assert ed.mask.all()
+    ed.handle_key({"key": "d"})  # not ours: ignored (and swallowed by ipyevents in the browser)
+    assert ed.mask.all()
+
+
+def test_key_events_are_swallowed_in_the_browser() -> None:
+    ed = MaskEditor(_image(64, 64), display_px=64)
+    assert ed._key_events.prevent_default_action is True
+    assert ed._key_events.watched_events == ["keydown"]
+
+
+def test_show_what_will_be_sent_matches_the_api_form(canvas_log) -> None:
+    ed = MaskEditor(_image(256, 256), display_px=256)
+    ed.add_rectangle((0, 0, 128, 256))
+    rgba = ed.sent_mask_rgba()
+    assert rgba.shape == (256, 256, 4)
+    assert (rgba[:, :128, 3] == 0).all() and (rgba[:, 128:, 3] == 255).all()
+    canvas_log.clear()
+    ed.show_sent.value = True
+    assert "putImageData" in canvas_log.names()
+
+
+def test_feather_is_a_preview_and_blend_setting_only() -> None:
+    ed = MaskEditor(_image(64, 64), display_px=64)
+    ed.add_rectangle((16, 16, 48, 48))
+    before = ed.mask
+    ed.feather_slider.value = 8
+    np.testing.assert_array_equal(ed.mask, before)  # the sent mask stays hard
+
+
+def test_accept_makes_new_base_clears_mask_and_undo_restores() -> None:
+    base = _image(64, 64)
+    ed = MaskEditor(base, display_px=64)
+    ed.add_rectangle((0, 0, 32, 64))
+    painted = ed.mask
+    cand = np.zeros((64, 64, 3), np.uint8)
+    ed.staging.append(Image.fromarray(cand))
+    ed._render_staging()
+    assert len(ed.staging_box.children) == 1
+    ed.accept(0)
+    np.testing.assert_array_equal(ed.image, cand)
+    assert not ed.mask.any() and ed.staging == [] and len(ed.history) == 1
+    ed.undo()
+    np.testing.assert_array_equal(ed.image, base)
+    np.testing.assert_array_equal(ed.mask, painted)
+
+
+def test_accept_with_feather_keeps_unmasked_pixels_exact() -> None:
+    base = _image(64, 64)
+    ed = MaskEditor(base, display_px=64)
+    ed.add_rectangle((16, 16, 48, 48))
+    ed.feather_slider.value = 8
+    ed.staging.append(np.zeros((64, 64, 3), np.uint8))
+    ed.accept(0)
+    out = ed.image
+    outside = ~masks.rectangle((64, 64), (16, 16, 48, 48))
+    np.testing.assert_array_equal(out[outside], base[outside])
+    assert out[32, 32].tolist() == [0, 0, 0]  # deep inside: the candidate
+    assert 0 < int(out[16, 40, 0]) < int(base[16, 40, 0]) or base[16, 40, 0] == 0  # the seam is blended
+
+
+def test_discard() -> None:
+    ed = MaskEditor(_image(32, 32), display_px=32)
+    ed.staging.extend([np.zeros((32, 32, 3), np.uint8), np.ones((32, 32, 3), np.uint8)])
+    ed.discard(0)
+    assert len(ed.staging) == 1 and int(np.asarray(ed.staging[0]).max()) == 1
+
+
+def test_generate_refuses_bad_input_before_sending() -> None:
+    ed = MaskEditor(_image(64, 64), display_px=64)
+    assert ed.generate() is None
+    assert "Write a prompt" in ed.status.value
+    ed.prompt.value = "a cat"
+    assert ed.generate() is None
+    assert "mask is empty" in ed.status.value
+    assert not ed.running
+
+
+def test_static_fallback_in_mimebundle() -> None:
+    ed = MaskEditor(_image(), display_px=512)
+    ed.add_rectangle((0, 0, 512, 1024))
+    bundle = ed._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == "MaskEditor(1024x1024 image, mask 50.0%, 0 staged)"
+    png = base64.b64decode(bundle["image/png"])
+    im = Image.open(io.BytesIO(png))
+    assert max(im.size) <= 320 and len(png) < 100_000
+    # the snapshot shows the mask tint on the left half
+    a = np.asarray(im.convert("RGB")).astype(int)
+    assert a[:, : im.size[0] // 2 - 4, 0].mean() > a[:, im.size[0] // 2 + 4 :, 0].mean()
+
+
+def test_client_ready_redraws_layers(canvas_log) -> None:
+    ed = MaskEditor(_image(128, 128), display_px=128)
+    ed.add_rectangle((0, 0, 64, 64))
+    canvas_log.clear()
+    # a new view (page reload, second output) announces itself: both layers are replayed
+    ed.canvas[0]._handle_frontend_event(None, {"event": "client_ready"}, [])
+    ed.canvas[1]._handle_frontend_event(None, {"event": "client_ready"}, [])
+    assert canvas_log.names().count("putImageData") == 2
+
+
+def test_on_change_callbacks() -> None:
+    ed = MaskEditor(_image(32, 32), display_px=32)
+    seen = []
+    ed.on_change(lambda e: seen.append(int(e.mask.sum())))
+    ed.add_rectangle((0, 0, 4, 4))
+    ed.undo()
+    assert seen == [16, 0]
+
+
+def test_bad_image_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="image"):
+        MaskEditor(np.zeros((4, 4, 2), np.uint8))
