@@ -393,14 +393,10 @@ def test_no_key_and_engine_unavailable_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in out.stdout + out.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="offline engine bug: engine/backends/classical/generate.py _caption measures a multi-line prompt "
-    "with PIL textlength -> ValueError -> HTTP 500; remove this marker once the engine handles newlines",
-)
 def test_multi_paragraph_cell_prompt_offline(ipshell: Shell) -> None:
     run = ipshell.run("%%dalle --size 256x256\na poster: first paragraph\n\nsecond paragraph")
     assert run.error is None, run.printed
+    assert ipshell.ns["_"].prompt == "a poster: first paragraph\nsecond paragraph"
 
 
 def test_explicit_display_of_a_returned_result_still_shows(ipshell: Shell, fake: FakeOpenAI) -> None:
