@@ -153,13 +153,17 @@ def test_every_form_in_the_kernel(offline_kernel: Kernel, tmp_path: Path) -> Non
 def test_editors_and_board_in_the_kernel(offline_kernel: Kernel, tmp_path: Path) -> None:
     pytest.importorskip("dalle_widgets.widgets.mask_editor", reason="the widgets part is not merged here")
     pytest.importorskip("dalle_widgets.widgets.board", reason="the widgets part is not merged here")
+    pytest.importorskip("dalle_widgets.widgets.outpaint_editor", reason="the widgets part is not merged here")
     reply, msgs = offline_kernel.run(
         "r = %dalle a fox in snow --size 256x256 --no-show\n"
         "ed = %dalle edit r[0]\n"
+        "oe = %dalle outpaint r[0]\n"
         f"bd = %dalle board {tmp_path / 'board'}\n"
     )
     assert reply["status"] == "ok", msgs
-    assert offline_kernel.value("(type(ed).__name__, type(bd).__name__)") == "('MaskEditor', 'MoodBoard')"
+    assert offline_kernel.value("(type(ed).__name__, type(oe).__name__, type(bd).__name__)") == (
+        "('MaskEditor', 'OutpaintEditor', 'MoodBoard')"
+    )
 
 
 # --- an interrupted batch resumes without paying twice ---------------------------------------------

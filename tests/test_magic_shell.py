@@ -407,3 +407,47 @@ def test_explicit_display_of_a_returned_result_still_shows(ipshell: Shell, fake:
     assert shown_results(quiet) == 0 and isinstance(ipshell.ns["_"], ImageResult)
     later = ipshell.run("display(_)")
     assert shown_results(later) == 1
+
+
+def test_outpaint_without_margins_opens_the_outpaint_editor(ipshell: Shell, fake: FakeOpenAI) -> None:
+    needs_widget("outpaint_editor")
+    ipshell.run("r = %dalle a cat --size 256x256 --no-show")
+    run = ipshell.run("oe = %dalle outpaint r[0]")
+    assert run.error is None, run.printed
+    assert type(ipshell.ns["oe"]).__name__ == "OutpaintEditor"
+    assert len(fake.api_requests()) == 1
+
+
+def test_defaults_come_from_the_environment(
+    ipshell: Shell, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dalle_widgets.magics import DalleMagics
+
+    monkeypatch.setenv("DALLE_WIDGETS_SIZE", "512")
+    monkeypatch.setenv("DALLE_WIDGETS_BUDGET_USD", "0.5")
+    monkeypatch.setenv("DALLE_WIDGETS_PROTOCOL", "chat")
+    monkeypatch.setenv("DALLE_WIDGETS_MODEL", "openai/dall-e-2")
+    magics = DalleMagics()
+    assert (magics.size, magics.budget_usd, magics.protocol, magics.model) == (
+        "512x512",
+        0.5,
+        "chat",
+        "openai/dall-e-2",
+    )
+    monkeypatch.setenv("DALLE_WIDGETS_BUDGET_USD", "lots")
+    monkeypatch.setenv("DALLE_WIDGETS_PROTOCOL", "rest")
+    monkeypatch.setenv("DALLE_WIDGETS_SIZE", "big")
+    with caplog.at_level("WARNING", logger="dalle_widgets"):
+        magics = DalleMagics()
+    assert magics.budget_usd is None and magics.protocol == "images" and magics.size is None
+    assert "ignoring DALLE_WIDGETS_BUDGET_USD='lots'" in caplog.text
+    assert "ignoring DALLE_WIDGETS_PROTOCOL='rest'" in caplog.text
+    assert "ignoring DALLE_WIDGETS_SIZE='big'" in caplog.text
+
+
+def test_show_trait_off_returns_quietly(ipshell: Shell, fake: FakeOpenAI) -> None:
+    ipshell.run("%config DalleMagics.show = False")
+    run = ipshell.run("%dalle a hidden fox --size 256x256")
+    assert run.error is None
+    assert run.outputs == []
+    assert isinstance(ipshell.ns["_"], ImageResult)

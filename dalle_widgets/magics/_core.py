@@ -188,7 +188,12 @@ class DalleMagics(Magics):
 
     @default("size")
     def _default_size(self) -> str | None:
-        return os.environ.get("DALLE_WIDGETS_SIZE") or None
+        raw = os.environ.get("DALLE_WIDGETS_SIZE") or None
+        try:
+            return to_size(raw)
+        except UsageError:
+            logger.warning("ignoring DALLE_WIDGETS_SIZE=%r: use a size such as 512x512", raw)
+            return None
 
     @default("budget_usd")
     def _default_budget(self) -> float | None:
