@@ -376,12 +376,10 @@ class DalleMagics(Magics):
         if reason is not None:
             raise UsageError(f"refused before sending: {reason}")
 
-    def _cost_of(self, client: Any, result: Any) -> float | None:
-        if getattr(client, "is_offline", False):
-            return 0.0
-        from ..batching import _result_cached
-
-        if _result_cached(result):
+    @staticmethod
+    def _cost_of(client: Any, result: Any) -> float | None:
+        """What a finished request cost: nothing offline or replayed from the cache."""
+        if getattr(client, "is_offline", False) or getattr(result, "cached", False):
             return 0.0
         return getattr(result, "cost_usd", None)
 
@@ -433,9 +431,7 @@ class DalleMagics(Magics):
             parts.append("offline engine (free)")
         else:
             parts.append(format_usd(cost))
-        from ..batching import _result_cached
-
-        if _result_cached(result):
+        if getattr(result, "cached", False):
             parts.append("replayed from the request cache")
         if opts.get("out"):
             saved = self._export(result, Path(opts["out"]), prompt or "image")
