@@ -31,7 +31,16 @@ from typing import Any
 from .errors import DalleWidgetsError, InvalidRequestError
 from .pricing import format_usd
 
-__all__ = ["BatchInterrupted", "BatchItem", "BatchResult", "abatch", "batch", "coerce_prompts", "plan"]
+__all__ = [
+    "BatchInterrupted",
+    "BatchItem",
+    "BatchResult",
+    "abatch",
+    "async_twin",
+    "batch",
+    "coerce_prompts",
+    "plan",
+]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -156,20 +165,28 @@ class BatchResult(Sequence[BatchItem]):
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary())
 
-    def widget(self, *, thumb_px: int = 160) -> Any:
-        """One widget: the summary, then per prompt its text and its images (a Gallery if available)."""
+    def widget(self, *, thumb_px: int = 256) -> Any:
+        """One widget: the summary, then one card per prompt (its text above its images), wrapping.
+
+        Each card is a :class:`~dalle_widgets.widgets.Gallery` one row wide, so the
+        tiles keep their vary / edit / pin / save actions.
+        """
         import ipywidgets as w
 
-        children: list[Any] = [w.HTML(f"<pre style='margin:0'>{html.escape(self.summary())}</pre>")]
+        cards = []
         for item in self.items:
             if not item.ok:
                 continue
             label = f"<b>[{item.index}]</b> {html.escape(item.prompt)}"
             if item.cached:
                 label += " <i>(replayed from the cache)</i>"
-            children.append(w.HTML(label))
-            children.append(_gallery(item.result, client=self.client, thumb_px=thumb_px))
-        return w.VBox(children)
+            width = f"{thumb_px * max(1, len(item.result)) + 8}px"
+            head = w.HTML(label, layout=w.Layout(max_width=width))
+            gallery = _gallery(item.result, client=self.client, thumb_px=thumb_px)
+            cards.append(w.VBox([head, gallery], layout=w.Layout(margin="0 16px 16px 0")))
+        summary = w.HTML(f"<pre style='margin:0'>{html.escape(self.summary())}</pre>")
+        grid = w.HBox(cards, layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        return w.VBox([summary, grid])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -196,7 +213,7 @@ def _gallery(result: Any, *, client: Any, thumb_px: int) -> Any:
     except ImportError:
         Gallery = None  # noqa: N806 - the widgets part is optional here
     if Gallery is not None:
-        return Gallery(result, client=client, thumb_px=thumb_px)
+        return Gallery(result, client=client, thumb_px=thumb_px, columns=max(1, len(result)))
     import io
 
     import ipywidgets as w
@@ -313,13 +330,7 @@ def _result_cost(result: Any, offline: bool) -> float | None:
 
 
 def _result_cached(result: Any) -> bool:
-    cached = getattr(result, "cached", None)
-    if cached is None:
-        try:
-            cached = bool(result[0].info.get("cached"))
-        except (IndexError, AttributeError, TypeError):
-            cached = False
-    return bool(cached)
+    return bool(getattr(result, "cached", False))
 
 
 async def _run_plan(
@@ -435,6 +446,46 @@ async def abatch(
             await client.aclose()
 
 
+def async_twin(client: Any) -> Any:
+    """A new :class:`AsyncImagesClient` with exactly the settings of the :class:`ImagesClient` ``client``.
+
+    Same endpoint, key, model, protocol, timeouts, retries, store and cache (so a
+    batch replays what the sync client stored), and the same offline flag. The key
+    is copied inside the settings object, never exposed.
+    """
+    from .client import AsyncImagesClient
+
+    twin = AsyncImagesClient(
+        base_url=client.base_url,
+        api_key="unused",  # replaced by the original settings just below
+        model=client.model,
+        protocol=client.protocol,
+        timeout=client.timeout,
+        max_retries=client.max_retries,
+        store=client.store,
+        cache=client.cache,
+    )
+    twin._settings = client._settings  # a twin shares the settings: key and offline flag included
+    return twin
+
+
+def _async_client(client: Any) -> tuple[Any, bool]:
+    """``(async client, owned)`` from None, a factory, a sync client or an async client."""
+    if client is None:
+        from .client import AsyncImagesClient
+
+        return AsyncImagesClient(), True
+    if hasattr(client, "generate"):
+        if asyncio.iscoroutinefunction(client.generate):
+            return client, False
+        return async_twin(client), True
+    if callable(client):
+        return client(), True
+    raise InvalidRequestError(
+        f"client={client!r}: pass an ImagesClient, an AsyncImagesClient or a function returning one"
+    )
+
+
 class BatchInterrupted(KeyboardInterrupt):
     """A batch stopped by an interrupt; every finished request is stored and replays on the next run."""
 
@@ -526,9 +577,12 @@ def batch(
         As for :meth:`ImagesClient.generate`, the same for every prompt.
     concurrency : int, optional
         Most requests in flight at once (default 4).
-    client : AsyncImagesClient or callable, optional
-        A zero-argument factory returning a fresh ``AsyncImagesClient`` (called in
-        the batch's own event loop), or None for one built from the environment.
+    client : ImagesClient, AsyncImagesClient or callable, optional
+        The endpoint to use. An ``ImagesClient`` is twinned into an async client with
+        the same settings; a zero-argument factory is called in the batch's own event
+        loop; None builds one from the environment. (The batch runs its own event
+        loop in a worker thread, so pass an ``AsyncImagesClient`` only if it has not
+        been used on another loop; in a running loop, use :func:`abatch`.)
     cache : {"use", "refresh", "off"}, optional
         The request cache policy; the default replays finished requests for free.
     budget_usd : float, optional
@@ -569,8 +623,7 @@ def batch(
     async def main() -> BatchResult:
         state["loop"] = asyncio.get_running_loop()
         state["task"] = asyncio.current_task()
-        factory = callable(client) and not hasattr(client, "generate")
-        made = client() if factory else client
+        made, owned = _async_client(client)
         try:
             return await abatch(
                 texts,
@@ -585,7 +638,7 @@ def batch(
                 on_progress=report,
             )
         finally:
-            if factory:
+            if owned:
                 await made.aclose()
 
     def target() -> None:

@@ -201,4 +201,20 @@ def test_magic_batch_from_an_expression(ipshell: Shell, fake: FakeOpenAI) -> Non
     assert len(ipshell.ns["r"].succeeded) == 2
     bad = ipshell.run("%dalle batch table")
     assert str(bad.error) == "'table' is a dict: a batch needs a list of prompt strings"
-    assert bad.stderr.strip() == "UsageError: 'table' is a dict: a batch needs a list of prompt strings"
+    assert bad.printed.strip() == "UsageError: 'table' is a dict: a batch needs a list of prompt strings"
+
+
+def test_a_sync_client_is_twinned_and_shares_its_cache(fake: FakeOpenAI, tmp_path: Any) -> None:
+    from dalle_widgets.client import ImagesClient
+
+    with ImagesClient(store=tmp_path / "store") as client:
+        client.generate("a kite", size="256x256")
+        result = batch(["a kite", "a boat"], size="256x256", client=client, progress=False)
+    assert [item.cached for item in result] == [True, False]  # same store: the first replays
+    assert len(fake.api_requests()) == 2
+    assert result.images[1].path.is_relative_to(tmp_path / "store")
+
+
+def test_batch_refuses_a_client_it_cannot_use() -> None:
+    with pytest.raises(InvalidRequestError, match=r"^client=42: pass an ImagesClient, an AsyncImagesClient"):
+        batch(["a kite"], client=42, progress=False)

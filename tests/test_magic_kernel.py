@@ -107,14 +107,12 @@ def test_status_line_becomes_the_summary(offline_kernel: Kernel) -> None:
 def test_usage_error_is_one_line_without_package_frames(offline_kernel: Kernel) -> None:
     reply, msgs = offline_kernel.run("%dalle a fox --size 800x800")
     assert reply["status"] == "error"
-    assert reply["ename"] == "UsageError"
-    stderr = "".join(
-        m["content"]["text"] for m in msgs if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"
-    )
-    assert (
-        stderr
-        == "UsageError: size '800x800' is not supported by dall-e-2; use 256x256, 512x512 or 1024x1024\n"
-    )
+    message = "size '800x800' is not supported by dall-e-2; use 256x256, 512x512 or 1024x1024"
+    errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+    assert len(errors) == 1  # published as the cell's error, so nbval and papermill stop
+    assert errors[0]["evalue"] == message
+    assert errors[0]["traceback"] == [f"UsageError: {message}"]
+    assert not [m for m in msgs if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"]
     everything = repr(msgs) + repr(reply)
     assert "dalle_widgets/" not in everything and "Traceback" not in everything
 
@@ -155,13 +153,17 @@ def test_every_form_in_the_kernel(offline_kernel: Kernel, tmp_path: Path) -> Non
 def test_editors_and_board_in_the_kernel(offline_kernel: Kernel, tmp_path: Path) -> None:
     pytest.importorskip("dalle_widgets.widgets.mask_editor", reason="the widgets part is not merged here")
     pytest.importorskip("dalle_widgets.widgets.board", reason="the widgets part is not merged here")
+    pytest.importorskip("dalle_widgets.widgets.outpaint_editor", reason="the widgets part is not merged here")
     reply, msgs = offline_kernel.run(
         "r = %dalle a fox in snow --size 256x256 --no-show\n"
         "ed = %dalle edit r[0]\n"
+        "oe = %dalle outpaint r[0]\n"
         f"bd = %dalle board {tmp_path / 'board'}\n"
     )
     assert reply["status"] == "ok", msgs
-    assert offline_kernel.value("(type(ed).__name__, type(bd).__name__)") == "('MaskEditor', 'MoodBoard')"
+    assert offline_kernel.value("(type(ed).__name__, type(oe).__name__, type(bd).__name__)") == (
+        "('MaskEditor', 'OutpaintEditor', 'MoodBoard')"
+    )
 
 
 # --- an interrupted batch resumes without paying twice ---------------------------------------------
@@ -169,9 +171,17 @@ def test_editors_and_board_in_the_kernel(offline_kernel: Kernel, tmp_path: Path)
 
 @pytest.fixture
 def slow_fake(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
+    """Answers take 0.4 s; ``slow_fake.on_request(count)`` is called as each API request arrives."""
     normal = fake_openai.default_answer
+    lock = threading.Lock()
+    seen = {"count": 0}
+    fake_openai.on_request = lambda count: None  # type: ignore[attr-defined]
 
     def slow(req: Recorded) -> Answer:
+        with lock:
+            seen["count"] += 1
+            count = seen["count"]
+        fake_openai.on_request(count)  # type: ignore[attr-defined]
         time.sleep(0.4)
         return normal(req)
 
@@ -183,20 +193,27 @@ def test_interrupted_batch_resumes_from_the_cache(slow_fake: FakeOpenAI, tmp_pat
     kernel = Kernel(_env(tmp_path, OPENAI_API_KEY=FAKE_KEY, OPENAI_BASE_URL=slow_fake.base_url))
     try:
         kernel.run("%load_ext dalle_widgets\nprompts = [f'poster {i}' for i in range(10)]")
-        timer = threading.Timer(1.5, kernel.km.interrupt_kernel)
-        timer.start()
-        reply, msgs = kernel.run("b = %dalle batch prompts --size 256x256 --concurrency 2")
-        timer.join()
-        assert reply["status"] == "error" and reply["ename"] == "UsageError", msgs
-        stderr = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
-        assert "batch interrupted after " in stderr and "run it again to resume" in stderr
-        first = len(slow_fake.api_requests())
-        assert 2 <= first < 10
 
+        def interrupt_at_fifth(count: int) -> None:
+            # with 2 in flight, the 5th request starts only after the first 3 have finished and been stored
+            if count == 5:
+                threading.Timer(0.1, kernel.km.interrupt_kernel).start()
+
+        slow_fake.on_request = interrupt_at_fifth  # type: ignore[attr-defined]
+        reply, msgs = kernel.run("b = %dalle batch prompts --size 256x256 --concurrency 2")
+        assert reply["status"] == "error" and reply["ename"] == "DalleUsageError", msgs
+        (err,) = [m["content"] for m in msgs if m["msg_type"] == "error"]
+        assert (
+            err["evalue"].startswith("batch interrupted after ") and "run it again to resume" in err["evalue"]
+        )
+        first = len(slow_fake.api_requests())
+        assert 5 <= first < 10
+
+        slow_fake.on_request = lambda count: None  # type: ignore[attr-defined]
         reply, msgs = kernel.run("b = %dalle batch prompts --size 256x256 --concurrency 2")
         assert reply["status"] == "ok", msgs
         replayed = int(kernel.value("sum(item.cached for item in b)"))
-        assert replayed >= 1
+        assert replayed >= 3
         resent = len(slow_fake.api_requests()) - first
         assert resent == 10 - replayed  # only what had not finished is sent again
         assert kernel.value("len(b.succeeded)") == "10"

@@ -29,8 +29,9 @@ def assert_one_line_error(run: CellRun, message: str) -> None:
     from IPython.core.error import UsageError
 
     assert isinstance(run.error, UsageError), run.printed
+    assert type(run.error).__name__ == "DalleUsageError"  # published as the cell's error: nbval stops
     assert str(run.error) == message
-    assert run.stderr.strip() == f"UsageError: {message}"
+    assert run.printed.strip() == f"UsageError: {message}"
     assert "Traceback" not in run.printed
     assert "dalle_widgets/" not in run.printed and "dalle_widgets\\" not in run.printed
     assert FAKE_KEY not in run.printed
@@ -79,8 +80,11 @@ def test_cell_magic_takes_the_body_and_interpolates(ipshell: Shell, fake: FakeOp
     ipshell.run("colour = 'teal'; count = 2")
     run = ipshell.run("%%dalle -n {count} --size 256x256\na {colour} fox\nin {{braces}}, {count * 3} trees")
     assert run.error is None, run.printed
-    assert fake.last.json["prompt"] == "a teal fox\nin {braces}, 6 trees"
+    assert fake.last.json["prompt"] == "a teal fox in {braces}, 6 trees"  # wrapped lines join
     assert fake.last.json["n"] == 2
+    run = ipshell.run("%%dalle --size 256x256 a poster:\n  first line\n\n  second paragraph\n")
+    assert run.error is None, run.printed
+    assert fake.last.json["prompt"] == "a poster: first line\nsecond paragraph"  # a blank line is a break
 
 
 def test_line_interpolation_and_quotes(ipshell: Shell, fake: FakeOpenAI) -> None:
@@ -270,6 +274,9 @@ def test_every_form_offline(ipshell: Shell, tmp_path: Path) -> None:
     dry = ipshell.run("%dalle outpaint r[0] --to 512x256 a wide valley --dry-run")
     assert dry.error is None, dry.printed
     assert "outpaint to 512x256" in "\n".join(dry.texts())
+    plan = ipshell.ns["_"]
+    assert (plan.canvas_size, plan.request_size, plan.estimate.total_usd) == ((512, 256), "256x256", 0.0)
+    assert plan.frames and all(f[2] - f[0] == 256 for f in plan.frames)
     assert ipshell.run("%dalle models").error is None
     cfg = ipshell.run("%dalle config")
     assert "offline engine" in cfg.stdout and "not set" in cfg.stdout
@@ -355,7 +362,7 @@ def test_wrong_key_is_one_line_without_the_key(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-0123456789abcdef")
     run = ipshell.run("%dalle a fox --size 256x256")
     assert run.error is not None
-    assert run.stderr.startswith("UsageError: AuthenticationError: ")
+    assert run.printed.startswith("UsageError: AuthenticationError: ")
     assert "sk-wrong-0123456789abcdef" not in run.printed
     assert "Traceback" not in run.printed
 
@@ -376,11 +383,71 @@ def test_no_key_and_engine_unavailable_is_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OPENAI_")}
     env["DALLE_WIDGETS_HOME"] = str(tmp_path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert "ERROR-TYPE UsageError" in out.stdout, out.stdout + out.stderr
-    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("UsageError")]
+    assert "ERROR-TYPE DalleUsageError" in out.stdout, out.stdout + out.stderr
+    lines = [ln for ln in (out.stdout + out.stderr).splitlines() if ln.startswith("UsageError")]
     assert len(lines) == 1
     assert lines[0].startswith(
         "UsageError: No API key and no endpoint configured, and the offline engine could not start "
     )
     assert "Set OPENAI_API_KEY (or pass api_key=...)" in lines[0]
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_multi_paragraph_cell_prompt_offline(ipshell: Shell) -> None:
+    run = ipshell.run("%%dalle --size 256x256\na poster: first paragraph\n\nsecond paragraph")
+    assert run.error is None, run.printed
+    assert ipshell.ns["_"].prompt == "a poster: first paragraph\nsecond paragraph"
+
+
+def test_explicit_display_of_a_returned_result_still_shows(ipshell: Shell, fake: FakeOpenAI) -> None:
+    run = ipshell.run("r = %dalle a shy fox --size 256x256 --no-show\ndisplay(r)")
+    assert run.error is None, run.printed
+    assert shown_results(run) == 1  # only the Out[n] repeat is suppressed, never an explicit display()
+    quiet = ipshell.run("%dalle a bold fox --size 256x256 --no-show")
+    assert shown_results(quiet) == 0 and isinstance(ipshell.ns["_"], ImageResult)
+    later = ipshell.run("display(_)")
+    assert shown_results(later) == 1
+
+
+def test_outpaint_without_margins_opens_the_outpaint_editor(ipshell: Shell, fake: FakeOpenAI) -> None:
+    needs_widget("outpaint_editor")
+    ipshell.run("r = %dalle a cat --size 256x256 --no-show")
+    run = ipshell.run("oe = %dalle outpaint r[0]")
+    assert run.error is None, run.printed
+    assert type(ipshell.ns["oe"]).__name__ == "OutpaintEditor"
+    assert len(fake.api_requests()) == 1
+
+
+def test_defaults_come_from_the_environment(
+    ipshell: Shell, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dalle_widgets.magics import DalleMagics
+
+    monkeypatch.setenv("DALLE_WIDGETS_SIZE", "512")
+    monkeypatch.setenv("DALLE_WIDGETS_BUDGET_USD", "0.5")
+    monkeypatch.setenv("DALLE_WIDGETS_PROTOCOL", "chat")
+    monkeypatch.setenv("DALLE_WIDGETS_MODEL", "openai/dall-e-2")
+    magics = DalleMagics()
+    assert (magics.size, magics.budget_usd, magics.protocol, magics.model) == (
+        "512x512",
+        0.5,
+        "chat",
+        "openai/dall-e-2",
+    )
+    monkeypatch.setenv("DALLE_WIDGETS_BUDGET_USD", "lots")
+    monkeypatch.setenv("DALLE_WIDGETS_PROTOCOL", "rest")
+    monkeypatch.setenv("DALLE_WIDGETS_SIZE", "big")
+    with caplog.at_level("WARNING", logger="dalle_widgets"):
+        magics = DalleMagics()
+    assert magics.budget_usd is None and magics.protocol == "images" and magics.size is None
+    assert "ignoring DALLE_WIDGETS_BUDGET_USD='lots'" in caplog.text
+    assert "ignoring DALLE_WIDGETS_PROTOCOL='rest'" in caplog.text
+    assert "ignoring DALLE_WIDGETS_SIZE='big'" in caplog.text
+
+
+def test_show_trait_off_returns_quietly(ipshell: Shell, fake: FakeOpenAI) -> None:
+    ipshell.run("%config DalleMagics.show = False")
+    run = ipshell.run("%dalle a hidden fox --size 256x256")
+    assert run.error is None
+    assert run.outputs == []
+    assert isinstance(ipshell.ns["_"], ImageResult)

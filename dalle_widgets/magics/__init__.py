@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import DalleMagics, EffectiveConfig, ModelList
+from ._core import DalleMagics, DalleUsageError, EffectiveConfig, ModelList
 
 __all__ = [
     "DalleMagics",
+    "DalleUsageError",
     "EffectiveConfig",
     "ModelList",
     "load_ipython_extension",

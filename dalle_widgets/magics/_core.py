@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from ._lexer import interpolate
 from ._parser import Invocation, full_help, parse, parser_for
 from ._resolve import resolve_image, resolve_mask, resolve_object, to_int, to_protocol, to_size
 
-__all__ = ["DalleMagics", "EffectiveConfig", "ModelList"]
+__all__ = ["DalleMagics", "DalleUsageError", "EffectiveConfig", "ModelList", "OutpaintPlan"]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -49,6 +50,16 @@ def _env_float(name: str) -> float | None:
     except ValueError:
         logger.warning("ignoring %s=%r: not a number of US dollars", name, raw)
         return None
+
+
+@dataclass(frozen=True)
+class OutpaintPlan:
+    """What ``%dalle outpaint ... --dry-run`` returns: the canvas, its frames and their price."""
+
+    canvas_size: tuple[int, int]
+    frames: list[tuple[int, ...]]
+    request_size: str
+    estimate: Estimate
 
 
 class ModelList(list):  # type: ignore[type-arg]
@@ -87,6 +98,20 @@ class EffectiveConfig(dict):  # type: ignore[type-arg]
         printer.text(self.describe())
 
 
+class DalleUsageError(UsageError):
+    """How ``%dalle`` fails a cell: one line, and an error every front end sees.
+
+    IPython prints a plain :class:`UsageError` to stderr and publishes no error
+    message, so nbval and other tools that watch for error outputs would carry on.
+    This subclass renders as the same single ``UsageError: ...`` line through
+    IPython's ``_render_traceback_`` hook, which also publishes it as the cell's
+    error, with no traceback frames from inside the package.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"UsageError: {self}"]
+
+
 def _one_line(exc: BaseException) -> str:
     """The message a failed cell shows: the error's own text, on one line, with no secret in it."""
     if isinstance(exc, (InvalidRequestError, ConfigurationError)):
@@ -95,6 +120,19 @@ def _one_line(exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())
     return redact(text, os.environ.get("OPENAI_API_KEY"))
+
+
+def cell_prompt(body: str) -> str:
+    r"""The prompt of a ``%%dalle`` cell: lines join with spaces, as in a Markdown paragraph.
+
+    A long prompt can be wrapped over several lines for reading; only a blank line
+    keeps a line break in what is sent.
+
+    >>> cell_prompt("a lighthouse at dusk,\n  gulls overhead\n\nwatercolor")
+    'a lighthouse at dusk, gulls overhead\nwatercolor'
+    """
+    paragraphs = re.split(r"\n\s*\n", body.strip())
+    return "\n".join(" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in paragraphs)
 
 
 def _slug(text: str, limit: int = 40) -> str:
@@ -150,7 +188,12 @@ class DalleMagics(Magics):
 
     @default("size")
     def _default_size(self) -> str | None:
-        return os.environ.get("DALLE_WIDGETS_SIZE") or None
+        raw = os.environ.get("DALLE_WIDGETS_SIZE") or None
+        try:
+            return to_size(raw)
+        except UsageError:
+            logger.warning("ignoring DALLE_WIDGETS_SIZE=%r: use a size such as 512x512", raw)
+            return None
 
     @default("budget_usd")
     def _default_budget(self) -> float | None:
@@ -207,8 +250,6 @@ class DalleMagics(Magics):
         self._shown = ShownOnce(shell) if shell is not None else None
         #: ``client_factory(protocol) -> ImagesClient``; None builds one from the traits and environment.
         self.client_factory: Callable[[str], Any] | None = None
-        #: ``async_client_factory(protocol) -> AsyncImagesClient`` for batches (a fresh client per batch).
-        self.async_client_factory: Callable[[str], Any] | None = None
 
     # -- clients ---------------------------------------------------------------------------------
     def client(self, protocol: str | None = None) -> Any:
@@ -230,19 +271,6 @@ class DalleMagics(Magics):
             self._clients[protocol] = client
         return client
 
-    def _async_factory(self, protocol: str) -> Callable[[], Any]:
-        if self.async_client_factory is not None:
-            factory = self.async_client_factory
-            return lambda: factory(protocol)
-        base_url = self.base_url
-
-        def make() -> Any:
-            from ..client import AsyncImagesClient
-
-            return AsyncImagesClient(base_url=base_url, protocol=protocol)
-
-        return make
-
     def close_clients(self) -> None:
         """Close the clients this magic created (not the shared default client)."""
         for protocol in list(self._clients):
@@ -263,6 +291,18 @@ class DalleMagics(Magics):
     @no_var_expand
     @line_cell_magic
     def dalle(self, line: str, cell: str | None = None, local_ns: dict[str, Any] | None = None) -> Any:
+        try:
+            return self._dalle(line, cell, local_ns)
+        except DalleUsageError:
+            raise
+        except UsageError as exc:
+            raise DalleUsageError(str(exc)) from exc.__cause__
+        except DalleWidgetsError as exc:
+            raise DalleUsageError(_one_line(exc)) from exc
+        except OSError as exc:  # unreadable file, not an image (PIL's UnidentifiedImageError)
+            raise DalleUsageError(_one_line(exc)) from exc
+
+    def _dalle(self, line: str, cell: str | None, local_ns: dict[str, Any] | None) -> Any:
         inv = parse(line, cell)
         if inv.command == "help" or inv.args.help:
             topic = getattr(inv.args, "topic", None) if inv.command in ("help", "generate") else inv.command
@@ -270,13 +310,7 @@ class DalleMagics(Magics):
         namespace: dict[str, Any] = dict(self.shell.user_ns) if self.shell is not None else {}
         if local_ns:
             namespace.update(local_ns)
-        handler = getattr(self, f"_cmd_{inv.command}")
-        try:
-            return handler(inv, namespace)
-        except DalleWidgetsError as exc:
-            raise UsageError(_one_line(exc)) from exc
-        except OSError as exc:  # unreadable file, not an image (PIL's UnidentifiedImageError)
-            raise UsageError(_one_line(exc)) from exc
+        return getattr(self, f"_cmd_{inv.command}")(inv, namespace)
 
     def _help(self, topic: str | None) -> None:
         if topic in (None, "generate", "help"):
@@ -313,8 +347,8 @@ class DalleMagics(Magics):
 
     def _prompt(self, inv: Invocation, ns: dict[str, Any], *, required: str) -> str:
         words = " ".join(interpolate(w, ns) for w in getattr(inv.args, "prompt", []) or [])
-        body = interpolate(inv.cell, ns).strip() if inv.cell is not None else ""
-        prompt = "\n".join(part for part in (words.strip(), body) if part)
+        body = cell_prompt(interpolate(inv.cell, ns)) if inv.cell is not None else ""
+        prompt = " ".join(part for part in (words.strip(), body) if part)
         if not prompt:
             raise UsageError(required)
         return prompt
@@ -342,12 +376,10 @@ class DalleMagics(Magics):
         if reason is not None:
             raise UsageError(f"refused before sending: {reason}")
 
-    def _cost_of(self, client: Any, result: Any) -> float | None:
-        if getattr(client, "is_offline", False):
-            return 0.0
-        from ..batching import _result_cached
-
-        if _result_cached(result):
+    @staticmethod
+    def _cost_of(client: Any, result: Any) -> float | None:
+        """What a finished request cost: nothing offline or replayed from the cache."""
+        if getattr(client, "is_offline", False) or getattr(result, "cached", False):
             return 0.0
         return getattr(result, "cost_usd", None)
 
@@ -357,8 +389,8 @@ class DalleMagics(Magics):
         if self._shown is None:
             return
         if show:
-            self._shown.show(shown)
-        if returned is not None:
+            self._shown.show(shown, returned=returned)
+        elif returned is not None:
             self._shown.mark(returned)
 
     def _status(self, text: str, show: bool) -> Any:
@@ -375,18 +407,19 @@ class DalleMagics(Magics):
             return result
         return Gallery(result, client=client)
 
-    def _run(self, what: str, show: bool, call: Callable[[], Any]) -> Any:
+    def _run(self, what: str, show: bool, call: Callable[[], Any]) -> tuple[Any, Any]:
+        """Show ``what ...`` while ``call()`` runs; return its result and the status display handle."""
         handle = self._status(f"{what} ...", show)
         try:
-            return call()
+            return call(), handle
         except BaseException:
             if handle is not None:
-                handle.update(Text(""))
+                handle.update(Text(""))  # the error line says what happened
             raise
-        finally:
-            self._last_status = handle
 
-    def _finish(self, result: Any, client: Any, opts: dict[str, Any], *, prompt: str | None) -> Any:
+    def _finish(
+        self, result: Any, client: Any, opts: dict[str, Any], *, prompt: str | None, handle: Any = None
+    ) -> Any:
         cost = self._cost_of(client, result)
         self.ledger.record(cost)
         parts = [f"{len(result)} image{'s' if len(result) != 1 else ''}"]
@@ -398,16 +431,13 @@ class DalleMagics(Magics):
             parts.append("offline engine (free)")
         else:
             parts.append(format_usd(cost))
-        from ..batching import _result_cached
-
-        if _result_cached(result):
+        if getattr(result, "cached", False):
             parts.append("replayed from the request cache")
         if opts.get("out"):
             saved = self._export(result, Path(opts["out"]), prompt or "image")
             parts.append(f"copied to {saved}")
         parts.append(self.ledger.describe())
         line = " · ".join(p for p in parts if p)
-        handle = getattr(self, "_last_status", None)
         if opts["show"]:
             if handle is not None:
                 handle.update(Text(line))
@@ -464,12 +494,12 @@ class DalleMagics(Magics):
             return self._dry_run(client, prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
-        result = self._run(
+        result, handle = self._run(
             f"generating {est.images} x {est.size} with {est.model}",
             opts["show"],
             lambda: client.generate(prompt, cache=cache, **kwargs),
         )
-        return self._finish(result, client, opts, prompt=prompt)
+        return self._finish(result, client, opts, prompt=prompt, handle=handle)
 
     def _cmd_vary(self, inv: Invocation, ns: dict[str, Any]) -> Any:
         ref = resolve_image(inv.args.image, ns)
@@ -482,12 +512,12 @@ class DalleMagics(Magics):
             return self._dry_run(client, prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
-        result = self._run(
+        result, handle = self._run(
             f"varying {inv.args.image} ({est.images} x {est.size})",
             opts["show"],
             lambda: client.vary(ref.image, cache=cache, **kwargs),
         )
-        return self._finish(result, client, opts, prompt=f"{inv.args.image}-variation")
+        return self._finish(result, client, opts, prompt=f"{inv.args.image}-variation", handle=handle)
 
     def _cmd_edit(self, inv: Invocation, ns: dict[str, Any]) -> Any:
         ref = resolve_image(inv.args.image, ns)
@@ -509,12 +539,12 @@ class DalleMagics(Magics):
             return self._dry_run(client, prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
-        result = self._run(
+        result, handle = self._run(
             f"editing {inv.args.image} ({est.images} x {est.size})",
             opts["show"],
             lambda: client.edit(ref.image, prompt, mask=mask, cache=cache, **kwargs),
         )
-        return self._finish(result, client, opts, prompt=prompt)
+        return self._finish(result, client, opts, prompt=prompt, handle=handle)
 
     def _open_editor(
         self, kind: str, ref: Any, client: Any, inv: Invocation, ns: dict[str, Any], opts: dict[str, Any]
@@ -599,25 +629,26 @@ class DalleMagics(Magics):
         )
         if opts["dry_run"]:
             lines = ["dry run: nothing sent", plan_text, f"price: {est.describe()}", self.ledger.describe()]
-            text = Text("\n".join(lines))
-            self._present(text, frames, show=True)
-            return frames
+            outpaint_plan = OutpaintPlan(
+                canvas.size, [tuple(int(v) for v in f) for f in frames], request_size, est
+            )
+            self._present(Text("\n".join(lines)), outpaint_plan, show=True)
+            return outpaint_plan
         self._refuse_over_budget(est)
         if opts["fresh"]:
             kwargs["cache"] = "refresh"
         try:
-            result = self._run(
+            result, handle = self._run(
                 plan_text, opts["show"], lambda: outpaint.run(client, canvas, prompt, **kwargs)
             )
-        except outpaint.OutpaintIncomplete as exc:
-            self.ledger.record(None if est.total_usd is None else 0.0)
+        except outpaint.OutpaintIncomplete as exc:  # the frames before the failure are stored and billed
+            self.ledger.record(self._outpaint_cost(client, exc.result, est))
             raise UsageError(_one_line(exc)) from exc
         cost = self._outpaint_cost(client, result, est)
         self.ledger.record(cost)
         line = f"{plan_text} · {format_usd(cost)} · {self.ledger.describe()}"
         if result.path is not None:
             line += f" · stored at {result.path}"
-        handle = getattr(self, "_last_status", None)
         if opts["show"] and handle is not None:
             handle.update(Text(line))
         if opts.get("out"):
@@ -671,7 +702,7 @@ class DalleMagics(Magics):
             result = batch(
                 texts,
                 concurrency=concurrency or self.concurrency,
-                client=self._async_factory(opts["protocol"]),
+                client=client,  # twinned into an async client with the same endpoint, store and cache
                 cache="refresh" if opts["fresh"] else None,
                 progress=opts["show"],
                 **kwargs,

@@ -56,12 +56,13 @@ class ShownOnce:
         """Drop the record at the end of each cell."""
         self._shown.clear()
 
-    def show(self, obj: Any) -> None:
-        """Display ``obj`` now and remember it, so the display hook skips it in this cell."""
+    def show(self, obj: Any, *, returned: Any = None) -> None:
+        """Display ``obj`` now; remember ``returned`` so the display hook does not show it again."""
         from IPython.display import display
 
         display(obj)
-        self.mark(obj)
+        if returned is not None:
+            self.mark(returned)
 
     def mark(self, obj: Any) -> None:
         """Remember ``obj`` as shown (``--no-show`` uses this to keep ``Out[n]`` quiet too)."""
