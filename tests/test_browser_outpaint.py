@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -34,7 +36,11 @@ def test_margins_plan_fill(lab_page) -> None:
     assert lab_page.eval("ed.canvas_state.size") == (1536, 512)
     assert lab_page.eval("len(ed.plan)") == 3  # drawn before anything is sent
     assert lab_page.eval("len(ed.frames_done)") == 0
-    box = editor.locator(".dalle-outpaint-canvas").first.bounding_box()
+    # the browser follows the kernel's state a moment later: wait for the 3:1 view
+    canvas = editor.locator(".dalle-outpaint-canvas").first
+    deadline = time.monotonic() + 30
+    while (box := canvas.bounding_box()) and round(box["height"]) != 256 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert round(box["width"]) == 768 and round(box["height"]) == 256
     lab_page.shot("plan", editor)
 
