@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import builtins
 import doctest
 import importlib
 import json
@@ -127,7 +128,16 @@ def test_examples_in_pages_run(page: Path) -> None:
     assert blocks, f"{page.name} has '>>> ' outside a pycon block"
     test = doctest.DocTestParser().get_doctest("\n".join(blocks), {}, page.name, str(page), 0)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    runner.run(test)
+    # doctest shows values through sys.__displayhook__, which leaves ``builtins._`` behind;
+    # IPython then never sets ``_`` in later shells of this process (the magic tests read it).
+    had_underscore, saved = hasattr(builtins, "_"), getattr(builtins, "_", None)
+    try:
+        runner.run(test)
+    finally:
+        if had_underscore:
+            builtins._ = saved
+        elif hasattr(builtins, "_"):
+            del builtins._
     results = runner.summarize(verbose=False)
     assert results.attempted > 0
     assert results.failed == 0, f"{results.failed} of {results.attempted} examples failed in {page.name}"
