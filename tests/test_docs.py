@@ -179,6 +179,10 @@ def test_notebook_is_small_clean_and_keyless(path: Path) -> None:
             text = json.dumps(output)
             assert not re.search(r"\bsk-[A-Za-z0-9]{8,}", text)
             assert "Traceback (most recent call last)" not in text, f"{path.name}: a traceback was saved"
+            # a saved live-widget view has no model until the cell runs again: JupyterLab would show
+            # "Error displaying widget: model not found" instead of the static picture beside it
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
+                f"{path.name}: a saved widget view; run docs/_scripts/refresh_notebooks.py")
 
 
 def test_every_notebook_has_its_guide_page() -> None:
