@@ -18,6 +18,10 @@ pytest_plugins = sorted(
     if not p.name.startswith("_")
 )
 
+# ``browser_notebooks/*.py`` are the sources of notebooks the browser tests open in a kernel;
+# ``--doctest-modules`` must not import them here (they set up a kernel's environment).
+collect_ignore = ["browser_notebooks"]
+
 _PROVIDER_ENV = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
