@@ -80,7 +80,7 @@ class Gallery(StaticFallbackMixin, W.VBox):
     images : ImageResult, sequence of images, or one image
         GeneratedImage, PIL images, numpy arrays, paths or PNG bytes.
     columns : int, optional
-        Tiles per row (default: up to 4).
+        Tiles per row (default: as many as fit the width of the output, wrapping).
     thumb_px : int
         Longest side of each thumbnail sent to the browser.
     client : ImagesClient or AsyncImagesClient, optional
@@ -135,8 +135,11 @@ class Gallery(StaticFallbackMixin, W.VBox):
         return png_bytes(imaging.thumbnail(_pil(item), self.thumb_px), max_bytes=THUMB_MAX_BYTES)
 
     def _render(self) -> None:
-        cols = self.columns or max(1, min(4, len(self.images)))
+        # Without an explicit column count the grid fills the output's width and wraps, so four
+        # 256 px tiles never run past a narrow notebook column (they are clipped there otherwise).
+        cols = self.columns or "auto-fill"
         self.grid.layout.grid_template_columns = f"repeat({cols}, {self.thumb_px + 8}px)"
+        self.grid.layout.overflow_x = "auto"
         self._tiles: list[W.VBox] = []
         self._events = []
         for i, item in enumerate(self.images):
@@ -252,9 +255,14 @@ class Gallery(StaticFallbackMixin, W.VBox):
         item = self.images[index]
         prompt = _info(item).get("prompt") or ""
         self.editor = MaskEditor(_pil(item), client=self._client, prompt=prompt)
-        close = W.Button(description="Close editor", layout=W.Layout(width="auto"))
+        close = W.Button(description="Close editor", icon="times", tooltip="Close the editor",
+                         layout=W.Layout(width="auto"))
+        close.add_class("dalle-close-editor")
         close.on_click(lambda _b: self._close_editor())
-        self.detail.children = (W.HTML(f"<b>Editing #{index}</b>"), self.editor, close)
+        head = W.HBox([W.HTML(f"<b>Editing #{index}</b>"), close],
+                      layout=W.Layout(align_items="center", justify_content="space-between",
+                                      width=f"{self.editor.canvas.width}px", margin="8px 0 4px 0"))
+        self.detail.children = (head, self.editor)
         return self.editor
 
     def _close_editor(self) -> None:
