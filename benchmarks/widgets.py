@@ -1,6 +1,7 @@
 """Widget benchmarks: kernel time per mouse event, browser stroke latency, bytes per gallery.
 
-Usage: ``python benchmarks/widgets.py [--no-browser]`` from the repository root.
+Usage: ``python benchmarks/widgets.py [--no-browser] [--nodelay]`` from the repository root
+(``--nodelay`` repeats the browser figure on a server whose websockets set TCP_NODELAY).
 
 1. **Kernel time per mouse-move event** (no browser): ``MaskEditor.handle_mouse_move`` on a
    1024 px image shown at 512 px, including ipycanvas' command serialisation. Peer: the
@@ -193,7 +194,28 @@ _LATENCY_JS = """(sel) => {
 }"""
 
 
-def browser_latency(rounds: int = 6, moves: int = 10) -> dict[str, dict[str, float]]:
+# jupyter_server never calls ``set_nodelay`` on its websockets, so Nagle's algorithm can hold a small
+# kernel -> browser frame until the browser's delayed ACK (about 40 ms on Linux). ``--nodelay`` runs
+# the same measurement on a server patched to set TCP_NODELAY, to show what the stack costs.
+NODELAY_CONFIG = """
+import tornado.websocket as _ws
+
+_detach_stream = _ws.WebSocketHandler._detach_stream
+
+
+def _detach_nodelay(self):
+    stream = _detach_stream(self)
+    stream.set_nodelay(True)
+    return stream
+
+
+_ws.WebSocketHandler._detach_stream = _detach_nodelay
+"""
+
+
+def browser_latency(
+    rounds: int = 6, moves: int = 10, *, nodelay: bool = False
+) -> dict[str, dict[str, float]]:
     """Median mouse-move -> pixels latency of the MaskEditor and of a bare ipycanvas peer.
 
     Both canvases live in one notebook; strokes alternate between them (``rounds`` strokes
@@ -208,7 +230,8 @@ def browser_latency(rounds: int = 6, moves: int = 10) -> dict[str, dict[str, flo
 
     targets = {"dalle-widgets MaskEditor": (".dalle-mask-editor .dalle-mask-canvas", "arrivals"),
                "bare ipycanvas Canvas (peer)": ("canvas.dalle-latency-peer", "peer_arrivals")}
-    with (tempfile.TemporaryDirectory() as tmp, running_lab(Path(tmp)) as server,
+    with (tempfile.TemporaryDirectory() as tmp,
+          running_lab(Path(tmp), NODELAY_CONFIG if nodelay else "") as server,
           chromium(sync_api) as browser):
         context = new_context(browser)
         page = context.new_page()
@@ -276,9 +299,13 @@ def main(argv: list[str]) -> int:
               f"(x{g['naive_full_png_bytes'] / g['widget_state_bytes']:.0f});"
               f" built in {g['build_s']:.2f} s")
 
-    if "--no-browser" not in argv:
-        b = browser_latency()
-        print("\n2. Browser: mouse move -> stroke visible on the canvas (JupyterLab + Chromium, localhost)")
+    for nodelay in (False, True) if "--nodelay" in argv else (False,):
+        if "--no-browser" in argv:
+            break
+        b = browser_latency(nodelay=nodelay)
+        server = "jupyter_server patched with TCP_NODELAY" if nodelay else "stock jupyter_server"
+        print(f"\n2. Browser: mouse move -> stroke visible on the canvas (JupyterLab + Chromium, localhost, "
+              f"{server})")
         print(f"   {'':30s} {'median ms':>10s} {'p90 ms':>8s} {'to kernel':>10s} {'back to px':>11s} "
               "measured")
         for label, v in b.items():
