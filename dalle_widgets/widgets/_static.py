@@ -33,15 +33,17 @@ def png_bytes(image: Image.Image, *, max_bytes: int | None = None) -> bytes:
     >>> data[:4] == b"\\x89PNG"
     True
     """
+    # zlib level 6, not ``optimize=True`` (level 9 plus filter trials): on a 256 px photo-like
+    # thumbnail that costs 0.2-0.3 s for 5-7 % fewer bytes, i.e. seconds per gallery of ten.
     buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=True)
+    image.save(buf, format="PNG", compress_level=6)
     data = buf.getvalue()
     if max_bytes is not None and len(data) > max_bytes:
         rgb = image.convert("RGBA") if "A" in image.getbands() else image.convert("RGB")
         method = Image.Quantize.FASTOCTREE
         quant = rgb.quantize(colors=256, method=method, dither=Image.Dither.NONE)
         buf = io.BytesIO()
-        quant.save(buf, format="PNG", optimize=True)
+        quant.save(buf, format="PNG", compress_level=6)
         if len(buf.getvalue()) < len(data):
             data = buf.getvalue()
     return data

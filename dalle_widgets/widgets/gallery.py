@@ -34,6 +34,7 @@ __all__ = ["Gallery", "describe_provenance"]
 logger = logging.getLogger("dalle_widgets")
 
 THUMB_MAX_BYTES = 80_000
+COMPACT_BELOW_PX = 192  # tiles narrower than this get icon-only buttons
 _PROVENANCE_KEYS = ("operation", "prompt", "revised_prompt", "model", "size", "seed", "engine", "endpoint",
                     "created", "parent", "mask_hash", "request_id", "n_index")
 
@@ -80,7 +81,7 @@ class Gallery(StaticFallbackMixin, W.VBox):
     images : ImageResult, sequence of images, or one image
         GeneratedImage, PIL images, numpy arrays, paths or PNG bytes.
     columns : int, optional
-        Tiles per row (default: up to 4).
+        Tiles per row (default: as many as fit the width of the output, wrapping).
     thumb_px : int
         Longest side of each thumbnail sent to the browser.
     client : ImagesClient or AsyncImagesClient, optional
@@ -135,8 +136,12 @@ class Gallery(StaticFallbackMixin, W.VBox):
         return png_bytes(imaging.thumbnail(_pil(item), self.thumb_px), max_bytes=THUMB_MAX_BYTES)
 
     def _render(self) -> None:
-        cols = self.columns or max(1, min(4, len(self.images)))
+        # Without an explicit column count the grid fills the output's width and wraps, so four
+        # 256 px tiles never run past a narrow notebook column (they are clipped there otherwise).
+        cols = self.columns or "auto-fill"
         self.grid.layout.grid_template_columns = f"repeat({cols}, {self.thumb_px + 8}px)"
+        self.grid.layout.overflow_x = "auto"
+        self.grid.layout.align_items = "flex-start"  # an open provenance panel must not stretch its row-mates
         self._tiles: list[W.VBox] = []
         self._events = []
         for i, item in enumerate(self.images):
@@ -156,19 +161,24 @@ class Gallery(StaticFallbackMixin, W.VBox):
         except ImportError:  # pragma: no cover - ipyevents is a dependency
             pass
 
+        # Four labelled buttons need about 200 px; under a narrower thumbnail they would wrap onto a
+        # second row, so small tiles (lineage rows, board variations) show icons with tooltips instead.
+        compact = self.thumb_px < COMPACT_BELOW_PX
+
         def button(label: str, tip: str, cls: str, fn: Callable[[], Any], icon: str = "") -> W.Button:
-            b = W.Button(description=label, tooltip=tip, icon=icon,
-                         layout=W.Layout(width="auto", padding="0 6px"))
+            b = W.Button(description="" if compact else label, tooltip=f"{label}: {tip}" if compact else tip,
+                         icon=icon, layout=W.Layout(width="34px" if compact else "auto", padding="0 6px"))
             b.add_class(cls)
             b.on_click(lambda _b: self._guard(fn))
             return b
 
         vary = button("Vary", f"{self.vary_n} variations of this image, shown beneath", "dalle-vary",
-                      lambda: self.vary(i))
-        edit = button("Edit", "Open the mask editor on this image", "dalle-edit", lambda: self.edit(i))
+                      lambda: self.vary(i), "random" if compact else "")
+        edit = button("Edit", "Open the mask editor on this image", "dalle-edit", lambda: self.edit(i),
+                      "paint-brush" if compact else "")
         pin = button("Pin", "Pin to the current mood board", "dalle-pin", lambda: self.pin(i), "thumb-tack")
         save = button("Save", "Save the PNG (with provenance) to a folder", "dalle-save",
-                      lambda: self.save(i))
+                      lambda: self.save(i), "download" if compact else "")
         info_toggle = W.ToggleButton(description="", icon="info", tooltip="Show provenance",
                                      layout=W.Layout(width="32px"))
         info_toggle.add_class("dalle-info")
@@ -198,7 +208,9 @@ class Gallery(StaticFallbackMixin, W.VBox):
             f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
             f"<td style='word-break:break-word'>{html.escape(str(info[k]))}</td></tr>"
             for k in _PROVENANCE_KEYS if info.get(k) not in (None, ""))
-        return f"<table style='font-size:11px'>{rows}</table>" if rows else "<i>no provenance recorded</i>"
+        # the widget's 28 px line height would make each row as tall as a button: keep the table compact
+        return (f"<table style='font-size:11px;line-height:1.35;border-collapse:collapse'>{rows}</table>"
+                if rows else "<i>no provenance recorded</i>")
 
     # -------------------------------------------------------- selection
     @property
@@ -252,9 +264,14 @@ class Gallery(StaticFallbackMixin, W.VBox):
         item = self.images[index]
         prompt = _info(item).get("prompt") or ""
         self.editor = MaskEditor(_pil(item), client=self._client, prompt=prompt)
-        close = W.Button(description="Close editor", layout=W.Layout(width="auto"))
+        close = W.Button(description="Close editor", icon="times", tooltip="Close the editor",
+                         layout=W.Layout(width="auto"))
+        close.add_class("dalle-close-editor")
         close.on_click(lambda _b: self._close_editor())
-        self.detail.children = (W.HTML(f"<b>Editing #{index}</b>"), self.editor, close)
+        head = W.HBox([W.HTML(f"<b>Editing #{index}</b>"), close],
+                      layout=W.Layout(align_items="center", justify_content="space-between",
+                                      width=f"{self.editor.canvas.width}px", margin="8px 0 4px 0"))
+        self.detail.children = (head, self.editor)
         return self.editor
 
     def _close_editor(self) -> None:

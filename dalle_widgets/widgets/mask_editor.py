@@ -605,7 +605,8 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         box = masks.bbox(m)
         where = f", box {box}" if box else ""
         self.info.value = (f"<span style='font-size:12px;color:#555'>{w}×{h} image · mask {cov:.1%} "
-                           f"to regenerate{where} · {len(self._strokes)} changes</span>")
+                           f"to regenerate{where} · {len(self._strokes)} "
+                           f"change{'' if len(self._strokes) == 1 else 's'}</span>")
         if hasattr(self, "undo_button"):
             self.undo_button.disabled = not self._undo
             self.redo_button.disabled = not self._redo
@@ -709,7 +710,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             dis.on_click(lambda _b, i=i: self._guard(self.discard, i))
             more.on_click(lambda _b, i=i: self._guard(self.more_like, i))
             card = W.VBox([img, W.HBox([acc, dis, more])],
-                          layout=W.Layout(margin="2px", border="1px solid #ddd"))
+                          layout=W.Layout(margin="2px", border="1px solid #ddd", align_items="center"))
             card.add_class("dalle-candidate")
             cards.append(card)
         self.staging_box.children = tuple(cards)

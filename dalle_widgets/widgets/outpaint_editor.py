@@ -194,6 +194,7 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         if (self.view.width, self.view.height) != (dw, dh):
             self.view.width, self.view.height = dw, dh
         self.view.layout.width, self.view.layout.height = f"{dw}px", f"{dh}px"
+        self.target.value = "{}x{}".format(*self.canvas_state.size)  # the box shows the canvas as it is
         self.progress.max = max(1, len(self.plan))
         self.progress.value = 0
         self.progress_label.value = ""
@@ -271,9 +272,11 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
                 price = f" · up to {n} × ${p:.3f} ({req}px) = ${n * p:.2f} at {model} prices"
         except Exception:  # noqa: BLE001 - the price is a hint only
             pass
-        self.info.value = (f"<span style='font-size:12px;color:#555'>canvas {w}×{h} · original at "
-                           f"{c.box} · {left:.0%} to generate · {n} frame{'s' if n != 1 else ''} of up to "
-                           f"{self.frame} px{price}</span>")
+        plan = (f"{n} frame{'s' if n != 1 else ''} of up to {self.frame} px{price}" if n
+                else "nothing to fill yet: set margins or a target size")
+        # two short lines rather than one that wraps mid-word at the widget's 28 px line height
+        self.info.value = (f"<div style='font-size:12px;color:#555;line-height:1.5'>canvas {w}×{h} · "
+                           f"original at {c.box} · {left:.0%} to generate<br>{plan}</div>")
 
     # ------------------------------------------------------------ generation
     @property
