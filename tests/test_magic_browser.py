@@ -10,11 +10,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest) -> Any:
-    try:
-        return request.getfixturevalue("lab_page")
-    except pytest.FixtureLookupError:
-        pytest.skip("the JupyterLab browser harness (tests/fixtures/lab.py) is not merged here")
+def page(lab_page: Any) -> Any:
+    """JupyterLab in Chromium (tests/fixtures/lab.py)."""
+    return lab_page
 
 
 OUTPUT = ".jp-OutputArea-output:not([data-mime-type='application/vnd.jupyter.stderr'])"
