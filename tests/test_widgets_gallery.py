@@ -110,5 +110,5 @@ def test_single_image_and_static_fallback() -> None:
     g = Gallery(_photo(8, 512))
     assert len(g.images) == 1
     bundle = g._repr_mimebundle_()
-    assert bundle["text/plain"] == "Gallery(1 images)"
+    assert bundle["text/plain"] == "Gallery(1 image)"
     assert len(base64.b64decode(bundle["image/png"])) < 100_000

@@ -350,4 +350,5 @@ class Gallery(StaticFallbackMixin, W.VBox):
     def _summary(self) -> str:
         prompt = next((_info(i).get("prompt") for i in self.images if _info(i).get("prompt")), None)
         about = f", {prompt!r}" if prompt else ""
-        return f"Gallery({len(self.images)} images{about})"
+        n = len(self.images)
+        return f"Gallery({n} image{'' if n == 1 else 's'}{about})"
