@@ -231,6 +231,16 @@ def test_shrink_of_grow_contains_the_mask(m: np.ndarray, r: int) -> None:
     assert not (m & ~closed).any()
 
 
+@pytest.mark.parametrize("r", [1.9999999999999982, math.sqrt(3), math.sqrt(5), 2.0, 5.000000000000001])
+def test_grow_radius_at_a_lattice_distance(r: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Radii within float rounding of a pixel distance: both paths compare distances as floats.
+    m = rectangle((15, 15), (7, 7, 8, 8))
+    want = _pairwise_dist_to(m) <= r
+    assert np.array_equal(grow(m, r), want)
+    monkeypatch.setattr(masks, "_SHIFT_MAX_RADIUS", 0)
+    assert np.array_equal(grow(m, r), want)
+
+
 def test_grow_example_is_a_disc() -> None:
     g = grow(rectangle((41, 41), (20, 20, 21, 21)), 10)
     assert g.sum() == 317  # lattice points within radius 10 (Gauss circle N(10) = 317)
@@ -507,20 +517,31 @@ def test_fast_paths_agree_with_pil_paths() -> None:
         to_rgba(img.transpose(1, 0, 2), m)
 
 
-def test_many_spans_take_the_vectorised_fill_with_the_same_result() -> None:
-    pts = [(float(x), 5.0 + 50.0 * (i % 2)) for i, x in enumerate(np.linspace(0, 200, 61))] + [
+@pytest.mark.parametrize("fraction", [0.0, 2.0])  # decode over the whole image / into a window
+def test_span_decoding_paths_agree_with_the_definitions(
+    monkeypatch: pytest.MonkeyPatch, fraction: float
+) -> None:
+    monkeypatch.setattr(masks, "_WHOLE_IMAGE_FRACTION", fraction)
+    zigzag = [(float(x), 5.0 + 50.0 * (i % 2)) for i, x in enumerate(np.linspace(0, 200, 61))] + [
         (200.0, 80.0),
         (0.0, 80.0),
     ]
-    loop = polygon((90, 210), pts)
-    old = masks._LOOP_MAX_SPANS
-    masks._LOOP_MAX_SPANS = 0
-    try:
-        assert np.array_equal(polygon((90, 210), pts), loop)
-        assert np.array_equal(stroke((90, 210), pts, 3.5), _brute_stroke((90, 210), pts, 3.5))
-    finally:
-        masks._LOOP_MAX_SPANS = old
-    assert np.array_equal(loop, _brute_polygon((90, 210), pts))
+    assert np.array_equal(polygon((90, 210), zigzag), _brute_polygon((90, 210), zigzag))
+    assert np.array_equal(stroke((90, 210), zigzag, 3.5), _brute_stroke((90, 210), zigzag, 3.5))
+    small = [(20.2, 30.1), (25.7, 33.9)]
+    assert np.array_equal(stroke((90, 210), small, 2.2), _brute_stroke((90, 210), small, 2.2))
+    px, py = _centres((90, 210))
+    assert np.array_equal(ellipse((90, 210), (150.5, 70, 230, 120), clip=True),
+                          ((px - 190.25) / 39.75) ** 2 + ((py - 95) / 25) ** 2 <= 1)
+
+
+def test_stroke_nearly_horizontal_and_vertical_segments() -> None:
+    # A tiny dy makes dx / dy huge: the straight edges must still land on the right pixels.
+    for pts in ([(0.3, 10.0), (40.7, 10.0 + 1e-9), (60.2, 10.0)], [(10.0, 0.4), (10.0 + 1e-12, 30.6)],
+                [(5.5, 20.5), (45.5, 20.5), (25.5, 20.5)]):
+        got, want = stroke((32, 64), pts, 4.0), _brute_stroke((32, 64), pts, 4.0)
+        px, py = _centres((32, 64))
+        assert (np.abs(_dist_to_polyline(px, py, pts) - 4.0) < 1e-6)[got != want].all()
 
 
 @settings(max_examples=40, deadline=None)
@@ -550,15 +571,7 @@ def test_preview_matches_its_definition(m: np.ndarray, opacity: float) -> None:
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
-def test_polygon_in_row_chunks_gives_the_same_mask(monkeypatch: pytest.MonkeyPatch) -> None:
-    star = [
-        (
-            40 + 35 * math.cos(t) * (1 if i % 2 == 0 else 0.5),
-            40 + 35 * math.sin(t) * (1 if i % 2 == 0 else 0.5),
-        )
-        for i, t in enumerate(np.linspace(0, 2 * math.pi, 14, endpoint=False))
-    ]
-    whole = polygon((80, 80), star)
-    monkeypatch.setattr(masks, "_POLYGON_CHUNK_CELLS", 30)  # two rows per chunk
-    assert np.array_equal(polygon((80, 80), star), whole)
-    assert np.array_equal(whole, _brute_polygon((80, 80), star))
+def test_polygon_with_many_vertices_and_self_intersections() -> None:
+    rng = np.random.default_rng(7)
+    pts = [tuple(p) for p in rng.uniform(-10, 90, (300, 2))]
+    assert np.array_equal(polygon((80, 80), pts), _brute_polygon((80, 80), pts))
