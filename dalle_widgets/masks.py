@@ -391,9 +391,9 @@ def stroke(shape: Shape, points: Sequence[Sequence[float]], radius: float) -> np
     local: each segment's capsule (convex) gives one span per row it covers,
     in closed form (its left edge is an arc of the first end's disc, a straight
     line, then an arc of the second end's disc; likewise on the right). The
-    spans of all segments are sorted, merged and run-length decoded at once,
-    so the cost follows the stroke's size, not the image's: a 200-point stroke
-    of radius 20 on a 1024 px image takes a few tenths of a millisecond.
+    spans of all segments are merged and run-length decoded at once, so the
+    cost follows the stroke's size, not the image's: a 200-point stroke of
+    radius 20 on a 1024 px image takes about 0.2 ms.
 
     Parameters
     ----------
@@ -420,76 +420,108 @@ def stroke(shape: Shape, points: Sequence[Sequence[float]], radius: float) -> np
     r = _check_number(radius, "radius")
     if r <= 0:
         raise ValueError(f"radius must be > 0 pixels; got {radius!r}.")
+    spans = _stroke_spans(shape, pts, r)  # its temporaries are freed before the mask is allocated
+    if spans is None:
+        return np.zeros(shape, dtype=bool)
+    return _from_spans(shape, *spans)
+
+
+def _stroke_spans(shape: Shape, pts: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The flat spans ``(starts, ends)`` of :func:`stroke`, sorted and disjoint (None: off the image)."""
     h, w = shape
-    a = pts if len(pts) == 1 else pts[:-1]
-    b = pts if len(pts) == 1 else pts[1:]
-    # Drop zero-length segments between repeated samples (keep one disc if all repeat).
-    moved = np.any(a != b, axis=1)
-    if moved.any():
-        a, b = a[moved], b[moved]
+    if len(pts) == 1:
+        a = b = pts
     else:
-        a, b = a[:1], b[:1]
+        a, b = pts[:-1], pts[1:]
+        moved = (a != b).any(axis=1)  # drop zero-length segments between repeated samples
+        if not moved.all():
+            a, b = (a[moved], b[moved]) if moved.any() else (a[:1], a[:1])
+    # A segment whose slope is below 1e-12 counts as horizontal (it is, to within float
+    # rounding of the distances): its capsule has no straight edge on either side.
+    d = b - a
+    flat = np.abs(d[:, 1]) <= 1e-12 * np.abs(d[:, 0])  # a lone point too
     # Orient every segment downwards (a horizontal one left to right): a is its top end.
-    swap = (a[:, 1] > b[:, 1]) | ((a[:, 1] == b[:, 1]) & (a[:, 0] > b[:, 0]))
-    a, b = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+    swap = np.where(flat, d[:, 0] < 0, d[:, 1] < 0)
+    if swap.any():
+        a, b = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
+        d[swap] *= -1
     ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
-    dx, dy = bx - ax, by - ay
+    dx, dy = d[:, 0], d[:, 1]
     # Rows whose centre y + 0.5 lies in [ay - r, by + r], clipped to the image.
-    first_row = np.clip(np.ceil(ay - r - 0.5), 0, h).astype(np.int64)
-    end_row = np.clip(np.floor(by + r - 0.5) + 1, 0, h).astype(np.int64)
-    counts = np.maximum(end_row - first_row, 0)
+    first_row = np.clip(np.ceil(ay - (r + 0.5)), 0, h)
+    counts = np.clip(np.floor(by + (r - 0.5)) + 1, 0, h)
+    counts -= first_row
+    counts = np.maximum(counts, 0).astype(np.int64)
     total = int(counts.sum())
     if total == 0:
-        return np.zeros(shape, dtype=bool)
-    # Per segment, each side of the capsule: an arc of a's disc down to the tangent point
-    # a + r * n (n = (-dy, dx) / L on the left, (dy, -dx) / L on the right), a straight
-    # line parallel to the segment down to b + r * n, then an arc of b's disc. The line is
-    # written from its tangent point (x0, y0) as x = x0 + (y - y0) * dx / dy, which stays
-    # accurate for nearly horizontal segments. A horizontal segment (or a lone point) has
-    # no straight part: its left edge is all a's disc and its right edge all b's.
-    flat = dy == 0
-    length = np.where(flat, 1.0, np.hypot(dx, dy))
+        return None
+    # Each side of a capsule is an arc of a's disc down to the tangent point a + r * n
+    # (n = (-dy, dx) / L on the left, (dy, -dx) / L on the right), a straight line parallel
+    # to the segment down to b + r * n, then an arc of b's disc. In the row's offset
+    # da = y - ay from a (db = y - by from b), the left edge is a's arc while da < r dx / L,
+    # b's arc once db > r dx / L, and in between the line x = ax - r dy / L + (da - r dx / L)
+    # * dx / dy (written from its tangent point, so it stays accurate when dy is small).
+    # The right edge is the same with -dx. A horizontal segment's left edge is all a's
+    # disc, its right edge all b's.
+    length = np.hypot(dx, dy)
+    length[flat] = 1.0
     ndx, ndy = r * dx / length, r * dy / length
-    slope = np.where(flat, 0.0, dx / np.where(flat, 1.0, dy))
-    below, above = ay + r + 1, ay - r - 1  # beyond every row of a horizontal segment
+    dy_safe = np.where(flat, 1.0, dy)
+    row0 = first_row - (np.cumsum(counts) - counts)  # row = pair index + row0 of its segment
     params = np.stack([
-        first_row - (np.cumsum(counts) - counts) + 0.5,  # row centre = pair index + this
-        ax, ay, bx, by, slope,
-        ax - ndy, ax + ndy,  # x of the left and right tangent points at a
-        np.where(flat, below, ay + ndx), by + ndx,  # left: a's arc above, b's arc below
-        np.where(flat, above, ay - ndx), np.where(flat, above, by - ndx),  # right: the same
+        row0 + 0.5 - ay,
+        dy, ax, bx,
+        np.where(flat, 0.0, dx / dy_safe),
+        np.where(flat, r + 1, ndx), ax - ndy,  # left: switch offset, tangent point x
+        np.where(flat, -r - 1, -ndx), ax + ndy,  # right: the same
+        row0 * w,
     ])
-    (yc, px_a, py_a, px_b, py_b, k, left_x, right_x,
-     left_a, left_b, right_a, right_b) = np.repeat(params, counts, axis=1)
-    yc += np.arange(total)
+    da, p_dy, p_ax, p_bx, slope, l_off, l_x, r_off, r_x, row_base = np.repeat(params, counts, axis=1)
+    index = np.arange(total, dtype=np.float64)
+    da += index
     r2 = r * r
-    sa = yc - py_a
-    sa *= sa
-    sa = np.sqrt(np.maximum(r2 - sa, 0.0, out=sa), out=sa)  # half-width of a's disc on this row
-    sb = yc - py_b
-    sb *= sb
-    sb = np.sqrt(np.maximum(r2 - sb, 0.0, out=sb), out=sb)
-    lo = np.where(yc < left_a, px_a - sa, np.where(yc > left_b, px_b - sb, left_x + (yc - left_a) * k))
-    hi = np.where(yc < right_a, px_a + sa, np.where(yc > right_b, px_b + sb, right_x + (yc - right_a) * k))
-    # Pixels whose centre x + 0.5 lies in [lo, hi], as flat spans [start, start + length).
-    start = np.clip(np.ceil(lo - 0.5), 0, w).astype(np.int64)
-    span = np.clip(np.floor(hi - 0.5) + 1, 0, w).astype(np.int64)
-    span -= start
-    np.maximum(span, 0, out=span)
-    start += (yc - 0.5).astype(np.int64) * w
-    # Sort by start (one packed int64 key: start, then length), then merge overlapping spans.
-    bits = int(w).bit_length()
-    key = start << bits
-    key |= span
-    key.sort()
-    starts = key >> bits
-    ends = starts + (key & ((1 << bits) - 1))
-    reach = np.maximum.accumulate(ends)
-    new = np.empty(total, dtype=bool)
-    new[0] = True
-    np.greater(starts[1:], reach[:-1], out=new[1:])
-    group = np.flatnonzero(new)
-    return _from_spans(shape, starts[group], reach[np.append(group[1:], total) - 1])
+    sa = da * da  # then a's disc half-width on the row
+    np.subtract(r2, sa, out=sa)
+    np.sqrt(np.maximum(sa, 0.0, out=sa), out=sa)
+    db = da - p_dy
+    sb = db * db
+    np.subtract(r2, sb, out=sb)
+    np.sqrt(np.maximum(sb, 0.0, out=sb), out=sb)
+    left_a, left_b, right_a, right_b = da < l_off, db > l_off, da < r_off, db > r_off
+    arc = p_dy  # scratch from here on
+    lo = da - l_off
+    lo *= slope
+    lo += l_x
+    np.copyto(lo, np.subtract(p_bx, sb, out=arc), where=left_b)
+    np.copyto(lo, np.subtract(p_ax, sa, out=arc), where=left_a)
+    hi = np.subtract(da, r_off, out=da)
+    hi *= slope
+    hi += r_x
+    np.copyto(hi, np.add(p_bx, sb, out=arc), where=right_b)
+    np.copyto(hi, np.add(p_ax, sa, out=arc), where=right_a)
+    np.maximum(hi, lo, out=hi)  # a capsule's tip row: rounding must not cross the edges
+    # Pixels whose centre x + 0.5 lies in [lo, hi]: [ceil(lo - 0.5), floor(hi - 0.5) + 1).
+    lo -= 0.5
+    np.ceil(lo, out=lo)
+    hi -= 0.5
+    np.floor(hi, out=hi)
+    hi += 1
+    if min(ax.min(), bx.min()) - r < 0 or max(ax.max(), bx.max()) + r > w:
+        np.clip(lo, 0, w, out=lo)
+        np.clip(hi, 0, w, out=hi)
+    # As flat (row-major) indices, then merged: with the starts and the ends each sorted,
+    # the union has a gap exactly where the i-th end comes before the (i + 1)-th start.
+    index *= w
+    index += row_base
+    lo += index
+    hi += index
+    dtype = np.int32 if h * w < 2**31 else np.int64  # sorting 32-bit keys is twice as fast
+    starts = lo.astype(dtype)
+    starts.sort()
+    ends = hi.astype(dtype)
+    ends.sort()
+    gaps = np.flatnonzero(ends[:-1] < starts[1:])
+    return starts[np.concatenate(([0], gaps + 1))], ends[np.append(gaps, total - 1)]
 
 
 # --------------------------------------------------------------------------- set algebra
