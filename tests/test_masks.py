@@ -507,6 +507,19 @@ def test_resize_integer_paths_match_the_area_rule(m: np.ndarray, fy: int, fx: in
     assert odd.shape == (h * 3 + 1, w * 2 + 1) and odd.dtype == np.bool_
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    m=hnp.arrays(np.bool_, (16, 40)),
+    fy=st.sampled_from([1, 2, 4, 8, 16]),
+    fx=st.sampled_from([1, 2, 4, 5, 8, 20]),
+)
+def test_integer_downscale_keeps_blocks_at_least_half_true(m: np.ndarray, fy: int, fx: int) -> None:
+    h, w = 16 // fy, 40 // fx
+    counts = m.reshape(h, fy, w, fx).sum(axis=(1, 3))
+    assert np.array_equal(resize(m, (h, w)), 2 * counts >= fy * fx)
+    assert np.array_equal(resize(m[:, ::-1], (h, w)), (2 * counts >= fy * fx)[:, ::-1])  # a strided view
+
+
 def test_fast_paths_agree_with_pil_paths() -> None:
     rng = np.random.default_rng(5)
     img = rng.integers(0, 256, (17, 13, 4), dtype=np.uint8)
