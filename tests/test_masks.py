@@ -487,12 +487,32 @@ def test_grow_large_radius_is_a_disc() -> None:
     assert g.sum() == int((_pairwise_dist_to(rectangle((121, 121), (60, 60, 61, 61))) <= 40.5).sum())
 
 
-@settings(max_examples=40, deadline=None)
-@given(m=bool_masks)
-def test_fill_holes_matches_scipy(m: np.ndarray) -> None:
+@pytest.mark.parametrize("fraction", [-1.0, 1.0])  # always label pixels / always follow runs
+@settings(max_examples=60, deadline=None)
+@given(m=bool_masks | hnp.arrays(np.bool_, (20, 70), elements=st.sampled_from([True] * 5 + [False])))
+def test_fill_holes_matches_scipy(m: np.ndarray, fraction: float) -> None:
     from scipy import ndimage
 
-    assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
+    old = masks._FILL_RUNS_MAX_FRACTION
+    masks._FILL_RUNS_MAX_FRACTION = fraction
+    try:
+        assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
+    finally:
+        masks._FILL_RUNS_MAX_FRACTION = old
+
+
+def test_fill_holes_of_nested_rings_and_a_spiral() -> None:
+    from scipy import ndimage
+
+    shape = (120, 140)
+    rings = union(*(
+        subtract(ellipse(shape, (k, k, 140 - k, 120 - k)), ellipse(shape, (k + 4, k + 4, 136 - k, 116 - k)))
+        for k in (2, 12, 22, 32)
+    ))
+    turns = np.linspace(0, 40, 400)
+    spiral = stroke(shape, np.stack([70 + 1.2 * turns * np.cos(turns), 60 + turns * np.sin(turns)], 1), 1.5)
+    for m in (rings, spiral, ~rings, rings | rectangle(shape, (0, 50, 140, 52))):
+        assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
 
 
 @settings(max_examples=40, deadline=None)
