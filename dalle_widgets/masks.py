@@ -236,42 +236,50 @@ to keep only the part inside.
     return out
 
 
-#: A span list whose extent (first start to last end) covers at least this fraction of the
-#: image is decoded over the whole image (one np.repeat, no zero-fill and copy); a smaller
-#: one is decoded into its window of an all-False mask, so small shapes cost little.
+#: Spans whose extent (first start to last end) covers at least this fraction of the image
+#: are decoded over the whole image (one np.repeat, no zero-fill and copy); a smaller extent
+#: is decoded into its window of an all-False mask, so small shapes touch little memory.
 _WHOLE_IMAGE_FRACTION = 0.25
 
+_ALTERNATING = np.tile(np.array([False, True]), 4096)
 
-def _from_spans(shape: Shape, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """A mask that is True on the flat (row-major) index ranges ``[starts[i], ends[i])``.
 
-    The ranges must be sorted and disjoint (``starts[i] <= ends[i] <= starts[i + 1]``);
-    empty ones are allowed. This is run-length decoding: ``np.repeat`` of alternating
-    False/True over the run lengths fills memory at memset speed, with no Python loop per
-    row and no pass over the pixels outside the ranges' extent.
+def _alternating(n: int, first: bool) -> np.ndarray:
+    """``n`` booleans alternating from ``first`` (a view of a cached array)."""
+    global _ALTERNATING
+    if n + 1 > _ALTERNATING.size:
+        _ALTERNATING = np.tile(np.array([False, True]), n // 2 + 1)
+    return _ALTERNATING[int(first) : int(first) + n]
+
+
+def _from_bounds(shape: Shape, bounds: np.ndarray) -> np.ndarray:
+    """A mask that is True on the flat (row-major) ranges ``[bounds[2k], bounds[2k + 1])``.
+
+    ``bounds`` must be non-decreasing (so the ranges are sorted and disjoint; empty
+    ones are allowed). This is run-length decoding: ``np.repeat`` of alternating
+    False/True over the run lengths fills memory at memset speed, with no Python loop
+    per row and nothing done outside the ranges' extent.
     """
-    h, w = shape
-    n = starts.size
-    if n == 0:
+    size = shape[0] * shape[1]
+    if bounds.size == 0:
         return np.zeros(shape, dtype=bool)
-    lo, hi = int(starts[0]), int(ends[-1])
-    whole = hi - lo >= _WHOLE_IMAGE_FRACTION * h * w
-    # Run boundaries: [0,] s0, e0, s1, e1, ... [, h * w]; runs alternate False, True, ...
-    bounds = np.empty(2 * n + 2 if whole else 2 * n, dtype=np.int64)
-    body = bounds[1:-1] if whole else bounds
-    body[0::2] = starts
-    body[1::2] = ends
-    if whole:
-        bounds[0], bounds[-1] = 0, h * w
-    runs = np.diff(bounds)
-    values = np.zeros(runs.size, dtype=bool)
-    values[1 if whole else 0 :: 2] = True
-    decoded = np.repeat(values, runs)
-    if whole:
-        return decoded.reshape(shape)
+    lo, hi = int(bounds[0]), int(bounds[-1])
+    if hi - lo >= _WHOLE_IMAGE_FRACTION * size:
+        runs = np.empty(bounds.size + 1, dtype=np.int64)
+        runs[0] = lo
+        np.subtract(bounds[1:], bounds[:-1], out=runs[1:-1])
+        runs[-1] = size - hi
+        return np.repeat(_alternating(runs.size, False), runs).reshape(shape)
     out = np.zeros(shape, dtype=bool)
-    out.reshape(-1)[lo:hi] = decoded
+    _or_bounds(out, bounds)
     return out
+
+
+def _or_bounds(out: np.ndarray, bounds: np.ndarray) -> None:
+    """Set the flat ranges ``[bounds[2k], bounds[2k + 1])`` of a C-contiguous mask to True."""
+    lo, hi = int(bounds[0]), int(bounds[-1])
+    window = out.reshape(-1)[lo:hi]
+    window |= np.repeat(_alternating(bounds.size - 1, True), np.diff(bounds))
 
 
 def ellipse(shape: Shape, box: Sequence[float], *, clip: bool = False) -> np.ndarray:
@@ -318,9 +326,10 @@ def ellipse(shape: Shape, box: Sequence[float], *, clip: bool = False) -> np.nda
         np.clip(neg_first, -w, 0, out=neg_first)
         np.clip(end, 0, w, out=end)
     np.maximum(end, -neg_first, out=end)
-    end += rows
-    rows -= neg_first
-    return _from_spans(shape, rows, end)
+    bounds = np.empty((rows.size, 2), dtype=np.int64)
+    np.subtract(rows, neg_first, out=bounds[:, 0])
+    np.add(rows, end, out=bounds[:, 1])
+    return _from_bounds(shape, bounds.reshape(-1))
 
 
 def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
@@ -375,9 +384,9 @@ def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
     index *= w
     x += index
     x += e_flat
-    flat = x.astype(np.int64)
-    flat.sort()
-    return _from_spans(shape, flat[0::2], flat[1::2])
+    bounds = x.astype(np.int32 if h * w < 2**31 else np.int64)  # 32-bit keys sort twice as fast
+    bounds.sort()
+    return _from_bounds(shape, bounds)
 
 
 def stroke(shape: Shape, points: Sequence[Sequence[float]], radius: float) -> np.ndarray:
@@ -420,14 +429,12 @@ def stroke(shape: Shape, points: Sequence[Sequence[float]], radius: float) -> np
     r = _check_number(radius, "radius")
     if r <= 0:
         raise ValueError(f"radius must be > 0 pixels; got {radius!r}.")
-    spans = _stroke_spans(shape, pts, r)  # its temporaries are freed before the mask is allocated
-    if spans is None:
-        return np.zeros(shape, dtype=bool)
-    return _from_spans(shape, *spans)
+    bounds = _stroke_bounds(shape, pts, r)  # its temporaries are freed before the mask is allocated
+    return _from_bounds(shape, bounds)
 
 
-def _stroke_spans(shape: Shape, pts: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """The flat spans ``(starts, ends)`` of :func:`stroke`, sorted and disjoint (None: off the image)."""
+def _stroke_bounds(shape: Shape, pts: np.ndarray, r: float) -> np.ndarray:
+    """The flat span bounds of :func:`stroke` for :func:`_from_bounds`."""
     h, w = shape
     if len(pts) == 1:
         a = b = pts
@@ -454,7 +461,7 @@ def _stroke_spans(shape: Shape, pts: np.ndarray, r: float) -> tuple[np.ndarray, 
     counts = np.maximum(counts, 0).astype(np.int64)
     total = int(counts.sum())
     if total == 0:
-        return None
+        return np.zeros(0, dtype=np.int64)
     # Each side of a capsule is an arc of a's disc down to the tangent point a + r * n
     # (n = (-dy, dx) / L on the left, (dy, -dx) / L on the right), a straight line parallel
     # to the segment down to b + r * n, then an arc of b's disc. In the row's offset
@@ -521,7 +528,12 @@ def _stroke_spans(shape: Shape, pts: np.ndarray, r: float) -> tuple[np.ndarray, 
     ends = hi.astype(dtype)
     ends.sort()
     gaps = np.flatnonzero(ends[:-1] < starts[1:])
-    return starts[np.concatenate(([0], gaps + 1))], ends[np.append(gaps, total - 1)]
+    bounds = np.empty((gaps.size + 1, 2), dtype=dtype)
+    bounds[0, 0] = starts[0]
+    bounds[1:, 0] = starts[gaps + 1]
+    bounds[:-1, 1] = ends[gaps]
+    bounds[-1, 1] = ends[-1]
+    return bounds.reshape(-1)
 
 
 # --------------------------------------------------------------------------- set algebra
@@ -757,7 +769,10 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     if holes.any():
         w = mask.shape[1]
         base = (row[holes] + y0) * w + x0
-        _or_spans(out, base + start[holes], base + end[holes])
+        bounds = np.empty((base.size, 2), dtype=np.int64)
+        np.add(base, start[holes], out=bounds[:, 0])
+        np.add(base, end[holes], out=bounds[:, 1])
+        _or_bounds(out, bounds.reshape(-1))
     return out
 
 
@@ -812,18 +827,6 @@ def _enclosed(row: np.ndarray, start: np.ndarray, end: np.ndarray, bh: int, bw: 
     outside = np.zeros(n_groups, dtype=bool)
     outside[group[edge]] = True
     return ~outside[group]
-
-
-def _or_spans(out: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
-    """Set ``out.flat[starts[i]:ends[i]]`` (sorted, disjoint spans of a C-contiguous mask)."""
-    lo, hi = int(starts[0]), int(ends[-1])
-    bounds = np.empty(2 * starts.size, dtype=np.int64)
-    bounds[0::2] = starts
-    bounds[1::2] = ends
-    values = np.zeros(bounds.size - 1, dtype=bool)
-    values[0::2] = True
-    window = out.reshape(-1)[lo:hi]
-    window |= np.repeat(values, np.diff(bounds))
 
 
 def remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:

@@ -608,3 +608,11 @@ def test_polygon_with_many_vertices_and_self_intersections() -> None:
     rng = np.random.default_rng(7)
     pts = [tuple(p) for p in rng.uniform(-10, 90, (300, 2))]
     assert np.array_equal(polygon((80, 80), pts), _brute_polygon((80, 80), pts))
+
+
+def test_many_spans_grow_the_cached_run_values() -> None:
+    # A comb of 60 teeth over 300 rows: about 18000 span bounds, more than the cache holds.
+    teeth = [(x, y) for k in range(60) for x, y in ((5 * k, 0.5), (5 * k + 2.5, 299.5))] + [(300, 0.5)]
+    comb = polygon((300, 301), teeth + [(300, 300), (0, 300)])
+    assert np.array_equal(comb, _brute_polygon((300, 301), teeth + [(300, 300), (0, 300)]))
+    assert comb[150].sum() > 100 and not comb[150].all()
