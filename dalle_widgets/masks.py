@@ -351,23 +351,26 @@ def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
     shape = _check_shape(shape)
     pts = _check_points(points, minimum=3)
     h, w = shape
-    a = pts
-    b = np.roll(pts, -1, axis=0)
-    keep = a[:, 1] != b[:, 1]  # horizontal edges never cross a row centre line
-    a, b = a[keep], b[keep]
-    if len(a) == 0:
-        return np.zeros(shape, dtype=bool)
-    xa, ya, yb = a[:, 0], a[:, 1], b[:, 1]
-    # Every (edge, row) crossing: rows whose centre line meets the edge, clipped to the image.
-    first_row = np.clip(np.ceil(np.minimum(ya, yb) - 0.5), 0, h)
-    counts = (np.clip(np.ceil(np.maximum(ya, yb) - 0.5), 0, h) - first_row).astype(np.int64)
+    # Edge i runs from vertex i to vertex i + 1 (the last one closes the outline).
+    nxt = np.concatenate((pts[1:], pts[:1]))
+    xa, ya, yb = pts[:, 0], pts[:, 1], nxt[:, 1]
+    # Every (edge, row) crossing: the rows whose centre line y + 0.5 lies in
+    # [min(ya, yb), max(ya, yb)), clipped to the image (a horizontal edge has none).
+    rows = np.stack((ya, yb))
+    rows -= 0.5
+    np.ceil(rows, out=rows)
+    np.clip(rows, 0, h, out=rows)
+    first_row = np.minimum(rows[0], rows[1])
+    counts = np.maximum(rows[0], rows[1])
+    counts -= first_row
+    counts = counts.astype(np.int64)
     total = int(counts.sum())
     if total == 0:
         return np.zeros(shape, dtype=bool)
-    row0 = first_row - (np.cumsum(counts) - counts)  # row = pair index + row0 of its edge
-    yc, e_ya, e_dy, e_dx, e_xa, e_flat = np.repeat(
-        np.stack([row0 + 0.5, ya, yb - ya, b[:, 0] - xa, xa, row0 * w]), counts, axis=1
-    )
+    row0 = np.cumsum(counts)
+    np.subtract(first_row + counts, row0, out=row0, casting="unsafe")  # row = pair index + row0
+    params = np.stack((row0 + 0.5, ya, yb - ya, nxt[:, 0] - xa, xa, row0 * w))
+    yc, e_ya, e_dy, e_dx, e_xa, e_flat = np.repeat(params, counts, axis=1)
     index = np.arange(total, dtype=np.float64)
     yc += index
     # x = xa + (yc - ya) / (yb - ya) * (xb - xa), the crossing of the edge with the row's centre line
