@@ -255,7 +255,13 @@ def bench_size(size: int, budget: float, worst: dict[str, float]) -> None:
     ]
     photo_alpha = masks.to_rgba(img, m)
     for name, ours, cvf, alt, note in rows:
-        t_ours, t_cv, t_alt = compare([ours, cvf, alt], budget)
+        # Ours and OpenCV interleaved; the scipy/scikit-image peer on its own afterwards. Run
+        # between them, its much heavier calls (large temporaries, tens of ms) would leave
+        # the caches cold and hand the next caller freshly mapped memory (on this machine
+        # each first touch of a 4 KB page costs about 2 us), which says more about the
+        # peer than about the function timed after it.
+        t_ours, t_cv = compare([ours, cvf], budget)
+        t_alt = compare([alt], budget)[0]
         assert t_ours is not None
         print(f"{name:<34}{size:>6}{fmt(t_ours):>10}{fmt(t_cv):>10}{ratio(t_ours, t_cv):>9}"
               f"{fmt(t_alt):>15}  {note}")
