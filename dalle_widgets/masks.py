@@ -439,24 +439,22 @@ def stroke(shape: Shape, points: Sequence[Sequence[float]], radius: float) -> np
 def _stroke_bounds(shape: Shape, pts: np.ndarray, r: float) -> np.ndarray:
     """The flat span bounds of :func:`stroke` for :func:`_from_bounds`."""
     h, w = shape
-    if len(pts) == 1:
-        a = b = pts
-    else:
-        a, b = pts[:-1], pts[1:]
-        moved = (a != b).any(axis=1)  # drop zero-length segments between repeated samples
-        if not moved.all():
-            a, b = (a[moved], b[moved]) if moved.any() else (a[:1], a[:1])
+    seg = np.concatenate((pts[:-1], pts[1:]) if len(pts) > 1 else (pts, pts), axis=1)  # ax ay bx by
+    d = seg[:, 2:] - seg[:, :2]
+    moved = d[:, 0] != 0
+    moved |= d[:, 1] != 0
+    if not moved.all():  # drop zero-length segments between repeated samples (keep one disc)
+        seg, d = (seg[moved], d[moved]) if moved.any() else (seg[:1], d[:1])
     # A segment whose slope is below 1e-12 counts as horizontal (it is, to within float
     # rounding of the distances): its capsule has no straight edge on either side.
-    d = b - a
     flat = np.abs(d[:, 1]) <= 1e-12 * np.abs(d[:, 0])  # a lone point too
     # Orient every segment downwards (a horizontal one left to right): a is its top end.
     swap = np.where(flat, d[:, 0] < 0, d[:, 1] < 0)
     if swap.any():
-        a, b = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
-        d[swap] *= -1
-    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
-    dx, dy = d[:, 0], d[:, 1]
+        seg[swap] = seg[swap][:, [2, 3, 0, 1]]
+        np.negative(d, out=d, where=swap[:, None])
+    ax, ay, bx, by = seg.T
+    dx, dy = d.T
     # Rows whose centre y + 0.5 lies in [ay - r, by + r], clipped to the image.
     first_row = np.clip(np.ceil(ay - (r + 0.5)), 0, h)
     counts = np.clip(np.floor(by + (r - 0.5)) + 1, 0, h)
