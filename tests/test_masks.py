@@ -110,7 +110,8 @@ def _brute_polygon(shape: tuple[int, int], pts: list[tuple[float, float]]) -> np
         if ay == by:
             continue
         cond = (np.minimum(ay, by) <= py) & (py < np.maximum(ay, by))
-        xint = ax + (py - ay) / (by - ay) * (bx - ax)
+        with np.errstate(over="ignore"):  # rows off the edge (cond False) may overflow
+            xint = ax + (py - ay) / (by - ay) * (bx - ax)
         inside ^= cond & (px < xint)
     return inside
 
