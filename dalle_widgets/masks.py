@@ -455,14 +455,6 @@ def _stroke_bounds(shape: Shape, pts: np.ndarray, r: float) -> np.ndarray:
         np.negative(d, out=d, where=swap[:, None])
     ax, ay, bx, by = seg.T
     dx, dy = d.T
-    # Rows whose centre y + 0.5 lies in [ay - r, by + r], clipped to the image.
-    first_row = np.clip(np.ceil(ay - (r + 0.5)), 0, h)
-    counts = np.clip(np.floor(by + (r - 0.5)) + 1, 0, h)
-    counts -= first_row
-    counts = np.maximum(counts, 0).astype(np.int64)
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
     # Each side of a capsule is an arc of a's disc down to the tangent point a + r * n
     # (n = (-dy, dx) / L on the left, (dy, -dx) / L on the right), a straight line parallel
     # to the segment down to b + r * n, then an arc of b's disc. In the row's offset
@@ -475,6 +467,22 @@ def _stroke_bounds(shape: Shape, pts: np.ndarray, r: float) -> np.ndarray:
     length[flat] = 1.0
     ndx, ndy = r * dx / length, r * dy / length
     dy_safe = np.where(flat, 1.0, dy)
+    # Rows whose centre y + 0.5 lies in [ay - r, by + r], clipped to the image; except that
+    # where both edges are arcs of the vertex a segment shares with the next one (db >
+    # |r dx / L| if that vertex is b, da < -|r dx / L| if it is a), the row's span is that
+    # vertex's disc, which the next segment's capsule draws whole: those rows are left to it.
+    cut = np.abs(ndx)
+    cut[flat] = r
+    cut[-1] = r  # the last segment shares its end with nobody
+    first_row = np.ceil(ay - np.where(swap, cut, r) - 0.5)
+    np.clip(first_row, 0, h, out=first_row)
+    counts = np.floor(by + np.where(swap, r, cut) - 0.5) + 1
+    np.clip(counts, 0, h, out=counts)
+    counts -= first_row
+    counts = np.maximum(counts, 0).astype(np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
     row0 = first_row - (np.cumsum(counts) - counts)  # row = pair index + row0 of its segment
     params = np.stack([
         row0 + 0.5 - ay,
