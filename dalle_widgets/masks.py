@@ -735,8 +735,9 @@ def shrink(mask: np.ndarray, px: float) -> np.ndarray:
 
 #: :func:`fill_holes` follows the runs of False pixels (its cost grows with their number)
 #: while at most this fraction of the box's 8-pixel words holds a run boundary; noisier
-#: masks are labelled pixel by pixel instead.
-_FILL_RUNS_MAX_FRACTION = 1 / 16
+#: masks are labelled pixel by pixel instead. Measured crossover: about 0.3 (a smooth
+#: mask is near 0.05, one with 1 % salt-and-pepper noise 0.1, 10 % noise 0.6).
+_FILL_RUNS_MAX_FRACTION = 1 / 4
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
