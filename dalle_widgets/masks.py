@@ -467,16 +467,25 @@ def _stroke_bounds(shape: Shape, pts: np.ndarray, r: float) -> np.ndarray:
     length[flat] = 1.0
     ndx, ndy = r * dx / length, r * dy / length
     dy_safe = np.where(flat, 1.0, dy)
-    # Rows whose centre y + 0.5 lies in [ay - r, by + r], clipped to the image; except that
-    # where both edges are arcs of the vertex a segment shares with the next one (db >
-    # |r dx / L| if that vertex is b, da < -|r dx / L| if it is a), the row's span is that
-    # vertex's disc, which the next segment's capsule draws whole: those rows are left to it.
+    # Rows whose centre y + 0.5 lies in [ay - r, by + r], clipped to the image, except some
+    # that a neighbour draws. Where both edges are arcs of the same end vertex (beyond
+    # |r dx / L| from it: db > |r dx / L| at b, da < -|r dx / L| at a), the row's span is
+    # that vertex's disc, which the neighbouring capsule sharing the vertex contains whole.
+    # So each segment leaves those rows at its end vertex to the next segment, and at its
+    # start vertex to the previous one when the path goes on in the same vertical direction
+    # there (then the two segments' left-out rows lie on opposite sides of the vertex).
+    # Each left-out row is thus drawn by a chain of segments ending at the last (or first).
     cut = np.abs(ndx)
-    cut[flat] = r
-    cut[-1] = r  # the last segment shares its end with nobody
-    first_row = np.ceil(ay - np.where(swap, cut, r) - 0.5)
+    cut[flat] = r  # a horizontal capsule's edges are never both arcs of one end
+    end_cut = cut.copy()
+    end_cut[-1] = r  # the last segment shares its end with nobody
+    start_cut = np.full_like(cut, r)
+    same_way = swap[1:] == swap[:-1]
+    same_way |= flat[:-1]  # (a horizontal segment leaves nothing to its neighbours)
+    start_cut[1:][same_way] = cut[1:][same_way]
+    first_row = np.ceil(ay - np.where(swap, end_cut, start_cut) - 0.5)  # a: end vertex if swapped
     np.clip(first_row, 0, h, out=first_row)
-    counts = np.floor(by + np.where(swap, r, cut) - 0.5) + 1
+    counts = np.floor(by + np.where(swap, start_cut, end_cut) - 0.5) + 1
     np.clip(counts, 0, h, out=counts)
     counts -= first_row
     counts = np.maximum(counts, 0).astype(np.int64)

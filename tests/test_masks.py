@@ -155,6 +155,29 @@ def test_stroke_is_exactly_the_distance_set(pts: list[tuple[float, float]], r: f
         assert near[diff].all()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.tuples(st.floats(0, 64), st.floats(0, 48)),
+    steps=st.lists(st.tuples(st.integers(-8, 8), st.integers(-8, 8)), min_size=1, max_size=40),
+    scale=st.sampled_from([0.5, 1.0, 1.7]),
+    r=st.floats(0.5, 9),
+)
+def test_long_drags_are_exactly_the_distance_set(
+    start: tuple[float, float], steps: list[tuple[int, int]], scale: float, r: float
+) -> None:
+    # Many short segments (repeats, turns, reversals): the rows each segment leaves to its
+    # neighbours must still be drawn.
+    pts = [start]
+    for dx, dy in steps:
+        pts.append((pts[-1][0] + dx * scale, pts[-1][1] + dy * scale))
+    shape = (48, 64)
+    got = stroke(shape, pts, r)
+    diff = got != _brute_stroke(shape, pts, r)
+    if diff.any():
+        px, py = _centres(shape)
+        assert (np.abs(_dist_to_polyline(px, py, pts) - r) < 1e-6)[diff].all()
+
+
 def _dist_to_polyline(px: np.ndarray, py: np.ndarray, pts: list[tuple[float, float]]) -> np.ndarray:
     best = np.full(px.shape, np.inf)
     segs = list(zip(pts[:-1], pts[1:], strict=True)) or [(pts[0], pts[0])]
