@@ -247,9 +247,11 @@ _ALTERNATING = np.tile(np.array([False, True]), 4096)
 def _alternating(n: int, first: bool) -> np.ndarray:
     """``n`` booleans alternating from ``first`` (a view of a cached array)."""
     global _ALTERNATING
-    if n + 1 > _ALTERNATING.size:
-        _ALTERNATING = np.tile(np.array([False, True]), n // 2 + 1)
-    return _ALTERNATING[int(first) : int(first) + n]
+    values = _ALTERNATING  # (one read: another thread may replace it meanwhile)
+    if n + 1 > values.size:
+        values = np.tile(np.array([False, True]), n // 2 + 1)
+        _ALTERNATING = values
+    return values[int(first) : int(first) + n]
 
 
 def _from_bounds(shape: Shape, bounds: np.ndarray) -> np.ndarray:
