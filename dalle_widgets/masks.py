@@ -354,16 +354,15 @@ def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
     pts = _check_points(points, minimum=3)
     h, w = shape
     # Edge i runs from vertex i to vertex i + 1 (the last one closes the outline).
-    nxt = np.concatenate((pts[1:], pts[:1]))
-    xa, ya, yb = pts[:, 0], pts[:, 1], nxt[:, 1]
+    closed = np.concatenate((pts, pts[:1]))
+    xa, ya, y = closed[:-1, 0], closed[:-1, 1], closed[:, 1]
     # Every (edge, row) crossing: the rows whose centre line y + 0.5 lies in
     # [min(ya, yb), max(ya, yb)), clipped to the image (a horizontal edge has none).
-    rows = np.stack((ya, yb))
-    rows -= 0.5
+    rows = y - 0.5
     np.ceil(rows, out=rows)
     np.clip(rows, 0, h, out=rows)
-    first_row = np.minimum(rows[0], rows[1])
-    counts = np.maximum(rows[0], rows[1])
+    first_row = np.minimum(rows[:-1], rows[1:])
+    counts = np.maximum(rows[:-1], rows[1:])
     counts -= first_row
     counts = counts.astype(np.int64)
     total = int(counts.sum())
@@ -371,10 +370,10 @@ def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
         return np.zeros(shape, dtype=bool)
     row0 = np.cumsum(counts)
     np.subtract(first_row + counts, row0, out=row0, casting="unsafe")  # row = pair index + row0
-    params = np.stack((row0 + 0.5, ya, yb - ya, nxt[:, 0] - xa, xa, row0 * w))
-    yc, e_ya, e_dy, e_dx, e_xa, e_flat = np.repeat(params, counts, axis=1)
-    index = np.arange(total, dtype=np.float64)
-    yc += index
+    params = np.stack((row0 + 0.5, ya, y[1:] - ya, closed[1:, 0] - xa, xa))
+    yc, e_ya, e_dy, e_dx, e_xa = np.repeat(params, counts, axis=1)
+    yc += np.arange(total, dtype=np.float64)
+    row_start = yc * w  # flat index of the row's start, + w / 2
     # x = xa + (yc - ya) / (yb - ya) * (xb - xa), the crossing of the edge with the row's centre line
     x = np.subtract(yc, e_ya, out=yc)
     x /= e_dy
@@ -386,9 +385,8 @@ def polygon(shape: Shape, points: Sequence[Sequence[float]]) -> np.ndarray:
     x -= 0.5
     np.ceil(x, out=x)
     np.clip(x, 0, w, out=x)
-    index *= w
-    x += index
-    x += e_flat
+    x += row_start
+    x -= 0.5 * w
     bounds = x.astype(np.int32 if h * w < 2**31 else np.int64)  # 32-bit keys sort twice as fast
     bounds.sort()
     return _from_bounds(shape, bounds)
