@@ -110,7 +110,8 @@ def _brute_polygon(shape: tuple[int, int], pts: list[tuple[float, float]]) -> np
         if ay == by:
             continue
         cond = (np.minimum(ay, by) <= py) & (py < np.maximum(ay, by))
-        xint = ax + (py - ay) / (by - ay) * (bx - ax)
+        with np.errstate(over="ignore"):  # rows off the edge (cond False) may overflow
+            xint = ax + (py - ay) / (by - ay) * (bx - ax)
         inside ^= cond & (px < xint)
     return inside
 
@@ -152,6 +153,29 @@ def test_stroke_is_exactly_the_distance_set(pts: list[tuple[float, float]], r: f
         px, py = _centres(shape)
         near = np.abs(_dist_to_polyline(px, py, pts) - r) < 1e-6
         assert near[diff].all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.tuples(st.floats(0, 64), st.floats(0, 48)),
+    steps=st.lists(st.tuples(st.integers(-8, 8), st.integers(-8, 8)), min_size=1, max_size=40),
+    scale=st.sampled_from([0.5, 1.0, 1.7]),
+    r=st.floats(0.5, 9),
+)
+def test_long_drags_are_exactly_the_distance_set(
+    start: tuple[float, float], steps: list[tuple[int, int]], scale: float, r: float
+) -> None:
+    # Many short segments (repeats, turns, reversals): the rows each segment leaves to its
+    # neighbours must still be drawn.
+    pts = [start]
+    for dx, dy in steps:
+        pts.append((pts[-1][0] + dx * scale, pts[-1][1] + dy * scale))
+    shape = (48, 64)
+    got = stroke(shape, pts, r)
+    diff = got != _brute_stroke(shape, pts, r)
+    if diff.any():
+        px, py = _centres(shape)
+        assert (np.abs(_dist_to_polyline(px, py, pts) - r) < 1e-6)[diff].all()
 
 
 def _dist_to_polyline(px: np.ndarray, py: np.ndarray, pts: list[tuple[float, float]]) -> np.ndarray:
@@ -229,6 +253,16 @@ def test_shrink_of_grow_contains_the_mask(m: np.ndarray, r: int) -> None:
     m = fill_holes(m)
     closed = shrink(grow(m, r), r)
     assert not (m & ~closed).any()
+
+
+@pytest.mark.parametrize("r", [1.9999999999999982, math.sqrt(3), math.sqrt(5), 2.0, 5.000000000000001])
+def test_grow_radius_at_a_lattice_distance(r: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Radii within float rounding of a pixel distance: both paths compare distances as floats.
+    m = rectangle((15, 15), (7, 7, 8, 8))
+    want = _pairwise_dist_to(m) <= r
+    assert np.array_equal(grow(m, r), want)
+    monkeypatch.setattr(masks, "_SHIFT_MAX_RADIUS", 0)
+    assert np.array_equal(grow(m, r), want)
 
 
 def test_grow_example_is_a_disc() -> None:
@@ -477,12 +511,32 @@ def test_grow_large_radius_is_a_disc() -> None:
     assert g.sum() == int((_pairwise_dist_to(rectangle((121, 121), (60, 60, 61, 61))) <= 40.5).sum())
 
 
-@settings(max_examples=40, deadline=None)
-@given(m=bool_masks)
-def test_fill_holes_matches_scipy(m: np.ndarray) -> None:
+@pytest.mark.parametrize("fraction", [-1.0, 1.0])  # always label pixels / always follow runs
+@settings(max_examples=60, deadline=None)
+@given(m=bool_masks | hnp.arrays(np.bool_, (20, 70), elements=st.sampled_from([True] * 5 + [False])))
+def test_fill_holes_matches_scipy(m: np.ndarray, fraction: float) -> None:
     from scipy import ndimage
 
-    assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
+    old = masks._FILL_RUNS_MAX_FRACTION
+    masks._FILL_RUNS_MAX_FRACTION = fraction
+    try:
+        assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
+    finally:
+        masks._FILL_RUNS_MAX_FRACTION = old
+
+
+def test_fill_holes_of_nested_rings_and_a_spiral() -> None:
+    from scipy import ndimage
+
+    shape = (120, 140)
+    rings = union(*(
+        subtract(ellipse(shape, (k, k, 140 - k, 120 - k)), ellipse(shape, (k + 4, k + 4, 136 - k, 116 - k)))
+        for k in (2, 12, 22, 32)
+    ))
+    turns = np.linspace(0, 40, 400)
+    spiral = stroke(shape, np.stack([70 + 1.2 * turns * np.cos(turns), 60 + turns * np.sin(turns)], 1), 1.5)
+    for m in (rings, spiral, ~rings, rings | rectangle(shape, (0, 50, 140, 52))):
+        assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
 
 
 @settings(max_examples=40, deadline=None)
@@ -497,6 +551,19 @@ def test_resize_integer_paths_match_the_area_rule(m: np.ndarray, fy: int, fx: in
     assert odd.shape == (h * 3 + 1, w * 2 + 1) and odd.dtype == np.bool_
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    m=hnp.arrays(np.bool_, (16, 40)),
+    fy=st.sampled_from([1, 2, 4, 8, 16]),
+    fx=st.sampled_from([1, 2, 4, 5, 8, 20]),
+)
+def test_integer_downscale_keeps_blocks_at_least_half_true(m: np.ndarray, fy: int, fx: int) -> None:
+    h, w = 16 // fy, 40 // fx
+    counts = m.reshape(h, fy, w, fx).sum(axis=(1, 3))
+    assert np.array_equal(resize(m, (h, w)), 2 * counts >= fy * fx)
+    assert np.array_equal(resize(m[:, ::-1], (h, w)), (2 * counts >= fy * fx)[:, ::-1])  # a strided view
+
+
 def test_fast_paths_agree_with_pil_paths() -> None:
     rng = np.random.default_rng(5)
     img = rng.integers(0, 256, (17, 13, 4), dtype=np.uint8)
@@ -507,20 +574,31 @@ def test_fast_paths_agree_with_pil_paths() -> None:
         to_rgba(img.transpose(1, 0, 2), m)
 
 
-def test_many_spans_take_the_vectorised_fill_with_the_same_result() -> None:
-    pts = [(float(x), 5.0 + 50.0 * (i % 2)) for i, x in enumerate(np.linspace(0, 200, 61))] + [
+@pytest.mark.parametrize("fraction", [0.0, 2.0])  # decode over the whole image / into a window
+def test_span_decoding_paths_agree_with_the_definitions(
+    monkeypatch: pytest.MonkeyPatch, fraction: float
+) -> None:
+    monkeypatch.setattr(masks, "_WHOLE_IMAGE_FRACTION", fraction)
+    zigzag = [(float(x), 5.0 + 50.0 * (i % 2)) for i, x in enumerate(np.linspace(0, 200, 61))] + [
         (200.0, 80.0),
         (0.0, 80.0),
     ]
-    loop = polygon((90, 210), pts)
-    old = masks._LOOP_MAX_SPANS
-    masks._LOOP_MAX_SPANS = 0
-    try:
-        assert np.array_equal(polygon((90, 210), pts), loop)
-        assert np.array_equal(stroke((90, 210), pts, 3.5), _brute_stroke((90, 210), pts, 3.5))
-    finally:
-        masks._LOOP_MAX_SPANS = old
-    assert np.array_equal(loop, _brute_polygon((90, 210), pts))
+    assert np.array_equal(polygon((90, 210), zigzag), _brute_polygon((90, 210), zigzag))
+    assert np.array_equal(stroke((90, 210), zigzag, 3.5), _brute_stroke((90, 210), zigzag, 3.5))
+    small = [(20.2, 30.1), (25.7, 33.9)]
+    assert np.array_equal(stroke((90, 210), small, 2.2), _brute_stroke((90, 210), small, 2.2))
+    px, py = _centres((90, 210))
+    assert np.array_equal(ellipse((90, 210), (150.5, 70, 230, 120), clip=True),
+                          ((px - 190.25) / 39.75) ** 2 + ((py - 95) / 25) ** 2 <= 1)
+
+
+def test_stroke_nearly_horizontal_and_vertical_segments() -> None:
+    # A tiny dy makes dx / dy huge: the straight edges must still land on the right pixels.
+    for pts in ([(0.3, 10.0), (40.7, 10.0 + 1e-9), (60.2, 10.0)], [(10.0, 0.4), (10.0 + 1e-12, 30.6)],
+                [(5.5, 20.5), (45.5, 20.5), (25.5, 20.5)]):
+        got, want = stroke((32, 64), pts, 4.0), _brute_stroke((32, 64), pts, 4.0)
+        px, py = _centres((32, 64))
+        assert (np.abs(_dist_to_polyline(px, py, pts) - 4.0) < 1e-6)[got != want].all()
 
 
 @settings(max_examples=40, deadline=None)
@@ -550,15 +628,15 @@ def test_preview_matches_its_definition(m: np.ndarray, opacity: float) -> None:
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
-def test_polygon_in_row_chunks_gives_the_same_mask(monkeypatch: pytest.MonkeyPatch) -> None:
-    star = [
-        (
-            40 + 35 * math.cos(t) * (1 if i % 2 == 0 else 0.5),
-            40 + 35 * math.sin(t) * (1 if i % 2 == 0 else 0.5),
-        )
-        for i, t in enumerate(np.linspace(0, 2 * math.pi, 14, endpoint=False))
-    ]
-    whole = polygon((80, 80), star)
-    monkeypatch.setattr(masks, "_POLYGON_CHUNK_CELLS", 30)  # two rows per chunk
-    assert np.array_equal(polygon((80, 80), star), whole)
-    assert np.array_equal(whole, _brute_polygon((80, 80), star))
+def test_polygon_with_many_vertices_and_self_intersections() -> None:
+    rng = np.random.default_rng(7)
+    pts = [tuple(p) for p in rng.uniform(-10, 90, (300, 2))]
+    assert np.array_equal(polygon((80, 80), pts), _brute_polygon((80, 80), pts))
+
+
+def test_many_spans_grow_the_cached_run_values() -> None:
+    # A comb of 60 teeth over 300 rows: about 18000 span bounds, more than the cache holds.
+    teeth = [(x, y) for k in range(60) for x, y in ((5 * k, 0.5), (5 * k + 2.5, 299.5))] + [(300, 0.5)]
+    comb = polygon((300, 301), teeth + [(300, 300), (0, 300)])
+    assert np.array_equal(comb, _brute_polygon((300, 301), teeth + [(300, 300), (0, 300)]))
+    assert comb[150].sum() > 100 and not comb[150].all()
