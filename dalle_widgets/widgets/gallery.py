@@ -164,10 +164,13 @@ class Gallery(StaticFallbackMixin, W.VBox):
         # Four labelled buttons need about 200 px; under a narrower thumbnail they would wrap onto a
         # second row, so small tiles (lineage rows, board variations) show icons with tooltips instead.
         compact = self.thumb_px < COMPACT_BELOW_PX
+        # four icon buttons (each with ipywidgets' 2 px margins) fit in one row down to ~120 px tiles
+        icon_width = f"{max(24, min(34, self.thumb_px // 4 - 4))}px"
 
         def button(label: str, tip: str, cls: str, fn: Callable[[], Any], icon: str = "") -> W.Button:
             b = W.Button(description="" if compact else label, tooltip=f"{label}: {tip}" if compact else tip,
-                         icon=icon, layout=W.Layout(width="34px" if compact else "auto", padding="0 6px"))
+                         icon=icon, layout=W.Layout(width=icon_width if compact else "auto",
+                                                    padding="0" if compact else "0 6px"))
             b.add_class(cls)
             b.on_click(lambda _b: self._guard(fn))
             return b
