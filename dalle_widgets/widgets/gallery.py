@@ -195,8 +195,9 @@ class Gallery(StaticFallbackMixin, W.VBox):
         info_toggle.observe(toggle, "value")
         # The hover text lives on the label: ipywidgets 8.1 cannot render a tooltip on an Image or a Box
         # (their views have no description and crash in updateTooltip).
+        show_size = info.get("size") and self.thumb_px >= 120  # "#0 · 1024x1024" wraps on smaller tiles
         label = W.HTML(f"<span style='font-size:11px;color:#666'>#{i}"
-                       f"{' · ' + html.escape(str(info['size'])) if info.get('size') else ''}</span>",
+                       f"{' · ' + html.escape(str(info['size'])) if show_size else ''}</span>",
                        tooltip=describe_provenance(info))
         label.add_class("dalle-tile-label")
         tile = W.VBox([img, W.HBox([label, info_toggle], layout=W.Layout(justify_content="space-between")),
