@@ -58,6 +58,10 @@ DETAIL_EDGE_RMS = 1.5
 #: ``exp(-distance / (EDGE_REACH * side / 1024))`` (measured in benchmarks/engine.py).
 EDGE_SPREAD = 0.5
 EDGE_REACH = 64.0
+#: The colours continued outwards are read this many px inside the known edge: the
+#: outermost known pixels are often a resampling or anti-aliasing rim tinted by the
+#: (black) hole, and stretching them would draw a dark seam along the margin.
+EDGE_INSET = 3
 #: A hole with more than this share of its outline on the image border is outpainting.
 OUTPAINT_BORDER_SHARE = 0.25
 
@@ -216,7 +220,8 @@ def edge_extend(image: np.ndarray, mask: np.ndarray, far: np.ndarray, where: np.
     stretched outwards, as Telea's and Navier-Stokes' fills do) blurred over about
     ``EDGE_SPREAD * distance`` px, so streaks widen and soften as they leave the edge;
     its weight against ``far`` (the push-pull fill) decays as
-    ``exp(-distance / reach)``. Near the edge the margin continues what touches it
+    ``exp(-distance / reach)``. The colours are read :data:`EDGE_INSET` px inside the
+    known edge. Near the edge the margin continues what touches it
     (sky stays sky, a table stays a table); far out it settles on the smooth fill. The
     blur comes from a box pyramid of the stretched image, so the cost stays a few
     resizes whatever the distances.
@@ -246,7 +251,10 @@ def edge_extend(image: np.ndarray, mask: np.ndarray, far: np.ndarray, where: np.
     [173, 27, 102]
     """
     h, w = mask.shape
-    dist, (iy, ix) = ndimage.distance_transform_edt(mask, return_indices=True)
+    dist = ndimage.distance_transform_edt(mask)
+    inner = ~mask & (ndimage.distance_transform_edt(~mask) > EDGE_INSET)
+    source = inner if inner.any() else ~mask
+    _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
     stretched = np.asarray(image, np.float32)[iy, ix]
     reach = EDGE_REACH * max(h, w) / 1024
     weight = np.exp(-dist / reach).astype(np.float32)
