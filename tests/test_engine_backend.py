@@ -149,3 +149,16 @@ def test_fill_with_almost_nothing_known_stays_smooth() -> None:
     out = fill(img, strip, seed=0)
     assert np.array_equal(out[~strip], img[~strip])
     assert out[strip].std() < img.std()  # a smooth continuation, no crash
+
+
+def test_margin_fill_has_no_dark_seam_when_resized() -> None:
+    # The hole is black in the upload; resizing must not drag it into the known edge,
+    # and the margin continues the edge's colour instead of a dark rim.
+    img = np.full((300, 300, 3), 180, np.uint8)
+    mask = np.zeros((300, 300), bool)
+    mask[120:] = True
+    img[mask] = 0
+    out = ClassicalBackend().edit(img, mask, "x", size=512, n=1, seed=0)[0].astype(int)
+    edge = int(np.argmax(np.any(out[:, :, 0] < 170, axis=1))) if (out < 170).any() else 512
+    assert edge >= 230  # no dark rows at the seam (row ~205 at 512)
+    assert np.abs(out[195:215] - 180).max() <= 3

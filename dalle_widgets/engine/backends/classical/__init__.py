@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._registry_types import seeds_for
-from ._ops import resize_u8
-from .inpaint import fill
+from ._ops import resize_u8, to_float, to_u8
+from .inpaint import fill, push_pull
 from .procedural import generate
 from .reframe import vary
 
@@ -37,8 +37,14 @@ class ClassicalBackend:
     def edit(
         self, image: np.ndarray, mask: np.ndarray, prompt: str, *, size: int, n: int, seed: int
     ) -> list[np.ndarray]:
-        img = resize_u8(np.asarray(image, np.uint8)[:, :, :3], size)
+        img = np.asarray(image, np.uint8)[:, :, :3]
         m = np.asarray(mask, bool)
+        if img.shape[:2] != (size, size) and m.shape == img.shape[:2] and m.any() and not m.all():
+            # Fill the hole smoothly before resizing, or the resampling kernel would drag
+            # the hole's (black) pixels into the known ones along its edge, and the fill
+            # would continue that dark seam.
+            img = to_u8(push_pull(to_float(img), ~m))
+        img = resize_u8(img, size)
         if m.shape != (size, size):
             from PIL import Image
 

@@ -11,9 +11,11 @@ Two classical ideas, each covering the other's weakness (measured in
   surroundings. The full-resolution detail (high-pass) copied from those locations
   puts texture back into the hole.
 
-The fill is ``pushpull + ramp * detail``, where the ramp grows from 0 at the hole's
+The fill is ``smooth + ramp * detail``, where the ramp grows from 0 at the hole's
 edge over a few pixels (a feathered seam), and pixels outside the mask are returned
-unchanged.
+unchanged. For outpainting margins the smooth part also continues the colours of the
+known edge outwards (:func:`edge_extend`), blurring them more the further they go,
+instead of fading to the image's mean colour within a few pixels.
 """
 
 from __future__ import annotations
@@ -24,21 +26,22 @@ import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import cg
 
-from ._ops import resize, to_float, to_u8
+from ._ops import blur, resize, to_float, to_u8
 
-__all__ = ["fill", "harmonic", "push_pull", "smooth_fill"]
+__all__ = ["edge_extend", "fill", "harmonic", "push_pull", "smooth_fill"]
 
 logger = logging.getLogger("dalle_widgets")
 
 #: Scale (px) below which texture is copied from matched places: the finest band only,
 #: which carries the grain while costing the least fidelity (see benchmarks/engine.py).
 DETAIL_SIGMA = 0.5
-#: Texture strength, as the ratio of the hole's detail energy (mean absolute Laplacian)
-#: to that of a 24 px ring of known pixels around it. The photo itself scores about 1.1;
-#: copied texture is not the true texture, so a lower level keeps fidelity (PSNR/SSIM).
-DETAIL_LEVEL = 0.7
+#: Texture strength where it is fully faded in, as the ratio of the detail energy (mean
+#: absolute Laplacian) to that of a 24 px ring of known pixels around the hole. The
+#: photo itself scores about 1.1; copied texture is not the true texture, so a lower
+#: level keeps fidelity (PSNR/SSIM).
+DETAIL_LEVEL = 0.8
 #: Bounds on the gain applied to the copied texture to reach that level.
-DETAIL_GAIN_MAX = 8.0
+DETAIL_GAIN_MAX = 16.0
 #: The texture fades in between these distances (px) from the hole's edge, so thin
 #: strokes stay smooth (where a membrane is nearly exact) and seams stay invisible.
 DETAIL_RAMP_PX = (5.0, 17.0)
@@ -46,6 +49,19 @@ RING_PX = 24
 #: Copied detail is clipped to this many grey levels before the gain: strong edges
 #: copied from elsewhere would cost the most fidelity, fine grain the least.
 DETAIL_CLIP = 1.5
+#: Copied detail whose local RMS (1.5 px Gaussian window) exceeds about this multiple of
+#: its median RMS over the hole is faded out rather than clipped: it is an edge or a line
+#: of its source, which the gain would turn into a stray embossed contour, not texture.
+DETAIL_EDGE_RMS = 1.5
+#: Outpainting: the known edge's colours are continued outwards with a blur of
+#: ``EDGE_SPREAD * distance`` and handed over to the push-pull fill with weight
+#: ``exp(-distance / (EDGE_REACH * side / 1024))`` (measured in benchmarks/engine.py).
+EDGE_SPREAD = 0.5
+EDGE_REACH = 64.0
+#: The colours continued outwards are read this many px inside the known edge: the
+#: outermost known pixels are often a resampling or anti-aliasing rim tinted by the
+#: (black) hole, and stretching them would draw a dark seam along the margin.
+EDGE_INSET = 3
 #: A hole with more than this share of its outline on the image border is outpainting.
 OUTPAINT_BORDER_SHARE = 0.25
 
@@ -179,11 +195,90 @@ def smooth_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     outline = mask & ndimage.binary_dilation(~mask)
     on_border = ndimage.sum(mask & edge, labels, np.arange(1, count + 1))
     on_known = ndimage.sum(outline, labels, np.arange(1, count + 1))
-    enclosed_ids = np.nonzero(on_border <= OUTPAINT_BORDER_SHARE * (on_border + on_known))[0] + 1
-    enclosed = np.isin(labels, enclosed_ids)
+    is_enclosed = on_border <= OUTPAINT_BORDER_SHARE * (on_border + on_known)
+    enclosed = np.isin(labels, np.nonzero(is_enclosed)[0] + 1)
+    margins = mask & ~enclosed
+    if margins.any():
+        pp = edge_extend(image, mask, pp, margins)
     if not enclosed.any():
         return pp
     return harmonic(image, enclosed, pp)
+
+
+def _halve(a: np.ndarray) -> np.ndarray:
+    """Average 2x2 blocks, repeating the last row/column of odd sides (no dark border)."""
+    h, w = a.shape[:2]
+    if h % 2 or w % 2:
+        a = np.pad(a, [(0, h % 2), (0, w % 2)] + [(0, 0)] * (a.ndim - 2), mode="edge")
+    return a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2, *a.shape[2:]).mean(axis=(1, 3))
+
+
+def edge_extend(image: np.ndarray, mask: np.ndarray, far: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Continue the known edge's colours into ``where``, blending into ``far`` with distance.
+
+    Each unknown pixel takes the colour of its nearest known pixel (the edge pixels
+    stretched outwards, as Telea's and Navier-Stokes' fills do) blurred over about
+    ``EDGE_SPREAD * distance`` px, so streaks widen and soften as they leave the edge;
+    its weight against ``far`` (the push-pull fill) decays as
+    ``exp(-distance / reach)``. The colours are read :data:`EDGE_INSET` px inside the
+    known edge. Near the edge the margin continues what touches it
+    (sky stays sky, a table stays a table); far out it settles on the smooth fill. The
+    blur comes from a box pyramid of the stretched image, so the cost stays a few
+    resizes whatever the distances.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, C), float32
+        Known values (those under ``mask`` are ignored).
+    mask : ndarray, shape (H, W), bool
+        True = unknown.
+    far : ndarray, shape (H, W, C), float32
+        The fill to hand over to far from the edge.
+    where : ndarray, shape (H, W), bool
+        The unknown pixels to change (the outpainting margins).
+
+    Returns
+    -------
+    ndarray, shape (H, W, C), float32
+        ``far`` with the pixels in ``where`` replaced.
+
+    Examples
+    --------
+    >>> img = np.zeros((256, 256, 1), np.float32); img[:128, :, 0] = 200
+    >>> hole = np.zeros((256, 256), bool); hole[:, 192:] = True
+    >>> out = edge_extend(img, hole, np.full_like(img, 100), hole)
+    >>> [round(float(out[y, x, 0])) for y, x in ((40, 196), (216, 196), (40, 255))]
+    [173, 27, 102]
+    """
+    h, w = mask.shape
+    dist = ndimage.distance_transform_edt(mask)
+    inner = ~mask & (ndimage.distance_transform_edt(~mask) > EDGE_INSET)
+    source = inner if inner.any() else ~mask
+    _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
+    stretched = np.asarray(image, np.float32)[iy, ix]
+    reach = EDGE_REACH * max(h, w) / 1024
+    weight = np.exp(-dist / reach).astype(np.float32)
+    weight[~where] = 0.0
+    live = weight > 1e-3
+    # Blur scale per pixel as a pyramid level: level k ~ a box of 2**k px.
+    level = np.log2(np.maximum(EDGE_SPREAD * dist, 1.0)).astype(np.float32)
+    top = int(np.ceil(level[live].max())) if live.any() else 0
+    out = np.array(far, np.float32, copy=True)
+    if not live.any():
+        return out
+    blended = stretched.copy()
+    current = stretched
+    prev_up = stretched
+    for k in range(1, top + 1):
+        current = _halve(current)
+        up = resize(current, (h, w))
+        t = np.clip(level - (k - 1), 0.0, 1.0)[..., None]
+        sel = (level > k - 1)[..., None]
+        blended = np.where(sel, (1 - t) * prev_up + t * up, blended)
+        prev_up = up
+    wgt = weight[..., None]
+    out[live] = (wgt * blended + (1 - wgt) * out)[live]
+    return out
 
 
 def _edge_ramp(mask: np.ndarray, start: float, stop: float) -> np.ndarray:
@@ -199,15 +294,23 @@ def _detail_energy(grey: np.ndarray, where: np.ndarray) -> float:
 def add_texture(base: np.ndarray, mask: np.ndarray, fine: np.ndarray) -> np.ndarray:
     """Add copied texture ``fine`` (H, W, 1) to ``base`` at the surroundings' texture level.
 
-    The texture is clipped (strong copied edges cost the most fidelity), faded in from
-    the hole's edge, and scaled so that its detail energy is :data:`DETAIL_LEVEL` times
-    that of the known ring around the hole (within ``[0, DETAIL_GAIN_MAX]``).
+    Copied edges and lines (detail with a high local RMS) are faded out and what is left
+    is clipped: stray contours cost the most fidelity and look wrong, fine grain the
+    least. The texture is faded in from the hole's edge and scaled so that, where fully
+    faded in, its detail energy is :data:`DETAIL_LEVEL` times that of the known ring
+    around the hole (gain within ``[0, DETAIL_GAIN_MAX]``). Thin holes, which the ramp
+    keeps mostly smooth, are therefore not compensated with a stronger grain.
     """
-    shaped = np.clip(fine[..., 0], -DETAIL_CLIP, DETAIL_CLIP) * _edge_ramp(mask, *DETAIL_RAMP_PX)
+    grain = fine[..., 0]
+    rms = np.sqrt(blur(grain * grain, 1.5))
+    typical = max(float(np.median(rms[mask])), 0.05)
+    grain = np.clip(grain * np.exp(-((rms / (DETAIL_EDGE_RMS * typical)) ** 2)), -DETAIL_CLIP, DETAIL_CLIP)
+    ramp = _edge_ramp(mask, *DETAIL_RAMP_PX)
+    shaped = grain * ramp
     outside = ndimage.distance_transform_edt(~mask)
     ring = (outside > 0) & (outside <= RING_PX)
     target = DETAIL_LEVEL * _detail_energy(base.mean(axis=2), ring)
-    have = _detail_energy(shaped, mask)
+    have = _detail_energy(shaped, mask) / max(float(ramp[mask].mean()), 1e-3)
     gain = float(np.clip(target / have, 0.0, DETAIL_GAIN_MAX)) if have > 0 else 0.0
     return base + gain * shaped[..., None]
 
