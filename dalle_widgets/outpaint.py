@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
 
 from . import imaging
 from . import masks as _masks
@@ -538,8 +539,13 @@ def _frame_request(canvas: OutpaintCanvas, box: Box, side: int) -> tuple[Image.I
     region = canvas.image[y0:y1, x0:x1]
     unknown = canvas.mask[y0:y1, x0:x1]
     if side != x1 - x0:
-        rgb = Image.fromarray(np.ascontiguousarray(region[..., :3]), "RGB").resize((side, side),
-                                                                                  Image.Resampling.LANCZOS)
+        rgb = region[..., :3]
+        if unknown.any() and not unknown.all():
+            # Lanczos mixes each pixel with its neighbours: give the unknown pixels their nearest known
+            # colour first, so the transparent black beside the known edge does not darken it.
+            rows, cols = ndimage.distance_transform_edt(unknown, return_distances=False, return_indices=True)
+            rgb = rgb[rows, cols]
+        rgb = Image.fromarray(np.ascontiguousarray(rgb), "RGB").resize((side, side), Image.Resampling.LANCZOS)
         # Any coverage counts, so a sliver of unknown pixels never vanishes when scaling down.
         soft = Image.fromarray(unknown.astype(np.float32), "F").resize((side, side), Image.Resampling.BOX)
         unknown = np.asarray(soft) > 1e-6

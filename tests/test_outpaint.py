@@ -399,3 +399,17 @@ def test_request_size_follows_the_model_table() -> None:
     assert outpaint._request_size(768, client, {}) == 1024
     assert outpaint._request_size(768, client, {"model": "gpt-image-1"}) == 1024
     assert outpaint._request_size(768, client, {"size": "512x512"}) == 512
+
+
+def test_a_scaled_frame_keeps_the_known_edge_colour() -> None:
+    """Scaling a frame for the request must not darken known pixels with the transparent hole beside them."""
+    from dalle_widgets.outpaint import _frame_request
+
+    grey = np.full((512, 512, 3), 200, np.uint8)
+    c = extend(grey, right=512)
+    image, unknown = _frame_request(c, (256, 0, 768, 512), 256)
+    rgba = np.asarray(image)
+    known = rgba[~unknown]
+    assert unknown[:, 128:].all() and not unknown[:, :128].any()
+    assert np.all(known[:, 3] == 255) and np.abs(known[:, :3].astype(int) - 200).max() <= 1
+    assert np.all(rgba[unknown] == 0)
