@@ -57,7 +57,7 @@ def _check_finished(res: outpaint.OutpaintResult, src: np.ndarray, canvas: outpa
     for outside, edge, inside in pairs:
         jump = np.abs(outside.astype(int) - edge.astype(int)).mean()
         inner = np.abs(edge.astype(int) - inside.astype(int)).mean()
-        assert jump < inner + 40
+        assert jump < inner + 12  # measured 1-4 over the inner step; 20+ with darkened frames
 
 
 def test_run_fills_a_wide_canvas_through_the_real_client(offline_engine, tmp_path: Path) -> None:
