@@ -71,8 +71,11 @@ def placeholder(text: str, size: tuple[int, int] = (240, 48)) -> Image.Image:
 class StaticFallbackMixin:
     """Adds ``image/png`` and a short ``text/plain`` to an ipywidgets mimebundle.
 
-    Subclasses implement ``_snapshot() -> PIL.Image`` and ``_summary() -> str``.
+    Subclasses implement ``_snapshot() -> PIL.Image`` and ``_summary() -> str``, and may
+    raise ``_snapshot_px`` (the snapshot's longest side) when they show several pictures.
     """
+
+    _snapshot_px = SNAPSHOT_PX
 
     def _snapshot(self) -> Image.Image | None:  # pragma: no cover - overridden
         return None
@@ -94,5 +97,5 @@ class StaticFallbackMixin:
             logger.debug("static snapshot failed", exc_info=True)
             snap = None
         if snap is not None:
-            data["image/png"] = base64.b64encode(small_png(snap)).decode("ascii")
+            data["image/png"] = base64.b64encode(small_png(snap, self._snapshot_px)).decode("ascii")
         return data

@@ -35,6 +35,8 @@ logger = logging.getLogger("dalle_widgets")
 
 THUMB_MAX_BYTES = 80_000
 COMPACT_BELOW_PX = 192  # tiles narrower than this get icon-only buttons
+#: Thumbnail side in the static snapshot saved with a notebook: four across fit the snapshot's width.
+SNAPSHOT_THUMB_PX = 128
 _PROVENANCE_KEYS = ("operation", "prompt", "revised_prompt", "model", "size", "seed", "engine", "endpoint",
                     "created", "parent", "mask_hash", "request_id", "n_index")
 
@@ -98,6 +100,8 @@ class Gallery(StaticFallbackMixin, W.VBox):
     >>> g.select(1); g.selected_index
     1
     """
+
+    _snapshot_px = 4 * SNAPSHOT_THUMB_PX + 3 * 6 + 2 * 6  # four thumbnails across, at full size
 
     def __init__(
         self, images: Any, *, columns: int | None = None, thumb_px: int = 256, client: Any | None = None,
@@ -348,8 +352,9 @@ class Gallery(StaticFallbackMixin, W.VBox):
     def _snapshot(self) -> Image.Image | None:
         if not self.images:
             return placeholder("empty gallery")
-        thumbs = [imaging.thumbnail(_pil(i), 128) for i in self.images]
-        return imaging.contact_sheet(thumbs, cols=self.columns or min(4, len(thumbs)))
+        thumbs = [imaging.thumbnail(_pil(i), SNAPSHOT_THUMB_PX) for i in self.images]
+        return imaging.contact_sheet(thumbs, cols=self.columns or min(4, len(thumbs)),
+                                     cell_px=SNAPSHOT_THUMB_PX, gap=6)
 
     def _summary(self) -> str:
         prompt = next((_info(i).get("prompt") for i in self.images if _info(i).get("prompt")), None)
