@@ -37,6 +37,7 @@ THUMB_MAX_BYTES = 80_000
 COMPACT_BELOW_PX = 192  # tiles narrower than this get icon-only buttons
 #: Thumbnail side in the static snapshot saved with a notebook: four across fit the snapshot's width.
 SNAPSHOT_THUMB_PX = 128
+SNAPSHOT_GAP_PX = 6
 _PROVENANCE_KEYS = ("operation", "prompt", "revised_prompt", "model", "size", "seed", "engine", "endpoint",
                     "created", "parent", "mask_hash", "request_id", "n_index")
 
@@ -101,7 +102,7 @@ class Gallery(StaticFallbackMixin, W.VBox):
     1
     """
 
-    _snapshot_px = 4 * SNAPSHOT_THUMB_PX + 3 * 6 + 2 * 6  # four thumbnails across, at full size
+    _snapshot_px = 4 * SNAPSHOT_THUMB_PX + 5 * SNAPSHOT_GAP_PX  # four thumbnails across, at full size
 
     def __init__(
         self, images: Any, *, columns: int | None = None, thumb_px: int = 256, client: Any | None = None,
@@ -354,7 +355,7 @@ class Gallery(StaticFallbackMixin, W.VBox):
             return placeholder("empty gallery")
         thumbs = [imaging.thumbnail(_pil(i), SNAPSHOT_THUMB_PX) for i in self.images]
         return imaging.contact_sheet(thumbs, cols=self.columns or min(4, len(thumbs)),
-                                     cell_px=SNAPSHOT_THUMB_PX, gap=6)
+                                     cell_px=SNAPSHOT_THUMB_PX, gap=SNAPSHOT_GAP_PX)
 
     def _summary(self) -> str:
         prompt = next((_info(i).get("prompt") for i in self.images if _info(i).get("prompt")), None)
