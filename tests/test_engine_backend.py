@@ -162,3 +162,17 @@ def test_margin_fill_has_no_dark_seam_when_resized() -> None:
     edge = int(np.argmax(np.any(out[:, :, 0] < 170, axis=1))) if (out < 170).any() else 512
     assert edge >= 230  # no dark rows at the seam (row ~205 at 512)
     assert np.abs(out[195:215] - 180).max() <= 3
+
+
+def test_texture_comes_from_places_of_the_same_colour() -> None:
+    # Notebook 02's case: the sky above a lake with wave lines is masked, leaving a thin
+    # strip of sky. Its texture must not be the lake's waves (they showed as horizontal
+    # bands across the sky: row means of the texture were 0.45 of its spread, grain
+    # gives under 0.05).
+    img = generate("a mountain lake at dawn, pine forest, oil painting", size=512, seed=3)
+    mask = np.zeros((512, 512), bool)
+    mask[:168] = True
+    texture = fill(img, mask, seed=0).astype(np.float32) - fill(img, mask, seed=0, detail=False)
+    inner = texture[16:150, 16:-16].mean(axis=2)
+    assert inner.std() > 0.2  # there is texture
+    assert inner.mean(axis=1).std() < 0.15 * inner.std()  # grain averages out along a row

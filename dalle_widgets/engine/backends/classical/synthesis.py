@@ -1,30 +1,33 @@
 """Patch synthesis at reduced resolution, transferred back as full-resolution texture.
 
-PatchMatch (``patchmatch-cython``, coarse to fine) runs on a copy of the image shrunk
-to about ``work_px`` pixels, which keeps it well under a second. Its final
-nearest-neighbour field says, for each hole pixel, where similar surroundings are in
-the known part of the image. Scaling those offsets back up and reading the
-full-resolution high-pass of the image there gives the hole real texture (grain,
-fabric, foliage) at full sharpness, at the cost of one gather.
+PatchMatch (``patchmatch-cython``) runs on a copy of the image shrunk to about
+``work_px`` pixels, which keeps it well under a second. Its nearest-neighbour field
+says, for each hole pixel, where similar surroundings are in the known part of the
+image. Scaling those offsets back up and reading the full-resolution high-pass of the
+image there gives the hole real texture (grain, fabric, foliage) at full sharpness, at
+the cost of one gather.
+
+The search is *guided*: the hole holds the smooth fill's colours while PatchMatch
+runs, at one resolution, so every hole pixel is matched to a place of about its own
+colour. The usual coarse-to-fine pyramid started from a black hole, and at its coarsest
+level a large hole often had no source of its colour left (a masked sky with a thin
+strip of sky below it); the coarse level matched the sky to the lake and the finer
+levels inherited that, copying the lake's wave lines into the sky as horizontal bands.
+Matching at one level costs the same fidelity and detail on the benchmark photos and
+is faster (``benchmarks/engine.py``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from patchmatch_cython.imageops import (
-    build_query_patch_centers,
-    build_valid_patch_centers,
-    downsample,
-    resize_image,
-    sanitize_nnf,
-    upsample,
-)
 
 from ._ops import blur, resize
 
-__all__ = ["patch_match", "texture_detail"]
+__all__ = ["match_sources", "texture_detail"]
 
 PATCH = 5
+#: PatchMatch iterations (propagation and random search sweeps) over the hole.
+ITERATIONS = 5
 
 
 def _solver_class() -> type:
@@ -38,64 +41,34 @@ def _solver_class() -> type:
         return PythonSolver
 
 
-def patch_match(image: np.ndarray, mask: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Coarse-to-fine PatchMatch fill of a small image.
+def match_sources(guide: np.ndarray, mask: np.ndarray, *, seed: int) -> np.ndarray:
+    """For each hole pixel, the centre of the known patch that best matches its surroundings.
 
     Parameters
     ----------
-    image : ndarray, shape (h, w, 3), float32
+    guide : ndarray, shape (h, w, 3), float32
+        The image with its hole already filled smoothly: the hole's colours steer the
+        search towards known places of the same colour.
     mask : ndarray, shape (h, w), bool
         True = hole.
     seed : int
+        Seeds PatchMatch's random initialisation and search (any non-negative int).
 
     Returns
     -------
-    filled : ndarray, shape (h, w, 3), float32
-        The synthesised image (known pixels as given).
-    nnf : ndarray, shape (h, w, 2), int32
-        For each pixel, the ``(x, y)`` centre of its matched source patch.
+    ndarray, shape (h, w, 2), int32
+        The ``(x, y)`` centre of each hole pixel's matched source patch (meaningful in
+        the hole only).
+
+    Raises
+    ------
+    ValueError
+        When no whole patch of known pixels exists to match against.
     """
-    solver_class = _solver_class()
-    h, w = mask.shape
-    half = PATCH // 2
-    levels = max(0, int(np.floor(np.log2(min(h, w) / (PATCH * 4)))))
-    mask_f = mask.astype(np.float32)
-    working = image.copy()
-    working[mask] = 0
-    nnf = None
-    prev = None
-    filled = working
-    rng = np.random.default_rng(seed)
-    for level in range(levels + 1):
-        scale = 2 ** (levels - level)
-        lh, lw = h // scale, w // scale
-        img_l = downsample(working, lh, lw) if scale > 1 else working.copy()
-        mask_l = (downsample(mask_f, lh, lw).squeeze(-1) > 0) if scale > 1 else mask
-        if prev is not None:
-            up = resize_image(prev, lh, lw)
-            img_l[mask_l] = up[mask_l]
-        solver = solver_class(img_l, mask_l, PATCH)
-        iterations = 2 * (level + 2) + 1
-        filled = solver(
-            iterations=iterations,
-            randomize_nnf=nnf is None,
-            nnf=nnf,
-            seed=int(rng.integers(2**31)),
-            em_loops=2 if level < levels else 1,
-        )
-        prev = filled
-        if level < levels:
-            nh, nw = h // 2 ** (levels - level - 1), w // 2 ** (levels - level - 1)
-            next_mask = (downsample(mask_f, nh, nw).squeeze(-1) > 0) if (nh, nw) != (h, w) else mask
-            nnf = sanitize_nnf(
-                upsample(solver.nnf, nh, nw),
-                build_query_patch_centers(next_mask, half),
-                build_valid_patch_centers(next_mask, half),
-                rng=rng,
-            )
-        else:
-            nnf = np.asarray(solver.nnf, np.int32)
-    return np.asarray(filled, np.float32), nnf
+    solver = _solver_class()(np.ascontiguousarray(guide, np.float32), mask, PATCH)
+    solver_seed = int(np.random.default_rng(seed).integers(2**31))  # the solver takes 32 bits
+    solver(iterations=ITERATIONS, randomize_nnf=True, seed=solver_seed, em_loops=1)
+    return np.asarray(solver.nnf, np.int32)
 
 
 def texture_detail(
@@ -116,7 +89,8 @@ def texture_detail(
     mask : ndarray, shape (H, W), bool
         True = hole.
     base : ndarray, shape (H, W, 3), float32
-        The smooth fill of the hole; the search runs on it, shrunk.
+        The smooth fill of the hole; the search runs on it, shrunk (see
+        :func:`match_sources`).
     seed : int
     work_px : int
         Side length the search runs at (the shrink factor is rounded to an integer).
@@ -134,7 +108,7 @@ def texture_detail(
     sh, sw = h // factor, w // factor
     small = resize(base, (sh, sw), resample=4)  # BOX
     small_mask = resize(mask.astype(np.float32), (sh, sw), resample=4) > 0
-    _, nnf = patch_match(small, small_mask, seed=seed)
+    nnf = match_sources(small, small_mask, seed=seed)
     ys, xs = np.nonzero(mask)
     sy = np.minimum(ys // factor, sh - 1)
     sx = np.minimum(xs // factor, sw - 1)
