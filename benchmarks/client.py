@@ -167,9 +167,7 @@ def main() -> int:
         f"dalle-widgets client vs openai {openai.__version__} SDK; {args.requests} requests per cell; "
         f"httpx {httpx.__version__}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs"
     )
-    print(
-        f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (medians)"
-    )
+    print(f"{'payload':8} {'mode':12} {'SDK ms/req':>11} {'ours ms/req':>12} {'ratio':>7}  (medians)")
     ratios = []
     for payload in payloads:
         proc, base_url = start_server(payload)

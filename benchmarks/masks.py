@@ -95,8 +95,10 @@ def photo_like(size: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     chans = [
-        128 + 90 * np.sin(xx / (37 + 11 * c) + c) * np.cos(yy / (53 + 7 * c))
-        + 25 * np.sin((xx + yy) / (9 + c)) + rng.normal(0, 5, (size, size))
+        128
+        + 90 * np.sin(xx / (37 + 11 * c) + c) * np.cos(yy / (53 + 7 * c))
+        + 25 * np.sin((xx + yy) / (9 + c))
+        + rng.normal(0, 5, (size, size))
         for c in range(3)
     ]
     rgb = np.clip(np.stack(chans, -1), 0, 255).astype(np.uint8)
@@ -120,8 +122,10 @@ def main(argv: list[str]) -> int:
     if cv2 is None:
         print("opencv-python-headless is not installed: pip install '.[bench]'")
         return 1
-    print(f"numpy {np.__version__}, opencv {cv2.__version__}, cv2 threads 1; "
-          "best-of-runs ms, interleaved; ratio = ours / OpenCV")
+    print(
+        f"numpy {np.__version__}, opencv {cv2.__version__}, cv2 threads 1; "
+        "best-of-runs ms, interleaved; ratio = ours / OpenCV"
+    )
     header = f"{'operation':<34}{'size':>6}{'ours':>10}{'opencv':>10}{'ratio':>9}{'scipy/skimage':>15}  note"
     print(header)
     print("-" * len(header))
@@ -130,8 +134,10 @@ def main(argv: list[str]) -> int:
         bench_size(size, budget, worst)
     print()
     slow = {k: v for k, v in worst.items() if v > 2}
-    print("at 1024, operations slower than 2x OpenCV:", ", ".join(f"{k} ({v:.1f}x)" for k, v in slow.items())
-          or "none")
+    print(
+        "at 1024, operations slower than 2x OpenCV:",
+        ", ".join(f"{k} ({v:.1f}x)" for k, v in slow.items()) or "none",
+    )
 
     print("\nstroke: 200 points, radius 20, on a 1024 image (frame budget 16 ms)")
     pts = brush_points(200, 1024)
@@ -187,12 +193,18 @@ def bench_size(size: int, budget: float, worst: dict[str, float]) -> None:
     img = photo_like(size)[..., :3].copy()
     r_grow = max(2, size // 100)
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r_grow + 1, 2 * r_grow + 1))
-    poly = [(size * (0.5 + 0.4 * math.cos(a) * (1 if i % 2 else 0.45)),
-             size * (0.5 + 0.4 * math.sin(a) * (1 if i % 2 else 0.45)))
-            for i, a in enumerate(np.linspace(0, 2 * math.pi, 24, endpoint=False))]
+    poly = [
+        (
+            size * (0.5 + 0.4 * math.cos(a) * (1 if i % 2 else 0.45)),
+            size * (0.5 + 0.4 * math.sin(a) * (1 if i % 2 else 0.45)),
+        )
+        for i, a in enumerate(np.linspace(0, 2 * math.pi, 24, endpoint=False))
+    ]
     ipoly = np.round(np.array(poly)).astype(np.int32)
-    holes = masks.subtract(masks.ellipse(shape, (size * 0.1,) * 2 + (size * 0.9,) * 2),
-                           masks.ellipse(shape, (size * 0.4,) * 2 + (size * 0.6,) * 2))
+    holes = masks.subtract(
+        masks.ellipse(shape, (size * 0.1,) * 2 + (size * 0.9,) * 2),
+        masks.ellipse(shape, (size * 0.4,) * 2 + (size * 0.6,) * 2),
+    )
     specks = m.copy()
     specks[::37, ::41] = True
     box = (size // 8, size // 6, size * 5 // 8, size * 4 // 5)
@@ -215,44 +227,119 @@ def bench_size(size: int, budget: float, worst: dict[str, float]) -> None:
         outside = cv2.distanceTransform(1 - a8, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         return np.clip(0.5 + np.where(a, inside - 0.5, 0.5 - outside) / px, 0, 1)
 
-    rows: list[tuple[str, Callable[[], object], Callable[[], object] | None,
-                     Callable[[], object] | None, str]] = [
-        (f"stroke 200 pts r={radius:g}", lambda: masks.stroke(shape, pts, radius),
-         lambda: cv2.polylines(np.zeros(shape, np.uint8), [ipts], False, 1, thickness=int(2 * radius)),
-         lambda: _skimage_stroke(shape, pts, radius), "cv2: integer pts; sk: discs+polygons"),
-        ("rectangle", lambda: masks.rectangle(shape, box),
-         lambda: cv2.rectangle(np.zeros(shape, np.uint8), box[:2], (box[2] - 1, box[3] - 1), 1, -1),
-         lambda: skimage.draw.rectangle(box[1::-1], (box[3] - 1, box[2] - 1), shape=shape), ""),
-        ("ellipse", lambda: masks.ellipse(shape, box),
-         lambda: cv2.ellipse(np.zeros(shape, np.uint8), ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2),
-                             ((box[2] - box[0]) // 2, (box[3] - box[1]) // 2), 0, 0, 360, 1, -1),
-         lambda: skimage.draw.ellipse((box[1] + box[3]) / 2, (box[0] + box[2]) / 2,
-                                      (box[3] - box[1]) / 2, (box[2] - box[0]) / 2, shape=shape), ""),
-        ("polygon (24-pt star)", lambda: masks.polygon(shape, poly),
-         lambda: cv2.fillPoly(np.zeros(shape, np.uint8), [ipoly], 1),
-         lambda: skimage.draw.polygon(ipoly[:, 1], ipoly[:, 0], shape=shape), ""),
+    rows: list[
+        tuple[str, Callable[[], object], Callable[[], object] | None, Callable[[], object] | None, str]
+    ] = [
+        (
+            f"stroke 200 pts r={radius:g}",
+            lambda: masks.stroke(shape, pts, radius),
+            lambda: cv2.polylines(np.zeros(shape, np.uint8), [ipts], False, 1, thickness=int(2 * radius)),
+            lambda: _skimage_stroke(shape, pts, radius),
+            "cv2: integer pts; sk: discs+polygons",
+        ),
+        (
+            "rectangle",
+            lambda: masks.rectangle(shape, box),
+            lambda: cv2.rectangle(np.zeros(shape, np.uint8), box[:2], (box[2] - 1, box[3] - 1), 1, -1),
+            lambda: skimage.draw.rectangle(box[1::-1], (box[3] - 1, box[2] - 1), shape=shape),
+            "",
+        ),
+        (
+            "ellipse",
+            lambda: masks.ellipse(shape, box),
+            lambda: cv2.ellipse(
+                np.zeros(shape, np.uint8),
+                ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2),
+                ((box[2] - box[0]) // 2, (box[3] - box[1]) // 2),
+                0,
+                0,
+                360,
+                1,
+                -1,
+            ),
+            lambda: skimage.draw.ellipse(
+                (box[1] + box[3]) / 2,
+                (box[0] + box[2]) / 2,
+                (box[3] - box[1]) / 2,
+                (box[2] - box[0]) / 2,
+                shape=shape,
+            ),
+            "",
+        ),
+        (
+            "polygon (24-pt star)",
+            lambda: masks.polygon(shape, poly),
+            lambda: cv2.fillPoly(np.zeros(shape, np.uint8), [ipoly], 1),
+            lambda: skimage.draw.polygon(ipoly[:, 1], ipoly[:, 0], shape=shape),
+            "",
+        ),
         ("invert", lambda: masks.invert(m), lambda: cv2.bitwise_not(m8), None, ""),
         ("union", lambda: masks.union(m, holes), lambda: cv2.bitwise_or(m8, m8), None, ""),
-        (f"grow r={r_grow}", lambda: masks.grow(m, r_grow), lambda: cv2.dilate(m8, disk),
-         lambda: ndimage.binary_dilation(m, structure=disk.astype(bool)), "exact EDT"),
-        (f"shrink r={r_grow}", lambda: masks.shrink(m, r_grow), lambda: cv2.erode(m8, disk),
-         lambda: ndimage.binary_erosion(m, structure=disk.astype(bool)), "exact EDT"),
-        ("feather px=16", lambda: masks.feather(m, 16), cv_feather,
-         lambda: ndimage.gaussian_filter(m.astype(np.float32), 8), "cv2: same rule via distanceTransform"),
-        ("fill_holes", lambda: masks.fill_holes(holes), cv_fill_holes,
-         lambda: ndimage.binary_fill_holes(holes), "cv2: floodFill"),
-        ("remove_small 50 px", lambda: masks.remove_small(specks, 50), cv_remove_small,
-         lambda: _skimage_remove_small(specks, 50), ""),
-        ("resize to half", lambda: masks.resize(m, (size // 2, size // 2)),
-         lambda: cv2.resize(m8, (size // 2, size // 2), interpolation=cv2.INTER_AREA) >= 1, None, ""),
+        (
+            f"grow r={r_grow}",
+            lambda: masks.grow(m, r_grow),
+            lambda: cv2.dilate(m8, disk),
+            lambda: ndimage.binary_dilation(m, structure=disk.astype(bool)),
+            "exact EDT",
+        ),
+        (
+            f"shrink r={r_grow}",
+            lambda: masks.shrink(m, r_grow),
+            lambda: cv2.erode(m8, disk),
+            lambda: ndimage.binary_erosion(m, structure=disk.astype(bool)),
+            "exact EDT",
+        ),
+        (
+            "feather px=16",
+            lambda: masks.feather(m, 16),
+            cv_feather,
+            lambda: ndimage.gaussian_filter(m.astype(np.float32), 8),
+            "cv2: same rule via distanceTransform",
+        ),
+        (
+            "fill_holes",
+            lambda: masks.fill_holes(holes),
+            cv_fill_holes,
+            lambda: ndimage.binary_fill_holes(holes),
+            "cv2: floodFill",
+        ),
+        (
+            "remove_small 50 px",
+            lambda: masks.remove_small(specks, 50),
+            cv_remove_small,
+            lambda: _skimage_remove_small(specks, 50),
+            "",
+        ),
+        (
+            "resize to half",
+            lambda: masks.resize(m, (size // 2, size // 2)),
+            lambda: cv2.resize(m8, (size // 2, size // 2), interpolation=cv2.INTER_AREA) >= 1,
+            None,
+            "",
+        ),
         ("bbox", lambda: masks.bbox(m), lambda: cv2.boundingRect(m8), None, ""),
         ("coverage", lambda: masks.coverage(m), lambda: cv2.countNonZero(m8) / m8.size, None, ""),
-        ("to_rgba", lambda: masks.to_rgba(img, m),
-         lambda: cv2.merge([img[..., 0], img[..., 1], img[..., 2], (1 - m8) * 255]), None, ""),
-        ("from_image (alpha)", lambda: masks.from_image(photo_alpha, convention="alpha"),
-         lambda: cv2.compare(photo_alpha[..., 3], 0, cv2.CMP_EQ), None, ""),
-        ("preview", lambda: masks.preview(img, m), lambda: _cv_preview(img, m8), None,
-         "ours adds an outline"),
+        (
+            "to_rgba",
+            lambda: masks.to_rgba(img, m),
+            lambda: cv2.merge([img[..., 0], img[..., 1], img[..., 2], (1 - m8) * 255]),
+            None,
+            "",
+        ),
+        (
+            "from_image (alpha)",
+            lambda: masks.from_image(photo_alpha, convention="alpha"),
+            lambda: cv2.compare(photo_alpha[..., 3], 0, cv2.CMP_EQ),
+            None,
+            "",
+        ),
+        (
+            "preview",
+            lambda: masks.preview(img, m),
+            lambda: _cv_preview(img, m8),
+            None,
+            "ours adds an outline",
+        ),
     ]
     photo_alpha = masks.to_rgba(img, m)
     for name, ours, cvf, alt, note in rows:
@@ -264,8 +351,10 @@ def bench_size(size: int, budget: float, worst: dict[str, float]) -> None:
         t_ours, t_cv = compare([ours, cvf], budget)
         t_alt = compare([alt], budget)[0]
         assert t_ours is not None
-        print(f"{name:<34}{size:>6}{fmt(t_ours):>10}{fmt(t_cv):>10}{ratio(t_ours, t_cv):>9}"
-              f"{fmt(t_alt):>15}  {note}")
+        print(
+            f"{name:<34}{size:>6}{fmt(t_ours):>10}{fmt(t_cv):>10}{ratio(t_ours, t_cv):>9}"
+            f"{fmt(t_alt):>15}  {note}"
+        )
         if size == 1024 and t_cv:
             worst[name] = t_ours / t_cv
 

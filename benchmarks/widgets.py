@@ -139,8 +139,13 @@ def gallery_bytes(images: list, thumb_px: int = 256) -> dict[str, float]:
     from dalle_widgets import imaging
 
     full = sum(len(png_bytes(imaging.to_pil(getattr(i, "image", i)))) for i in images)
-    return {"widget_state_bytes": live, "notebook_output_bytes": output, "static_png_bytes": static_png,
-            "naive_full_png_bytes": full, "build_s": build}
+    return {
+        "widget_state_bytes": live,
+        "notebook_output_bytes": output,
+        "static_png_bytes": static_png,
+        "naive_full_png_bytes": full,
+        "build_s": build,
+    }
 
 
 def offline_images(n: int = 10) -> list:
@@ -228,11 +233,15 @@ def browser_latency(
 
     from tests.fixtures.lab import LabPage, chromium, new_context, running_lab
 
-    targets = {"dalle-widgets MaskEditor": (".dalle-mask-editor .dalle-mask-canvas", "arrivals"),
-               "bare ipycanvas Canvas (peer)": ("canvas.dalle-latency-peer", "peer_arrivals")}
-    with (tempfile.TemporaryDirectory() as tmp,
-          running_lab(Path(tmp), NODELAY_CONFIG if nodelay else "") as server,
-          chromium(sync_api) as browser):
+    targets = {
+        "dalle-widgets MaskEditor": (".dalle-mask-editor .dalle-mask-canvas", "arrivals"),
+        "bare ipycanvas Canvas (peer)": ("canvas.dalle-latency-peer", "peer_arrivals"),
+    }
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_lab(Path(tmp), NODELAY_CONFIG if nodelay else "") as server,
+        chromium(sync_api) as browser,
+    ):
         context = new_context(browser)
         page = context.new_page()
         lp = LabPage(page, server, "benchmark")
@@ -261,13 +270,19 @@ def browser_latency(
             arrivals = dict(lp.eval(f"[(round(x), t) for x, t in {arrivals_name}]"))
             lat = [seen - t for _x, t, _s, seen in log if seen is not None]
             inbound = [arrivals[round(x)] - sent for x, _t, sent, _s in log if round(x) in arrivals]
-            outbound = [t0 + (seen - t) - arrivals[round(x)] for x, t, t0, seen in log
-                        if seen is not None and round(x) in arrivals]
-            out[label] = {"moves": len(log), "measured": len(lat),
-                          "median_ms": statistics.median(lat) if lat else float("nan"),
-                          "p90_ms": sorted(lat)[int(0.9 * len(lat))] if lat else float("nan"),
-                          "to_kernel_ms": statistics.median(inbound) if inbound else float("nan"),
-                          "back_to_pixels_ms": statistics.median(outbound) if outbound else float("nan")}
+            outbound = [
+                t0 + (seen - t) - arrivals[round(x)]
+                for x, t, t0, seen in log
+                if seen is not None and round(x) in arrivals
+            ]
+            out[label] = {
+                "moves": len(log),
+                "measured": len(lat),
+                "median_ms": statistics.median(lat) if lat else float("nan"),
+                "p90_ms": sorted(lat)[int(0.9 * len(lat))] if lat else float("nan"),
+                "to_kernel_ms": statistics.median(inbound) if inbound else float("nan"),
+                "back_to_pixels_ms": statistics.median(outbound) if outbound else float("nan"),
+            }
         out["dalle-widgets MaskEditor"]["strokes"] = lp.eval("len(editor.strokes)")
         lp.shot("latency", page.locator(".dalle-mask-editor").first)
         context.close()
@@ -279,42 +294,58 @@ def main(argv: list[str]) -> int:
     print("\n1. Kernel time per mouse-move event (MaskEditor, 1024 px image at 512 px)")
     print(f"   {'':32s} {'median ms':>10s} {'bytes/event':>12s}")
     print(f"   {'dalle-widgets (preview polyline)':32s} {k['move_median_ms']:10.3f} {k['move_bytes']:12.0f}")
-    print(f"   {'naive (re-send overlay image)':32s} {k['naive_move_ms']:10.3f} "
-          f"{k['naive_move_bytes']:12.0f}")
-    print(f"   ratio naive / ours: time x{k['naive_move_ms'] / k['move_median_ms']:.1f}, "
-          f"bytes x{k['naive_move_bytes'] / max(1, k['move_bytes']):.1f}")
-    print(f"   p95 move {k['move_p95_ms']:.3f} ms; last move of the "
-          f"{k['points_in_last_stroke']}-point stroke "
-          f"{k['last_move_bytes']:.0f} bytes (the preview redraws the whole polyline)")
+    print(
+        f"   {'naive (re-send overlay image)':32s} {k['naive_move_ms']:10.3f} {k['naive_move_bytes']:12.0f}"
+    )
+    print(
+        f"   ratio naive / ours: time x{k['naive_move_ms'] / k['move_median_ms']:.1f}, "
+        f"bytes x{k['naive_move_bytes'] / max(1, k['move_bytes']):.1f}"
+    )
+    print(
+        f"   p95 move {k['move_p95_ms']:.3f} ms; last move of the "
+        f"{k['points_in_last_stroke']}-point stroke "
+        f"{k['last_move_bytes']:.0f} bytes (the preview redraws the whole polyline)"
+    )
     print(f"   end of the stroke (rasterise at 1024 px + redraw overlay) {k['stroke_end_ms']:.1f} ms")
 
     print("\n3. Bytes to the browser per gallery of 10 images at 1024 px")
-    for label, images in (("offline-engine images", offline_images(10)),
-                          ("photo-like images", [photo(s) for s in range(10)])):
+    for label, images in (
+        ("offline-engine images", offline_images(10)),
+        ("photo-like images", [photo(s) for s in range(10)]),
+    ):
         g = gallery_bytes(images)
-        print(f"   {label}: widget state {g['widget_state_bytes'] / 1e6:.3f} MB, "
-              f"notebook output {g['notebook_output_bytes'] / 1e3:.0f} kB "
-              f"(static PNG {g['static_png_bytes'] / 1e3:.0f} kB); naive full PNGs "
-              f"{g['naive_full_png_bytes'] / 1e6:.2f} MB "
-              f"(x{g['naive_full_png_bytes'] / g['widget_state_bytes']:.0f});"
-              f" built in {g['build_s']:.2f} s")
+        print(
+            f"   {label}: widget state {g['widget_state_bytes'] / 1e6:.3f} MB, "
+            f"notebook output {g['notebook_output_bytes'] / 1e3:.0f} kB "
+            f"(static PNG {g['static_png_bytes'] / 1e3:.0f} kB); naive full PNGs "
+            f"{g['naive_full_png_bytes'] / 1e6:.2f} MB "
+            f"(x{g['naive_full_png_bytes'] / g['widget_state_bytes']:.0f});"
+            f" built in {g['build_s']:.2f} s"
+        )
 
     for nodelay in (False, True) if "--nodelay" in argv else (False,):
         if "--no-browser" in argv:
             break
         b = browser_latency(nodelay=nodelay)
         server = "jupyter_server patched with TCP_NODELAY" if nodelay else "stock jupyter_server"
-        print(f"\n2. Browser: mouse move -> stroke visible on the canvas (JupyterLab + Chromium, localhost, "
-              f"{server})")
-        print(f"   {'':30s} {'median ms':>10s} {'p90 ms':>8s} {'to kernel':>10s} {'back to px':>11s} "
-              "measured")
+        print(
+            f"\n2. Browser: mouse move -> stroke visible on the canvas (JupyterLab + Chromium, localhost, "
+            f"{server})"
+        )
+        print(
+            f"   {'':30s} {'median ms':>10s} {'p90 ms':>8s} {'to kernel':>10s} {'back to px':>11s} measured"
+        )
         for label, v in b.items():
-            print(f"   {label:30s} {v['median_ms']:10.1f} {v['p90_ms']:8.1f} {v['to_kernel_ms']:10.1f} "
-                  f"{v['back_to_pixels_ms']:11.1f} {v['measured']}/{v['moves']}")
+            print(
+                f"   {label:30s} {v['median_ms']:10.1f} {v['p90_ms']:8.1f} {v['to_kernel_ms']:10.1f} "
+                f"{v['back_to_pixels_ms']:11.1f} {v['measured']}/{v['moves']}"
+            )
         ours, peer = b["dalle-widgets MaskEditor"], b["bare ipycanvas Canvas (peer)"]
-        print(f"   ratio ours / bare ipycanvas: x{ours['median_ms'] / peer['median_ms']:.2f}; "
-              f"goal < 50 ms: {'met' if ours['median_ms'] < 50 else 'NOT met'} "
-              f"({ours['strokes']} strokes reached the editor's mask)")
+        print(
+            f"   ratio ours / bare ipycanvas: x{ours['median_ms'] / peer['median_ms']:.2f}; "
+            f"goal < 50 ms: {'met' if ours['median_ms'] < 50 else 'NOT met'} "
+            f"({ours['strokes']} strokes reached the editor's mask)"
+        )
     return 0
 
 

@@ -204,8 +204,9 @@ def _high_depth_to_8bit(img: Image.Image, name: str) -> Image.Image:
         return _array_to_pil(arr.astype(np.float64), name)
     if img.mode.startswith("I;16") or int(arr.max(initial=0)) > 255:
         if int(arr.min(initial=0)) < 0 or int(arr.max(initial=0)) > 65535:
-            raise ValueError(f"{name} is a 32-bit integer image with values outside 0-65535; "
-                             "convert it to 8 bits first.")
+            raise ValueError(
+                f"{name} is a 32-bit integer image with values outside 0-65535; convert it to 8 bits first."
+            )
         return Image.fromarray((arr.astype(np.uint32) >> 8).astype(np.uint8), "L")
     return Image.fromarray(arr.astype(np.uint8), "L")
 
@@ -511,8 +512,9 @@ def contact_sheet(
         captions = [str(c) for c in captions]
         if len(captions) != len(items):
             raise ValueError(f"captions has {len(captions)} entries but there are {len(items)} images.")
-    thumbs = [on_checkerboard(thumbnail(to_pil(x, name=f"images[{i}]"), cell_px))
-              for i, x in enumerate(items)]
+    thumbs = [
+        on_checkerboard(thumbnail(to_pil(x, name=f"images[{i}]"), cell_px)) for i, x in enumerate(items)
+    ]
     font = ImageFont.load_default()
     caption_h = 0
     if captions is not None:

@@ -493,14 +493,20 @@ def _stroke_bounds(shape: Shape, pts: np.ndarray, r: float) -> np.ndarray:
     if total == 0:
         return np.zeros(0, dtype=np.int64)
     row0 = first_row - (np.cumsum(counts) - counts)  # row = pair index + row0 of its segment
-    params = np.stack([
-        row0 + 0.5 - ay,
-        dy, ax, bx,
-        np.where(flat, 0.0, dx / dy_safe),
-        np.where(flat, r + 1, ndx), ax - ndy,  # left: switch offset, tangent point x
-        np.where(flat, -r - 1, -ndx), ax + ndy,  # right: the same
-        row0 * w,
-    ])
+    params = np.stack(
+        [
+            row0 + 0.5 - ay,
+            dy,
+            ax,
+            bx,
+            np.where(flat, 0.0, dx / dy_safe),
+            np.where(flat, r + 1, ndx),
+            ax - ndy,  # left: switch offset, tangent point x
+            np.where(flat, -r - 1, -ndx),
+            ax + ndy,  # right: the same
+            row0 * w,
+        ]
+    )
     da, p_dy, p_ax, p_bx, slope, l_off, l_x, r_off, r_x, row_base = np.repeat(params, counts, axis=1)
     index = np.arange(total, dtype=np.float64)
     da += index
@@ -1009,8 +1015,9 @@ def crop(mask: np.ndarray, box: Sequence[float]) -> np.ndarray:
     return mask[y0:y1, x0:x1].copy()
 
 
-def pad(mask: np.ndarray, left: int = 0, top: int = 0, right: int = 0, bottom: int = 0,
-        *, value: bool = False) -> np.ndarray:
+def pad(
+    mask: np.ndarray, left: int = 0, top: int = 0, right: int = 0, bottom: int = 0, *, value: bool = False
+) -> np.ndarray:
     """Add ``left``/``top``/``right``/``bottom`` pixels around a mask, set to ``value``.
 
     ``pad(m, ..., value=True)`` is the mask of an outpainting canvas: the new
@@ -1196,8 +1203,14 @@ def from_image(x: Any, *, convention: str = "auto", threshold: float | None = No
 
 def _is_rgb_array(x: Any) -> bool:
     """A uint8 (H, W, 3|4) array: the fast path that needs no PIL round trip."""
-    return (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 3 and x.shape[2] in (3, 4)
-            and x.shape[0] > 0 and x.shape[1] > 0)
+    return (
+        isinstance(x, np.ndarray)
+        and x.dtype == np.uint8
+        and x.ndim == 3
+        and x.shape[2] in (3, 4)
+        and x.shape[0] > 0
+        and x.shape[1] > 0
+    )
 
 
 def _check_sizes(image_shape: tuple[int, ...], mask: np.ndarray) -> None:
@@ -1306,4 +1319,3 @@ def preview(
             inner[:, -1] &= mask[y0:y1, x1]
         region[m & ~inner] = np.asarray(col, dtype=np.uint8)
     return out
-

@@ -63,10 +63,16 @@ Box = tuple[int, int, int, int]
 MAX_CANVAS_SIDE = 8192
 _SQUARE_SIZES = (256, 512, 1024)
 _ANCHORS = {
-    "center": (0.5, 0.5), "centre": (0.5, 0.5),
-    "top-left": (0.0, 0.0), "top": (0.5, 0.0), "top-right": (1.0, 0.0),
-    "left": (0.0, 0.5), "right": (1.0, 0.5),
-    "bottom-left": (0.0, 1.0), "bottom": (0.5, 1.0), "bottom-right": (1.0, 1.0),
+    "center": (0.5, 0.5),
+    "centre": (0.5, 0.5),
+    "top-left": (0.0, 0.0),
+    "top": (0.5, 0.0),
+    "top-right": (1.0, 0.0),
+    "left": (0.0, 0.5),
+    "right": (1.0, 0.5),
+    "bottom-left": (0.0, 1.0),
+    "bottom": (0.5, 1.0),
+    "bottom-right": (1.0, 1.0),
 }
 
 
@@ -113,8 +119,10 @@ class OutpaintCanvas:
 
     def __repr__(self) -> str:
         w, h = self.size
-        return (f"OutpaintCanvas({w}x{h}, original at {self.box}, "
-                f"{100 * float(self.mask.mean()):.1f}% left to generate)")
+        return (
+            f"OutpaintCanvas({w}x{h}, original at {self.box}, "
+            f"{100 * float(self.mask.mean()):.1f}% left to generate)"
+        )
 
 
 def _margin(v: Any, name: str) -> int:
@@ -153,8 +161,9 @@ def extend(image: Any, left: int = 0, top: int = 0, right: int = 0, bottom: int 
     ...
     ValueError: left must be a whole number of pixels >= 0; got -4.
     """
-    left, top, right, bottom = (_margin(v, n) for v, n in
-                                ((left, "left"), (top, "top"), (right, "right"), (bottom, "bottom")))
+    left, top, right, bottom = (
+        _margin(v, n) for v, n in ((left, "left"), (top, "top"), (right, "right"), (bottom, "bottom"))
+    )
     rgba = imaging.to_array(image, "RGBA")
     h, w = rgba.shape[:2]
     cw, ch = w + left + right, h + top + bottom
@@ -222,8 +231,9 @@ both axes.
         )
     if isinstance(anchor, str):
         if anchor not in _ANCHORS:
-            raise ValueError(f"anchor must be one of {sorted(set(_ANCHORS) - {'centre'})} or (fx, fy); "
-                             f"got {anchor!r}.")
+            raise ValueError(
+                f"anchor must be one of {sorted(set(_ANCHORS) - {'centre'})} or (fx, fy); got {anchor!r}."
+            )
         fx, fy = _ANCHORS[anchor]
     else:
         try:
@@ -410,8 +420,12 @@ def blend(
     return OutpaintCanvas(image=image, mask=mask, box=canvas.box, fixed=canvas.fixed)
 
 
-def draw_plan(canvas: OutpaintCanvas, frames: Sequence[Sequence[int]] | None = None, *,
-              color: tuple[int, int, int] = (255, 64, 64)) -> Image.Image:
+def draw_plan(
+    canvas: OutpaintCanvas,
+    frames: Sequence[Sequence[int]] | None = None,
+    *,
+    color: tuple[int, int, int] = (255, 64, 64),
+) -> Image.Image:
     """Picture of the canvas for display: unknown area checkered, frames outlined and numbered.
 
     Examples
@@ -433,8 +447,14 @@ def draw_plan(canvas: OutpaintCanvas, frames: Sequence[Sequence[int]] | None = N
         col = palette[i % len(palette)]
         inset = (i % 3) * width  # overlapping frames share edges: stagger them so each stays visible
         draw.rectangle((x0 + inset, y0 + inset, x1 - 1 - inset, y1 - 1 - inset), outline=col, width=width)
-        draw.text((x0 + inset + 3 * width, y0 + inset + 2 * width), str(i + 1), fill=col, font=font,
-                  stroke_width=max(1, width // 2), stroke_fill=(255, 255, 255))
+        draw.text(
+            (x0 + inset + 3 * width, y0 + inset + 2 * width),
+            str(i + 1),
+            fill=col,
+            font=font,
+            stroke_width=max(1, width // 2),
+            stroke_fill=(255, 255, 255),
+        )
     return board
 
 
@@ -567,13 +587,16 @@ def _prepare_run(
     edit_kwargs: dict[str, Any],
 ) -> tuple[list[Box], int]:
     if not isinstance(canvas, OutpaintCanvas):
-        raise ValueError(f"canvas must be an OutpaintCanvas (from outpaint.extend or extend_to); "
-                         f"got {type(canvas).__name__}.")
+        raise ValueError(
+            f"canvas must be an OutpaintCanvas (from outpaint.extend or extend_to); "
+            f"got {type(canvas).__name__}."
+        )
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("prompt must be a non-empty string describing the whole extended picture.")
     if "n" in edit_kwargs or "mask" in edit_kwargs:
-        raise ValueError("run() sends one image per frame and builds each frame's mask itself: "
-                         "do not pass n= or mask=.")
+        raise ValueError(
+            "run() sends one image per frame and builds each frame's mask itself: do not pass n= or mask=."
+        )
     if frames is None:
         boxes = plan(canvas, frame=frame, overlap=overlap)
     else:
@@ -585,15 +608,21 @@ def _prepare_run(
     return boxes, (_request_size(side, client, edit_kwargs) if boxes else 0)
 
 
-def _after_frame(canvas: OutpaintCanvas, box: Box, result: Any, feather: float, index: int,
-                 request: int) -> tuple[OutpaintCanvas, FrameRecord]:
+def _after_frame(
+    canvas: OutpaintCanvas, box: Box, result: Any, feather: float, index: int, request: int
+) -> tuple[OutpaintCanvas, FrameRecord]:
     first = result[0]
     generated = getattr(first, "image", first)
     new = blend(canvas, box, generated, feather=feather)
     info = dict(getattr(first, "info", {}) or {})
     path = getattr(first, "path", None)
-    record = FrameRecord(index=index, box=box, request_size=f"{request}x{request}", info=info,
-                         path=str(path) if path is not None else None)
+    record = FrameRecord(
+        index=index,
+        box=box,
+        request_size=f"{request}x{request}",
+        info=info,
+        path=str(path) if path is not None else None,
+    )
     return new, record
 
 
@@ -608,8 +637,16 @@ def _finish(client: Any, result: OutpaintResult, prompt: str) -> OutpaintResult:
         "canvas_size": list(result.canvas.size),
         "original_box": list(result.canvas.box),
         "complete": result.complete,
-        "frames": [{"box": list(f.box), "request_size": f.request_size, "path": f.path,
-                    "model": f.info.get("model"), "engine": f.info.get("engine")} for f in result.frames],
+        "frames": [
+            {
+                "box": list(f.box),
+                "request_size": f.request_size,
+                "path": f.path,
+                "model": f.info.get("model"),
+                "engine": f.info.get("engine"),
+            }
+            for f in result.frames
+        ],
     }
     try:
         result.path = store.save(result.image, info)
@@ -621,10 +658,12 @@ def _finish(client: Any, result: OutpaintResult, prompt: str) -> OutpaintResult:
 def _fail(result: OutpaintResult, index: int, exc: BaseException, on_error: str) -> OutpaintResult:
     result.error = exc
     done = len(result.frames)
-    msg = (f"outpaint stopped at frame {index + 1} of {len(result.planned)} ({type(exc).__name__}: {exc}); "
-           f"{done} frame{'s' if done != 1 else ''} kept"
-           + (f", composite stored at {result.path}" if result.path else "")
-           + "; resume with run(client, err.result.canvas, prompt)")
+    msg = (
+        f"outpaint stopped at frame {index + 1} of {len(result.planned)} ({type(exc).__name__}: {exc}); "
+        f"{done} frame{'s' if done != 1 else ''} kept"
+        + (f", composite stored at {result.path}" if result.path else "")
+        + "; resume with run(client, err.result.canvas, prompt)"
+    )
     logger.warning(msg)
     if on_error == "return":
         return result
@@ -704,7 +743,7 @@ def run(
     boxes, request = _prepare_run(client, canvas, prompt, frame, overlap, frames, edit_kwargs)
     result = OutpaintResult(canvas=canvas, frames=[], planned=boxes)
     for i, box in enumerate(boxes):
-        if not result.canvas.mask[box[1]:box[3], box[0]:box[2]].any():
+        if not result.canvas.mask[box[1] : box[3], box[0] : box[2]].any():
             continue
         image, mask = _frame_request(result.canvas, box, request)
         kwargs = {"size": f"{request}x{request}", **edit_kwargs}
@@ -765,7 +804,7 @@ async def arun(
     boxes, request = _prepare_run(client, canvas, prompt, frame, overlap, frames, edit_kwargs)
     result = OutpaintResult(canvas=canvas, frames=[], planned=boxes)
     for i, box in enumerate(boxes):
-        if not result.canvas.mask[box[1]:box[3], box[0]:box[2]].any():
+        if not result.canvas.mask[box[1] : box[3], box[0] : box[2]].any():
             continue
         image, mask = _frame_request(result.canvas, box, request)
         kwargs = {"size": f"{request}x{request}", **edit_kwargs}

@@ -36,7 +36,8 @@ unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_ORG_ID OPENAI_PROJECT_ID DALLE_WIDGE
 export DALLE_WIDGETS_HOME="${DALLE_WIDGETS_HOME:-$(mktemp -d)/dalle-home}"
 
 echo "== ruff"
-ruff check dalle_widgets tests benchmarks
+ruff check .
+ruff format --check .
 
 echo "== pytest (unit, server, notebooks, browser)"
 python -m pytest tests notebooks dalle_widgets --doctest-modules --nbval-lax --nbval-current-env \

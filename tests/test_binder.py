@@ -75,10 +75,16 @@ def test_binder_files_are_consistent() -> None:
 
 def _copy_checkout(dest: Path) -> None:
     """The files a clone of this checkout would have (tracked, plus new files not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, listed):
         src = ROOT / rel
         if src.is_file():
@@ -89,7 +95,8 @@ def _copy_checkout(dest: Path) -> None:
 
 def _clean_env(home: Path, venv: Path) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "DALLE_WIDGETS_", "PYTHON", "VIRTUAL_ENV", "JUPYTER", "PIP_"))
     }
     env["HOME"] = str(home)
@@ -145,8 +152,12 @@ def test_binder_environment_runs_the_quickstart(tmp_path: Path) -> None:
             assert not any(cell.get("outputs") for cell in cells), f"{notebook.name} still has outputs"
 
     # The package comes from the environment, not from the checkout.
-    where = _run([str(venv / "bin" / "python"), "-c", "import dalle_widgets; print(dalle_widgets.__file__)"],
-                 cwd=home, env=env, timeout=120)
+    where = _run(
+        [str(venv / "bin" / "python"), "-c", "import dalle_widgets; print(dalle_widgets.__file__)"],
+        cwd=home,
+        env=env,
+        timeout=120,
+    )
     assert str(venv) in where, where
 
     # 4. JupyterLab sees the widget front-ends (they ship inside the wheels: no build step).
@@ -158,10 +169,21 @@ def test_binder_environment_runs_the_quickstart(tmp_path: Path) -> None:
     # The quickstart runs top to bottom in a kernel of that environment, from its own folder.
     out = tmp_path / "executed.ipynb"
     _run(
-        [str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
-         "--ExecutePreprocessor.timeout=600", "--ExecutePreprocessor.kernel_name=python3",
-         "--output", str(out), Path(QUICKSTART).name],
-        cwd=repo / "notebooks", env=env, timeout=1500,
+        [
+            str(venv / "bin" / "jupyter"),
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=600",
+            "--ExecutePreprocessor.kernel_name=python3",
+            "--output",
+            str(out),
+            Path(QUICKSTART).name,
+        ],
+        cwd=repo / "notebooks",
+        env=env,
+        timeout=1500,
     )
     executed = json.loads(out.read_text())
     texts = []

@@ -68,7 +68,9 @@ def test_gallery_vary_pin_board_reload(lab_page) -> None:
     out = lab_page.add_and_run("board2 = MoodBoard(board.path); display(board2)")
     out.first.wait_for()
     assert lab_page.wait_for("[i.caption for i in board2.items]", lambda v: len(v) == 2) == [
-        "a watercolor fox in a forest", "fox one"]
+        "a watercolor fox in a forest",
+        "fox one",
+    ]
     assert lab_page.eval("board2.skipped") == []
     reloaded = page.locator(".dalle-board").last
     reloaded.locator(".dalle-board-item").nth(1).wait_for()

@@ -30,7 +30,9 @@ def _canvas_small(page, selector: str) -> list[list[list[int]]]:
                     const i = 4 * (y * n + x); row.push([d[i], d[i + 1], d[i + 2]]); }
                 rows.push(row); }
             return rows;
-        }""", [selector, SMALL])
+        }""",
+        [selector, SMALL],
+    )
 
 
 def _mean_abs(a, b) -> float:
@@ -63,7 +65,8 @@ def test_tile_edit_and_save(lab_page) -> None:
     # the canvas shows image #1, not one of its siblings
     expected = lab_page.eval(
         f"__import__('numpy').asarray([r.image.convert('RGB').resize(({SMALL}, {SMALL}), 4) for r in result])"
-        ".astype(int).tolist()")
+        ".astype(int).tolist()"
+    )
     deadline = time.monotonic() + 20
     while True:
         shown = _canvas_small(page, canvas_sel)

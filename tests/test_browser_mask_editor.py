@@ -37,7 +37,9 @@ def _pixel(lab_page, x: int, y: int) -> list[int]:
             const sx = c.width / r.width, sy = c.height / r.height;
             const d = c.getContext('2d').getImageData(Math.round(x * sx), Math.round(y * sy), 1, 1);
             return Array.from(d.data);
-        }""", [x, y])
+        }""",
+        [x, y],
+    )
 
 
 def _wait_pixel(lab_page, x, y, pred, timeout=20):
@@ -134,6 +136,7 @@ def test_paint_undo_keys_generate_accept_reload(lab_page) -> None:
     lab_page.save()
     lab_page.goto()
     _canvas(lab_page)
+
     def same(p: list[int]) -> bool:
         return max(abs(a - b) for a, b in zip(p, painted, strict=True)) <= 6
 

@@ -210,8 +210,9 @@ def test_expired_image_url(twin, fake_openai) -> None:
 
 def test_one_bad_image_does_not_cost_the_good_ones(twin, fake_openai, isolated_env) -> None:
     good = base64.b64encode(fake_openai.image_png(256, 256, "g")).decode()
-    fake_openai.queue(Answer(json={"created": 1, "data": [{"b64_json": good}, {"b64_json": "%%%"},
-                                                           {"b64_json": good}]}))
+    fake_openai.queue(
+        Answer(json={"created": 1, "data": [{"b64_json": good}, {"b64_json": "%%%"}, {"b64_json": good}]})
+    )
     with pytest.raises(errors.InvalidResponseError) as info:
         twin().generate("a fox", n=3, size="256x256")
     assert "data[1].b64_json is not valid base64" in str(info.value)

@@ -134,8 +134,8 @@ def test_models_lists_ids(twin) -> None:
         ({"protocol": "grpc"}, "protocol='grpc' is not supported"),
         ({"max_retries": -1}, "max_retries=-1"),
         ({"cache": "sometimes"}, "cache='sometimes' is not a cache mode"),
-    ({"timeout": -1}, "timeout=-1: pass a number of seconds > 0"),
-    ({"timeout": "fast"}, "timeout='fast'"),
+        ({"timeout": -1}, "timeout=-1: pass a number of seconds > 0"),
+        ({"timeout": "fast"}, "timeout='fast'"),
     ],
 )
 def test_bad_configuration_is_refused(kwargs, message) -> None:

@@ -50,7 +50,10 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-E", "-b", "html", str(DOCS), str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
     )
     assert proc.returncode == 0, f"sphinx-build -W failed:\n{proc.stdout}\n{proc.stderr}"
     return out
@@ -97,13 +100,15 @@ def test_mask_pictures_show_what_masks_does(tmp_path: Path) -> None:
     assert sorted(p.stem for p in paths) == ["mask-forms", "mask-inputs", "mask-shapes", "mask-transforms"]
     for path in paths:
         with Image.open(path) as img:
-            assert img.size == (4 * (mask_figures.SIZE + mask_figures.PAD) + mask_figures.PAD,
-                                mask_figures.SIZE + 2 * mask_figures.PAD + mask_figures.LABEL_H)
+            assert img.size == (
+                4 * (mask_figures.SIZE + mask_figures.PAD) + mask_figures.PAD,
+                mask_figures.SIZE + 2 * mask_figures.PAD + mask_figures.LABEL_H,
+            )
     # The fourth panel of mask-forms is to_rgba over a checkerboard: the kept pixels are the image's own.
     sheet = np.asarray(Image.open(tmp_path / "mask-forms.png").convert("RGB"))
     image = mask_figures.sample_image()
     x0 = mask_figures.PAD + 3 * (mask_figures.SIZE + mask_figures.PAD)
-    panel = sheet[mask_figures.PAD:mask_figures.PAD + mask_figures.SIZE, x0:x0 + mask_figures.SIZE]
+    panel = sheet[mask_figures.PAD : mask_figures.PAD + mask_figures.SIZE, x0 : x0 + mask_figures.SIZE]
     kept = ~masks.from_image(masks.to_rgba(image, _figure_mask(image)))
     np.testing.assert_array_equal(panel[kept], image[kept])
 
@@ -182,7 +187,8 @@ def test_notebook_is_small_clean_and_keyless(path: Path) -> None:
             # a saved live-widget view has no model until the cell runs again: JupyterLab would show
             # "Error displaying widget: model not found" instead of the static picture beside it
             assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
-                f"{path.name}: a saved widget view; run docs/_scripts/refresh_notebooks.py")
+                f"{path.name}: a saved widget view; run docs/_scripts/refresh_notebooks.py"
+            )
 
 
 def test_every_notebook_has_its_guide_page() -> None:

@@ -529,10 +529,14 @@ def test_fill_holes_of_nested_rings_and_a_spiral() -> None:
     from scipy import ndimage
 
     shape = (120, 140)
-    rings = union(*(
-        subtract(ellipse(shape, (k, k, 140 - k, 120 - k)), ellipse(shape, (k + 4, k + 4, 136 - k, 116 - k)))
-        for k in (2, 12, 22, 32)
-    ))
+    rings = union(
+        *(
+            subtract(
+                ellipse(shape, (k, k, 140 - k, 120 - k)), ellipse(shape, (k + 4, k + 4, 136 - k, 116 - k))
+            )
+            for k in (2, 12, 22, 32)
+        )
+    )
     turns = np.linspace(0, 40, 400)
     spiral = stroke(shape, np.stack([70 + 1.2 * turns * np.cos(turns), 60 + turns * np.sin(turns)], 1), 1.5)
     for m in (rings, spiral, ~rings, rings | rectangle(shape, (0, 50, 140, 52))):
@@ -588,14 +592,19 @@ def test_span_decoding_paths_agree_with_the_definitions(
     small = [(20.2, 30.1), (25.7, 33.9)]
     assert np.array_equal(stroke((90, 210), small, 2.2), _brute_stroke((90, 210), small, 2.2))
     px, py = _centres((90, 210))
-    assert np.array_equal(ellipse((90, 210), (150.5, 70, 230, 120), clip=True),
-                          ((px - 190.25) / 39.75) ** 2 + ((py - 95) / 25) ** 2 <= 1)
+    assert np.array_equal(
+        ellipse((90, 210), (150.5, 70, 230, 120), clip=True),
+        ((px - 190.25) / 39.75) ** 2 + ((py - 95) / 25) ** 2 <= 1,
+    )
 
 
 def test_stroke_nearly_horizontal_and_vertical_segments() -> None:
     # A tiny dy makes dx / dy huge: the straight edges must still land on the right pixels.
-    for pts in ([(0.3, 10.0), (40.7, 10.0 + 1e-9), (60.2, 10.0)], [(10.0, 0.4), (10.0 + 1e-12, 30.6)],
-                [(5.5, 20.5), (45.5, 20.5), (25.5, 20.5)]):
+    for pts in (
+        [(0.3, 10.0), (40.7, 10.0 + 1e-9), (60.2, 10.0)],
+        [(10.0, 0.4), (10.0 + 1e-12, 30.6)],
+        [(5.5, 20.5), (45.5, 20.5), (25.5, 20.5)],
+    ):
         got, want = stroke((32, 64), pts, 4.0), _brute_stroke((32, 64), pts, 4.0)
         px, py = _centres((32, 64))
         assert (np.abs(_dist_to_polyline(px, py, pts) - 4.0) < 1e-6)[got != want].all()

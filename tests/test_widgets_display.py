@@ -28,7 +28,7 @@ def test_result_is_a_gallery_in_a_kernel(result, monkeypatch: pytest.MonkeyPatch
     shown = _capture(monkeypatch)
     monkeypatch.setattr(_display, "_in_kernel", lambda: True)
     result._ipython_display_()
-    (obj, _kw), = shown
+    ((obj, _kw),) = shown
     assert isinstance(obj, Gallery) and len(obj.images) == 3
     assert "a watercolor fox" in obj.header.value and "3 × 256x256" in obj.header.value
     assert obj.images[0] is result[0]  # the tiles keep the GeneratedImage (provenance, path)
@@ -37,6 +37,6 @@ def test_result_is_a_gallery_in_a_kernel(result, monkeypatch: pytest.MonkeyPatch
 def test_result_is_static_outside_a_kernel(result, monkeypatch: pytest.MonkeyPatch) -> None:
     shown = _capture(monkeypatch)
     result._ipython_display_()
-    (obj, kw), = shown
+    ((obj, kw),) = shown
     assert kw == {"raw": True} and set(obj) == {"text/plain", "image/png", "text/html"}
     assert obj["text/plain"].startswith("<ImageResult 3 x 256x256 generate")

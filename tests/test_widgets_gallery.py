@@ -85,8 +85,13 @@ def test_provenance_tooltip_and_panel() -> None:
             Image.fromarray(_photo(6, 64)).save(buf, format="PNG")
             self.png = buf.getvalue()
             self.image = Image.open(io.BytesIO(self.png))
-            self.info = {"prompt": "a <b>bold</b> fox", "operation": "generate", "model": "dall-e-2",
-                         "seed": 11, "size": "64x64"}
+            self.info = {
+                "prompt": "a <b>bold</b> fox",
+                "operation": "generate",
+                "model": "dall-e-2",
+                "seed": 11,
+                "size": "64x64",
+            }
 
     g = Gallery([Gen()], thumb_px=32)
     img = _tile_image(g, 0)

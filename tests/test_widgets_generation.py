@@ -89,8 +89,9 @@ def test_cancel_keeps_widget_usable(aclient) -> None:
 
 
 def test_errors_are_one_line_and_widget_recovers(aclient) -> None:
-    dead = AsyncImagesClient(api_key="sk-test-not-a-real-key-000000", base_url="http://127.0.0.1:9/v1",
-                             max_retries=0, timeout=5)
+    dead = AsyncImagesClient(
+        api_key="sk-test-not-a-real-key-000000", base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=5
+    )
     ed = _editor(dead)
     ed.generate()
     ed._tasks.wait(60)

@@ -12,9 +12,12 @@ from dalle_widgets.widgets._tasks import TaskRunner, error_line
 
 
 def _runner(events: list[str]) -> TaskRunner:
-    return TaskRunner(on_start=lambda: events.append("start"), on_finish=lambda: events.append("finish"),
-                      on_error=lambda line: events.append(f"error:{line}"),
-                      on_cancel=lambda: events.append("cancel"))
+    return TaskRunner(
+        on_start=lambda: events.append("start"),
+        on_finish=lambda: events.append("finish"),
+        on_error=lambda line: events.append(f"error:{line}"),
+        on_cancel=lambda: events.append("cancel"),
+    )
 
 
 def test_runs_on_the_running_loop() -> None:

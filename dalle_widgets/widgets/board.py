@@ -118,8 +118,13 @@ class BoardItem:
             return im.copy()
 
     def to_json(self, root: Path) -> dict[str, Any]:
-        return {"id": self.id, "file": self.path.relative_to(root).as_posix(), "caption": self.caption,
-                "info": self.info, "added": self.added}
+        return {
+            "id": self.id,
+            "file": self.path.relative_to(root).as_posix(),
+            "caption": self.caption,
+            "info": self.info,
+            "added": self.added,
+        }
 
 
 def _png_of(image: Any) -> tuple[bytes, dict[str, Any]]:
@@ -157,8 +162,14 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
     ['black']
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, client: Any | None = None,
-                 thumb_px: int = 192, columns: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        client: Any | None = None,
+        thumb_px: int = 192,
+        columns: int | None = None,
+    ) -> None:
         global _current
         super().__init__()
         self.path = Path(path) if path is not None else default_board_path()
@@ -194,14 +205,20 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
             except (ValueError, KeyError, TypeError) as exc:
                 backup = mpath.with_name(f"{MANIFEST}.broken")
                 os.replace(mpath, backup)
-                self.skipped.append(f"manifest {MANIFEST} is unreadable ({exc}); kept it as {backup.name} "
-                                    "and recovered the images without captions")
+                self.skipped.append(
+                    f"manifest {MANIFEST} is unreadable ({exc}); kept it as {backup.name} "
+                    "and recovered the images without captions"
+                )
                 entries = []
             for entry in entries:
                 try:
-                    item = BoardItem(id=str(entry["id"]), path=self.path / str(entry["file"]),
-                                     caption=str(entry.get("caption") or ""),
-                                     info=dict(entry.get("info") or {}), added=str(entry.get("added") or ""))
+                    item = BoardItem(
+                        id=str(entry["id"]),
+                        path=self.path / str(entry["file"]),
+                        caption=str(entry.get("caption") or ""),
+                        info=dict(entry.get("info") or {}),
+                        added=str(entry.get("added") or ""),
+                    )
                 except (KeyError, TypeError, ValueError) as exc:
                     self.skipped.append(f"an entry without id/file ({exc!r})")
                     continue
@@ -297,8 +314,13 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         _atomic_write(path, png)
         if caption is None:
             caption = str(info.get("prompt") or "")
-        item = BoardItem(id=item_id, path=path, caption=caption, info=info,
-                         added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        item = BoardItem(
+            id=item_id,
+            path=path,
+            caption=caption,
+            info=info,
+            added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        )
         self._items.append(item)
         self._changed()
         return item
@@ -335,8 +357,9 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         if not self._items:
             raise ValueError("the board is empty: pin images before exporting")
         thumbs = [imaging.thumbnail(i.image, thumb_px) for i in self._items]
-        return imaging.contact_sheet(thumbs, cols=cols, captions=[i.caption for i in self._items],
-                                     cell_px=thumb_px)
+        return imaging.contact_sheet(
+            thumbs, cols=cols, captions=[i.caption for i in self._items], cell_px=thumb_px
+        )
 
     def export_png(
         self, path: str | os.PathLike[str], *, cols: int | None = None, thumb_px: int = 256
@@ -359,16 +382,33 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
             if max(im.size) > max_px:
                 im = imaging.thumbnail(im, max_px)
             b64 = base64.b64encode(png_bytes(im)).decode("ascii")
-            prov = {k: v for k, v in item.info.items() if k in
-                    ("prompt", "revised_prompt", "operation", "model", "size", "seed", "engine", "created",
-                     "parent", "mask_hash")}
-            rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-                           for k, v in prov.items())
+            prov = {
+                k: v
+                for k, v in item.info.items()
+                if k
+                in (
+                    "prompt",
+                    "revised_prompt",
+                    "operation",
+                    "model",
+                    "size",
+                    "seed",
+                    "engine",
+                    "created",
+                    "parent",
+                    "mask_hash",
+                )
+            }
+            rows = "".join(
+                f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                for k, v in prov.items()
+            )
             details = f"<details><summary>provenance</summary><table>{rows}</table></details>" if rows else ""
             figures.append(
                 f"<figure><img src='data:image/png;base64,{b64}' "
                 f"alt='{html.escape(item.caption, quote=True)}'>"
-                f"<figcaption>{html.escape(item.caption)}</figcaption>{details}</figure>")
+                f"<figcaption>{html.escape(item.caption)}</figcaption>{details}</figure>"
+            )
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <meta name="generator" content="dalle-widgets">
@@ -438,24 +478,43 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
             b.add_class(cls)
             return b
 
-        self.export_png_button = button("Export PNG", "Write a contact sheet next to the board",
-                                        lambda: self._export("png"), "dalle-export-png", "image")
-        self.export_html_button = button("Export HTML", "Write one self-contained page next to the board",
-                                         lambda: self._export("html"), "dalle-export-html", "file")
-        self.vary_button = button("Vary all pinned", "One variation of every pinned image",
-                                  self._start_vary_all, "dalle-vary-all", "random")
+        self.export_png_button = button(
+            "Export PNG",
+            "Write a contact sheet next to the board",
+            lambda: self._export("png"),
+            "dalle-export-png",
+            "image",
+        )
+        self.export_html_button = button(
+            "Export HTML",
+            "Write one self-contained page next to the board",
+            lambda: self._export("html"),
+            "dalle-export-html",
+            "file",
+        )
+        self.vary_button = button(
+            "Vary all pinned",
+            "One variation of every pinned image",
+            self._start_vary_all,
+            "dalle-vary-all",
+            "random",
+        )
         self.title = W.HTML()
         self.status = W.HTML()
         self.status.add_class("dalle-status")
         self.grid = W.GridBox(layout=W.Layout(grid_gap="6px"))
         self.grid.add_class("dalle-board-grid")
         self.variations_box = W.VBox()
-        self._tasks = TaskRunner(on_start=lambda: setattr(self.vary_button, "disabled", True),
-                                 on_finish=lambda: setattr(self.vary_button, "disabled", False),
-                                 on_error=lambda line: self._set_status(line, error=True),
-                                 on_cancel=lambda: self._set_status("Cancelled"))
-        bar = W.HBox([self.title, self.export_png_button, self.export_html_button, self.vary_button],
-                     layout=W.Layout(align_items="center", flex_flow="row wrap"))
+        self._tasks = TaskRunner(
+            on_start=lambda: setattr(self.vary_button, "disabled", True),
+            on_finish=lambda: setattr(self.vary_button, "disabled", False),
+            on_error=lambda line: self._set_status(line, error=True),
+            on_cancel=lambda: self._set_status("Cancelled"),
+        )
+        bar = W.HBox(
+            [self.title, self.export_png_button, self.export_html_button, self.vary_button],
+            layout=W.Layout(align_items="center", flex_flow="row wrap"),
+        )
         self.children = (bar, self.grid, self.status, self.variations_box)
         self.add_class("dalle-board")
         self._render()
@@ -476,16 +535,29 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
         for i, item in enumerate(self._items):
             img = W.Image(value=self._thumb(item), format="png", layout=W.Layout(width=f"{self.thumb_px}px"))
             prompt = item.info.get("prompt")
-            hover = (f"{prompt} ({item.info.get('operation', '?')}, {item.info.get('model', '?')})"
-                     if prompt else None)
-            cap = W.Text(value=item.caption, placeholder="caption", continuous_update=False,
-                         layout=W.Layout(width=f"{self.thumb_px}px"), tooltip=hover)
+            hover = (
+                f"{prompt} ({item.info.get('operation', '?')}, {item.info.get('model', '?')})"
+                if prompt
+                else None
+            )
+            cap = W.Text(
+                value=item.caption,
+                placeholder="caption",
+                continuous_update=False,
+                layout=W.Layout(width=f"{self.thumb_px}px"),
+                tooltip=hover,
+            )
             cap.add_class("dalle-caption")
             cap.observe(lambda ch, item_id=item.id: self._guard(self.caption, item_id, ch["new"]), "value")
-            left = W.Button(icon="arrow-left", tooltip="Move left", layout=W.Layout(width="36px"),
-                            disabled=i == 0)
-            right = W.Button(icon="arrow-right", tooltip="Move right", layout=W.Layout(width="36px"),
-                             disabled=i == len(self._items) - 1)
+            left = W.Button(
+                icon="arrow-left", tooltip="Move left", layout=W.Layout(width="36px"), disabled=i == 0
+            )
+            right = W.Button(
+                icon="arrow-right",
+                tooltip="Move right",
+                layout=W.Layout(width="36px"),
+                disabled=i == len(self._items) - 1,
+            )
             rm = W.Button(icon="trash", tooltip="Remove from the board", layout=W.Layout(width="36px"))
             left.add_class("dalle-move-left")
             right.add_class("dalle-move-right")
@@ -493,14 +565,16 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
             left.on_click(lambda _b, item_id=item.id, i=i: self._guard(self.move, item_id, i - 1))
             right.on_click(lambda _b, item_id=item.id, i=i: self._guard(self.move, item_id, i + 1))
             rm.on_click(lambda _b, item_id=item.id: self._guard(self.remove, item_id))
-            tile = W.VBox([img, cap, W.HBox([left, right, rm])],
-                          layout=W.Layout(border="1px solid #ddd", padding="4px"))
+            tile = W.VBox(
+                [img, cap, W.HBox([left, right, rm])], layout=W.Layout(border="1px solid #ddd", padding="4px")
+            )
             tile.add_class("dalle-board-item")
             tiles.append(tile)
         self.grid.children = tuple(tiles)
         n = len(self._items)
-        self.title.value = (f"<b>Mood board</b> <span style='color:#666'>{html.escape(str(self.path))} · "
-                            f"{n} pinned</span>")
+        self.title.value = (
+            f"<b>Mood board</b> <span style='color:#666'>{html.escape(str(self.path))} · {n} pinned</span>"
+        )
         for b in (self.export_png_button, self.export_html_button, self.vary_button):
             b.disabled = n == 0
 

@@ -38,8 +38,21 @@ COMPACT_BELOW_PX = 192  # tiles narrower than this get icon-only buttons
 #: Thumbnail side in the static snapshot saved with a notebook: four across fit the snapshot's width.
 SNAPSHOT_THUMB_PX = 128
 SNAPSHOT_GAP_PX = 6
-_PROVENANCE_KEYS = ("operation", "prompt", "revised_prompt", "model", "size", "seed", "engine", "endpoint",
-                    "created", "parent", "mask_hash", "request_id", "n_index")
+_PROVENANCE_KEYS = (
+    "operation",
+    "prompt",
+    "revised_prompt",
+    "model",
+    "size",
+    "seed",
+    "engine",
+    "endpoint",
+    "created",
+    "parent",
+    "mask_hash",
+    "request_id",
+    "n_index",
+)
 
 
 def describe_provenance(info: dict[str, Any]) -> str:
@@ -105,8 +118,15 @@ class Gallery(StaticFallbackMixin, W.VBox):
     _snapshot_px = 4 * SNAPSHOT_THUMB_PX + 5 * SNAPSHOT_GAP_PX  # four thumbnails across, at full size
 
     def __init__(
-        self, images: Any, *, columns: int | None = None, thumb_px: int = 256, client: Any | None = None,
-        vary_n: int = 3, save_dir: str | os.PathLike[str] | None = None, title: str | None = None,
+        self,
+        images: Any,
+        *,
+        columns: int | None = None,
+        thumb_px: int = 256,
+        client: Any | None = None,
+        vary_n: int = 3,
+        save_dir: str | os.PathLike[str] | None = None,
+        title: str | None = None,
     ) -> None:
         super().__init__()
         self.images: list[Any] = _as_list(images)
@@ -120,10 +140,12 @@ class Gallery(StaticFallbackMixin, W.VBox):
         self.editor: Any = None
         self._select_callbacks: list[Callable[[Any], None]] = []
         self._events: list[Any] = []
-        self._tasks = TaskRunner(on_error=lambda line: self._set_status(line, error=True),
-                                 on_cancel=lambda: self._set_status("Cancelled"),
-                                 on_start=lambda: self._set_busy(True),
-                                 on_finish=lambda: self._set_busy(False))
+        self._tasks = TaskRunner(
+            on_error=lambda line: self._set_status(line, error=True),
+            on_cancel=lambda: self._set_status("Cancelled"),
+            on_start=lambda: self._set_busy(True),
+            on_finish=lambda: self._set_busy(False),
+        )
         self.header = W.HTML(title or "")
         self.grid = W.GridBox(layout=W.Layout(grid_gap="8px"))
         self.grid.add_class("dalle-gallery-grid")
@@ -173,22 +195,41 @@ class Gallery(StaticFallbackMixin, W.VBox):
         icon_width = f"{max(24, min(34, self.thumb_px // 4 - 4))}px"
 
         def button(label: str, tip: str, cls: str, fn: Callable[[], Any], icon: str = "") -> W.Button:
-            b = W.Button(description="" if compact else label, tooltip=f"{label}: {tip}" if compact else tip,
-                         icon=icon, layout=W.Layout(width=icon_width if compact else "auto",
-                                                    padding="0" if compact else "0 6px"))
+            b = W.Button(
+                description="" if compact else label,
+                tooltip=f"{label}: {tip}" if compact else tip,
+                icon=icon,
+                layout=W.Layout(width=icon_width if compact else "auto", padding="0" if compact else "0 6px"),
+            )
             b.add_class(cls)
             b.on_click(lambda _b: self._guard(fn))
             return b
 
-        vary = button("Vary", f"{self.vary_n} variations of this image, shown beneath", "dalle-vary",
-                      lambda: self.vary(i), "random" if compact else "")
-        edit = button("Edit", "Open the mask editor on this image", "dalle-edit", lambda: self.edit(i),
-                      "paint-brush" if compact else "")
+        vary = button(
+            "Vary",
+            f"{self.vary_n} variations of this image, shown beneath",
+            "dalle-vary",
+            lambda: self.vary(i),
+            "random" if compact else "",
+        )
+        edit = button(
+            "Edit",
+            "Open the mask editor on this image",
+            "dalle-edit",
+            lambda: self.edit(i),
+            "paint-brush" if compact else "",
+        )
         pin = button("Pin", "Pin to the current mood board", "dalle-pin", lambda: self.pin(i), "thumb-tack")
-        save = button("Save", "Save the PNG (with provenance) to a folder", "dalle-save",
-                      lambda: self.save(i), "download" if compact else "")
-        info_toggle = W.ToggleButton(description="", icon="info", tooltip="Show provenance",
-                                     layout=W.Layout(width="32px"))
+        save = button(
+            "Save",
+            "Save the PNG (with provenance) to a folder",
+            "dalle-save",
+            lambda: self.save(i),
+            "download" if compact else "",
+        )
+        info_toggle = W.ToggleButton(
+            description="", icon="info", tooltip="Show provenance", layout=W.Layout(width="32px")
+        )
         info_toggle.add_class("dalle-info")
         info_html = W.HTML(layout=W.Layout(display="none", width=f"{self.thumb_px}px"))
         info_html.add_class("dalle-provenance")
@@ -201,13 +242,21 @@ class Gallery(StaticFallbackMixin, W.VBox):
         # The hover text lives on the label: ipywidgets 8.1 cannot render a tooltip on an Image or a Box
         # (their views have no description and crash in updateTooltip).
         show_size = info.get("size") and self.thumb_px >= 120  # "#0 · 1024x1024" wraps on smaller tiles
-        label = W.HTML(f"<span style='font-size:11px;color:#666'>#{i}"
-                       f"{' · ' + html.escape(str(info['size'])) if show_size else ''}</span>",
-                       tooltip=describe_provenance(info))
+        label = W.HTML(
+            f"<span style='font-size:11px;color:#666'>#{i}"
+            f"{' · ' + html.escape(str(info['size'])) if show_size else ''}</span>",
+            tooltip=describe_provenance(info),
+        )
         label.add_class("dalle-tile-label")
-        tile = W.VBox([img, W.HBox([label, info_toggle], layout=W.Layout(justify_content="space-between")),
-                       W.HBox([vary, edit, pin, save], layout=W.Layout(flex_flow="row wrap")), info_html],
-                      layout=W.Layout(border="2px solid transparent", padding="2px"))
+        tile = W.VBox(
+            [
+                img,
+                W.HBox([label, info_toggle], layout=W.Layout(justify_content="space-between")),
+                W.HBox([vary, edit, pin, save], layout=W.Layout(flex_flow="row wrap")),
+                info_html,
+            ],
+            layout=W.Layout(border="2px solid transparent", padding="2px"),
+        )
         tile.add_class("dalle-tile")
         return tile
 
@@ -216,10 +265,15 @@ class Gallery(StaticFallbackMixin, W.VBox):
         rows = "".join(
             f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
             f"<td style='word-break:break-word'>{html.escape(str(info[k]))}</td></tr>"
-            for k in _PROVENANCE_KEYS if info.get(k) not in (None, ""))
+            for k in _PROVENANCE_KEYS
+            if info.get(k) not in (None, "")
+        )
         # the widget's 28 px line height would make each row as tall as a button: keep the table compact
-        return (f"<table style='font-size:11px;line-height:1.35;border-collapse:collapse'>{rows}</table>"
-                if rows else "<i>no provenance recorded</i>")
+        return (
+            f"<table style='font-size:11px;line-height:1.35;border-collapse:collapse'>{rows}</table>"
+            if rows
+            else "<i>no provenance recorded</i>"
+        )
 
     # -------------------------------------------------------- selection
     @property
@@ -258,9 +312,14 @@ class Gallery(StaticFallbackMixin, W.VBox):
         self._set_status(f"varying #{index}…")
         client = _client.resolve(self._client)
         result = await _client.call(client, "vary", _pil(item), n=n)
-        child = Gallery(result, thumb_px=max(96, self.thumb_px * 3 // 4), client=self._client,
-                        vary_n=self.vary_n, save_dir=self.save_dir,
-                        title=f"<span style='color:#555'>↳ variations of #{index}</span>")
+        child = Gallery(
+            result,
+            thumb_px=max(96, self.thumb_px * 3 // 4),
+            client=self._client,
+            vary_n=self.vary_n,
+            save_dir=self.save_dir,
+            title=f"<span style='color:#555'>↳ variations of #{index}</span>",
+        )
         self.lineage.setdefault(index, []).append(child)
         self.lineage_box.children = (*self.lineage_box.children, child)
         self._set_status(f"✓ {len(result)} variations of #{index}")
@@ -273,13 +332,23 @@ class Gallery(StaticFallbackMixin, W.VBox):
         item = self.images[index]
         prompt = _info(item).get("prompt") or ""
         self.editor = MaskEditor(_pil(item), client=self._client, prompt=prompt)
-        close = W.Button(description="Close editor", icon="times", tooltip="Close the editor",
-                         layout=W.Layout(width="auto"))
+        close = W.Button(
+            description="Close editor",
+            icon="times",
+            tooltip="Close the editor",
+            layout=W.Layout(width="auto"),
+        )
         close.add_class("dalle-close-editor")
         close.on_click(lambda _b: self._close_editor())
-        head = W.HBox([W.HTML(f"<b>Editing #{index}</b>"), close],
-                      layout=W.Layout(align_items="center", justify_content="space-between",
-                                      width=f"{self.editor.canvas.width}px", margin="8px 0 4px 0"))
+        head = W.HBox(
+            [W.HTML(f"<b>Editing #{index}</b>"), close],
+            layout=W.Layout(
+                align_items="center",
+                justify_content="space-between",
+                width=f"{self.editor.canvas.width}px",
+                margin="8px 0 4px 0",
+            ),
+        )
         self.detail.children = (head, self.editor)
         return self.editor
 
@@ -354,8 +423,9 @@ class Gallery(StaticFallbackMixin, W.VBox):
         if not self.images:
             return placeholder("empty gallery")
         thumbs = [imaging.thumbnail(_pil(i), SNAPSHOT_THUMB_PX) for i in self.images]
-        return imaging.contact_sheet(thumbs, cols=self.columns or min(4, len(thumbs)),
-                                     cell_px=SNAPSHOT_THUMB_PX, gap=SNAPSHOT_GAP_PX)
+        return imaging.contact_sheet(
+            thumbs, cols=self.columns or min(4, len(thumbs)), cell_px=SNAPSHOT_THUMB_PX, gap=SNAPSHOT_GAP_PX
+        )
 
     def _summary(self) -> str:
         prompt = next((_info(i).get("prompt") for i in self.images if _info(i).get("prompt")), None)

@@ -136,15 +136,15 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         self.events_handled = 0
         self._viewport = Viewport(shape, self.display_px)
         self._build_ui(prompt, brush_size, n, size)
-        self._tasks = TaskRunner(on_start=self._busy, on_finish=self._idle,
-                                 on_error=self._show_error, on_cancel=self._cancelled)
+        self._tasks = TaskRunner(
+            on_start=self._busy, on_finish=self._idle, on_error=self._show_error, on_cancel=self._cancelled
+        )
         self._redraw_all()
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self, prompt: str, brush_size: int, n: int, size: str | None) -> None:
         dh, dw = self._viewport.display
-        self.canvas = MultiCanvas(3, width=dw, height=dh,
-                                  layout=W.Layout(width=f"{dw}px", height=f"{dh}px"))
+        self.canvas = MultiCanvas(3, width=dw, height=dh, layout=W.Layout(width=f"{dw}px", height=f"{dh}px"))
         self.canvas.add_class("dalle-mask-canvas")
         top = self.canvas[2]
         top.on_mouse_down(self.handle_mouse_down)
@@ -156,12 +156,21 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
 
         self.tool_buttons = W.ToggleButtons(
             options=[("Brush", "brush"), ("Eraser", "eraser"), ("Rect", "rectangle"), ("Ellipse", "ellipse")],
-            value="brush", tooltips=["Paint area to regenerate (B)", "Un-paint (E)",
-                                     "Rectangle (R)", "Ellipse (O)"],
-            style={"button_width": "64px"}, layout=W.Layout(width="auto"))
-        self.size_slider = W.IntSlider(value=int(brush_size), min=2, max=512, step=2, description="Size",
-                                       continuous_update=False, layout=W.Layout(width="220px"),
-                                       style={"description_width": "36px"})
+            value="brush",
+            tooltips=["Paint area to regenerate (B)", "Un-paint (E)", "Rectangle (R)", "Ellipse (O)"],
+            style={"button_width": "64px"},
+            layout=W.Layout(width="auto"),
+        )
+        self.size_slider = W.IntSlider(
+            value=int(brush_size),
+            min=2,
+            max=512,
+            step=2,
+            description="Size",
+            continuous_update=False,
+            layout=W.Layout(width="220px"),
+            style={"description_width": "36px"},
+        )
         self.size_slider.add_class("dalle-brush-size")
 
         def button(label: str, tip: str, cb: Callable[[], Any], icon: str = "", cls: str = "") -> W.Button:
@@ -174,22 +183,34 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         self.undo_button = button("Undo", "Undo (Ctrl+Z)", self.undo, "undo", "dalle-undo")
         self.redo_button = button("Redo", "Redo (Ctrl+Shift+Z)", self.redo, "repeat", "dalle-redo")
         self.clear_button = button("Clear", "Clear the mask", self.clear, "", "dalle-clear")
-        self.invert_button = button("Invert", "Swap kept and regenerated areas (I)", self.invert, "",
-                                    "dalle-invert")
-        self.amount = W.BoundedIntText(value=8, min=1, max=256, layout=W.Layout(width="56px"),
-                                       tooltip="pixels to grow or shrink by")
-        self.grow_button = button("Grow", "Grow the mask by the given pixels", lambda: self.grow(), "",
-                                  "dalle-grow")
-        self.shrink_button = button("Shrink", "Shrink the mask by the given pixels", lambda: self.shrink(),
-                                    "", "dalle-shrink")
-        self.feather_slider = W.IntSlider(value=0, min=0, max=64, description="Feather",
-                                          continuous_update=False, layout=W.Layout(width="200px"),
-                                          style={"description_width": "50px"},
-                                          tooltip="Soften the seam when a candidate is accepted (px)")
-        self.show_sent = W.ToggleButton(value=False, description="Show what will be sent",
-                                        tooltip="The RGBA mask exactly as the API receives it: "
-                                                "transparent (checkered) = regenerate",
-                                        layout=W.Layout(width="auto"))
+        self.invert_button = button(
+            "Invert", "Swap kept and regenerated areas (I)", self.invert, "", "dalle-invert"
+        )
+        self.amount = W.BoundedIntText(
+            value=8, min=1, max=256, layout=W.Layout(width="56px"), tooltip="pixels to grow or shrink by"
+        )
+        self.grow_button = button(
+            "Grow", "Grow the mask by the given pixels", lambda: self.grow(), "", "dalle-grow"
+        )
+        self.shrink_button = button(
+            "Shrink", "Shrink the mask by the given pixels", lambda: self.shrink(), "", "dalle-shrink"
+        )
+        self.feather_slider = W.IntSlider(
+            value=0,
+            min=0,
+            max=64,
+            description="Feather",
+            continuous_update=False,
+            layout=W.Layout(width="200px"),
+            style={"description_width": "50px"},
+            tooltip="Soften the seam when a candidate is accepted (px)",
+        )
+        self.show_sent = W.ToggleButton(
+            value=False,
+            description="Show what will be sent",
+            tooltip="The RGBA mask exactly as the API receives it: transparent (checkered) = regenerate",
+            layout=W.Layout(width="auto"),
+        )
         self.show_sent.add_class("dalle-show-sent")
         self.show_sent.observe(lambda _c: self._draw_mask_layer(), "value")
         self.feather_slider.observe(lambda _c: self._draw_mask_layer(), "value")
@@ -198,22 +219,36 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         self.status = W.HTML(layout=W.Layout(margin="0 0 0 4px", min_height="20px"))
         self.status.add_class("dalle-status")
 
-        self.prompt = W.Textarea(value=prompt, placeholder="Describe the whole image, including the new part",
-                                 layout=W.Layout(width=f"{max(dw - 40, 240)}px", height="52px"))
+        self.prompt = W.Textarea(
+            value=prompt,
+            placeholder="Describe the whole image, including the new part",
+            layout=W.Layout(width=f"{max(dw - 40, 240)}px", height="52px"),
+        )
         self.prompt.add_class("dalle-prompt")
         spec = lookup(DEFAULT_MODEL)
         h, w = self._image.shape[:2]
         own = f"{w}x{h}"
-        self.n_box = W.BoundedIntText(value=int(n), min=1, max=spec.max_n, description="n",
-                                      layout=W.Layout(width="110px"), style={"description_width": "16px"})
+        self.n_box = W.BoundedIntText(
+            value=int(n),
+            min=1,
+            max=spec.max_n,
+            description="n",
+            layout=W.Layout(width="110px"),
+            style={"description_width": "16px"},
+        )
         sizes = list(spec.sizes)
-        self.size_dd = W.Dropdown(options=sizes, value=size or (own if own in sizes else spec.default_size),
-                                  layout=W.Layout(width="120px"))
-        self.generate_button = button("Generate", "Send image, mask and prompt", self.generate, "magic",
-                                      "dalle-generate")
+        self.size_dd = W.Dropdown(
+            options=sizes,
+            value=size or (own if own in sizes else spec.default_size),
+            layout=W.Layout(width="120px"),
+        )
+        self.generate_button = button(
+            "Generate", "Send image, mask and prompt", self.generate, "magic", "dalle-generate"
+        )
         self.generate_button.button_style = "primary"
-        self.cancel_button = button("Cancel", "Stop the request in flight", self.cancel, "stop",
-                                    "dalle-cancel")
+        self.cancel_button = button(
+            "Cancel", "Stop the request in flight", self.cancel, "stop", "dalle-cancel"
+        )
         self.cancel_button.disabled = True
         self.progress = W.HTML(layout=W.Layout(min_width="120px"))
         self.progress.add_class("dalle-progress")
@@ -221,12 +256,30 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         self.staging_box.add_class("dalle-staging")
 
         tools = W.HBox([self.tool_buttons, self.size_slider], layout=W.Layout(flex_flow="row wrap"))
-        ops = W.HBox([self.undo_button, self.redo_button, self.clear_button, self.invert_button,
-                      self.grow_button, self.shrink_button, self.amount, self.feather_slider, self.show_sent],
-                     layout=W.Layout(flex_flow="row wrap"))
-        gen = W.HBox([self.prompt, W.VBox([W.HBox([self.n_box, self.size_dd]),
-                                           W.HBox([self.generate_button, self.cancel_button])]),
-                      self.progress], layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        ops = W.HBox(
+            [
+                self.undo_button,
+                self.redo_button,
+                self.clear_button,
+                self.invert_button,
+                self.grow_button,
+                self.shrink_button,
+                self.amount,
+                self.feather_slider,
+                self.show_sent,
+            ],
+            layout=W.Layout(flex_flow="row wrap"),
+        )
+        gen = W.HBox(
+            [
+                self.prompt,
+                W.VBox(
+                    [W.HBox([self.n_box, self.size_dd]), W.HBox([self.generate_button, self.cancel_button])]
+                ),
+                self.progress,
+            ],
+            layout=W.Layout(flex_flow="row wrap", align_items="center"),
+        )
         self.children = (tools, ops, self.canvas, self.info, gen, self.status, self.staging_box)
         self.add_class("dalle-mask-editor")
         self._install_keys()
@@ -242,8 +295,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         except ImportError:  # pragma: no cover - ipyevents is a dependency
             self._key_events = None
             return
-        self._key_events = Event(source=self.canvas, watched_events=["keydown"],
-                                 prevent_default_action=True)
+        self._key_events = Event(source=self.canvas, watched_events=["keydown"], prevent_default_action=True)
         self._key_events.on_dom_event(self.handle_key)
 
     # ---------------------------------------------------------- properties
@@ -314,14 +366,16 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         if arr.shape != shape:
             raise ValueError(
                 f"mask is {arr.shape[1] if arr.ndim > 1 else '?'}x{arr.shape[0]} but image is "
-                f"{shape[1]}x{shape[0]}: resize it with dalle_widgets.masks.resize(mask, {shape})")
+                f"{shape[1]}x{shape[0]}: resize it with dalle_widgets.masks.resize(mask, {shape})"
+            )
         if arr.dtype == bool:
             return arr.copy()
         if np.issubdtype(arr.dtype, np.integer) and np.isin(arr, (0, 1)).all():
             return arr.astype(bool)
         raise ValueError(
             f"mask must be a bool array (True = regenerate), got dtype {arr.dtype}; "
-            "convert an image or alpha channel with dalle_widgets.masks.from_image(...)")
+            "convert an image or alpha channel with dalle_widgets.masks.from_image(...)"
+        )
 
     # --------------------------------------------------------- history
     def _state(self) -> _State:
@@ -376,8 +430,9 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         return True
 
     # ------------------------------------------------- programmatic gestures
-    def paint(self, points: Sequence[tuple[float, float]], size: float | None = None, *,
-              erase: bool = False) -> None:
+    def paint(
+        self, points: Sequence[tuple[float, float]], size: float | None = None, *, erase: bool = False
+    ) -> None:
         """Paint (or erase) a stroke through ``points`` (image coordinates), one undo step."""
         pts = tuple((float(x), float(y)) for x, y in points)
         if not pts:
@@ -544,8 +599,11 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             elif small.any():
                 if self.feather_slider.value:
                     soft = masks.feather(self._mask, int(self.feather_slider.value))
-                    soft_small = np.asarray(Image.fromarray((soft * 255).astype(np.uint8), "L").resize(
-                        (dw, dh), Image.Resampling.BILINEAR))
+                    soft_small = np.asarray(
+                        Image.fromarray((soft * 255).astype(np.uint8), "L").resize(
+                            (dw, dh), Image.Resampling.BILINEAR
+                        )
+                    )
                     over = np.zeros((dh, dw, 4), np.uint8)
                     over[..., :3] = MASK_COLOR
                     over[..., 3] = (soft_small.astype(np.float32) * 0.5).astype(np.uint8)
@@ -604,9 +662,11 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         cov = float(m.mean()) if m.size else 0.0
         box = masks.bbox(m)
         where = f", box {box}" if box else ""
-        self.info.value = (f"<span style='font-size:12px;color:#555'>{w}×{h} image · mask {cov:.1%} "
-                           f"to regenerate{where} · {len(self._strokes)} "
-                           f"change{'' if len(self._strokes) == 1 else 's'}</span>")
+        self.info.value = (
+            f"<span style='font-size:12px;color:#555'>{w}×{h} image · mask {cov:.1%} "
+            f"to regenerate{where} · {len(self._strokes)} "
+            f"change{'' if len(self._strokes) == 1 else 's'}</span>"
+        )
         if hasattr(self, "undo_button"):
             self.undo_button.disabled = not self._undo
             self.redo_button.disabled = not self._redo
@@ -628,8 +688,9 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             self._show_error("Write a prompt first: describe the whole image, including the new part.")
             return None
         if not self._mask.any():
-            self._show_error("The mask is empty: paint the area to regenerate (or press Invert to "
-                             "regenerate everything).")
+            self._show_error(
+                "The mask is empty: paint the area to regenerate (or press Invert to regenerate everything)."
+            )
             return None
         if self._tasks.running:
             self._show_error("A request is already running: wait for it or press Cancel.")
@@ -653,8 +714,10 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         call = asyncio.ensure_future(_client.call(client, op, image, **kwargs))
         try:
             while not call.done():
-                self.progress.value = (f"<span class='dalle-spinner'>{label} "
-                                       f"{kwargs.get('n', 1)}… {time.monotonic() - t0:.1f} s</span>")
+                self.progress.value = (
+                    f"<span class='dalle-spinner'>{label} "
+                    f"{kwargs.get('n', 1)}… {time.monotonic() - t0:.1f} s</span>"
+                )
                 await asyncio.wait({call}, timeout=0.25)
             result = call.result()
         finally:
@@ -697,20 +760,26 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         for i, cand in enumerate(self.staging):
             pil = getattr(cand, "image", None) or imaging.to_pil(cand)
             thumb = imaging.thumbnail(pil, STAGING_THUMB_PX)
-            img = W.Image(value=png_bytes(thumb, max_bytes=40_000), format="png",
-                          layout=W.Layout(width=f"{thumb.size[0]}px"))
+            img = W.Image(
+                value=png_bytes(thumb, max_bytes=40_000),
+                format="png",
+                layout=W.Layout(width=f"{thumb.size[0]}px"),
+            )
             acc = W.Button(description="Accept", button_style="success", layout=W.Layout(width="auto"))
             dis = W.Button(description="Discard", layout=W.Layout(width="auto"))
-            more = W.Button(description="More", tooltip="More like this (variations)",
-                            layout=W.Layout(width="auto"))
+            more = W.Button(
+                description="More", tooltip="More like this (variations)", layout=W.Layout(width="auto")
+            )
             acc.add_class("dalle-accept")
             dis.add_class("dalle-discard")
             more.add_class("dalle-more")
             acc.on_click(lambda _b, i=i: self._guard(self.accept, i))
             dis.on_click(lambda _b, i=i: self._guard(self.discard, i))
             more.on_click(lambda _b, i=i: self._guard(self.more_like, i))
-            card = W.VBox([img, W.HBox([acc, dis, more])],
-                          layout=W.Layout(margin="2px", border="1px solid #ddd", align_items="center"))
+            card = W.VBox(
+                [img, W.HBox([acc, dis, more])],
+                layout=W.Layout(margin="2px", border="1px solid #ddd", align_items="center"),
+            )
             card.add_class("dalle-candidate")
             cards.append(card)
         self.staging_box.children = tuple(cards)

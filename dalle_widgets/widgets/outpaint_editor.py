@@ -67,8 +67,17 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
     ((2048, 1024), 2)
     """
 
-    def __init__(self, image: Any, *, client: Any | None = None, display_px: int = 640, frame: int = 1024,
-                 prompt: str = "", max_margin: int = 3072, feather: float = 32) -> None:
+    def __init__(
+        self,
+        image: Any,
+        *,
+        client: Any | None = None,
+        display_px: int = 640,
+        frame: int = 1024,
+        prompt: str = "",
+        max_margin: int = 3072,
+        feather: float = 32,
+    ) -> None:
         super().__init__()
         self._client = client
         self.display_px = int(display_px)
@@ -81,8 +90,9 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         self.frames_done: list[Any] = []
         self._current: tuple[int, int, int, int] | None = None
         self._build_ui(prompt, int(max_margin))
-        self._tasks = TaskRunner(on_start=self._busy, on_finish=self._idle, on_error=self._show_error,
-                                 on_cancel=self._cancelled)
+        self._tasks = TaskRunner(
+            on_start=self._busy, on_finish=self._idle, on_error=self._show_error, on_cancel=self._cancelled
+        )
         self._rebuild()
 
     # ------------------------------------------------------------------ UI
@@ -91,9 +101,17 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         self.numbers: dict[str, W.BoundedIntText] = {}
         rows = []
         for side in SIDES:
-            s = W.IntSlider(value=0, min=0, max=max_margin, step=16, description=side.capitalize(),
-                            continuous_update=False, readout=False, layout=W.Layout(width="260px"),
-                            style={"description_width": "50px"})
+            s = W.IntSlider(
+                value=0,
+                min=0,
+                max=max_margin,
+                step=16,
+                description=side.capitalize(),
+                continuous_update=False,
+                readout=False,
+                layout=W.Layout(width="260px"),
+                style={"description_width": "50px"},
+            )
             t = W.BoundedIntText(value=0, min=0, max=max_margin, layout=W.Layout(width="80px"))
             s.add_class(f"dalle-margin-{side}")
             t.add_class(f"dalle-margin-{side}-value")
@@ -101,34 +119,50 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             s.observe(self._on_margin, "value")
             self.sliders[side], self.numbers[side] = s, t
             rows.append(W.HBox([s, t]))
-        self.target = W.Text(placeholder="e.g. 2048x1024", description="Target",
-                             layout=W.Layout(width="200px"),
-                             style={"description_width": "50px"})
+        self.target = W.Text(
+            placeholder="e.g. 2048x1024",
+            description="Target",
+            layout=W.Layout(width="200px"),
+            style={"description_width": "50px"},
+        )
         self.target.add_class("dalle-target-size")
         self.anchor = W.Dropdown(options=ANCHORS, value="center", layout=W.Layout(width="130px"))
         self.apply_target = W.Button(description="Apply size", layout=W.Layout(width="auto"))
         self.apply_target.add_class("dalle-apply-target")
         self.apply_target.on_click(
-            lambda _b: self._guard(self.set_target, self.target.value, self.anchor.value))
-        margins = W.VBox([W.HTML("<b>Margins</b> (px)"), *rows,
-                          W.HBox([self.target, self.anchor, self.apply_target])])
+            lambda _b: self._guard(self.set_target, self.target.value, self.anchor.value)
+        )
+        margins = W.VBox(
+            [W.HTML("<b>Margins</b> (px)"), *rows, W.HBox([self.target, self.anchor, self.apply_target])]
+        )
 
         self.view = MultiCanvas(3, width=1, height=1)
         self.view.add_class("dalle-outpaint-canvas")
         self.view[0].on_client_ready(self._draw_canvas)
         self.view[1].on_client_ready(self._draw_plan)
         self.info = W.HTML()
-        self.prompt = W.Textarea(value=prompt, placeholder="Describe the whole extended picture",
-                                 layout=W.Layout(width="420px", height="52px"))
+        self.prompt = W.Textarea(
+            value=prompt,
+            placeholder="Describe the whole extended picture",
+            layout=W.Layout(width="420px", height="52px"),
+        )
         self.prompt.add_class("dalle-prompt")
-        self.generate_button = W.Button(description="Fill", icon="magic", button_style="primary",
-                                        tooltip="Fill the new area frame by frame",
-                                        layout=W.Layout(width="auto"))
+        self.generate_button = W.Button(
+            description="Fill",
+            icon="magic",
+            button_style="primary",
+            tooltip="Fill the new area frame by frame",
+            layout=W.Layout(width="auto"),
+        )
         self.generate_button.add_class("dalle-generate")
         self.generate_button.on_click(lambda _b: self._guard(self.generate))
-        self.cancel_button = W.Button(description="Cancel", icon="stop", disabled=True,
-                                      tooltip="Stop after the frame in flight; finished frames are kept",
-                                      layout=W.Layout(width="auto"))
+        self.cancel_button = W.Button(
+            description="Cancel",
+            icon="stop",
+            disabled=True,
+            tooltip="Stop after the frame in flight; finished frames are kept",
+            layout=W.Layout(width="auto"),
+        )
         self.cancel_button.add_class("dalle-cancel")
         self.cancel_button.on_click(lambda _b: self.cancel())
         self.progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="200px"))
@@ -136,9 +170,10 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         self.progress_label = W.HTML()
         self.status = W.HTML()
         self.status.add_class("dalle-status")
-        gen = W.HBox([self.prompt, self.generate_button, self.cancel_button, self.progress,
-                      self.progress_label],
-                     layout=W.Layout(align_items="center", flex_flow="row wrap"))
+        gen = W.HBox(
+            [self.prompt, self.generate_button, self.cancel_button, self.progress, self.progress_label],
+            layout=W.Layout(align_items="center", flex_flow="row wrap"),
+        )
         self.children = (margins, self.view, self.info, gen, self.status)
         self.add_class("dalle-outpaint-editor")
 
@@ -148,16 +183,23 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         """Current margins in px: ``{"left": .., "top": .., "right": .., "bottom": ..}``."""
         return {side: int(self.sliders[side].value) for side in SIDES}
 
-    def set_margins(self, left: int | None = None, top: int | None = None, right: int | None = None,
-                    bottom: int | None = None) -> None:
+    def set_margins(
+        self,
+        left: int | None = None,
+        top: int | None = None,
+        right: int | None = None,
+        bottom: int | None = None,
+    ) -> None:
         """Set some margins (px) at once; the canvas and the plan follow (one rebuild)."""
         values = {"left": left, "top": top, "right": right, "bottom": bottom}
         for side, v in values.items():
             if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0):
                 raise ValueError(f"{side} margin must be a whole number of pixels >= 0; got {v!r}")
             if v is not None and v > self.sliders[side].max:
-                raise ValueError(f"{side} margin {v} is above the maximum {self.sliders[side].max} px; "
-                                 "pass max_margin= to the editor for larger canvases")
+                raise ValueError(
+                    f"{side} margin {v} is above the maximum {self.sliders[side].max} px; "
+                    "pass max_margin= to the editor for larger canvases"
+                )
         self._batch = True
         try:
             for side, v in values.items():
@@ -264,19 +306,25 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             model = getattr(self._client, "model", None) or DEFAULT_MODEL
             spec = lookup(model)
             side = max((b[2] - b[0] for b in self.plan), default=0)
-            squares = sorted(int(z.split("x")[0]) for z in spec.sizes
-                             if "x" in z and len(set(z.split("x"))) == 1)
+            squares = sorted(
+                int(z.split("x")[0]) for z in spec.sizes if "x" in z and len(set(z.split("x"))) == 1
+            )
             req = next((q for q in squares if q >= side), squares[-1] if squares else side)
             p = spec.price(f"{req}x{req}")
             if p is not None and n:
                 price = f" · up to {n} × ${p:.3f} ({req}px) = ${n * p:.2f} at {model} prices"
         except Exception:  # noqa: BLE001 - the price is a hint only
             pass
-        plan = (f"{n} frame{'s' if n != 1 else ''} of up to {self.frame} px{price}" if n
-                else "nothing to fill yet: set margins or a target size")
+        plan = (
+            f"{n} frame{'s' if n != 1 else ''} of up to {self.frame} px{price}"
+            if n
+            else "nothing to fill yet: set margins or a target size"
+        )
         # two short lines rather than one that wraps mid-word at the widget's 28 px line height
-        self.info.value = (f"<div style='font-size:12px;color:#555;line-height:1.5'>canvas {w}×{h} · "
-                           f"original at {c.box} · {left:.0%} to generate<br>{plan}</div>")
+        self.info.value = (
+            f"<div style='font-size:12px;color:#555;line-height:1.5'>canvas {w}×{h} · "
+            f"original at {c.box} · {left:.0%} to generate<br>{plan}</div>"
+        )
 
     # ------------------------------------------------------------ generation
     @property
@@ -300,7 +348,7 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
     async def _fill(self, prompt: str) -> Any:
         client = _client.resolve(self._client)
         canvas = self.canvas_state
-        frames = [b for b in self.plan if canvas.mask[b[1]:b[3], b[0]:b[2]].any()]
+        frames = [b for b in self.plan if canvas.mask[b[1] : b[3], b[0] : b[2]].any()]
         t0 = time.monotonic()
         self.progress_label.value = f"frame 1 of {len(self.plan)}…"
         if frames:
@@ -310,7 +358,7 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         def on_progress(done: int, total: int, new_canvas: Any, record: Any) -> None:
             self.canvas_state = new_canvas
             self.frames_done.append(record)
-            nxt = next((b for b in self.plan if new_canvas.mask[b[1]:b[3], b[0]:b[2]].any()), None)
+            nxt = next((b for b in self.plan if new_canvas.mask[b[1] : b[3], b[0] : b[2]].any()), None)
             self._current = nxt
             self.progress.value = len(self.frames_done)
             label = f"{len(self.frames_done)} of {len(self.plan)} frames · {time.monotonic() - t0:.1f} s"
@@ -318,11 +366,26 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             self._redraw()
 
         if inspect.iscoroutinefunction(getattr(client, "edit", None)):
-            result = await outpaint.arun(client, canvas, prompt, frame=self.frame, frames=frames,
-                                         feather=self.feather, on_progress=on_progress)
+            result = await outpaint.arun(
+                client,
+                canvas,
+                prompt,
+                frame=self.frame,
+                frames=frames,
+                feather=self.feather,
+                on_progress=on_progress,
+            )
         else:  # a sync client: run the blocking driver in a worker thread
-            result = await asyncio.to_thread(outpaint.run, client, canvas, prompt, frame=self.frame,
-                                             frames=frames, feather=self.feather, on_progress=on_progress)
+            result = await asyncio.to_thread(
+                outpaint.run,
+                client,
+                canvas,
+                prompt,
+                frame=self.frame,
+                frames=frames,
+                feather=self.feather,
+                on_progress=on_progress,
+            )
         self.result = result
         self.canvas_state = result.canvas
         self._current = None
@@ -383,5 +446,7 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
 
     def _summary(self) -> str:
         w, h = self.canvas_state.size
-        return (f"OutpaintEditor({w}x{h} canvas, {len(self.plan)} frames, "
-                f"{float(self.canvas_state.mask.mean()):.0%} to generate)")
+        return (
+            f"OutpaintEditor({w}x{h} canvas, {len(self.plan)} frames, "
+            f"{float(self.canvas_state.mask.mean()):.0%} to generate)"
+        )

@@ -30,10 +30,22 @@ def execute(path: Path) -> None:
     """Run ``path`` top to bottom in place on the offline engine."""
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}
     subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         "--ExecutePreprocessor.store_widget_state=False", "--ExecutePreprocessor.record_timing=False",
-         str(path)],
-        check=True, env=env, cwd=path.parent,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--inplace",
+            "--ExecutePreprocessor.store_widget_state=False",
+            "--ExecutePreprocessor.record_timing=False",
+            str(path),
+        ],
+        check=True,
+        env=env,
+        cwd=path.parent,
     )
 
 
@@ -62,8 +74,10 @@ def main(argv: list[str]) -> int:
         nb = nbformat.read(path, as_version=4)
         dropped = strip_widget_views(nb)
         nbformat.write(nb, path)
-        sys.stdout.write(f"{path.name}: {dropped} widget views replaced by their static pictures, "
-                         f"{path.stat().st_size / 1e3:.0f} KB\n")
+        sys.stdout.write(
+            f"{path.name}: {dropped} widget views replaced by their static pictures, "
+            f"{path.stat().st_size / 1e3:.0f} KB\n"
+        )
     return 0
 
 

@@ -22,8 +22,9 @@ from ipycanvas import Canvas, hold_canvas  # noqa: E402
 
 peer = Canvas(width=512, height=512, layout={"width": "512px", "height": "512px"})
 peer.add_class("dalle-latency-peer")
-peer.put_image_data(np.ascontiguousarray(np.dstack([base[::2, ::2], np.full((512, 512), 255, np.uint8)])),
-                    0, 0)
+peer.put_image_data(
+    np.ascontiguousarray(np.dstack([base[::2, ::2], np.full((512, 512), 255, np.uint8)])), 0, 0
+)
 peer_arrivals = []
 _last = {}
 
