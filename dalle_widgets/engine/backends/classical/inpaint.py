@@ -54,14 +54,16 @@ DETAIL_CLIP = 1.5
 #: of its source, which the gain would turn into a stray embossed contour, not texture.
 DETAIL_EDGE_RMS = 1.5
 #: Outpainting: the known edge's colours are continued outwards with a blur of
-#: ``EDGE_SPREAD * distance`` and handed over to the push-pull fill with weight
-#: ``exp(-distance / (EDGE_REACH * side / 1024))`` (measured in benchmarks/engine.py).
-EDGE_SPREAD = 0.5
-EDGE_REACH = 64.0
-#: The colours continued outwards are read this many px inside the known edge: the
-#: outermost known pixels are often a resampling or anti-aliasing rim tinted by the
-#: (black) hole, and stretching them would draw a dark seam along the margin.
+#: ``EDGE_SPREAD * distance`` px, all the way out: bands of colour that touch the edge
+#: (sky, ground, a table) widen and soften as they leave it instead of fading into the
+#: image's mean colour (measured in benchmarks/engine.py).
+EDGE_SPREAD = 1.0
+#: The outermost known pixels are often a resampling or anti-aliasing rim tinted by the
+#: (black) hole; stretched outwards, a rim would draw a dark band across the margin.
+#: Where the edge pixel differs from the pixel ``EDGE_INSET`` px further in by more than
+#: ``RIM_TOLERANCE`` grey levels (blended over that range), the inner colour is used.
 EDGE_INSET = 3
+RIM_TOLERANCE = (12.0, 24.0)
 #: A hole with more than this share of its outline on the image border is outpainting.
 OUTPAINT_BORDER_SHARE = 0.25
 
@@ -213,18 +215,29 @@ def _halve(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0] // 2, 2, a.shape[1] // 2, 2, *a.shape[2:]).mean(axis=(1, 3))
 
 
-def edge_extend(image: np.ndarray, mask: np.ndarray, far: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Continue the known edge's colours into ``where``, blending into ``far`` with distance.
+def _edge_colours(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each pixel's nearest known colour, read past a rim (see :data:`RIM_TOLERANCE`)."""
+    _, (ey, ex) = ndimage.distance_transform_edt(mask, return_indices=True)
+    edge = image[ey, ex]
+    inner = ~mask & (ndimage.distance_transform_edt(~mask) > EDGE_INSET)
+    if not inner.any():
+        return edge
+    _, (iy, ix) = ndimage.distance_transform_edt(~inner, return_indices=True)
+    deep = image[iy, ix]
+    lo, hi = RIM_TOLERANCE
+    t = np.clip((np.abs(edge - deep).max(axis=-1, keepdims=True) - lo) / (hi - lo), 0.0, 1.0)
+    return (1 - t) * edge + t * deep
+
+
+def edge_extend(image: np.ndarray, mask: np.ndarray, base: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Continue the known edge's colours into ``where``, softer the further they go.
 
     Each unknown pixel takes the colour of its nearest known pixel (the edge pixels
-    stretched outwards, as Telea's and Navier-Stokes' fills do) blurred over about
-    ``EDGE_SPREAD * distance`` px, so streaks widen and soften as they leave the edge;
-    its weight against ``far`` (the push-pull fill) decays as
-    ``exp(-distance / reach)``. The colours are read :data:`EDGE_INSET` px inside the
-    known edge. Near the edge the margin continues what touches it
-    (sky stays sky, a table stays a table); far out it settles on the smooth fill. The
-    blur comes from a box pyramid of the stretched image, so the cost stays a few
-    resizes whatever the distances.
+    stretched outwards, as Telea's and Navier-Stokes' fills do) blurred over
+    ``EDGE_SPREAD * distance`` px, so streaks widen into soft bands as they leave the
+    edge: sky stays sky and a table stays a table as far as the margin goes, with no
+    streaks. The blur comes from a box pyramid of the stretched image, so the cost stays
+    a few resizes whatever the distances.
 
     Parameters
     ----------
@@ -232,40 +245,35 @@ def edge_extend(image: np.ndarray, mask: np.ndarray, far: np.ndarray, where: np.
         Known values (those under ``mask`` are ignored).
     mask : ndarray, shape (H, W), bool
         True = unknown.
-    far : ndarray, shape (H, W, C), float32
-        The fill to hand over to far from the edge.
+    base : ndarray, shape (H, W, C), float32
+        The fill to keep outside ``where``.
     where : ndarray, shape (H, W), bool
         The unknown pixels to change (the outpainting margins).
 
     Returns
     -------
     ndarray, shape (H, W, C), float32
-        ``far`` with the pixels in ``where`` replaced.
+        ``base`` with the pixels in ``where`` replaced.
 
     Examples
     --------
     >>> img = np.zeros((256, 256, 1), np.float32); img[:128, :, 0] = 200
     >>> hole = np.zeros((256, 256), bool); hole[:, 192:] = True
     >>> out = edge_extend(img, hole, np.full_like(img, 100), hole)
-    >>> [round(float(out[y, x, 0])) for y, x in ((40, 196), (216, 196), (40, 255))]
-    [173, 27, 102]
+    >>> [round(float(out[y, x, 0])) for y, x in ((40, 255), (216, 255))]  # the bands go on
+    [200, 0]
+    >>> [round(float(out[120, x, 0])) for x in (194, 255)]  # their border softens outwards
+    [200, 123]
     """
     h, w = mask.shape
+    out = np.array(base, np.float32, copy=True)
+    if not where.any():
+        return out
+    stretched = _edge_colours(np.asarray(image, np.float32), mask)
     dist = ndimage.distance_transform_edt(mask)
-    inner = ~mask & (ndimage.distance_transform_edt(~mask) > EDGE_INSET)
-    source = inner if inner.any() else ~mask
-    _, (iy, ix) = ndimage.distance_transform_edt(~source, return_indices=True)
-    stretched = np.asarray(image, np.float32)[iy, ix]
-    reach = EDGE_REACH * max(h, w) / 1024
-    weight = np.exp(-dist / reach).astype(np.float32)
-    weight[~where] = 0.0
-    live = weight > 1e-3
     # Blur scale per pixel as a pyramid level: level k ~ a box of 2**k px.
     level = np.log2(np.maximum(EDGE_SPREAD * dist, 1.0)).astype(np.float32)
-    top = int(np.ceil(level[live].max())) if live.any() else 0
-    out = np.array(far, np.float32, copy=True)
-    if not live.any():
-        return out
+    top = int(np.ceil(level[where].max()))
     blended = stretched.copy()
     current = stretched
     prev_up = stretched
@@ -276,8 +284,7 @@ def edge_extend(image: np.ndarray, mask: np.ndarray, far: np.ndarray, where: np.
         sel = (level > k - 1)[..., None]
         blended = np.where(sel, (1 - t) * prev_up + t * up, blended)
         prev_up = up
-    wgt = weight[..., None]
-    out[live] = (wgt * blended + (1 - wgt) * out)[live]
+    out[where] = blended[where]
     return out
 
 
