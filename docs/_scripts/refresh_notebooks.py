@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--no-execute", action="store_true", help="only strip the widget views")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     for path in paths:
         if not args.no_execute:
             execute(path)
