@@ -70,7 +70,7 @@ def kernel_mouse_move(n: int = 400) -> dict[str, float]:
             ed.handle_mouse_move(x, y)
             times.append(time.perf_counter() - t)
         move_bytes = statistics.median(sent) if sent else 0
-        last_move_bytes = sent[-1] if sent else 0  # the preview polyline grows with the stroke
+        last_move_bytes = sent[-1] if sent else 0  # one segment per move: no growth with the stroke
         t = time.perf_counter()
         ed.handle_mouse_up(300, 300)
         up = time.perf_counter() - t
@@ -293,7 +293,7 @@ def main(argv: list[str]) -> int:
     k = kernel_mouse_move()
     print("\n1. Kernel time per mouse-move event (MaskEditor, 1024 px image at 512 px)")
     print(f"   {'':32s} {'median ms':>10s} {'bytes/event':>12s}")
-    print(f"   {'dalle-widgets (preview polyline)':32s} {k['move_median_ms']:10.3f} {k['move_bytes']:12.0f}")
+    print(f"   {'dalle-widgets (preview segment)':32s} {k['move_median_ms']:10.3f} {k['move_bytes']:12.0f}")
     print(
         f"   {'naive (re-send overlay image)':32s} {k['naive_move_ms']:10.3f} {k['naive_move_bytes']:12.0f}"
     )
@@ -304,7 +304,7 @@ def main(argv: list[str]) -> int:
     print(
         f"   p95 move {k['move_p95_ms']:.3f} ms; last move of the "
         f"{k['points_in_last_stroke']}-point stroke "
-        f"{k['last_move_bytes']:.0f} bytes (the preview redraws the whole polyline)"
+        f"{k['last_move_bytes']:.0f} bytes (one segment per move, whatever the stroke length)"
     )
     print(f"   end of the stroke (rasterise at 1024 px + redraw overlay) {k['stroke_end_ms']:.1f} ms")
 

@@ -76,6 +76,27 @@ def test_paint_undo_keys_generate_accept_reload(lab_page) -> None:
     page.mouse.move(box["x"] + 480, box["y"] + 40)
     lab_page.shot("stroke", editor)
 
+    # 1b. while the button is held the preview grows one segment per move, with one even tint:
+    #     the joints between segments must not be tinted twice (0.55 alpha over the image)
+    spots = [(110, 470), (85, 450), (160, 430), (185, 450)]  # joints and mid-segments
+    under = [_pixel(lab_page, x, y) for x, y in spots]
+    page.mouse.move(box["x"] + 60, box["y"] + 430)
+    page.mouse.down()
+    for x, y in [(110, 470), (160, 430), (210, 470)]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=5)
+    tint = [0.45 * u + 0.55 * c for u, c in zip(under[0][:3], (255, 64, 64), strict=True)]
+    _wait_pixel(lab_page, 110, 470, lambda p: max(abs(a - b) for a, b in zip(p, tint)) <= 12)
+    lab_page.shot("preview-while-painting", editor)
+    for (x, y), u in zip(spots, under, strict=True):
+        expected = [0.45 * a + 0.55 * c for a, c in zip(u[:3], (255, 64, 64), strict=True)]
+        got = _pixel(lab_page, x, y)
+        assert max(abs(a - b) for a, b in zip(got, expected)) <= 12, ((x, y), got, expected)
+    page.mouse.up()
+    assert lab_page.wait_for("len(editor.strokes)", lambda v: v == 2) == 2
+    page.locator(f"{EDITOR} .dalle-undo").first.click()
+    assert lab_page.wait_for("len(editor.strokes)", lambda v: v == 1) == 1
+    page.mouse.move(box["x"] + 480, box["y"] + 40)  # keys go to the canvas under the pointer
+
     # 2. keys over the canvas: '[' shrinks the brush, 'd d' and 'x' must not touch the notebook's cells
     cells = page.locator(".jp-NotebookPanel .jp-Cell").count()
     size0 = lab_page.eval("editor.brush_size")

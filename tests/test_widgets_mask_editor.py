@@ -107,9 +107,11 @@ def test_mouse_move_sends_only_the_preview_layer(canvas_log) -> None:
     ed = MaskEditor(_image(), display_px=512)
     ed.handle_mouse_down(10, 10)
     canvas_log.clear()
-    for i in range(20):
+    for i in range(1, 21):
         ed.handle_mouse_move(10 + 5 * i, 10 + 3 * i)
     assert len(canvas_log.messages) == 20  # one batched message per event
+    ed.handle_mouse_move(110, 70)  # the same point again: nothing new to draw
+    assert len(canvas_log.messages) == 20
     top = f"IPY_MODEL_{ed.canvas[2].model_id}"
     for m in canvas_log.messages:
         assert "putImageData" not in m.names  # never re-send an image while painting
@@ -120,6 +122,20 @@ def test_mouse_move_sends_only_the_preview_layer(canvas_log) -> None:
     names = canvas_log.names()
     assert names.count("putImageData") == 1  # the mask layer, once, at the end of the stroke
     assert f"IPY_MODEL_{ed.canvas[1].model_id}" in {c for m in canvas_log.messages for c in m.canvases}
+
+
+def test_mouse_move_messages_do_not_grow_with_the_stroke(canvas_log) -> None:
+    ed = MaskEditor(_image(), display_px=512)
+    ed.handle_mouse_down(10, 10)
+    sizes = []
+    for i in range(1, 2001):
+        canvas_log.clear()
+        ed.handle_mouse_move(10 + (i % 400), 10 + i // 5)
+        sizes.append(canvas_log.messages[0].nbytes)
+    assert max(sizes) <= 1.2 * sizes[1]  # the 2000th segment costs what the 2nd did
+    assert "clear" not in canvas_log.names()  # the stroke so far stays on the layer
+    ed.handle_mouse_up(300, 300)
+    assert len(ed.strokes[-1].points) == 2002
 
 
 def test_hover_draws_brush_cursor(canvas_log) -> None:

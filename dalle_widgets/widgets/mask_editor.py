@@ -7,9 +7,9 @@ canvas only shows it. ``.mask`` reads and writes the bool array (True = generate
 ``.strokes`` lists the gestures, and ``undo()``/``redo()``/``clear()`` are the
 twins of the buttons. Each change is one undo step, whatever its source.
 
-Painting stays immediate because each mouse move sends only the current stroke's
-polyline to a preview layer (batched in one message); the mask layer is redrawn
-once, when the stroke ends. Generation runs as an asyncio task on the kernel's
+Painting stays immediate because each mouse move sends only its new segment of the
+stroke to a preview layer (one small message, whatever the stroke's length); the
+mask layer is redrawn once, when the stroke ends. Generation runs as an asyncio task on the kernel's
 loop (see :mod:`._tasks`), so the kernel stays free and Cancel works; candidates
 land in a staging strip (accept / discard / more like this).
 """
@@ -508,6 +508,10 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         elif drag["points"][-1] != (ix, iy):
             drag["points"].append((ix, iy))
             drag["display"].append((float(x), float(y)))
+            self._draw_preview_segment(drag["display"][-2], drag["display"][-1])
+            return
+        else:
+            return
         self._draw_preview()
 
     def handle_mouse_up(self, x: float, y: float) -> None:
@@ -621,6 +625,29 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
                 layer.line_width = 1.5
                 layer.stroke_circle(float(x), float(y), self._viewport.length_to_display(self.brush_size) / 2)
 
+    def _brush_preview_style(self, tool: str) -> tuple[str, float]:
+        color = MASK_COLOR if tool == "brush" else ERASE_COLOR
+        return f"rgba({color[0]},{color[1]},{color[2]},0.55)", self._viewport.length_to_display(self.brush_size)
+
+    def _draw_preview_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        """Add one segment to the brush preview: a message of constant size, however long the stroke.
+
+        The segment's area is first cut out of the layer, then painted: where it overlaps
+        the stroke so far (its round joint) the colour is replaced rather than blended
+        twice, so the whole stroke keeps one even translucency, as a redraw would.
+        """
+        style, width = self._brush_preview_style(self._drag["tool"] if self._drag else "brush")
+        layer = self.canvas[2]
+        with hold():
+            layer.line_width = width
+            layer.line_cap = "round"
+            layer.stroke_style = "black"
+            layer.global_composite_operation = "destination-out"
+            layer.stroke_line(start[0], start[1], end[0], end[1])
+            layer.global_composite_operation = "source-over"
+            layer.stroke_style = style
+            layer.stroke_line(start[0], start[1], end[0], end[1])
+
     def _draw_preview(self) -> None:
         drag = self._drag
         if drag is None:
@@ -630,10 +657,9 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         with hold():
             layer.clear()
             if drag["tool"] in ("brush", "eraser"):
-                color = MASK_COLOR if drag["tool"] == "brush" else ERASE_COLOR
-                width = self._viewport.length_to_display(self.brush_size)
-                layer.stroke_style = f"rgba({color[0]},{color[1]},{color[2]},0.55)"
-                layer.fill_style = layer.stroke_style
+                style, width = self._brush_preview_style(drag["tool"])
+                layer.stroke_style = style
+                layer.fill_style = style
                 if len(pts) == 1:
                     layer.fill_circle(pts[0][0], pts[0][1], width / 2)
                 else:
