@@ -627,7 +627,8 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
 
     def _brush_preview_style(self, tool: str) -> tuple[str, float]:
         color = MASK_COLOR if tool == "brush" else ERASE_COLOR
-        return f"rgba({color[0]},{color[1]},{color[2]},0.55)", self._viewport.length_to_display(self.brush_size)
+        width = self._viewport.length_to_display(self.brush_size)
+        return f"rgba({color[0]},{color[1]},{color[2]},0.55)", width
 
     def _draw_preview_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
         """Add one segment to the brush preview: a message of constant size, however long the stroke.

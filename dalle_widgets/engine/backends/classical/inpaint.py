@@ -40,8 +40,9 @@ DETAIL_SIGMA = 0.5
 #: photo itself scores about 1.1; copied texture is not the true texture, so a lower
 #: level keeps fidelity (PSNR/SSIM).
 DETAIL_LEVEL = 0.8
-#: Bounds on the gain applied to the copied texture to reach that level.
-DETAIL_GAIN_MAX = 16.0
+#: Upper bound on the gain applied to the copied texture to reach that level: grain
+#: copied from nearly flat places is not amplified into noise.
+DETAIL_GAIN_MAX = 20.0
 #: The texture fades in between these distances (px) from the hole's edge, so thin
 #: strokes stay smooth (where a membrane is nearly exact) and seams stay invisible.
 DETAIL_RAMP_PX = (5.0, 17.0)
@@ -57,7 +58,7 @@ DETAIL_EDGE_RMS = 1.5
 #: ``EDGE_SPREAD * distance`` px, all the way out: bands of colour that touch the edge
 #: (sky, ground, a table) widen and soften as they leave it instead of fading into the
 #: image's mean colour (measured in benchmarks/engine.py).
-EDGE_SPREAD = 1.0
+EDGE_SPREAD = 1.5
 #: The outermost known pixels are often a resampling or anti-aliasing rim tinted by the
 #: (black) hole; stretched outwards, a rim would draw a dark band across the margin.
 #: Where the edge pixel differs from the pixel ``EDGE_INSET`` px further in by more than
@@ -263,7 +264,7 @@ def edge_extend(image: np.ndarray, mask: np.ndarray, base: np.ndarray, where: np
     >>> [round(float(out[y, x, 0])) for y, x in ((40, 255), (216, 255))]  # the bands go on
     [200, 0]
     >>> [round(float(out[120, x, 0])) for x in (194, 255)]  # their border softens outwards
-    [200, 123]
+    [200, 117]
     """
     h, w = mask.shape
     out = np.array(base, np.float32, copy=True)
