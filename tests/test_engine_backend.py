@@ -176,3 +176,20 @@ def test_texture_comes_from_places_of_the_same_colour() -> None:
     inner = texture[16:150, 16:-16].mean(axis=2)
     assert inner.std() > 0.2  # there is texture
     assert inner.mean(axis=1).std() < 0.15 * inner.std()  # grain averages out along a row
+
+
+def test_margin_keeps_a_dark_band_dark_beside_a_light_one() -> None:
+    # A light wall above a dark table, continued 96 px to the right. Far out, where the
+    # two bands blur into each other, the error the eye reads is relative: averaging the
+    # values made the table 3.6x too bright (91 for 25) 22 px below the boundary while
+    # the wall 22 px above it was 1.4x too dark; averaging their logarithms keeps the
+    # worse of the two under 3x.
+    img = np.full((256, 256, 3), 220, np.uint8)
+    img[128:] = 25
+    mask = np.zeros((256, 256), bool)
+    mask[:, 160:] = True
+    img[mask] = 0
+    out = fill(img, mask, seed=0, detail=False).astype(float).mean(axis=2)
+    wall, table = out[106, 250], out[150, 250]
+    assert max(220 / wall, table / 25) < 3.0, (wall, table)
+    assert out[20, 250] > 200 and out[236, 250] < 40  # each band itself continues

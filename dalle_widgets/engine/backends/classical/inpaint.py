@@ -65,6 +65,17 @@ EDGE_SPREAD = 1.5
 #: ``RIM_TOLERANCE`` grey levels (blended over that range), the inner colour is used.
 EDGE_INSET = 3
 RIM_TOLERANCE = (12.0, 24.0)
+#: A rim runs along the whole edge; a difference that only a short stretch of the edge
+#: shows (within a Gaussian of this many px) is a contour of the picture, kept as it is.
+RIM_RUN_PX = 16.0
+#: The margins' colours are blurred as ``log(value + EDGE_LOG_OFFSET)``, not as values:
+#: where a dark band meets a light one far from the edge, a plain average turns both
+#: into a mid grey, twice too bright for the dark band and half too dark for the light
+#: one, and a relative error is what the eye (and SSIM's luminance term) reads in the
+#: dark. Averaging logarithms keeps a black table or a shadow dark as it widens. The
+#: offset (1/8 of the range) keeps it from being pure ratios, so a thin black line or a
+#: few crushed-black pixels at the edge cannot darken a whole light band.
+EDGE_LOG_OFFSET = 32.0
 #: A hole with more than this share of its outline on the image border is outpainting.
 OUTPAINT_BORDER_SHARE = 0.25
 
@@ -226,7 +237,13 @@ def _edge_colours(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     _, (iy, ix) = ndimage.distance_transform_edt(~inner, return_indices=True)
     deep = image[iy, ix]
     lo, hi = RIM_TOLERANCE
-    t = np.clip((np.abs(edge - deep).max(axis=-1, keepdims=True) - lo) / (hi - lo), 0.0, 1.0)
+    t = np.clip((np.abs(edge - deep).max(axis=-1) - lo) / (hi - lo), 0.0, 1.0)
+    # A rim runs along the edge; a contour of the picture that happens to lie within the
+    # inset only crosses a stretch of it. Keep ``t`` where most of the nearby edge (a
+    # Gaussian of RIM_RUN_PX along it; ``t`` is constant along each ray outwards) has it.
+    hole = mask.astype(np.float32)
+    run = blur(t * hole, RIM_RUN_PX) / np.maximum(blur(hole, RIM_RUN_PX), 1e-6)
+    t = (t * run)[..., None]
     return (1 - t) * edge + t * deep
 
 
@@ -263,14 +280,14 @@ def edge_extend(image: np.ndarray, mask: np.ndarray, base: np.ndarray, where: np
     >>> out = edge_extend(img, hole, np.full_like(img, 100), hole)
     >>> [round(float(out[y, x, 0])) for y, x in ((40, 255), (216, 255))]  # the bands go on
     [200, 0]
-    >>> [round(float(out[120, x, 0])) for x in (194, 255)]  # their border softens outwards
-    [200, 117]
+    >>> [round(float(out[120, x, 0])) for x in (194, 255)]  # their border softens outwards, dark winning
+    [200, 70]
     """
     h, w = mask.shape
     out = np.array(base, np.float32, copy=True)
     if not where.any():
         return out
-    stretched = _edge_colours(np.asarray(image, np.float32), mask)
+    stretched = np.log(np.maximum(_edge_colours(np.asarray(image, np.float32), mask), 0.0) + EDGE_LOG_OFFSET)
     dist = ndimage.distance_transform_edt(mask)
     # Blur scale per pixel as a pyramid level: level k ~ a box of 2**k px.
     level = np.log2(np.maximum(EDGE_SPREAD * dist, 1.0)).astype(np.float32)
@@ -285,7 +302,7 @@ def edge_extend(image: np.ndarray, mask: np.ndarray, base: np.ndarray, where: np
         sel = (level > k - 1)[..., None]
         blended = np.where(sel, (1 - t) * prev_up + t * up, blended)
         prev_up = up
-    out[where] = blended[where]
+    out[where] = np.exp(blended[where]) - EDGE_LOG_OFFSET
     return out
 
 
