@@ -193,3 +193,21 @@ def test_margin_keeps_a_dark_band_dark_beside_a_light_one() -> None:
     wall, table = out[106, 250], out[150, 250]
     assert max(220 / wall, table / 25) < 3.0, (wall, table)
     assert out[20, 250] > 200 and out[236, 250] < 40  # each band itself continues
+
+
+def test_margin_reads_past_a_rim_along_the_edge_but_keeps_short_contours() -> None:
+    # A dark rim along the whole known edge (an upload resized with its black hole) is
+    # not stretched across the margin; a short dark line of the picture, as thin as a
+    # rim, along one stretch of the edge is continued like any other colour.
+    mask = np.zeros((256, 256), bool)
+    mask[:, 160:] = True
+    rim = np.full((256, 256, 3), 180, np.uint8)
+    rim[:, 157:160] = 60
+    line = np.full((256, 256, 3), 180, np.uint8)
+    line[120:128, 157:160] = 20
+    for img in (rim, line):
+        img[mask] = 0
+    out = fill(rim, mask, seed=0, detail=False).astype(float).mean(axis=2)
+    assert out[:, 165].min() > 170, out[:, 165].min()
+    out = fill(line, mask, seed=0, detail=False).astype(float).mean(axis=2)
+    assert out[124, 163] < 60, out[124, 163]

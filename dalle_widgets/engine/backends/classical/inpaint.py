@@ -255,7 +255,9 @@ def edge_extend(image: np.ndarray, mask: np.ndarray, base: np.ndarray, where: np
     ``EDGE_SPREAD * distance`` px, so streaks widen into soft bands as they leave the
     edge: sky stays sky and a table stays a table as far as the margin goes, with no
     streaks. The blur comes from a box pyramid of the stretched image, so the cost stays
-    a few resizes whatever the distances.
+    a few resizes whatever the distances. It averages logarithms (see
+    :data:`EDGE_LOG_OFFSET`): where a dark band and a light one blur together, the dark
+    one stays dark.
 
     Parameters
     ----------
