@@ -365,27 +365,11 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             self.progress_label.value = label + (" · next…" if nxt else "")
             self._redraw()
 
+        options = {"frame": self.frame, "frames": frames, "feather": self.feather, "on_progress": on_progress}
         if inspect.iscoroutinefunction(getattr(client, "edit", None)):
-            result = await outpaint.arun(
-                client,
-                canvas,
-                prompt,
-                frame=self.frame,
-                frames=frames,
-                feather=self.feather,
-                on_progress=on_progress,
-            )
+            result = await outpaint.arun(client, canvas, prompt, **options)
         else:  # a sync client: run the blocking driver in a worker thread
-            result = await asyncio.to_thread(
-                outpaint.run,
-                client,
-                canvas,
-                prompt,
-                frame=self.frame,
-                frames=frames,
-                feather=self.feather,
-                on_progress=on_progress,
-            )
+            result = await asyncio.to_thread(outpaint.run, client, canvas, prompt, **options)
         self.result = result
         self.canvas_state = result.canvas
         self._current = None
