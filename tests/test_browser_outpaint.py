@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -13,7 +14,12 @@ ED = ".dalle-outpaint-editor"
 
 def _set(page, cls: str, value: str) -> None:
     box = page.locator(f"{ED} .{cls} input").first
-    box.fill(value)
+    for _ in range(10):  # typed over, not appended to a value still syncing in
+        box.fill(value)
+        if box.input_value() == value:
+            break
+        time.sleep(0.2)
+    expect(box).to_have_value(value)
     box.press("Enter")
 
 
@@ -29,6 +35,8 @@ def test_margins_plan_fill(lab_page) -> None:
     target.fill("1024x512")
     editor.locator(".dalle-apply-target").click()
     assert lab_page.wait_for("ed.margins", lambda m: m["left"] == 256)["right"] == 256
+    for side in ("left", "right"):  # the browser shows the kernel's new margins before we type
+        expect(page.locator(f"{ED} .dalle-margin-{side}-value input").first).to_have_value("256")
     _set(page, "dalle-margin-left-value", "256")
     _set(page, "dalle-margin-right-value", "768")
     m = lab_page.wait_for("ed.margins", lambda m: m["right"] == 768)
