@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import PROVIDER_ENV
+
 pytest_plugins = sorted(
     f"tests.fixtures.{p.stem}"
     for p in (Path(__file__).parent / "fixtures").glob("*.py")
@@ -22,20 +24,11 @@ pytest_plugins = sorted(
 # ``--doctest-modules`` must not import them here (they set up a kernel's environment).
 collect_ignore = ["browser_notebooks"]
 
-_PROVIDER_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_ORG_ID",
-    "OPENAI_PROJECT_ID",
-    "DALLE_WIDGETS_MODEL",
-    "DALLE_WIDGETS_OFFLINE",
-)
-
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Every test gets its own store directory and never sees a real key or endpoint."""
-    for name in _PROVIDER_ENV:
+    for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "dalle-home"
     monkeypatch.setenv("DALLE_WIDGETS_HOME", str(home))
