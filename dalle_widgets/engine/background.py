@@ -114,7 +114,7 @@ class BackgroundEngine:
                     f"the offline engine did not start on {host}:{bound_port} within {timeout:.0f} s"
                 )
             time.sleep(0.01)
-        engine = cls(server, thread, host, bound_port, app.state.token, app.state.backend.name)
+        engine = cls(server, thread, host, bound_port, app.state.token, app.state.engine.backend.name)
         engine._sock = sock
         atexit.register(engine.stop)
         logger.debug("offline engine started at %s (backend %s)", engine.base_url, engine.backend)

@@ -19,11 +19,14 @@ one extension is ``seed`` (an integer): same request and seed, same pixels.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
@@ -32,11 +35,14 @@ from ..models import DEFAULT_MODEL, lookup, strip_provider
 from ._errors import EngineError
 
 __all__ = [
+    "CHAT_PROMPT_CHARS",
     "EditRequest",
     "GenerateRequest",
+    "ImageRequest",
     "MAX_INPUT_PIXELS",
     "VaryRequest",
     "decode_png",
+    "parse_chat",
     "parse_edit",
     "parse_generate",
     "parse_vary",
@@ -70,6 +76,8 @@ OTHER_MODEL_FIELDS = {
 class GenerateRequest:
     """A validated ``POST /v1/images/generations``."""
 
+    operation: ClassVar[str] = "generate"
+
     prompt: str
     n: int
     size: int
@@ -82,6 +90,8 @@ class GenerateRequest:
 @dataclass(frozen=True)
 class EditRequest:
     """A validated ``POST /v1/images/edits``: ``image`` RGB uint8, ``mask`` bool, True = regenerate."""
+
+    operation: ClassVar[str] = "edit"
 
     prompt: str
     image: np.ndarray
@@ -98,6 +108,8 @@ class EditRequest:
 class VaryRequest:
     """A validated ``POST /v1/images/variations``: ``image`` RGB uint8."""
 
+    operation: ClassVar[str] = "vary"
+
     image: np.ndarray
     n: int
     size: int
@@ -105,6 +117,10 @@ class VaryRequest:
     model: str
     seed: int | None
     user: str | None = None
+
+
+#: Any validated request: what the engine runs, whichever route or protocol it came by.
+ImageRequest = GenerateRequest | EditRequest | VaryRequest
 
 
 def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> EngineError:
@@ -419,4 +435,131 @@ def parse_vary(fields: Mapping[str, Any]) -> VaryRequest:
         raise _bad("'image' is a required property", "image", "missing_required_parameter")
     img = decode_png(image_bytes, "image")
     _check_square(img, "image")
+    return VaryRequest(image=_rgb(img), **common)
+
+
+#: Chat messages carry an instruction around the prompt (see the client's chat protocol),
+#: so the chat route allows longer text than the Images API's 1000 characters.
+CHAT_PROMPT_CHARS = 4000
+_DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,(.*)$", re.I | re.S)
+
+
+def decode_data_url(url: Any, param: str) -> Image.Image:
+    """Open a ``data:image/png;base64,...`` URL as :func:`decode_png` does; remote URLs are refused."""
+    if not isinstance(url, str):
+        raise _bad(
+            f"Invalid '{param}': expected an image_url object with a 'url' string.", param, "invalid_type"
+        )
+    match = _DATA_URL.match(url)
+    if not match:
+        raise _bad(
+            f"Invalid '{param}': the offline engine accepts images as data URLs "
+            f"(data:image/png;base64,...) only; it never fetches remote URLs.",
+            param,
+            "invalid_image_url",
+        )
+    try:
+        data = base64.b64decode(match.group(1), validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad(
+            f"Invalid '{param}': the data URL is not valid base64.", param, "invalid_image_url"
+        ) from None
+    return decode_png(data, param)
+
+
+def _chat_user_parts(messages: Any) -> tuple[list[str], list[Image.Image]]:
+    """The text parts and decoded images of the last user message."""
+    if not isinstance(messages, list) or not messages:
+        raise _bad(
+            "'messages' is a required property and must be a non-empty array.",
+            "messages",
+            "missing_required_parameter",
+        )
+    user = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    if not user:
+        raise _bad("'messages' must contain a user message with the prompt.", "messages")
+    content = user[-1].get("content")
+    texts: list[str] = []
+    images: list[Image.Image] = []
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for i, part in enumerate(content):
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif part.get("type") == "image_url":
+                ref = part.get("image_url")
+                url = ref.get("url") if isinstance(ref, dict) else ref
+                param = f"messages[-1].content[{i}].image_url"
+                img = decode_data_url(url, param)
+                _check_square(img, param)
+                images.append(img)
+    else:
+        raise _bad(
+            "The user message's 'content' must be a string or an array of parts.", "messages", "invalid_type"
+        )
+    if len(images) > 2:
+        raise _bad("Send at most two images: the image and, optionally, its mask.", "messages")
+    return texts, images
+
+
+def parse_chat(body: Any) -> ImageRequest:
+    """Read an image request out of a chat completion body, as the Images routes' records.
+
+    The last user message carries the prompt (text parts) and, for edits and
+    variations, the image and an optional mask as ``image_url`` data-URL parts. An
+    image with transparent pixels (or a mask) makes an edit; an opaque image with no
+    mask makes variations. Chat's many generation knobs (temperature...) are ignored.
+
+    >>> req = parse_chat({"model": "openai/dall-e-2", "messages": [{"role": "user", "content": "a fox"}]})
+    >>> type(req).__name__, req.prompt, req.size
+    ('GenerateRequest', 'a fox', 1024)
+    """
+    if not isinstance(body, dict):
+        raise _bad("The request body must be a JSON object.", None, "invalid_json")
+    model = parse_model(body.get("model"), "chat")
+    if body.get("stream"):
+        raise _bad(
+            "'stream' is not supported by the offline engine's image chat route.",
+            "stream",
+            "unsupported_parameter",
+        )
+    texts, images = _chat_user_parts(body.get("messages"))
+    image_config = body.get("image_config") if isinstance(body.get("image_config"), dict) else {}
+    common: dict[str, Any] = {
+        "model": model,
+        "n": parse_int(body.get("n"), "n", lo=1, hi=SPEC.max_n, default=1),
+        "size": parse_size(body.get("size") or image_config.get("size")),
+        "response_format": "b64_json",
+        "seed": parse_int(body.get("seed"), "seed", lo=0, hi=SEED_MAX, default=None),
+    }
+    prompt = "\n".join(t for t in texts if t.strip())
+    if not images:
+        return GenerateRequest(prompt=parse_prompt(prompt, limit=CHAT_PROMPT_CHARS), **common)
+    img = images[0]
+    if len(images) == 2:
+        mimg = images[1]
+        if mimg.size != img.size:
+            raise _bad(
+                f"Invalid mask image - mask is {mimg.size[0]}x{mimg.size[1]} but image is "
+                f"{img.size[0]}x{img.size[1]}; they must have the same dimensions.",
+                "mask",
+                "invalid_image_dimensions",
+            )
+        alpha = _alpha(mimg)
+        if alpha is None:
+            raise _bad(
+                "Invalid mask image - it needs an alpha channel (alpha 0 = area to edit).",
+                "mask",
+                "invalid_image_format",
+            )
+    else:
+        alpha = _alpha(img)
+    mask = alpha == 0 if alpha is not None else None
+    if mask is not None and mask.any():
+        return EditRequest(
+            prompt=parse_prompt(prompt, limit=CHAT_PROMPT_CHARS), image=_rgb(img), mask=mask, **common
+        )
     return VaryRequest(image=_rgb(img), **common)

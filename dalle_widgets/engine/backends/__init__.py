@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["DEFAULT_BACKEND", "ImageBackend", "available_backends", "get_backend"]
+__all__ = ["DEFAULT_BACKEND", "ImageBackend", "available_backends", "get_backend", "seeds_for"]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -58,6 +58,18 @@ class ImageBackend(Protocol):
     def vary(self, image: np.ndarray, *, size: int, n: int, seed: int) -> list[np.ndarray]:
         """Images recognisably derived from ``image``."""
         ...
+
+
+def seeds_for(seed: int, n: int) -> list[int]:
+    """Per-image seeds of one request: ``seed, seed + 1, ...`` (wrapping at 2**63).
+
+    Backends give image ``i`` of a request the seed ``seeds_for(seed, n)[i]``, so the
+    images of one request differ and each is reproducible on its own.
+
+    >>> seeds_for(7, 3)
+    [7, 8, 9]
+    """
+    return [(seed + i) % 2**63 for i in range(n)]
 
 
 def _load(target: str) -> type:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._registry_types import seeds_for
+from .. import seeds_for
 from ._ops import resize_u8, to_float, to_u8
 from .inpaint import fill, push_pull
 from .procedural import generate
