@@ -37,8 +37,8 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from . import imaging
-from . import masks as _masks
 from .errors import DalleWidgetsError
+from .masks._validation import check_box, check_px
 
 __all__ = [
     "FrameRecord",
@@ -149,10 +149,11 @@ def extend(image: Any, left: int = 0, top: int = 0, right: int = 0, bottom: int 
     Examples
     --------
     >>> import numpy as np
+    >>> from dalle_widgets import masks
     >>> c = extend(np.full((2, 2, 3), 7, np.uint8), left=1, bottom=1)
     >>> c.size, c.box
     ((3, 3), (1, 0, 3, 2))
-    >>> print(_masks.render(c.mask))
+    >>> print(masks.render(c.mask))
     #--
     #--
     ###
@@ -362,7 +363,7 @@ def plan(
 
 def _check_frame_box(canvas: OutpaintCanvas, box: Any) -> Box:
     h, w = canvas.shape
-    x0, y0, x1, y1 = _masks._check_box(box, (h, w), "frame_box")
+    x0, y0, x1, y1 = check_box(box, (h, w), "frame_box")
     return x0, y0, x1, y1
 
 
@@ -388,6 +389,7 @@ def blend(
     Examples
     --------
     >>> import numpy as np
+    >>> from dalle_widgets import masks
     >>> c = extend(np.zeros((4, 4, 3), np.uint8), right=4)
     >>> out = blend(c, (0, 0, 8, 4), np.full((4, 8, 3), 200, np.uint8))
     >>> out.done, out.image[0, :, 0].tolist()
@@ -395,7 +397,7 @@ def blend(
     """
     x0, y0, x1, y1 = _check_frame_box(canvas, frame_box)
     fw, fh = x1 - x0, y1 - y0
-    fe = _masks._check_px(feather, "feather")
+    fe = check_px(feather, "feather")
     gen = imaging.to_pil(generated, "RGB", name="generated")
     if gen.size != (fw, fh):
         gen = gen.resize((fw, fh), Image.Resampling.LANCZOS)
@@ -431,6 +433,7 @@ def draw_plan(
     Examples
     --------
     >>> import numpy as np
+    >>> from dalle_widgets import masks
     >>> c = extend(np.zeros((64, 64, 3), np.uint8), right=64)
     >>> draw_plan(c, plan(c, frame=64)).size
     (128, 64)

@@ -82,6 +82,32 @@ def test_site_builds_and_documents_every_public_name(built_site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not conf.module_present("masks"), reason="dalle_widgets.masks is not in this checkout")
+def test_mask_functions_render_parameters_and_returns(built_site: Path) -> None:
+    """napoleon turns each numpydoc section into a field list, and no parameter type links elsewhere.
+
+    Sphinx cross-references every word of a parameter's type and, failing an exact match,
+    links any object whose name ends with it ("shape" -> ``OutpaintCanvas.shape``): the
+    types of the masks page are written so that none of their words does.
+    """
+    from dalle_widgets import masks
+
+    html = (built_site / "api" / "masks.html").read_text()
+    for name in masks.__all__:
+        start = html.index(f'id="dalle_widgets.masks.{name}"')
+        end = html.find('<dl class="py function">', start)
+        block = html[start : end if end != -1 else len(html)]
+        fields = re.findall(r'<dt class="field-\w+">(\w[\w ]*)<span class="colon">', block)
+        assert fields[:2] == ["Parameters", "Returns"], f"{name}: {fields}"
+        # "<strong>name</strong> (type) – description" (a list item each, or one paragraph)
+        entries = re.findall(r"<p><strong>[\w*]+</strong> \((.*?)</p>", block, flags=re.S)
+        assert entries, f"{name}: no typed parameters rendered"
+        types = [entry.split(") – ")[0] for entry in entries]
+        linked = [t for t in types if "reference internal" in t]
+        assert not linked, f"{name}: a parameter type links elsewhere: {linked}"
+
+
+@pytest.mark.slow
 def test_pages_of_present_modules_are_real(built_site: Path) -> None:
     """A page is only ever a 'not part of this checkout' note when its module is really absent."""
     for docname, needed in conf.PAGE_NEEDS.items():

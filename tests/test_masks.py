@@ -7,8 +7,10 @@ issue with hypothesis.
 
 from __future__ import annotations
 
+import inspect
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -17,8 +19,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from dalle_widgets import masks
+from dalle_widgets import imaging, masks
 from dalle_widgets.masks import (
+    _morphology,
+    _regions,
+    _runs,
     bbox,
     coverage,
     crop,
@@ -261,7 +266,7 @@ def test_grow_radius_at_a_lattice_distance(r: float, monkeypatch: pytest.MonkeyP
     m = rectangle((15, 15), (7, 7, 8, 8))
     want = _pairwise_dist_to(m) <= r
     assert np.array_equal(grow(m, r), want)
-    monkeypatch.setattr(masks, "_SHIFT_MAX_RADIUS", 0)
+    monkeypatch.setattr(_morphology, "_SHIFT_MAX_RADIUS", 0)
     assert np.array_equal(grow(m, r), want)
 
 
@@ -364,7 +369,7 @@ def test_to_png_zeroes_hidden_pixels_and_is_smaller() -> None:
     data = to_png(img, m)
     arr = np.asarray(Image.open(io.BytesIO(data)))
     assert (arr[:64] == 0).all() and np.array_equal(arr[64:, :, :3], img[64:])
-    assert len(data) < len(masks.imaging.encode_png(to_rgba(img, m)))
+    assert len(data) < len(imaging.encode_png(to_rgba(img, m)))
 
 
 def test_from_image_conventions() -> None:
@@ -497,13 +502,10 @@ def test_stroke_at_full_resolution_is_local() -> None:
 def test_grow_shrink_distance_transform_path_agrees(m: np.ndarray, r: float) -> None:
     """Large radii use scipy's EDT instead of shifted ORs; both must give the same exact result."""
     fast_grow, fast_shrink = grow(m, r), shrink(m, r)
-    old = masks._SHIFT_MAX_RADIUS
-    masks._SHIFT_MAX_RADIUS = 0
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_morphology, "_SHIFT_MAX_RADIUS", 0)
         assert np.array_equal(grow(m, r), fast_grow)
         assert np.array_equal(shrink(m, r), fast_shrink)
-    finally:
-        masks._SHIFT_MAX_RADIUS = old
 
 
 def test_grow_large_radius_is_a_disc() -> None:
@@ -517,12 +519,9 @@ def test_grow_large_radius_is_a_disc() -> None:
 def test_fill_holes_matches_scipy(m: np.ndarray, fraction: float) -> None:
     from scipy import ndimage
 
-    old = masks._FILL_RUNS_MAX_FRACTION
-    masks._FILL_RUNS_MAX_FRACTION = fraction
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_regions, "_FILL_RUNS_MAX_FRACTION", fraction)
         assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
-    finally:
-        masks._FILL_RUNS_MAX_FRACTION = old
 
 
 def test_fill_holes_of_nested_rings_and_a_spiral() -> None:
@@ -582,7 +581,7 @@ def test_fast_paths_agree_with_pil_paths() -> None:
 def test_span_decoding_paths_agree_with_the_definitions(
     monkeypatch: pytest.MonkeyPatch, fraction: float
 ) -> None:
-    monkeypatch.setattr(masks, "_WHOLE_IMAGE_FRACTION", fraction)
+    monkeypatch.setattr(_runs, "_WHOLE_IMAGE_FRACTION", fraction)
     zigzag = [(float(x), 5.0 + 50.0 * (i % 2)) for i, x in enumerate(np.linspace(0, 200, 61))] + [
         (200.0, 80.0),
         (0.0, 80.0),
@@ -649,3 +648,69 @@ def test_many_spans_grow_the_cached_run_values() -> None:
     comb = polygon((300, 301), teeth + [(300, 300), (0, 300)])
     assert np.array_equal(comb, _brute_polygon((300, 301), teeth + [(300, 300), (0, 300)]))
     assert comb[150].sum() > 100 and not comb[150].all()
+
+
+PUBLIC = [
+    "bbox",
+    "coverage",
+    "crop",
+    "describe",
+    "ellipse",
+    "empty",
+    "feather",
+    "fill_holes",
+    "from_image",
+    "full",
+    "grow",
+    "intersect",
+    "invert",
+    "pad",
+    "polygon",
+    "preview",
+    "rectangle",
+    "remove_small",
+    "render",
+    "resize",
+    "shrink",
+    "stroke",
+    "subtract",
+    "to_png",
+    "to_rgba",
+    "union",
+]
+
+
+def test_public_names_are_the_package_namespace() -> None:
+    """``masks`` is a package of private modules; its namespace is the API and stays this list."""
+    assert masks.__all__ == PUBLIC
+    for name in PUBLIC:
+        func = getattr(masks, name)
+        assert callable(func) and func.__module__.startswith("dalle_widgets.masks._"), name
+
+
+def _numpydoc_sections(doc: str) -> dict[str, list[str]]:
+    """Section title -> its lines, for the titles underlined with dashes."""
+    lines = doc.splitlines()
+    sections: dict[str, list[str]] = {}
+    current = None
+    for i, line in enumerate(lines):
+        if i + 1 < len(lines) and re.fullmatch(r"-{3,}", lines[i + 1]) and len(lines[i + 1]) == len(line):
+            current = line
+            sections[current] = []
+        elif current is not None and not re.fullmatch(r"-{3,}", line):
+            sections[current].append(line)
+    return sections
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_public_functions_document_parameters_and_returns(name: str) -> None:
+    func = getattr(masks, name)
+    sections = _numpydoc_sections(inspect.getdoc(func) or "")
+    assert "Parameters" in sections and "Returns" in sections, f"{name}: {sorted(sections)}"
+    documented = set()
+    for line in sections["Parameters"]:
+        if line and not line.startswith(" "):
+            documented.update(n.strip().lstrip("*") for n in line.split(" : ")[0].split(","))
+    assert documented == set(inspect.signature(func).parameters), name
+    returns = [line for line in sections["Returns"] if line.strip()]
+    assert returns and not returns[0].startswith(" "), f"{name}: the Returns section names no type"
