@@ -19,8 +19,8 @@ from ._version import __version__ as __version__
 _EXPORTS: dict[str, str] = {
     "ImagesClient": "dalle_widgets.client",
     "AsyncImagesClient": "dalle_widgets.client",
-    "ImageResult": "dalle_widgets.client",
-    "GeneratedImage": "dalle_widgets.client",
+    "ImageResult": "dalle_widgets.results",
+    "GeneratedImage": "dalle_widgets.results",
     "open_image": "dalle_widgets.store",
     "Store": "dalle_widgets.store",
     "MaskEditor": "dalle_widgets.widgets",
@@ -37,6 +37,7 @@ _SUBMODULES = {
     "outpaint",
     "errors",
     "models",
+    "results",
     "store",
     "client",
     "engine",

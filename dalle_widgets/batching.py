@@ -214,17 +214,15 @@ def _gallery(result: Any, *, client: Any, thumb_px: int) -> Any:
         Gallery = None  # noqa: N806 - the widgets part is optional here
     if Gallery is not None:
         return Gallery(result, client=client, thumb_px=thumb_px, columns=max(1, len(result)))
-    import io
-
     import ipywidgets as w
+
+    from . import _png
 
     tiles = []
     for image in result:
         thumb = image.image.copy()
         thumb.thumbnail((thumb_px, thumb_px))
-        buf = io.BytesIO()
-        thumb.save(buf, format="PNG")
-        tiles.append(w.Image(value=buf.getvalue(), format="png"))
+        tiles.append(w.Image(value=_png.encode(thumb), format="png"))
     return w.HBox(tiles)
 
 

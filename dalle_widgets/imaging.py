@@ -24,6 +24,7 @@ Coordinates follow the package convention: points ``(x, y)``, boxes
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import math
@@ -35,6 +36,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+from . import _png
+from ._png import MAX_UPLOAD_BYTES
+
 __all__ = [
     "MAX_UPLOAD_BYTES",
     "checkerboard",
@@ -42,6 +46,7 @@ __all__ = [
     "encode_png",
     "fit_square",
     "has_alpha",
+    "image_hash",
     "on_checkerboard",
     "thumbnail",
     "to_array",
@@ -51,10 +56,6 @@ __all__ = [
 
 logger = logging.getLogger("dalle_widgets")
 
-#: The Images API's limit for an uploaded image or mask (strictly less than 4 MB).
-MAX_UPLOAD_BYTES = 4_000_000
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _ACCEPTED = "a path, bytes, a file object, a PIL image or a numpy array (H, W[, 3|4])"
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _MAX_DECODE_PIXELS = 8192 * 8192
@@ -387,7 +388,7 @@ Downsize it first (e.g. fit_square(image, size=512)) or simplify it; it was not 
         max_bytes = _check_int(max_bytes, "max_bytes")
     if not levels:
         raise ValueError("levels must name at least one zlib level (0-9).")
-    if isinstance(image, (bytes, bytearray, memoryview)) and bytes(image[:8]) == _PNG_SIGNATURE:
+    if isinstance(image, (bytes, bytearray, memoryview)) and _png.is_png(image):
         if max_bytes is None or len(image) < max_bytes:
             to_pil(image)  # validate that it decodes
             return bytes(image)
@@ -396,9 +397,7 @@ Downsize it first (e.g. fit_square(image, size=512)) or simplify it; it was not 
     for level in levels:
         if not 0 <= int(level) <= 9:
             raise ValueError(f"levels must be zlib levels 0-9; got {level!r}.")
-        buf = io.BytesIO()
-        img.save(buf, format="PNG", compress_level=int(level), optimize=int(level) >= 9)
-        data = buf.getvalue()
+        data = _png.encode(img, level=int(level), optimize=int(level) >= 9)
         if max_bytes is None or len(data) < max_bytes:
             return data
         smallest = len(data) if smallest is None else min(smallest, len(data))
@@ -409,6 +408,21 @@ Downsize it first (e.g. fit_square(image, size=512)) or simplify it; it was not 
         f"{smallest - max_bytes + 1:,} over the {max_bytes:,} byte limit. Downsize it first "
         "(e.g. fit_square(image, size=512)) or simplify it; it was not shrunk automatically."
     )
+
+
+def image_hash(image: Image.Image) -> str:
+    """A short content hash of an image's pixels (mode, size and raw bytes).
+
+    Used for lineage: a variation records the hash of its parent, which equals the
+    ``image_hash`` the store recorded for that parent when it was received.
+
+    >>> image_hash(Image.new("RGB", (2, 2))) == image_hash(Image.new("RGB", (2, 2)))
+    True
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()[:16]
 
 
 def thumbnail(image: Any, px: int) -> Image.Image:

@@ -45,6 +45,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._png import MAX_UPLOAD_BYTES
 from .errors import ConfigurationError
 
 if sys.version_info >= (3, 11):
@@ -236,7 +237,7 @@ class ModelSpec:
     max_prompt_chars: int | None = None
     square_inputs: bool = False
     response_formats: tuple[str, ...] = ("url", "b64_json")
-    max_upload_bytes: int = 4_000_000
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
     known: bool = True
     family: str = "generic"
     status: str = "active"
@@ -257,7 +258,7 @@ class ModelSpec:
     max_partial_images: int = 0
     max_input_images: int = 1
     upload_formats: tuple[str, ...] = ("png",)
-    max_mask_bytes: int = 4_000_000
+    max_mask_bytes: int = MAX_UPLOAD_BYTES
     input_fidelity: tuple[str, ...] = ()
     complexities: tuple[str, ...] = ()
     default_complexity: str | None = None

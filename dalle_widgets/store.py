@@ -11,9 +11,10 @@ right after the header so that a plain ``PIL.Image.open`` reads it without decod
 When the server sent a PNG, its bytes are kept as received and only the text chunk is
 added: no re-encoding, no quality loss, and almost no time spent.
 
-Writes are atomic (a temporary file in the same directory, then :func:`os.replace`), and
-every file name carries a random part, so two processes writing at once never lose or
-clobber an image. The API key is never part of what is stored: the client builds the
+Writes are atomic (a temporary file in the same directory, then a rename: see
+:func:`dalle_widgets._png.write_atomic` for when it also flushes to the disk), and every
+file name carries a random part, so two processes writing at once never lose or clobber
+an image. The API key is never part of what is stored: the client builds the
 provenance from the request, never from its headers.
 
 The request cache is an append-only log rather than a file per request: appending one
@@ -32,33 +33,24 @@ unreadable: a miss, never an error. Later records for the same key win.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import logging
 import os
 import secrets
-import struct
-import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from PIL import Image
-
-    from .client._results import GeneratedImage
+from ._png import CHUNK_KEY, as_png, read_info, with_info, write_atomic
+from .imaging import image_hash
+from .results import GeneratedImage
 
 __all__ = ["CHUNK_KEY", "Store", "default_root", "image_hash", "open_image", "read_info"]
 
 logger = logging.getLogger("dalle_widgets")
 
-CHUNK_KEY = "dalle_widgets"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_TEXT_CHUNKS = (b"tEXt", b"iTXt", b"zTXt")
 CACHE_VERSION = 1
 
 
@@ -66,153 +58,6 @@ def default_root() -> Path:
     """The store directory: ``$DALLE_WIDGETS_HOME`` if set, else ``~/.dalle_widgets``."""
     env = os.environ.get("DALLE_WIDGETS_HOME")
     return Path(env).expanduser() if env else Path.home() / ".dalle_widgets"
-
-
-def image_hash(image: Image.Image) -> str:
-    """A short content hash of an image's pixels (mode, size and raw bytes).
-
-    Used for lineage: a variation records the hash of its parent, which equals the
-    ``image_hash`` the store recorded for that parent when it was received.
-
-    >>> from PIL import Image
-    >>> image_hash(Image.new("RGB", (2, 2))) == image_hash(Image.new("RGB", (2, 2)))
-    True
-    """
-    digest = hashlib.sha256()
-    digest.update(f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode())
-    digest.update(image.tobytes())
-    return digest.hexdigest()[:16]
-
-
-# --- PNG chunk surgery (pure functions over bytes) -------------------------------------------------
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    )
-
-
-def _iter_chunks(png: bytes) -> Iterator[tuple[bytes, int, int]]:
-    """Yield ``(type, start, end)`` of each chunk; raise ValueError on a malformed PNG."""
-    if not png.startswith(PNG_SIGNATURE):
-        raise ValueError("not a PNG (bad signature)")
-    pos = len(PNG_SIGNATURE)
-    while pos < len(png):
-        if pos + 8 > len(png):
-            raise ValueError("truncated PNG chunk header")
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind = png[pos + 4 : pos + 8]
-        end = pos + 12 + length
-        if end > len(png):
-            raise ValueError("truncated PNG chunk")
-        yield kind, pos, end
-        pos = end
-        if kind == b"IEND":
-            return
-    raise ValueError("PNG has no IEND chunk")
-
-
-def _is_our_text(png: bytes, kind: bytes, start: int) -> bool:
-    key = CHUNK_KEY.encode() + b"\x00"
-    return kind in _TEXT_CHUNKS and png[start + 8 : start + 8 + len(key)] == key
-
-
-def png_with_info(png: bytes, info: Mapping[str, Any]) -> bytes:
-    """Return ``png`` with ``info`` as JSON in a ``dalle_widgets`` text chunk after IHDR.
-
-    Any earlier ``dalle_widgets`` chunk is dropped; every other chunk is kept byte for byte.
-
-    >>> import io
-    >>> from PIL import Image
-    >>> buf = io.BytesIO()
-    >>> Image.new("L", (2, 2)).save(buf, "PNG")
-    >>> read_info(png_with_info(png_with_info(buf.getvalue(), {"a": 1}), {"a": 2}))
-    {'a': 2}
-    """
-    text = json.dumps(info, sort_keys=True, ensure_ascii=True, default=str).encode("latin-1")
-    ours = _chunk(b"tEXt", CHUNK_KEY.encode() + b"\x00" + text)
-    parts = [PNG_SIGNATURE]
-    for kind, start, end in _iter_chunks(png):
-        if _is_our_text(png, kind, start):
-            continue
-        parts.append(png[start:end])
-        if kind == b"IHDR":
-            parts.append(ours)
-    return b"".join(parts)
-
-
-def read_info(png: bytes) -> dict[str, Any]:
-    """The provenance dict stored in a PNG's ``dalle_widgets`` chunk (empty if none).
-
-    Only the chunks before the pixel data are read. Raises ValueError for bytes that are
-    not a well-formed PNG.
-
-    >>> read_info(b"not a png")
-    Traceback (most recent call last):
-    ...
-    ValueError: not a PNG (bad signature)
-    """
-    key = CHUNK_KEY.encode() + b"\x00"
-    for kind, start, end in _iter_chunks(png):
-        if kind == b"tEXt" and _is_our_text(png, kind, start):
-            data = png[start + 8 + len(key) : end - 4]
-            value = json.loads(data.decode("latin-1"))
-            return value if isinstance(value, dict) else {}
-        if kind == b"IDAT":
-            break
-    return {}
-
-
-def _encode_png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def _as_png(image: Any) -> bytes:
-    """PNG bytes for a PIL image, PNG bytes (kept as is) or other encoded image bytes."""
-    from PIL import Image
-
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        data = bytes(image)
-        if data.startswith(PNG_SIGNATURE):
-            return data
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            return _encode_png(im)
-    if isinstance(image, Image.Image):
-        return _encode_png(image)
-    import numpy as np
-
-    if isinstance(image, np.ndarray):
-        return _encode_png(Image.fromarray(image))
-    raise TypeError(f"cannot store {type(image).__name__}: pass a PIL image, a numpy array or image bytes")
-
-
-_made_dirs: set[Path] = set()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    if path.parent not in _made_dirs:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _made_dirs.add(path.parent)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    except FileNotFoundError:  # the directory was removed since: make it again
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class Store:
@@ -263,13 +108,12 @@ class Store:
         image bytes (re-encoded as PNG), a PIL image or a uint8 numpy array. The write is
         atomic and the file name unique, so concurrent writers never clobber each other.
         """
-        return self.save_png(_as_png(image), info)[0]
+        return self.save_png(as_png(image), info)[0]
 
     def save_png(self, png: bytes, info: Mapping[str, Any]) -> tuple[Path, bytes]:
         """Like :meth:`save` for PNG bytes; also return the bytes written (with the chunk)."""
-        data = png_with_info(png, info)
-        path = self._new_path(info)
-        _atomic_write(path, data)
+        data = with_info(png, info)
+        path = write_atomic(self._new_path(info), data)
         logger.debug("stored %s (%d bytes)", path, len(data))
         return path, data
 
@@ -345,6 +189,7 @@ class _CacheIndex:
         self.records: dict[str, dict[str, Any]] = {}
         self.offsets: dict[str, int] = {}
         self.lock = threading.Lock()
+        self.made = False  # whether the directory is known to exist
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self.lock:
@@ -358,9 +203,9 @@ class _CacheIndex:
         line = b"\n" + json.dumps(record, sort_keys=True).encode("utf-8") + b"\n"
         path = self.dir / f"index-{time.strftime('%Y-%m-%d')}.jsonl"
         with self.lock:
-            if self.dir not in _made_dirs:
+            if not self.made:
                 self.dir.mkdir(parents=True, exist_ok=True)
-                _made_dirs.add(self.dir)
+                self.made = True
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 os.write(fd, line)
@@ -432,8 +277,6 @@ def open_image(path: str | os.PathLike[str]) -> GeneratedImage:
     >>> im.info["prompt"], im.image.size
     ('x', (3, 2))
     """
-    from .client._results import GeneratedImage
-
     p = Path(path)
     data = p.read_bytes()
     try:

@@ -89,6 +89,7 @@ PAGE_NEEDS: dict[str, tuple[str, ...]] = {
     "api/imaging": ("imaging",),
     "api/outpaint": ("outpaint",),
     "api/client": ("client",),
+    "api/results": ("results",),
     "api/store": ("store",),
     "api/engine": ("engine",),
     "api/widgets": ("widgets",),

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 import dalle_widgets
-from dalle_widgets.store import Store, default_root, image_hash, open_image, png_with_info, read_info
+from dalle_widgets._png import with_info
+from dalle_widgets.store import Store, default_root, image_hash, open_image, read_info
 
 
 def _png(color=(200, 30, 30), size=(16, 12), mode="RGB") -> bytes:
@@ -48,14 +49,14 @@ def test_png_bytes_are_kept_and_provenance_reads_back(tmp_path) -> None:
 
 
 def test_provenance_chunk_is_replaced_not_duplicated(tmp_path) -> None:
-    first = png_with_info(_png(), {"a": 1})
-    second = png_with_info(first, {"a": 2})
+    first = with_info(_png(), {"a": 1})
+    second = with_info(first, {"a": 2})
     assert read_info(second) == {"a": 2}
     assert second.count(b"tEXtdalle_widgets") == 1
 
 
 def test_chunks_have_valid_crcs(tmp_path) -> None:
-    data = png_with_info(_png(), {"k": "v"})
+    data = with_info(_png(), {"k": "v"})
     pos = 8
     while pos < len(data):
         length = int.from_bytes(data[pos : pos + 4], "big")

@@ -14,8 +14,8 @@ POST http://127.0.0.1:9/v1/images/generations  (generate, images protocol)
 Modules: ``_config`` (settings, environment, offline fallback), ``_base`` (validation,
 request building, result handling), ``_responses`` (errors, retries, payloads),
 ``_protocols`` (images vs chat wire formats), ``_uploads`` (input coercion at the edge),
-``_results`` (:class:`ImageResult`, :class:`GeneratedImage`), ``_sync`` / ``_async``
-(the send loops).
+``_sync`` / ``_async`` (the send loops). The results it returns, :class:`ImageResult` and
+:class:`GeneratedImage`, are defined in :mod:`dalle_widgets.results` and re-exported here.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ..results import GeneratedImage, ImageResult
 from ._async import AsyncImagesClient
 from ._base import PreparedRequest
-from ._results import GeneratedImage, ImageResult
 from ._sync import ImagesClient
 
 __all__ = [

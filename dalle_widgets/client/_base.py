@@ -18,10 +18,12 @@ from typing import Any, NoReturn
 
 import httpx
 
+from .. import _png
 from .._version import __version__
 from ..errors import APIError, DalleWidgetsError, InvalidRequestError, InvalidResponseError, redact
 from ..models import OPERATIONS, ModelSpec, lookup
-from ..store import PNG_SIGNATURE, Store, _as_png
+from ..results import GeneratedImage, ImageResult
+from ..store import Store
 from . import _uploads
 from ._config import CACHE_MODES, MAX_RETRY_AFTER, USER_AGENT, Settings, origin_of, resolve_settings
 from ._protocols import CHAT_PATH, IMAGES_PATHS, build_chat_body, parse_chat_body, summarize_chat_body
@@ -33,7 +35,6 @@ from ._responses import (
     parse_json_body,
     retry_after_seconds,
 )
-from ._results import GeneratedImage, ImageResult
 
 __all__ = ["BaseImagesClient", "PreparedRequest"]
 
@@ -528,8 +529,7 @@ class BaseImagesClient:
         if "parent_path" in prepared.lineage:
             info["parent_path"] = prepared.lineage["parent_path"]
         info = {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}
-        png = data if data.startswith(PNG_SIGNATURE) else _as_png(data)
-        path, png = self._store.save_png(png, info)
+        path, png = self._store.save_png(_png.as_png(data), info)
         return GeneratedImage(png, info=info, path=path)
 
     def _store_answer(

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 
 from ..errors import APIConnectionError, APITimeoutError, DalleWidgetsError, InvalidResponseError, redact
+from ..results import ImageResult
 from ._base import BaseImagesClient, PreparedRequest
 from ._config import USER_AGENT
 from ._responses import RawImage, retry_wait
-from ._results import ImageResult
 
 __all__ = ["ImagesClient"]
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InvalidRequestError
+from ..imaging import image_hash
 from ..models import ModelSpec
-from ..store import image_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image

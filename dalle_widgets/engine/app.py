@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import io
 import json
 import logging
 import re
@@ -34,7 +33,7 @@ from typing import Any, Literal
 
 import anyio
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -44,6 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
+from .._png import encode as encode_png
 from .._version import __version__
 from ..models import DEFAULT_MODEL
 from . import validation as v
@@ -193,12 +193,11 @@ async def read_form(request: Request, operation: str) -> dict[str, Any]:
 
 
 def _png(array: np.ndarray, meta: dict[str, Any]) -> bytes:
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", f"{ENGINE_NAME} {__version__}")
-    info.add_text("dalle_widgets_engine", json.dumps(meta, sort_keys=True))
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, "PNG", compress_level=1, pnginfo=info)
-    return buf.getvalue()
+    text = {
+        "Software": f"{ENGINE_NAME} {__version__}",
+        "dalle_widgets_engine": json.dumps(meta, sort_keys=True),
+    }
+    return encode_png(Image.fromarray(array), text=text)
 
 
 async def render_images(

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from .. import _png
 from ..models import DEFAULT_MODEL, lookup, strip_provider
 from ._errors import EngineError
 
@@ -289,7 +290,7 @@ def decode_png(data: bytes, param: str) -> Image.Image:
     bomb (more than :data:`MAX_INPUT_PIXELS` pixels) and a truncated or corrupt file.
     """
     limit = SPEC.max_upload_bytes
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+    if not _png.is_png(data):
         raise _bad(
             f"Invalid file '{param}': uploaded image must be a PNG and less than 4 MB "
             f"(the file does not start with the PNG signature).",

@@ -28,6 +28,7 @@ from IPython.core.magic import (
 )
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, observe, validate
 
+from .. import _png
 from ..errors import ConfigurationError, DalleWidgetsError, InvalidRequestError, redact
 from ..models import MODELS, lookup, strip_provider
 from ..pricing import Estimate, Ledger, format_usd
@@ -461,7 +462,7 @@ class DalleMagics(Magics):
             if source is not None and Path(source).is_file():
                 shutil.copyfile(source, target)
             else:
-                image.image.save(target, format="PNG")
+                _png.write_atomic(target, _png.encode(image.image))
         return folder
 
     def _dry_run(self, client: Any, prepared: Any, est: Estimate, extra: str = "") -> Any:
@@ -654,7 +655,7 @@ class DalleMagics(Magics):
         if opts.get("out"):
             folder = Path(opts["out"]).expanduser()
             folder.mkdir(parents=True, exist_ok=True)
-            result.image.save(folder / f"{_slug(prompt)}-outpaint.png")
+            _png.write_atomic(folder / f"{_slug(prompt)}-outpaint.png", _png.encode(result.image))
         self._present(result.image, result, show=opts["show"])
         return result
 

@@ -1,4 +1,4 @@
-"""How an :class:`~dalle_widgets.client.ImageResult` shows itself: a live Gallery in a kernel.
+"""How an :class:`~dalle_widgets.results.ImageResult` shows itself: a live Gallery in a kernel.
 
 ``ImageResult._ipython_display_`` calls :func:`display_result`. In a running
 Jupyter kernel (where widgets can render) the result appears as a

@@ -2,8 +2,9 @@
 
 A board is data first: a folder with ``board.json`` (the manifest: order,
 captions, provenance) and ``images/<id>.png``. Every change writes the image
-first and then the manifest, each atomically (temporary file + ``os.replace``),
-so a crash never leaves a half-written file and never loses a pinned image.
+first and then the manifest, each atomically and flushed to the disk
+(:func:`dalle_widgets._png.write_atomic` with ``durable=True``), so a crash never
+leaves a half-written file and never loses a pinned image.
 ``MoodBoard(path)`` reloads it; a folder damaged by hand (a missing image, a
 broken manifest) loads what it can and lists what it skipped in ``.skipped``.
 
@@ -17,11 +18,9 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import io
 import json
 import logging
 import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,7 +30,8 @@ from typing import Any
 import ipywidgets as W
 from PIL import Image
 
-from .. import imaging
+from .. import _png, imaging
+from ..store import default_root
 from . import _client
 from ._static import StaticFallbackMixin, placeholder, png_bytes
 from ._tasks import TaskRunner, error_line
@@ -47,19 +47,9 @@ FORMAT_VERSION = 1
 _current: MoodBoard | None = None
 
 
-def _home() -> Path:
-    try:
-        from ..store import default_root
-
-        return Path(default_root())
-    except (ImportError, AttributeError):  # the store lands with issue 3; same rule
-        env = os.environ.get("DALLE_WIDGETS_HOME")
-        return Path(env) if env else Path.home() / ".dalle_widgets"
-
-
 def default_board_path() -> Path:
     """``$DALLE_WIDGETS_HOME/boards/default`` (``~/.dalle_widgets/boards/default`` without the variable)."""
-    return _home() / "boards" / "default"
+    return default_root() / "boards" / "default"
 
 
 def current_board() -> MoodBoard:
@@ -70,21 +60,9 @@ def current_board() -> MoodBoard:
     return _current
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _write(path: Path, data: bytes) -> None:
+    """Every board file is written atomically and flushed: the board is curated by hand."""
+    _png.write_atomic(path, data, durable=True)
 
 
 @dataclass
@@ -131,14 +109,11 @@ def _png_of(image: Any) -> tuple[bytes, dict[str, Any]]:
     """PNG bytes and provenance of anything pinnable (GeneratedImage keeps its own PNG and info)."""
     png = getattr(image, "png", None)
     info = dict(getattr(image, "info", None) or {}) if not isinstance(image, Image.Image) else {}
-    if isinstance(png, bytes | bytearray) and bytes(png[:8]) == b"\x89PNG\r\n\x1a\n":
+    if isinstance(png, bytes | bytearray) and _png.is_png(png):
         return bytes(png), info
     if isinstance(image, BoardItem):
         return image.path.read_bytes(), dict(image.info)
-    pil = imaging.to_pil(getattr(image, "image", image))
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG")
-    return buf.getvalue(), info
+    return _png.encode(imaging.to_pil(getattr(image, "image", image))), info
 
 
 class MoodBoard(StaticFallbackMixin, W.VBox):
@@ -254,7 +229,7 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
 
     def _save(self) -> None:
         data = {"version": FORMAT_VERSION, "items": [i.to_json(self.path) for i in self._items]}
-        _atomic_write(self.manifest_path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))
+        _write(self.manifest_path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))
 
     def _changed(self) -> None:
         self._save()
@@ -311,7 +286,7 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         png, info = _png_of(image)
         item_id = uuid.uuid4().hex[:12]
         path = self.path / IMAGES / f"{item_id}.png"
-        _atomic_write(path, png)
+        _write(path, png)
         if caption is None:
             caption = str(info.get("prompt") or "")
         item = BoardItem(
@@ -366,9 +341,7 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
     ) -> Path:
         """Write a PNG contact sheet of the board to ``path``; return the path."""
         out = Path(path)
-        buf = io.BytesIO()
-        self.contact_sheet(cols=cols, thumb_px=thumb_px).save(buf, format="PNG")
-        _atomic_write(out, buf.getvalue())
+        _write(out, _png.encode(self.contact_sheet(cols=cols, thumb_px=thumb_px)))
         return out
 
     def export_html(
@@ -424,7 +397,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
 {chr(10).join(figures)}
 </main></body></html>
 """
-        _atomic_write(out, page.encode("utf-8"))
+        _write(out, page.encode("utf-8"))
         return out
 
     # ---------------------------------------------------------- variations

@@ -24,7 +24,7 @@ import ipywidgets as W
 import numpy as np
 from PIL import Image
 
-from .. import imaging
+from .. import _png, imaging
 from . import _client
 from ._static import StaticFallbackMixin, placeholder, png_bytes
 from ._tasks import TaskRunner, error_line
@@ -380,10 +380,9 @@ class Gallery(StaticFallbackMixin, W.VBox):
         else:
             target = Path(path)
         png = getattr(item, "png", None)
-        if isinstance(png, bytes):
-            target.write_bytes(png)
-        else:
-            _pil(item).save(target, format="PNG")
+        _png.write_atomic(
+            target, png if isinstance(png, bytes) and _png.is_png(png) else _png.encode(_pil(item))
+        )
         self._set_status(f"Saved #{index} to {target}")
         return target
 

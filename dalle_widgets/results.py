@@ -1,40 +1,33 @@
-"""What the client returns: :class:`ImageResult`, a sequence of :class:`GeneratedImage`.
+"""The value types every layer passes around: :class:`ImageResult`, a sequence of :class:`GeneratedImage`.
+
+The client returns them, the store reads them back from disk, the outpaint driver and
+the batches collect them, the widgets show them. They sit at the bottom of the package
+(they import only :mod:`~dalle_widgets.imaging` and the PNG helpers), so any layer can
+use them without importing the client or the widgets.
 
 A :class:`GeneratedImage` keeps the PNG bytes the store wrote and decodes them lazily:
 a result of ten 1024 px images costs nothing until someone looks at the pixels.
-Both classes show themselves in Jupyter as small thumbnails (``_repr_png_`` and
-``_repr_html_``), never as full-size base64, so saved notebooks stay small. The
-widgets layer supplies ``_ipython_display_``, which shows a live Gallery in a kernel.
+Both classes show themselves as small thumbnails (``_repr_png_`` and ``_repr_html_``),
+never as full-size base64, so saved notebooks stay small. In a notebook the widgets
+layer shows an :class:`ImageResult` as a live Gallery instead.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
-if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-    from PIL import Image
+import numpy as np
+from PIL import Image
+
+from . import _png, imaging
 
 __all__ = ["GeneratedImage", "ImageResult"]
 
 THUMB_PX = 128
-
-
-def _thumbnail(image: Image.Image, px: int) -> Image.Image:
-    from .. import imaging
-
-    return imaging.thumbnail(image, px)
-
-
-def _png(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 class GeneratedImage:
@@ -75,23 +68,19 @@ class GeneratedImage:
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            from .. import imaging
-
             # RGB or RGBA, like every image the package hands out (palette and grey PNGs converted)
             self._image = imaging.to_pil(self.png)
         return self._image
 
     @property
     def image_hash(self) -> str:
-        """Content hash of the pixels (see :func:`dalle_widgets.store.image_hash`).
+        """Content hash of the pixels (see :func:`dalle_widgets.imaging.image_hash`).
 
         A child's ``info["parent_hashes"]`` holds its parent's ``image_hash``: that is the
         lineage link, and it holds even when the parent was passed on as a numpy array.
         """
         if self._hash is None:
-            from ..store import image_hash
-
-            self._hash = image_hash(self.image)
+            self._hash = imaging.image_hash(self.image)
         return self._hash
 
     @property
@@ -105,21 +94,17 @@ class GeneratedImage:
 
     def to_numpy(self) -> np.ndarray:
         """The pixels as a uint8 array, shape ``(H, W, 3)`` or ``(H, W, 4)`` (a new array)."""
-        import numpy as np
-
         return np.array(self.image)
 
     def save(self, path: str | Path) -> Path:
-        """Copy the PNG (with provenance) to ``path``; return it."""
-        target = Path(path)
-        target.write_bytes(self.png)
-        return target
+        """Copy the PNG (with provenance) to ``path`` (atomically); return it."""
+        return _png.write_atomic(path, self.png)
 
     def thumbnail(self, px: int = THUMB_PX) -> Image.Image:
-        return _thumbnail(self.image, px)
+        return imaging.thumbnail(self.image, px)
 
     def _repr_png_(self) -> bytes:
-        return _png(self.thumbnail(256))
+        return _png.encode(self.thumbnail(256))
 
     def __repr__(self) -> str:
         w, h = self.size
@@ -218,8 +203,6 @@ class ImageResult(Sequence[GeneratedImage]):
 
     def contact_sheet(self, px: int = THUMB_PX) -> Image.Image:
         """The thumbnails side by side (at most 5 per row) as one PIL image."""
-        from .. import imaging
-
         return imaging.contact_sheet(
             [im.image for im in self.images], cols=min(5, len(self.images)), cell_px=px, gap=4
         )
@@ -227,18 +210,18 @@ class ImageResult(Sequence[GeneratedImage]):
     def _repr_png_(self) -> bytes | None:
         if not self.images:
             return None
-        return _png(self.contact_sheet())
+        return _png.encode(self.contact_sheet())
 
     def _ipython_display_(self) -> None:
         """In a live kernel show an interactive Gallery; elsewhere the static PNG/HTML (widgets layer)."""
-        from ..widgets._display import display_result
+        from .widgets._display import display_result
 
         display_result(self)
 
     def _repr_html_(self) -> str:
         tiles = []
         for i, im in enumerate(self.images):
-            data = base64.b64encode(_png(im.thumbnail(THUMB_PX))).decode("ascii")
+            data = base64.b64encode(_png.encode(im.thumbnail(THUMB_PX))).decode("ascii")
             w, h = im.size
             tiles.append(
                 f'<figure style="margin:4px;display:inline-block;text-align:center">'
