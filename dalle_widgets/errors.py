@@ -10,10 +10,10 @@ so ``except DalleWidgetsError`` catches all of them and nothing else::
      |    +-- AuthenticationError      401
      |    +-- PermissionDeniedError    403
      |    +-- NotFoundError            404
-     |    |    +-- ModelNotFoundError  404 model_not_found (dall-e-2 was retired on OpenAI)
+     |    |    +-- ModelNotFoundError  404 model_not_found, or a shut-down model refused before sending
      |    +-- RateLimitError           429 (retryable)
      |    |    +-- QuotaExceededError  429 insufficient_quota (never retried)
-     |    +-- ContentPolicyError       400 content_policy_violation
+     |    +-- ContentPolicyError       400 moderation_blocked / content_policy_violation
      |    +-- ServerError              5xx
      +-- APIConnectionError            no answer: DNS, refused, reset
      |    +-- APITimeoutError          no answer in time
@@ -148,7 +148,11 @@ class AuthenticationError(APIError):
 
 
 class PermissionDeniedError(APIError):
-    """403: the key may not use this model or endpoint."""
+    """403: the key may not use this model or endpoint.
+
+    OpenAI's "organization must be verified" gate (403, and its 400 streaming variant)
+    also lands here, with the verification link and the propagation delay.
+    """
 
 
 class NotFoundError(APIError):
@@ -156,10 +160,13 @@ class NotFoundError(APIError):
 
 
 class ModelNotFoundError(NotFoundError):
-    """404 ``model_not_found``: the model does not exist on this endpoint.
+    """The model does not exist on this endpoint (404 ``model_not_found``, "does not exist").
 
-    OpenAI retired ``dall-e-2`` on its own API on 2026-05-12; the message names the
-    alternatives (a gpt-image model, an OpenAI-compatible endpoint, the offline engine).
+    Also raised before anything is sent when a model past its shutdown date (in the
+    model table, or as reported by the endpoint) is chosen on api.openai.com. For a
+    model the table knows was shut down, the message names the date and the live
+    replacements, an OpenAI-compatible endpoint that still serves it, and the offline
+    engine; for another model, how to list what the endpoint serves.
     """
 
 
@@ -176,7 +183,11 @@ class QuotaExceededError(RateLimitError):
 
 
 class ContentPolicyError(APIError):
-    """400 ``content_policy_violation``: the provider's safety system refused the request."""
+    """400 ``moderation_blocked`` or ``content_policy_violation``: the safety system refused.
+
+    The message names the categories (``moderation_details.categories``) and whether the
+    prompt or the generated image was blocked; it never repeats the prompt.
+    """
 
 
 class ServerError(APIError):

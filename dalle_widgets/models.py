@@ -64,6 +64,7 @@ __all__ = [
     "TokenRates",
     "default_model",
     "family_of",
+    "find",
     "lifecycle_warning",
     "live_models",
     "live_replacements",
@@ -499,7 +500,6 @@ _REGISTERED_RAW: dict[str, dict[str, Any]] = {}
 DEFAULT_MODEL = _SHIPPED.endpoints.get("offline", "dall-e-2")
 _lock = threading.Lock()
 _user_cache: dict[str, Any] = {"key": None, "table": None, "specs": {}}
-_warned: set[tuple[str, str]] = set()
 
 
 def _user_layer() -> tuple[_Table, dict[str, ModelSpec]]:
@@ -585,19 +585,27 @@ def lookup(model: str) -> ModelSpec:
     for being unknown. Raises :class:`~dalle_widgets.errors.ConfigurationError` when the
     user's file cannot be read, naming the file and the field.
     """
-    base = strip_provider(model)
-    table, user = _user_layer()
-    if base in _REGISTERED:
-        return _REGISTERED[base]
-    specs = {**MODELS, **user, **_REGISTERED}
-    name = _canonical(base, specs)
-    spec = _REGISTERED.get(name) or user.get(name) or MODELS.get(name)
+    spec = find(model)
     if spec is not None:
         return spec
-    spec = table.fallback(base)
+    spec = _user_layer()[0].fallback(strip_provider(model))
     rules = "generic checks apply" if spec.family == "generic" else f"the {spec.family} family's rules apply"
     logger.warning("model %r is not in dalle_widgets' table: %s", model, rules)
     return spec
+
+
+def find(model: str) -> ModelSpec | None:
+    """The table's entry for ``model`` (prefixes and snapshot ids resolved), or None: no fallback.
+
+    >>> find("openai/gpt-image-2-2026-04-21").name, find("flux-pro") is None
+    ('gpt-image-2', True)
+    """
+    base = strip_provider(model)
+    _table, user = _user_layer()
+    if base in _REGISTERED:
+        return _REGISTERED[base]
+    name = _canonical(base, {**MODELS, **user, **_REGISTERED})
+    return _REGISTERED.get(name) or user.get(name) or MODELS.get(name)
 
 
 def register(name: str, *, like: str | None = None, **fields: Any) -> ModelSpec:
@@ -730,11 +738,3 @@ def lifecycle_warning(
     if days <= WARN_DAYS:
         return f"{spec.name} shuts down on {when.isoformat()} (in {days} day{'s' if days != 1 else ''}){use}"
     return None
-
-
-def warn_once(model: str, message: str) -> None:
-    """Log ``message`` about ``model`` once per process."""
-    key = (strip_provider(model), message)
-    if key not in _warned:
-        _warned.add(key)
-        logger.warning("%s", message)

@@ -22,7 +22,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(DOCS / "_scripts"))
 
 # Importing the package must never reach a provider while the docs build.
-for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+for _name in (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "OPENAI_API_VERSION",
+):
     os.environ.pop(_name, None)
 
 from dalle_widgets import __version__  # noqa: E402

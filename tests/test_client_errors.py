@@ -32,7 +32,7 @@ from tests.fixtures.fake_openai import Answer, error, html_page
                 code="model_not_found",
             ),
             errors.ModelNotFoundError,
-            "retired dall-e-2 on its own API on 2026-05-12",
+            "was shut down by OpenAI on 2026-05-12",
         ),
         (
             error(
@@ -78,7 +78,7 @@ def test_model_not_found_names_every_alternative(twin, fake_openai) -> None:
     with pytest.raises(errors.ModelNotFoundError) as info:
         twin().generate("a fox")
     text = str(info.value)
-    for alternative in ("gpt-image-1", "OPENAI_BASE_URL", "offline engine", "DALLE_WIDGETS_OFFLINE"):
+    for alternative in ("gpt-image-2", "OPENAI_BASE_URL", "offline engine", "DALLE_WIDGETS_OFFLINE"):
         assert alternative in text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 
 import numpy as np
@@ -123,7 +124,13 @@ def test_base_url_without_key_is_allowed_and_sends_no_auth(fake_openai) -> None:
 
 
 def test_models_lists_ids(twin) -> None:
-    assert twin().models() == ["dall-e-2", "gpt-image-1", "gpt-image-1-mini"]
+    ids = twin().models()
+    assert ids == ["dall-e-2", "gpt-image-2", "gpt-image-1.5"]
+    assert ids.shutdown_dates == {
+        "dall-e-2": None,
+        "gpt-image-2": None,
+        "gpt-image-1.5": dt.date(2026, 12, 1),
+    }
 
 
 @pytest.mark.parametrize(

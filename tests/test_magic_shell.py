@@ -234,11 +234,17 @@ def test_models_and_config_never_show_the_key(ipshell: Shell, fake: FakeOpenAI) 
     run = ipshell.run("%dalle models")
     assert run.error is None
     models = ipshell.ns["_"]
-    assert list(models) == ["dall-e-2", "gpt-image-1", "gpt-image-1-mini"]
+    assert list(models) == ["dall-e-2", "gpt-image-2", "gpt-image-1.5"]
     assert re.search(
-        r"dall-e-2 +generate, edit, vary · 256x256 512x512 1024x1024 · \$0.016-\$0.02/image", run.stdout
+        r"dall-e-2 +generate, edit, vary · 256x256 512x512 1024x1024 · \$0.016-\$0.02/image · "
+        r"OpenAI shut it down 2026-05-12: use gpt-image-2\n",
+        run.stdout,
     )
-    assert re.search(r"gpt-image-1 +generate, edit · .* · price unknown", run.stdout)
+    assert re.search(
+        r"gpt-image-2 +generate, edit · .* any WxH within its size rule · \$0.006-\$0.211/image\n", run.stdout
+    )
+    assert "gpt-image-1.5  generate, edit" in run.stdout
+    assert "shut down 2026-12-01 (this endpoint's date): use gpt-image-2.6-flare" in run.stdout
     run = ipshell.run("%dalle config")
     assert run.error is None
     cfg = ipshell.ns["_"]
@@ -351,7 +357,8 @@ def test_api_errors_are_one_line(ipshell: Shell, fake: FakeOpenAI) -> None:
     request_id = fake.last.headers.get("x-request-id") or re.search(r"request id (\S+)\)", str(run.error))[1]
     assert_one_line_error(
         run,
-        "ContentPolicyError: Your request was rejected by our safety system. "
+        "ContentPolicyError: Your request was rejected by our safety system. Rephrase the prompt or "
+        "change the input images; GPT image models also take moderation='low' for less strict filtering. "
         f"(HTTP 400, code content_policy_violation, request id {request_id})",
     )
 

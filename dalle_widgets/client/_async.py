@@ -11,7 +11,7 @@ import httpx
 
 from ..errors import APIConnectionError, APITimeoutError, DalleWidgetsError, InvalidResponseError, redact
 from ..results import ImageResult
-from ._base import BaseImagesClient, PreparedRequest
+from ._base import BaseImagesClient, ModelIds, PreparedRequest
 from ._config import USER_AGENT
 from ._responses import RawImage, retry_wait
 
@@ -165,8 +165,13 @@ class AsyncImagesClient(BaseImagesClient):
         )
         return await self.send(prepared, cache=cache)
 
-    async def models(self) -> list[str]:
-        """The model ids the endpoint lists at ``GET /models``."""
+    async def models(self) -> ModelIds:
+        """The model ids the endpoint lists at ``GET /models``, as a list of str.
+
+        The ``shutdown_date`` each model card carries is kept (``.shutdown_dates``) and used:
+        choosing a model near or past the date the endpoint gave logs a warning, and on
+        api.openai.com a model past it is refused before sending.
+        """
         response = await self._send(
             "GET",
             self._settings.url("models"),

@@ -8,6 +8,7 @@ and turning received bytes into stored :class:`GeneratedImage` objects with prov
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -20,23 +21,32 @@ import httpx
 
 from .. import _png
 from .._version import __version__
-from ..errors import APIError, DalleWidgetsError, InvalidRequestError, InvalidResponseError, redact
-from ..models import OPERATIONS, ModelSpec, lookup
+from ..errors import (
+    APIError,
+    DalleWidgetsError,
+    InvalidRequestError,
+    InvalidResponseError,
+    ModelNotFoundError,
+    redact,
+)
+from ..models import OPERATIONS, ModelSpec, lifecycle_warning, lookup
 from ..results import GeneratedImage, ImageResult
 from ..store import Store
 from . import _uploads
-from ._config import CACHE_MODES, MAX_RETRY_AFTER, USER_AGENT, Settings, origin_of, resolve_settings
+from ._config import CACHE_MODES, MAX_RETRY_AFTER, USER_AGENT, origin_of, resolve_settings
 from ._protocols import CHAT_PATH, IMAGES_PATHS, build_chat_body, parse_chat_body, summarize_chat_body
+from ._providers import chat_image_options
 from ._responses import (
     RawImage,
     check_image,
     make_status_error,
     parse_images_body,
     parse_json_body,
+    retired_message,
     retry_after_seconds,
 )
 
-__all__ = ["BaseImagesClient", "PreparedRequest"]
+__all__ = ["BaseImagesClient", "ModelIds", "PreparedRequest"]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -119,17 +129,39 @@ class PreparedRequest:
         return self.describe()
 
 
-def _cache_key(
-    settings: Settings, path: str, protocol: str, fields: dict[str, Any], uploads: list[_uploads.Upload]
-) -> str:
+def _cache_key(url: str, protocol: str, fields: dict[str, Any], uploads: list[_uploads.Upload]) -> str:
     material = {
         "v": 1,
-        "endpoint": settings.url(path),
+        "endpoint": url,
         "protocol": protocol,
         "fields": fields,
         "files": {u.part: u.sha256 for u in uploads},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ModelIds(list):  # type: ignore[type-arg]
+    """What :meth:`models` returns: the endpoint's model ids, as a list of str.
+
+    ``shutdown_dates`` maps each id to the ``shutdown_date`` the endpoint reported for it
+    (a :class:`datetime.date`, or None when it gave none).
+    """
+
+    def __init__(self, ids: Any = ()) -> None:
+        super().__init__(ids)
+        self.shutdown_dates: dict[str, dt.date | None] = {}
+
+
+def _shutdown_date(value: Any) -> dt.date | None:
+    """``GET /models`` ``shutdown_date``: ``YYYY-MM-DD``, a Unix time, or null."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc).date()
+    return None
 
 
 class BaseImagesClient:
@@ -149,6 +181,8 @@ class BaseImagesClient:
         http_client: Any = None,
         store: Store | str | None = None,
         cache: str | None = None,
+        azure_endpoint: str | None = None,
+        api_version: str | None = None,
     ) -> None:
         self._settings = resolve_settings(
             api_key,
@@ -158,6 +192,8 @@ class BaseImagesClient:
             timeout=timeout,
             max_retries=max_retries,
             cache=cache,
+            azure_endpoint=azure_endpoint,
+            api_version=api_version,
         )
         self._timeout: httpx.Timeout
         if timeout is None and http_client is not None:
@@ -166,6 +202,9 @@ class BaseImagesClient:
             self._timeout = self._settings.timeout
         self._store = store if isinstance(store, Store) else Store(store)
         self._specs: dict[str, ModelSpec] = {}
+        #: shutdown dates the endpoint itself reported at ``GET /models``
+        self._endpoint_shutdowns: dict[str, dt.date] = {}
+        self._lifecycle_warned: set[str] = set()
 
     # --- read-only configuration ----------------------------------------------------------------
 
@@ -180,6 +219,12 @@ class BaseImagesClient:
     @property
     def protocol(self) -> str:
         return self._settings.protocol
+
+    @property
+    def endpoint_kind(self) -> str:
+        """``openai``, ``azure``, ``compatible`` or ``offline``: what the default model and the
+        lifecycle checks depend on (see :func:`dalle_widgets.models.default_model`)."""
+        return self._settings.kind
 
     @property
     def is_offline(self) -> bool:
@@ -205,6 +250,8 @@ class BaseImagesClient:
     def __repr__(self) -> str:
         key = "<set>" if self._settings.api_key else "<not set>"
         extra = ", offline=True" if self.is_offline else ""
+        if self.endpoint_kind == "azure":
+            extra += ", azure=True"
         if self.protocol != "images":
             extra += f", protocol={self.protocol!r}"
         return (
@@ -258,6 +305,7 @@ class BaseImagesClient:
                 f"model={model_name!r}: pass a model name such as 'dall-e-2'", param="model"
             )
         spec = self._spec(model_name)
+        self._check_lifecycle(model_name, spec)
         if not spec.supports(operation):
             what = {"generate": "generations", "edit": "edits", "vary": "variations"}[operation]
             hint = " (only dall-e-2 makes variations)" if operation == "vary" else ""
@@ -291,7 +339,12 @@ class BaseImagesClient:
             body = fields if operation == "generate" else None  # edits and variations are multipart
         else:
             path = CHAT_PATH
-            options = {"n": n if n > 1 else None, "seed": seed, "user": user, **extras}
+            options = {
+                "n": n if n > 1 else None,
+                "seed": seed,
+                "user": user,
+                **chat_image_options(size, extras),
+            }
             body = build_chat_body(operation, model_name, prompt, uploads, options)
             fields = summarize_chat_body(body, uploads)
             fmt = None
@@ -302,7 +355,7 @@ class BaseImagesClient:
             operation=operation,
             protocol=self.protocol,
             method="POST",
-            url=self._settings.url(path),
+            url=self._settings.url(path, model_name),
             fields=fields,
             files={u.part: u.summary() for u in uploads},
             model=model_name,
@@ -310,7 +363,7 @@ class BaseImagesClient:
             size=size,
             prompt=prompt,
             cost_usd=cost,
-            cache_key=_cache_key(self._settings, path, self.protocol, key_fields, uploads),
+            cache_key=_cache_key(self._settings.url(path, model_name), self.protocol, key_fields, uploads),
             response_format=fmt,
             seed=seed,
             lineage=lineage,
@@ -324,6 +377,25 @@ class BaseImagesClient:
         if spec is None:
             spec = self._specs[model] = lookup(model)
         return spec
+
+    def _check_lifecycle(self, model: str, spec: ModelSpec) -> None:
+        """Refuse a shut-down model on OpenAI before sending; warn when one is near or past its date.
+
+        The dates are the model table's (OpenAI's own schedule, enforced only on api.openai.com)
+        and any ``shutdown_date`` the endpoint reported at ``GET /models`` (any endpoint).
+        """
+        if self.is_offline:
+            return
+        today = dt.date.today()
+        reported = self._endpoint_shutdowns.get(model) or self._endpoint_shutdowns.get(spec.name)
+        own = self._settings.endpoint.enforces_lifecycle
+        if own and (spec.is_shut_down(today) or (reported is not None and today >= reported)):
+            when = min(d for d in (spec.shutdown_date, reported, today) if d is not None)
+            raise ModelNotFoundError(retired_message(model, when, self._settings.host))
+        note = lifecycle_warning(model, today, reported) if (own or reported) else None
+        if note and note not in self._lifecycle_warned:  # once per client and model, not per call
+            self._lifecycle_warned.add(note)
+            logger.warning("%s (%s)", note, self._settings.host)
 
     @staticmethod
     def _inputs(
@@ -625,12 +697,19 @@ class BaseImagesClient:
         )
         return self._result(prepared, images, request_id=request_id, cached=False)
 
-    def _list_models(self, response: httpx.Response) -> list[str]:
+    def _list_models(self, response: httpx.Response) -> ModelIds:
         payload = parse_json_body(response.content, response.headers, self._where(), *self._secrets())
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise InvalidResponseError(f"{self._where()} /models answered without a 'data' list")
-        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+        cards = [m for m in data if isinstance(m, dict) and "id" in m]
+        ids = ModelIds(str(m["id"]) for m in cards)
+        for card in cards:
+            date = _shutdown_date(card.get("shutdown_date"))
+            ids.shutdown_dates[str(card["id"])] = date
+            if date is not None:
+                self._endpoint_shutdowns[str(card["id"])] = date
+        return ids
 
     @staticmethod
     def _truncated(exc: Exception) -> bool:

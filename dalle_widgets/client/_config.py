@@ -2,14 +2,20 @@
 
 Resolution order for each setting: the constructor argument, then the environment
 (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``,
-``DALLE_WIDGETS_MODEL``), then the default. With neither a key nor a base URL (or with
-``DALLE_WIDGETS_OFFLINE=1``) the client never calls OpenAI: it starts the offline engine
-on 127.0.0.1 and says so once, or raises :class:`ConfigurationError` explaining how to
-set a key or a base URL.
+``DALLE_WIDGETS_MODEL``; for Azure OpenAI ``AZURE_OPENAI_ENDPOINT``,
+``AZURE_OPENAI_API_KEY``, ``OPENAI_API_VERSION``, as the ``openai`` SDK reads them), then
+the default. The endpoint is, in order: ``base_url=``, ``azure_endpoint=``,
+``$OPENAI_BASE_URL``, ``$AZURE_OPENAI_ENDPOINT``, then OpenAI when a key is set. With
+neither a key nor an endpoint (or with ``DALLE_WIDGETS_OFFLINE=1``) the client never
+calls OpenAI: it starts the offline engine on 127.0.0.1 and says so once, or raises
+:class:`ConfigurationError` explaining how to set a key or a base URL. The default model
+depends on the kind of endpoint (``gpt-image-2`` on OpenAI and Azure, ``dall-e-2``
+elsewhere): :func:`dalle_widgets.models.default_model`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -20,7 +26,8 @@ import httpx
 
 from .._version import __version__
 from ..errors import ConfigurationError
-from ..models import DEFAULT_MODEL
+from ..models import default_model
+from ._providers import Endpoint, azure_base_url, kind_of
 
 __all__ = [
     "CACHE_MODES",
@@ -65,6 +72,19 @@ class Settings:
     max_retries: int
     cache: str
     offline: bool = False
+    api_version: str | None = None
+    azure: bool = False
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """How this endpoint's URLs and credentials are formed (see :mod:`._providers`)."""
+        kind = "azure" if self.azure else kind_of(self.base_url, offline=self.offline)
+        return Endpoint(kind, self.base_url, self.api_version)
+
+    @property
+    def kind(self) -> str:
+        """``openai``, ``azure``, ``compatible`` or ``offline``."""
+        return self.endpoint.kind
 
     @property
     def origin(self) -> tuple[str, str, int | None]:
@@ -78,17 +98,10 @@ class Settings:
         return parts.netloc.rsplit("@", 1)[-1]
 
     def auth_headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        if self.organization:
-            headers["OpenAI-Organization"] = self.organization
-        if self.project:
-            headers["OpenAI-Project"] = self.project
-        return headers
+        return self.endpoint.auth_headers(self.api_key, self.organization, self.project)
 
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
+    def url(self, path: str, model: str | None = None) -> str:
+        return self.endpoint.url(path, model)
 
 
 def origin_of(url: str) -> tuple[str, str, int | None]:
@@ -155,6 +168,8 @@ def resolve_settings(
     timeout: float | httpx.Timeout | None = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
     cache: str | None = None,
+    azure_endpoint: str | None = None,
+    api_version: str | None = None,
     env: Any = None,
 ) -> Settings:
     """Resolve constructor arguments and the environment into :class:`Settings`.
@@ -163,8 +178,21 @@ def resolve_settings(
     and the offline engine cannot start.
     """
     environ = os.environ if env is None else env
-    key = api_key if api_key is not None else environ.get("OPENAI_API_KEY") or None
-    url = base_url if base_url is not None else environ.get("OPENAI_BASE_URL") or None
+    if base_url is not None and azure_endpoint is not None:
+        raise ConfigurationError("pass base_url= or azure_endpoint=, not both")
+    azure = azure_endpoint is not None
+    url = azure_base_url(azure_endpoint) if azure_endpoint is not None else base_url
+    if url is None:
+        url = environ.get("OPENAI_BASE_URL") or None
+    if url is None and environ.get("AZURE_OPENAI_ENDPOINT"):
+        url, azure = azure_base_url(environ["AZURE_OPENAI_ENDPOINT"]), True
+    azure = azure or (url is not None and kind_of(url) == "azure")
+    if azure:
+        key = api_key if api_key is not None else environ.get("AZURE_OPENAI_API_KEY") or None
+        version = api_version or environ.get("OPENAI_API_VERSION") or None
+    else:
+        key = api_key if api_key is not None else environ.get("OPENAI_API_KEY") or None
+        version = api_version
     if protocol not in PROTOCOLS:
         raise ConfigurationError(f"protocol={protocol!r} is not supported; use 'images' or 'chat'")
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -172,22 +200,31 @@ def resolve_settings(
     cache_mode = cache or "use"
     if cache_mode not in CACHE_MODES:
         raise ConfigurationError(f"cache={cache!r} is not a cache mode; use 'use', 'refresh' or 'off'")
-    chosen_model = model or environ.get("DALLE_WIDGETS_MODEL") or DEFAULT_MODEL
     force_offline = str(environ.get("DALLE_WIDGETS_OFFLINE", "")).strip().lower() in _TRUTHY
     offline = False
     if force_offline or (not key and not url):
         url, key = _start_offline_engine()
-        offline = True
-    url = url or DEFAULT_BASE_URL
-    return Settings(
-        base_url=normalize_base_url(url),
+        offline, azure, version = True, False, None
+    url = normalize_base_url(url or DEFAULT_BASE_URL)
+    if azure and not key:
+        raise ConfigurationError(
+            "Azure OpenAI needs a key: pass api_key=... or set AZURE_OPENAI_API_KEY (it is sent as the "
+            "api-key header)"
+        )
+    settings = Settings(
+        base_url=url,
         api_key=key,
         organization=environ.get("OPENAI_ORG_ID") or None,
         project=environ.get("OPENAI_PROJECT_ID") or None,
-        model=chosen_model,
+        model="",
         protocol=protocol,
         timeout=make_timeout(timeout),
         max_retries=max_retries,
         cache=cache_mode,
         offline=offline,
+        api_version=version,
+        azure=azure,
     )
+    settings.endpoint.check()
+    chosen = model or environ.get("DALLE_WIDGETS_MODEL") or default_model(settings.kind)
+    return dataclasses.replace(settings, model=chosen)

@@ -35,6 +35,7 @@ from ..errors import (
     ServerError,
     redact,
 )
+from ..models import live_replacements, lookup, strip_provider
 from ._config import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "make_status_error",
     "parse_images_body",
     "parse_json_body",
+    "retired_message",
     "retry_after_seconds",
     "retry_wait",
     "snippet",
@@ -54,12 +56,10 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 #: 429 codes that mean "billing", which waiting cannot fix.
 QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "credit_balance_exhausted"})
 POLICY_CODES = frozenset({"content_policy_violation", "moderation_blocked"})
-RETIREMENT_NOTE = (
-    "OpenAI retired dall-e-2 on its own API on 2026-05-12. Use a gpt-image model "
-    "(model='gpt-image-1' or 'gpt-image-1-mini'), an OpenAI-compatible endpoint that still serves "
-    "it (base_url=... or OPENAI_BASE_URL), or the offline engine (unset OPENAI_API_KEY, or set "
-    "DALLE_WIDGETS_OFFLINE=1)."
-)
+#: Where OpenAI organisations are verified, and how long access takes to follow (OpenAI's 403 text).
+VERIFY_URL = "https://platform.openai.com/settings/organization/general"
+VERIFY_DELAY = "up to 15 minutes"
+_SAFETY_LIST = re.compile(r"safety_violations=\[([^\]]*)\]")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -179,17 +179,23 @@ def make_status_error(
     kwargs: dict[str, Any] = dict(
         status_code=status, code=code, type=type_, param=param, request_id=request_id, body=body
     )
+    text = message.lower()
     if status == 401:
         return AuthenticationError(
             f"{message} Check OPENAI_API_KEY (or api_key=...) for this endpoint.", **kwargs
         )
+    if "must be verified" in text and "organization" in text:
+        return PermissionDeniedError(verification_message(message, model), **kwargs)
     if status == 403:
         return PermissionDeniedError(message, **kwargs)
+    if code == "model_not_found" or (
+        status in (400, 404)
+        and model
+        and "model" in text
+        and ("does not exist" in text or "not found" in text)
+    ):
+        return ModelNotFoundError(model_not_found_message(message, model, where), **kwargs)
     if status == 404:
-        if code == "model_not_found" or (
-            code is None and model and "model" in message.lower() and "not" in message.lower()
-        ):
-            return ModelNotFoundError(f"model {model!r} was not found: {message} {RETIREMENT_NOTE}", **kwargs)
         return NotFoundError(f"{message} (is the base URL right? it usually ends in /v1)", **kwargs)
     if status == 429:
         wait = retry_after_seconds(headers)
@@ -200,11 +206,138 @@ def make_status_error(
                 **kwargs,
             )
         return RateLimitError(message, retry_after=wait, **kwargs)
-    if status == 400 and (code in POLICY_CODES or type_ == "image_generation_user_error"):
-        return ContentPolicyError(message, **kwargs)
+    if status == 400 and (code in POLICY_CODES or "safety system" in text):
+        return ContentPolicyError(moderation_message(message, err_body(body)), **kwargs)
+    if status == 400 and code == "unknown_parameter":
+        return APIError(unknown_parameter_message(message, param, model, where), **kwargs)
+    if status == 400 and code in ("invalid_image_file", "unsupported_file_mimetype", "invalid_image_format"):
+        return APIError(image_file_message(message, code, param, model), **kwargs)
     if status >= 500:
         return ServerError(message, **kwargs)
     return APIError(message, **kwargs)
+
+
+def err_body(body: Any) -> dict[str, Any]:
+    """The ``error`` object of a parsed error body (empty when there is none)."""
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return err
+    return {}
+
+
+def moderation_message(message: str, err: dict[str, Any]) -> str:
+    """A safety refusal, naming the categories and the stage (never echoing the prompt).
+
+    >>> print(moderation_message("Rejected by the safety system. safety_violations=[violence].", {}))
+    ... # doctest: +ELLIPSIS
+    Rejected by the safety system. safety_violations=[violence]. Categories: violence. Rephrase ...
+    """
+    details = err.get("moderation_details") if isinstance(err.get("moderation_details"), dict) else {}
+    categories = [str(c) for c in details.get("categories") or [] if isinstance(c, str)]
+    if not categories:
+        found = _SAFETY_LIST.search(message)
+        if found:
+            categories = [c.strip() for c in found.group(1).split(",") if c.strip()]
+    text = message.rstrip()
+    if categories:
+        text += f" Categories: {', '.join(categories)}."
+    stage = details.get("moderation_stage")
+    if stage == "output":
+        text += " The generated image was blocked."
+    elif stage == "input":
+        text += " The prompt or input images were blocked."
+    return (
+        f"{text} Rephrase the prompt or change the input images; GPT image models also take "
+        "moderation='low' for less strict filtering."
+    )
+
+
+def verification_message(message: str, model: str | None) -> str:
+    """OpenAI's organisation-verification gate, with the link and the propagation delay."""
+    which = f" to use {model}" if model else ""
+    return (
+        f"OpenAI requires a verified organization{which}: verify it at {VERIFY_URL} (Verify "
+        f"Organization); after verifying, access can take {VERIFY_DELAY} to propagate, then run this "
+        f"again. Meanwhile, another endpoint (base_url=...) or the offline engine works. Server said: "
+        f"{message}"
+    )
+
+
+def retired_message(model: str, when: Any, host: str) -> str:
+    """A shut-down model on an endpoint that follows OpenAI's schedule: the date and what to use.
+
+    >>> import datetime
+    >>> print(retired_message("dall-e-2", datetime.date(2026, 5, 12), "api.openai.com"))
+    ... # doctest: +ELLIPSIS
+    model 'dall-e-2' was shut down by OpenAI on 2026-05-12 and api.openai.com does not serve it: use ...
+    """
+    base = strip_provider(model)
+    instead = live_replacements(base)
+    use = f"use {' or '.join(instead)} (model={instead[0]!r}), " if instead else ""
+    return (
+        f"model {model!r} was shut down by OpenAI on {when} and {host} does not serve it: {use}an "
+        f"OpenAI-compatible endpoint that still serves {base} (base_url=... or OPENAI_BASE_URL), "
+        "or the offline engine (unset OPENAI_API_KEY, or set DALLE_WIDGETS_OFFLINE=1)"
+    )
+
+
+def model_not_found_message(message: str, model: str | None, where: str) -> str:
+    """A model the endpoint does not have: the shutdown date and replacements when the table knows them."""
+    host = where.split(" ", 1)[0]
+    if model:
+        spec = lookup(model)
+        if (
+            spec.known
+            and (spec.shutdown_date is not None or spec.status == "shutdown")
+            and spec.is_shut_down()
+        ):
+            when = spec.shutdown_date.isoformat() if spec.shutdown_date else "an earlier date"
+            return f"{retired_message(model, when, host)}. Server said: {message}"
+        return (
+            f"model {model!r} was not found on {host}: {message} List what it serves with "
+            "client.models() (or %dalle models) and pass one as model=..."
+        )
+    return message
+
+
+def unknown_parameter_message(message: str, param: str | None, model: str | None, where: str) -> str:
+    """A field the endpoint does not take for this model: name it, the model, and what to do."""
+    name = param or (re.findall(r"'([^']+)'", message) or ["?"])[0]
+    model_part = f" for {model}" if model else ""
+    hint = ""
+    if name == "response_format":
+        hint = (
+            " GPT image models always answer base64 and reject it: dalle-widgets leaves it out for any "
+            "gpt-image-* id; for another id, register it as one: "
+            f"dalle_widgets.models.register({(model or 'MODEL')!r}, family='gpt-image')."
+        )
+    return (
+        f"{where.split(' ', 1)[0]} does not accept the parameter {name!r}{model_part}: leave it out "
+        f"(check extra_body and the model's fields in dalle_widgets.models).{hint} Server said: {message}"
+    )
+
+
+def image_file_message(message: str, code: str | None, param: str | None, model: str | None) -> str:
+    """An upload the endpoint could not read, with what to change."""
+    part = f" {param!r}" if param else ""
+    if code == "unsupported_file_mimetype":
+        fix = (
+            f"the file part{part} went out with a content type the endpoint does not take: send "
+            "image/png, image/jpeg or image/webp with a matching file name (raw bytes without a name go "
+            "out as application/octet-stream; dalle-widgets' own uploads are image/png)"
+        )
+    else:
+        limits = ""
+        if model:
+            spec = lookup(model)
+            mb = spec.max_upload_bytes // 1_000_000
+            limits = f" ({spec.name} takes {', '.join(spec.upload_formats)}, each under {mb} MB)"
+        fix = (
+            f"the endpoint could not read the image{part}: pass a valid PNG, JPEG or WebP in RGB or RGBA"
+            f"{limits}; a mask must be a PNG with an alpha channel, the same size as the first image"
+        )
+    return f"{fix}. Server said: {message}"
 
 
 # --- retries ------------------------------------------------------------------------------------

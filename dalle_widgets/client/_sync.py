@@ -10,7 +10,7 @@ import httpx
 
 from ..errors import APIConnectionError, APITimeoutError, DalleWidgetsError, InvalidResponseError, redact
 from ..results import ImageResult
-from ._base import BaseImagesClient, PreparedRequest
+from ._base import BaseImagesClient, ModelIds, PreparedRequest
 from ._config import USER_AGENT
 from ._responses import RawImage, retry_wait
 
@@ -31,7 +31,10 @@ class ImagesClient(BaseImagesClient):
         With neither a key nor a base URL (or ``DALLE_WIDGETS_OFFLINE=1``) the offline
         engine is started on 127.0.0.1 and used instead.
     model : str, optional
-        Default ``$DALLE_WIDGETS_MODEL``, else ``dall-e-2``.
+        Default ``$DALLE_WIDGETS_MODEL``, else the endpoint's default from the model table:
+        ``gpt-image-2`` on api.openai.com and Azure, ``dall-e-2`` on other endpoints and the
+        offline engine. On api.openai.com a model past its shutdown date is refused before
+        sending (:class:`~dalle_widgets.errors.ModelNotFoundError`).
     protocol : {"images", "chat"}
         ``chat`` talks to aggregators that serve image models over ``/chat/completions``.
     timeout : float or httpx.Timeout, optional
@@ -44,6 +47,14 @@ class ImagesClient(BaseImagesClient):
         Where images are saved (default ``$DALLE_WIDGETS_HOME`` or ``~/.dalle_widgets``).
     cache : {"use", "refresh", "off"}
         Request cache policy (default ``use``: an identical request replays stored images).
+    azure_endpoint : str, optional
+        Azure OpenAI: ``https://<resource>.openai.azure.com`` (default
+        ``$AZURE_OPENAI_ENDPOINT``). Requests go to
+        ``/openai/deployments/<model>/images/...?api-version=...`` with an ``api-key`` header;
+        ``model`` is the deployment name. End it in ``/openai/v1`` for Azure's v1 API.
+    api_version : str, optional
+        Azure's ``api-version`` (default ``$OPENAI_API_VERSION``); the key defaults to
+        ``$AZURE_OPENAI_API_KEY``.
 
     Examples
     --------
@@ -182,8 +193,13 @@ class ImagesClient(BaseImagesClient):
         )
         return self.send(prepared, cache=cache)
 
-    def models(self) -> list[str]:
-        """The model ids the endpoint lists at ``GET /models``."""
+    def models(self) -> ModelIds:
+        """The model ids the endpoint lists at ``GET /models``, as a list of str.
+
+        The ``shutdown_date`` each model card carries is kept (``.shutdown_dates``) and used:
+        choosing a model near or past the date the endpoint gave logs a warning, and on
+        api.openai.com a model past it is refused before sending.
+        """
         response = self._send(
             "GET",
             self._settings.url("models"),

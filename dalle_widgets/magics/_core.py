@@ -30,7 +30,7 @@ from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, obse
 
 from .. import _png
 from ..errors import ConfigurationError, DalleWidgetsError, InvalidRequestError, redact
-from ..models import MODELS, lookup, strip_provider
+from ..models import MODELS, family_of, find, live_replacements, lookup, strip_provider
 from ..pricing import Estimate, Ledger, format_usd
 from ._display import ShownOnce, Text
 from ._lexer import interpolate
@@ -64,27 +64,68 @@ class OutpaintPlan:
 
 
 class ModelList(list):  # type: ignore[type-arg]
-    """The model ids an endpoint offers, shown one per line with what the table knows of each."""
+    """The model ids an endpoint offers, shown one per line with what the table knows of each.
+
+    ``shutdown_dates`` holds the ``shutdown_date`` the endpoint reported for each id.
+    """
+
+    def __init__(self, ids: Any = (), shutdown_dates: dict[str, Any] | None = None) -> None:
+        super().__init__(ids)
+        self.shutdown_dates: dict[str, Any] = dict(shutdown_dates or getattr(ids, "shutdown_dates", {}) or {})
 
     def describe(self) -> str:
-        """One line per model: capabilities, sizes and price when the model table knows it."""
+        """One line per model: operations, sizes, price, and its shutdown date when there is one."""
         if not self:
             return "the endpoint lists no models"
         width = max(len(m) for m in self)
-        lines = []
-        for model in self:
-            spec = MODELS.get(strip_provider(model))
-            if spec is None:
-                lines.append(f"{model:<{width}}  (not in dalle_widgets' table: generic checks only)")
-                continue
-            ops = ", ".join(op for op in ("generate", "edit", "vary") if spec.supports(op))
-            prices = sorted(set(spec.prices_usd.values()))
-            price = f"{format_usd(prices[0])}-{format_usd(prices[-1])}/image" if prices else "price unknown"
-            lines.append(f"{model:<{width}}  {ops} · {' '.join(spec.sizes)} · {price}")
-        return "\n".join(lines)
+        return "\n".join(
+            f"{model:<{width}}  {describe_model(model, self.shutdown_dates.get(model))}" for model in self
+        )
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.describe())
+
+
+def describe_model(model: str, endpoint_shutdown: Any = None, today: Any = None) -> str:
+    """What the model table knows of ``model``, on one line (``%dalle models``)."""
+    import datetime as dt
+
+    today = today or dt.date.today()
+    spec = find(model)
+    parts: list[str] = []
+    if spec is None:
+        parts.append(
+            "not in dalle_widgets' table: "
+            + ("generic checks only" if family_of(model) == "generic" else f"{family_of(model)} family rules")
+        )
+    else:
+        parts.append(", ".join(op for op in ("generate", "edit", "vary") if spec.supports(op)))
+        sizes = " ".join(spec.sizes)
+        if spec.size_rule.kind == "flexible":
+            sizes += " or any WxH within its size rule"
+        parts.append(sizes)
+        prices = sorted({p for by_size in spec.prices.per_image.values() for p in by_size.values()})
+        if prices:
+            parts.append(
+                f"{format_usd(prices[0])}-{format_usd(prices[-1])}/image"
+                if len(prices) > 1
+                else f"{format_usd(prices[0])}/image"
+            )
+        elif spec.prices.tokens is not None:
+            parts.append(f"${spec.prices.tokens.image_out:g}/M image tokens")
+        else:
+            parts.append("price unknown")
+    if endpoint_shutdown is not None:
+        verb = "shut down" if endpoint_shutdown <= today else "shuts down"
+        parts.append(f"{verb} {endpoint_shutdown.isoformat()} (this endpoint's date)")
+    elif spec is not None and spec.shutdown_date is not None:
+        verb = "OpenAI shut it down" if spec.is_shut_down(today) else "OpenAI shuts it down"
+        parts.append(f"{verb} {spec.shutdown_date.isoformat()}")
+    if endpoint_shutdown is not None or (spec is not None and spec.shutdown_date is not None):
+        instead = live_replacements(model, today)
+        if instead:
+            parts[-1] += f": use {' or '.join(instead)}"
+    return " · ".join(parts)
 
 
 class EffectiveConfig(dict):  # type: ignore[type-arg]
