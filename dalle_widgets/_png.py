@@ -10,6 +10,8 @@ rest of the package:
 * :func:`encode`: one Pillow encoder, fast by default (zlib level 1);
 * :func:`as_png`: PNG bytes kept as they are, anything else encoded;
 * :func:`with_info` / :func:`read_info`: provenance as JSON in a ``tEXt`` chunk;
+* :func:`check`: a whole PNG checked without decoding it (chunk CRCs, declared size,
+  and pixel data that is complete and no larger than declared);
 * :func:`write_atomic`: a temporary file in the same directory, then a rename.
 
 >>> from PIL import Image
@@ -37,8 +39,10 @@ __all__ = [
     "CHUNK_KEY",
     "FAST",
     "MAX_UPLOAD_BYTES",
+    "MAX_PIXELS",
     "SIGNATURE",
     "as_png",
+    "check",
     "encode",
     "is_png",
     "read_info",
@@ -51,6 +55,11 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: The Images API's limit for an uploaded image or mask, in bytes (a file must be strictly smaller).
 MAX_UPLOAD_BYTES = 4_000_000
+
+#: The most pixels an image read from outside may declare (32 Mi: 4x the largest size an image
+#: API makes, 3840x2160). Above it an image is refused before any pixel is decompressed: a
+#: 75 KB PNG can declare 4096x4096 and decompress to 64 MB.
+MAX_PIXELS = 32 * 1024 * 1024
 
 #: The zlib level of :func:`encode` by default: level 1 writes a 1024 px image several times
 #: faster than Pillow's default 6, for files about 10-20 % larger. Images are written on every
@@ -212,6 +221,83 @@ def read_info(png: bytes) -> dict[str, Any]:
         if kind == b"IDAT":
             break
     return {}
+
+
+# --- the integrity check (no decoding) ------------------------------------------------------------
+
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+_INFLATE_STEP = 1 << 20
+
+
+def _raw_size(width: int, height: int, bits: int, interlaced: bool) -> int:
+    """Bytes of the filtered scanlines a PNG of this header decompresses to (a filter byte per row)."""
+    if not interlaced:
+        return height * (1 + (width * bits + 7) // 8)
+    total = 0
+    for x0, y0, dx, dy in _ADAM7:
+        w = (width - x0 + dx - 1) // dx if width > x0 else 0
+        h = (height - y0 + dy - 1) // dy if height > y0 else 0
+        if w and h:
+            total += h * (1 + (w * bits + 7) // 8)
+    return total
+
+
+def check(png: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """Check that ``png`` is a whole, uncorrupted PNG; return its ``(width, height)``.
+
+    Every chunk's CRC is checked, the declared size must be at most ``max_pixels``,
+    and the pixel data (the IDAT chunks) must inflate to exactly the size the header
+    declares: a file whose pixel data stops early (which ``PIL.Image.verify`` accepts)
+    or that inflates to more than declared is refused. Nothing is decoded: the data is
+    inflated a megabyte at a time and thrown away, so memory stays bounded whatever
+    the file claims. Raises ValueError saying what is wrong.
+
+    >>> from PIL import Image
+    >>> check(encode(Image.new("RGB", (3, 2))))
+    (3, 2)
+    >>> check(encode(Image.new("RGB", (3, 2)))[:-30])
+    Traceback (most recent call last):
+    ...
+    ValueError: truncated PNG chunk header
+    """
+    header = None
+    inflater = zlib.decompressobj()
+    expected = produced = 0
+    for kind, start, end in _iter_chunks(png):
+        body = png[start + 8 : end - 4]
+        (crc,) = struct.unpack(">I", png[end - 4 : end])
+        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
+            raise ValueError(f"PNG chunk {kind.decode('latin-1')!r} is corrupted (bad CRC)")
+        if header is None:
+            if kind != b"IHDR" or len(body) != 13:
+                raise ValueError("PNG does not start with a valid IHDR chunk")
+            width, height, depth, ctype, _compression, _filter, interlace = struct.unpack(">IIBBBBB", body)
+            if ctype not in _CHANNELS or depth not in (1, 2, 4, 8, 16) or not width or not height:
+                raise ValueError(f"PNG header is invalid (colour type {ctype}, bit depth {depth})")
+            if width * height > max_pixels:
+                raise ValueError(
+                    f"PNG declares {width}x{height} pixels, more than the {max_pixels:,} accepted "
+                    "(a decompression bomb?)"
+                )
+            header = (width, height)
+            expected = _raw_size(width, height, depth * _CHANNELS[ctype], interlace == 1)
+        elif kind == b"IDAT":
+            data = body
+            while data and not inflater.eof:
+                try:
+                    out = inflater.decompress(data, _INFLATE_STEP)
+                except zlib.error as exc:
+                    raise ValueError(f"PNG pixel data is corrupted ({exc})") from None
+                produced += len(out)
+                if produced > expected:
+                    raise ValueError(f"PNG pixel data inflates to more than the {expected:,} bytes declared")
+                data = inflater.unconsumed_tail
+    if header is None:
+        raise ValueError("PNG has no IHDR chunk")
+    if not inflater.eof or produced < expected:
+        raise ValueError(f"PNG pixel data stops early ({produced:,} of {expected:,} bytes)")
+    return header
 
 
 # --- the atomic write ---------------------------------------------------------------------------

@@ -108,8 +108,9 @@ def test_corrupt_image_and_orphan_file(tmp_path: Path) -> None:
     bad.path.write_bytes(b"not a png")
     Image.fromarray(_img(9)).save(tmp_path / "images" / "orphan.png")
     again = MoodBoard(tmp_path)
-    assert [i.id for i in again.items] == ["orphan"]
-    assert any("unreadable image" in s for s in again.skipped)
+    assert [i.id for i in again.items] == [bad.id, "orphan"]  # the damaged one stays, marked
+    assert [i.id for i in again.damaged] == [bad.id] and "bad signature" in again.items[0].damaged
+    assert "damaged image" in again.status.value
     assert any("recovered images/orphan.png" in s for s in again.skipped)
 
 

@@ -8,6 +8,12 @@ leaves a half-written file and never loses a pinned image.
 ``MoodBoard(path)`` reloads it; a folder damaged by hand (a missing image, a
 broken manifest) loads what it can and lists what it skipped in ``.skipped``.
 
+The manifest is untrusted input: a file it names must resolve inside the board
+folder (:func:`dalle_widgets._paths.confine`), or it is reported in ``.skipped``
+and never read, embedded in an export or deleted. An image that is there but
+damaged (cut short, corrupted) stays on the board as a damaged item (its tile
+says so, exports show a placeholder) instead of making the whole board fail.
+
 The widget shows the items in a grid (reorder, caption, remove), exports a PNG
 contact sheet or one self-contained HTML page, and "varies everything pinned"
 through the client, showing the variations as a :class:`~.gallery.Gallery`.
@@ -31,6 +37,7 @@ import ipywidgets as W
 from PIL import Image
 
 from .. import _png, imaging
+from .._paths import OutsideFolderError, confine
 from ..store import default_root
 from . import _client
 from ._static import StaticFallbackMixin, placeholder, png_bytes
@@ -80,6 +87,8 @@ class BoardItem:
         Provenance copied from the pinned image (prompt, operation, model, parent...).
     added : str
         ISO time of pinning.
+    damaged : str
+        Why the image file cannot be shown ("" when it is fine); found when the board loads.
     """
 
     id: str
@@ -87,10 +96,16 @@ class BoardItem:
     caption: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     added: str = ""
+    damaged: str = ""
 
     @property
     def image(self) -> Image.Image:
-        """The pixels (read from disk each time: the board folder is the truth)."""
+        """The pixels (read from disk each time: the board folder is the truth).
+
+        Raises ValueError for a damaged item, saying why.
+        """
+        if self.damaged:
+            raise ValueError(f"board item {self.id} is damaged: {self.damaged}")
         with Image.open(self.path) as im:
             im.load()
             return im.copy()
@@ -112,6 +127,8 @@ def _png_of(image: Any) -> tuple[bytes, dict[str, Any]]:
     if isinstance(png, bytes | bytearray) and _png.is_png(png):
         return bytes(png), info
     if isinstance(image, BoardItem):
+        if image.damaged:
+            raise ValueError(f"board item {image.id} is damaged ({image.damaged}): nothing to pin")
         return image.path.read_bytes(), dict(image.info)
     return _png.encode(imaging.to_pil(getattr(image, "image", image))), info
 
@@ -160,13 +177,28 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         self._load()
         self._build_ui()
         _current = self
-        if self.skipped:
-            self._set_status("Skipped while loading: " + "; ".join(self.skipped), error=True)
+        problems = self.skipped + [f"damaged image {i.path.name} ({i.damaged})" for i in self.damaged]
+        if problems:
+            self._set_status("While loading: " + "; ".join(problems), error=True)
 
     # ------------------------------------------------------------ storage
     @property
     def manifest_path(self) -> Path:
         return self.path / MANIFEST
+
+    @property
+    def damaged(self) -> list[BoardItem]:
+        """The items whose image file is damaged (shown as such; export and vary skip them)."""
+        return [i for i in self._items if i.damaged]
+
+    @staticmethod
+    def _damage(path: Path) -> str:
+        """Why the PNG at ``path`` cannot be shown, or "" (checked whole, without decoding it)."""
+        try:
+            _png.check(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            return str(exc) or type(exc).__name__
+        return ""
 
     def _load(self) -> None:
         mpath = self.manifest_path
@@ -187,43 +219,51 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
                 entries = []
             for entry in entries:
                 try:
+                    if not isinstance(entry, dict):
+                        raise TypeError(f"{type(entry).__name__} is not an object")
+                    file = str(entry["file"])
                     item = BoardItem(
                         id=str(entry["id"]),
-                        path=self.path / str(entry["file"]),
+                        path=confine(self.path, file),
                         caption=str(entry.get("caption") or ""),
                         info=dict(entry.get("info") or {}),
                         added=str(entry.get("added") or ""),
                     )
+                except OutsideFolderError as exc:
+                    self.skipped.append(f"{exc} of the board: skipped, not read")
+                    if Path(file).parent == Path(IMAGES):  # reported once, not again as an orphan
+                        known.add(Path(file).name)
+                    continue
                 except (KeyError, TypeError, ValueError) as exc:
                     self.skipped.append(f"an entry without id/file ({exc!r})")
                     continue
                 known.add(item.path.name)
                 if not item.path.is_file():
                     label = f" {item.caption!r}" if item.caption else ""
-                    self.skipped.append(f"missing image {entry['file']}{label}")
+                    self.skipped.append(f"missing image {file}{label}")
                     continue
-                try:
-                    with Image.open(item.path) as im:
-                        im.verify()
-                except Exception as exc:  # noqa: BLE001 - any decode failure means "skip it"
-                    self.skipped.append(f"unreadable image {entry['file']} ({type(exc).__name__})")
-                    continue
+                item.damaged = self._damage(item.path)
                 self._items.append(item)
         # images on disk the manifest does not list (crash between the two writes, manual copy)
         img_dir = self.path / IMAGES
         if img_dir.is_dir():
-            for png in sorted(img_dir.glob("*.png"), key=lambda p: p.stat().st_mtime):
+            for png in sorted(img_dir.glob("*.png"), key=lambda p: p.lstat().st_mtime):
                 if png.name in known or png.name.startswith("."):
                     continue
                 try:
-                    with Image.open(png) as im:
-                        im.verify()
-                except Exception:  # noqa: BLE001
-                    self.skipped.append(f"unreadable image {IMAGES}/{png.name}")
+                    png = confine(self.path, f"{IMAGES}/{png.name}")
+                except OutsideFolderError as exc:  # a link that points out of the board
+                    self.skipped.append(f"{exc} of the board: skipped, not read")
+                    continue
+                damaged = self._damage(png)
+                if damaged:
+                    self.skipped.append(f"unreadable image {IMAGES}/{png.name} ({damaged})")
                     continue
                 self._items.append(BoardItem(id=png.stem, path=png, added=""))
                 if mpath.exists():
                     self.skipped.append(f"recovered {IMAGES}/{png.name} (not in the manifest)")
+        for item in self.damaged:
+            logger.warning("mood board %s: image %s is damaged (%s)", self.path, item.path.name, item.damaged)
         if self.skipped:
             logger.warning("mood board %s: %s", self.path, "; ".join(self.skipped))
 
@@ -305,7 +345,7 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         removed = self._items.pop(self._find(item))
         self._thumbs.pop(removed.id, None)
         self._changed()
-        try:
+        try:  # a path confined to the board when it was loaded or pinned
             removed.path.unlink()
         except OSError:
             logger.debug("could not delete %s", removed.path)
@@ -331,7 +371,12 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         """All pinned images as one contact sheet (captions under each)."""
         if not self._items:
             raise ValueError("the board is empty: pin images before exporting")
-        thumbs = [imaging.thumbnail(i.image, thumb_px) for i in self._items]
+        thumbs = [
+            placeholder("damaged image", (thumb_px, thumb_px))
+            if i.damaged
+            else imaging.thumbnail(i.image, thumb_px)
+            for i in self._items
+        ]
         return imaging.contact_sheet(
             thumbs, cols=cols, captions=[i.caption for i in self._items], cell_px=thumb_px
         )
@@ -351,6 +396,12 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         out = Path(path)
         figures = []
         for item in self._items:
+            if item.damaged:
+                figures.append(
+                    f"<figure><p>damaged image: {html.escape(item.damaged)}</p>"
+                    f"<figcaption>{html.escape(item.caption)}</figcaption></figure>"
+                )
+                continue
             im = item.image
             if max(im.size) > max_px:
                 im = imaging.thumbnail(im, max_px)
@@ -416,7 +467,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
         kwargs: dict[str, Any] = {"n": n}
         if size:
             kwargs["size"] = size
-        results = [client.vary(item.image, **kwargs) for item in self._items]
+        results = [client.vary(item.image, **kwargs) for item in self._usable()]
         self._show_variations(results)
         return results
 
@@ -429,12 +480,24 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
         if size:
             kwargs["size"] = size
         results = []
-        for k, item in enumerate(self._items):
-            self._set_status(f"varying {k + 1}/{len(self._items)}…")
+        usable = self._usable()
+        for k, item in enumerate(usable):
+            self._set_status(f"varying {k + 1}/{len(usable)}…")
             results.append(await _client.call(cl, "vary", item.image, **kwargs))
         self._show_variations(results)
         self._set_status(f"✓ {sum(len(r) for r in results)} variations of {len(results)} pinned images")
         return results
+
+    def _usable(self) -> list[BoardItem]:
+        """The items that can be varied: all but the damaged ones (refused if none is left)."""
+        usable = [i for i in self._items if not i.damaged]
+        if not usable:
+            raise ValueError("every pinned image is damaged: nothing to vary")
+        if len(usable) < len(self._items):
+            logger.warning(
+                "mood board %s: skipping %d damaged item(s)", self.path, len(self._items) - len(usable)
+            )
+        return usable
 
     def _show_variations(self, results: list[Any]) -> None:
         from .gallery import Gallery
@@ -495,7 +558,13 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
     def _thumb(self, item: BoardItem) -> bytes:
         data = self._thumbs.get(item.id)
         if data is None:
-            data = png_bytes(imaging.thumbnail(item.image, self.thumb_px), max_bytes=60_000)
+            try:
+                thumb = imaging.thumbnail(item.image, self.thumb_px)
+            except Exception as exc:  # noqa: BLE001 - whatever the damage, this item shows it
+                if not item.damaged:
+                    item.damaged = str(exc) or type(exc).__name__
+                thumb = placeholder("damaged image", (self.thumb_px, self.thumb_px))
+            data = png_bytes(thumb, max_bytes=60_000)
             self._thumbs[item.id] = data
         return data
 
@@ -513,6 +582,8 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
                 if prompt
                 else None
             )
+            if item.damaged:
+                hover = f"damaged image {item.path.name}: {item.damaged}"
             cap = W.Text(
                 value=item.caption,
                 placeholder="caption",
@@ -542,6 +613,8 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
                 [img, cap, W.HBox([left, right, rm])], layout=W.Layout(border="1px solid #ddd", padding="4px")
             )
             tile.add_class("dalle-board-item")
+            if item.damaged:
+                tile.add_class("dalle-board-damaged")
             tiles.append(tile)
         self.grid.children = tuple(tiles)
         n = len(self._items)
