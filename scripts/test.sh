@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install everything (Chromium from Debian, the package and its test/docs/benchmark
-# extras into .venv) and run every test: lint, unit and server tests, notebooks under
-# nbval, browser tests in headless Chromium, the docs build (warnings are errors).
+# Install everything (Chromium from Debian, torch's CPU build, the package and its
+# test/docs/benchmark/models extras into .venv) and run every test: lint, unit and
+# server tests, notebooks under nbval, browser tests in headless Chromium, the tiny-model
+# tests, the docs build (warnings are errors).
 # Safe to run again: each step reuses what the previous run installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +23,19 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
   "$PY" -m venv .venv
 fi
-echo "== installing dalle-widgets with its test, docs and benchmark extras"
 mkdir -p test-artifacts
-if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs,bench]" \
+# torch first, pinned to the CPU build these machines hold (/opt/wheels): a bare `torch`
+# requirement (the models extra's diffusers asks for one) would otherwise resolve to the
+# multi-GB CUDA build on PyPI. pip leaves an installed torch==2.13.0 alone on a re-run.
+echo "== installing torch==2.13.0 (CPU build) for the models extra"
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" \
     > test-artifacts/pip-install.log 2>&1; then
+  cat test-artifacts/pip-install.log >&2
+  exit 1
+fi
+echo "== installing dalle-widgets with its test, docs, benchmark and models extras"
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs,bench,models]" \
+    "torch==2.13.0" >> test-artifacts/pip-install.log 2>&1; then
   cat test-artifacts/pip-install.log >&2
   exit 1
 fi
@@ -34,6 +44,9 @@ export PATH="$PWD/.venv/bin:$PATH"
 # Tests must never reach a real provider or read the developer's key.
 unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_ORG_ID OPENAI_PROJECT_ID DALLE_WIDGETS_MODEL DALLE_WIDGETS_OFFLINE \
   AZURE_OPENAI_ENDPOINT AZURE_OPENAI_API_KEY OPENAI_API_VERSION
+unset DALLE_WIDGETS_ENGINE_BACKEND DALLE_WIDGETS_RECIPE DALLE_WIDGETS_LOW_MEMORY
+# ...nor a model hub: the model tests build tiny pipelines in code.
+export HF_HUB_OFFLINE=1
 export DALLE_WIDGETS_HOME="${DALLE_WIDGETS_HOME:-$(mktemp -d)/dalle-home}"
 
 echo "== ruff"

@@ -139,8 +139,12 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
 
 
-def _start_offline_engine() -> tuple[str, str | None]:
-    """Start (or reuse) the background offline engine; return ``(base_url, token)``."""
+def _start_offline_engine() -> tuple[str, str | None, float | None]:
+    """Start (or reuse) the background offline engine; return ``(base_url, token, read timeout)``.
+
+    The timeout is the engine's own advice (a model backend on a CPU takes minutes per
+    image), or None for the default.
+    """
     global _offline_announced
     try:
         from .. import engine
@@ -154,9 +158,11 @@ def _start_offline_engine() -> tuple[str, str | None]:
         ) from exc
     base_url = normalize_base_url(str(running.base_url))
     if not _offline_announced:
-        logger.warning("No OPENAI_API_KEY set: using the offline engine at %s (synthetic images)", base_url)
+        backend = getattr(running, "backend", "classical")
+        what = "synthetic images" if backend == "classical" else f"backend {backend}"
+        logger.warning("No OPENAI_API_KEY set: using the offline engine at %s (%s)", base_url, what)
         _offline_announced = True
-    return base_url, getattr(running, "token", None)
+    return base_url, getattr(running, "token", None), getattr(running, "client_timeout", None)
 
 
 def resolve_settings(
@@ -203,8 +209,10 @@ def resolve_settings(
     force_offline = str(environ.get("DALLE_WIDGETS_OFFLINE", "")).strip().lower() in _TRUTHY
     offline = False
     if force_offline or (not key and not url):
-        url, key = _start_offline_engine()
+        url, key, engine_timeout = _start_offline_engine()
         offline, azure, version = True, False, None
+        if timeout is None and engine_timeout:
+            timeout = httpx.Timeout(float(engine_timeout), connect=5.0)
     url = normalize_base_url(url or DEFAULT_BASE_URL)
     if azure and not key:
         raise ConfigurationError(

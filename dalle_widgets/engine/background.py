@@ -3,12 +3,15 @@
 ``start_background()`` is what the client calls when no API key is configured. It is
 idempotent per process (a second call returns the running engine), binds
 ``127.0.0.1`` only, makes a random token, and stops cleanly at interpreter exit.
+Its backend is ``classical`` unless ``DALLE_WIDGETS_ENGINE_BACKEND`` names another
+(``diffusers`` runs a real model; see the "Run a real model" page).
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import socket
 import threading
 import time
@@ -22,6 +25,8 @@ logger = logging.getLogger("dalle_widgets")
 
 _lock = threading.Lock()
 _current: BackgroundEngine | None = None
+#: Names the background engine's backend when start_background() is given none.
+BACKEND_ENV = "DALLE_WIDGETS_ENGINE_BACKEND"
 
 
 class BackgroundEngine:
@@ -39,6 +44,7 @@ class BackgroundEngine:
         port: int,
         token: str | None,
         backend_name: str,
+        client_timeout: float | None = None,
     ) -> None:
         self._server = server
         self._thread = thread
@@ -46,6 +52,9 @@ class BackgroundEngine:
         self.port = port
         self.token = token
         self.backend = backend_name
+        #: Read timeout (seconds) clients of this engine should use; None for the default.
+        #: A model backend on a CPU takes minutes per image.
+        self.client_timeout = client_timeout
 
     @property
     def base_url(self) -> str:
@@ -85,7 +94,11 @@ class BackgroundEngine:
             from .app import create_app
         except ImportError as exc:  # pragma: no cover - the engine's deps are core deps
             raise ConfigurationError(f"the offline engine needs starlette and uvicorn: {exc}") from exc
-        app = create_app(backend, token=token, **app_kwargs)
+        from .backends import get_backend
+
+        image_backend = get_backend(backend)
+        app_kwargs.setdefault("max_concurrency", getattr(image_backend, "max_concurrency", 2))
+        app = create_app(image_backend, token=token, **app_kwargs)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -114,7 +127,15 @@ class BackgroundEngine:
                     f"the offline engine did not start on {host}:{bound_port} within {timeout:.0f} s"
                 )
             time.sleep(0.01)
-        engine = cls(server, thread, host, bound_port, app.state.token, app.state.engine.backend.name)
+        engine = cls(
+            server,
+            thread,
+            host,
+            bound_port,
+            app.state.token,
+            app.state.engine.backend.name,
+            getattr(image_backend, "client_timeout", None),
+        )
         engine._sock = sock
         atexit.register(engine.stop)
         logger.debug("offline engine started at %s (backend %s)", engine.base_url, engine.backend)
@@ -142,7 +163,8 @@ def start_background(*, token: str | None = None, backend: Any = None) -> Backgr
     token : str or None
         Bearer token to require; None makes a random one (``.token``).
     backend : str, ImageBackend or None
-        The backend for a *new* engine; ignored when one is already running.
+        The backend for a *new* engine; ignored when one is already running. None
+        reads ``DALLE_WIDGETS_ENGINE_BACKEND`` (e.g. ``diffusers``), else ``classical``.
 
     Returns
     -------
@@ -159,6 +181,8 @@ def start_background(*, token: str | None = None, backend: Any = None) -> Backgr
     with _lock:
         if _current is not None and _current.running:
             return _current
+        if backend is None:
+            backend = os.environ.get(BACKEND_ENV, "").strip() or None
         _current = BackgroundEngine.start(token=token, backend=backend)
         return _current
 

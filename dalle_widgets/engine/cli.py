@@ -27,7 +27,24 @@ def build_parser(prog: str = "dalle-widgets serve") -> argparse.ArgumentParser:
         default=None,
         help="bearer token clients must send (default: a random one, printed at start)",
     )
-    parser.add_argument("--backend", default="classical", help="image backend name (default: classical)")
+    parser.add_argument(
+        "--backend",
+        default="classical",
+        help="image backend: classical (default; no model, CPU-fast) or diffusers (a real model, "
+        "needs the models extra: pip install 'dalle-widgets[models]')",
+    )
+    parser.add_argument(
+        "--recipe",
+        default=None,
+        metavar="FILE",
+        help="diffusers backend: the model recipe (TOML); default: Kandinsky 2.2 from the Hugging Face hub",
+    )
+    parser.add_argument(
+        "--low-memory",
+        action="store_true",
+        help="diffusers backend: offload models to the CPU between uses (GPU), "
+        "or keep only the current operation's models loaded (CPU)",
+    )
     parser.add_argument(
         "--images-per-minute",
         type=int,
@@ -38,10 +55,16 @@ def build_parser(prog: str = "dalle-widgets serve") -> argparse.ArgumentParser:
     return parser
 
 
-def serve_banner(base_url: str, token: str) -> str:
+def serve_banner(base_url: str, token: str, backend: str = "classical") -> str:
     """What ``serve`` prints: the base URL and how to point the SDK, curl or the env at it."""
-    return f"""dalle-widgets offline engine (synthetic images, no model) at {base_url}
-
+    what = "synthetic images, no model" if backend == "classical" else f"backend {backend}"
+    slow = (
+        ""
+        if backend == "classical"
+        else "\n  A model on a CPU takes minutes per image: give clients a long timeout (timeout=3600).\n"
+    )
+    return f"""dalle-widgets offline engine ({what}) at {base_url}
+{slow}
   export OPENAI_BASE_URL={base_url}
   export OPENAI_API_KEY={token}
 
@@ -64,16 +87,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    from ..errors import DalleWidgetsError
     from .app import create_app
     from .backends import get_backend
 
+    options: dict[str, object] = {}
+    if args.recipe is not None:
+        options["recipe"] = args.recipe
+    if args.low_memory:
+        options["low_memory"] = True
     try:
-        backend = get_backend(args.backend)
-    except ValueError as exc:
+        backend = get_backend(args.backend, **options)
+    except (ValueError, DalleWidgetsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     token = args.token or secrets.token_urlsafe(24)
-    app = create_app(backend, token=token, images_per_minute=args.images_per_minute)
+    app = create_app(
+        backend,
+        token=token,
+        images_per_minute=args.images_per_minute,
+        max_concurrency=getattr(backend, "max_concurrency", 2),
+    )
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -88,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"warning: binding {args.host} exposes the engine beyond this machine; keep the token secret.",
             file=sys.stderr,
         )
-    print(serve_banner(f"http://{host}:{port}/v1", token), flush=True)
+    print(serve_banner(f"http://{host}:{port}/v1", token, backend.name), flush=True)
     logging.getLogger("dalle_widgets").setLevel(args.log_level.upper())
     config = uvicorn.Config(app, log_level=args.log_level, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])

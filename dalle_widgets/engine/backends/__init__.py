@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import entry_points
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,7 +27,12 @@ logger = logging.getLogger("dalle_widgets")
 
 DEFAULT_BACKEND = "classical"
 ENTRY_POINT_GROUP = "dalle_widgets.backends"
-_BUILTIN = {"classical": "dalle_widgets.engine.backends.classical:ClassicalBackend"}
+_BUILTIN = {
+    "classical": "dalle_widgets.engine.backends.classical:ClassicalBackend",
+    # Registered by entry point too; listed here so a source checkout finds it. Importing
+    # it costs nothing: torch loads only when the first image is asked for.
+    "diffusers": "dalle_widgets.engine.backends.diffusers:DiffusersBackend",
+}
 
 
 @runtime_checkable
@@ -89,13 +94,17 @@ def available_backends() -> dict[str, str]:
     return found
 
 
-def get_backend(backend: str | ImageBackend | None = None) -> ImageBackend:
+def get_backend(backend: str | ImageBackend | None = None, **options: Any) -> ImageBackend:
     """Return a backend instance: by name, the default when None, or ``backend`` itself.
+
+    ``options`` go to the backend's constructor (for ``diffusers``: ``recipe``,
+    ``low_memory``, ``max_queue``).
 
     Raises
     ------
     ValueError
-        For an unknown name, listing the names that exist.
+        For an unknown name, listing the names that exist, or options the backend does
+        not take.
     """
     if backend is None:
         backend = DEFAULT_BACKEND
@@ -107,4 +116,12 @@ def get_backend(backend: str | ImageBackend | None = None) -> ImageBackend:
             f"unknown engine backend {backend!r}: available backends are {', '.join(sorted(targets))} "
             f"(register more in the entry-point group {ENTRY_POINT_GROUP!r})"
         )
-    return _load(targets[backend])()
+    cls = _load(targets[backend])
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        if not options:
+            raise
+        raise ValueError(
+            f"the {backend!r} engine backend does not take {', '.join(sorted(options))} ({exc})"
+        ) from None
