@@ -575,22 +575,26 @@ def family_of(model: str) -> str:
     return _user_layer()[0].family_of(model)
 
 
-def lookup(model: str) -> ModelSpec:
+def lookup(model: str, *, warn: bool = True) -> ModelSpec:
     """Return the :class:`ModelSpec` for ``model``.
 
     Provider prefixes (``openai/dall-e-2``) and snapshot ids (``gpt-image-2-2026-04-21``)
     map to the same entry. Precedence: :func:`register`, then the user's
     ``$DALLE_WIDGETS_HOME/models.toml``, then the shipped table. An id none of them lists
-    gets its family's rules (``known`` is False) and a logged warning; it is never refused
-    for being unknown. Raises :class:`~dalle_widgets.errors.ConfigurationError` when the
-    user's file cannot be read, naming the file and the field.
+    gets its family's rules (``known`` is False) and a logged warning (unless ``warn`` is
+    False); it is never refused for being unknown. Raises
+    :class:`~dalle_widgets.errors.ConfigurationError` when the user's file cannot be read,
+    naming the file and the field.
     """
     spec = find(model)
     if spec is not None:
         return spec
     spec = _user_layer()[0].fallback(strip_provider(model))
-    rules = "generic checks apply" if spec.family == "generic" else f"the {spec.family} family's rules apply"
-    logger.warning("model %r is not in dalle_widgets' table: %s", model, rules)
+    if warn:
+        rules = (
+            "generic checks apply" if spec.family == "generic" else f"the {spec.family} family's rules apply"
+        )
+        logger.warning("model %r is not in dalle_widgets' table: %s", model, rules)
     return spec
 
 

@@ -156,10 +156,10 @@ def test_budget_refuses_before_sending(ipshell: Shell, fake: FakeOpenAI) -> None
 
 def test_budget_refuses_unknown_prices(ipshell: Shell, fake: FakeOpenAI) -> None:
     ipshell.run("%config DalleMagics.budget_usd = 5")
-    run = ipshell.run("%dalle a fox --model gpt-image-1")
+    run = ipshell.run("%dalle a fox --model acme-painter-9 --size 512x512")
     assert_one_line_error(
         run,
-        "refused before sending: the price of 1024x1024 images from gpt-image-1 is unknown, so the budget "
+        "refused before sending: the price of 1 x 512x512 with acme-painter-9 is unknown, so the budget "
         "of $5.00 cannot be checked: raise it with %config DalleMagics.budget_usd = ..., or ask for fewer "
         "or smaller images",
     )

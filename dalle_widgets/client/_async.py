@@ -197,10 +197,12 @@ class AsyncImagesClient(BaseImagesClient):
         )
         request_id = response.headers.get("x-request-id")
         engine = response.headers.get("x-dalle-widgets-engine")
-        raws = self._read_images(prepared, response)
+        raws, usage = self._read_images(prepared, response)
         raws = list(await asyncio.gather(*(self._fetch(raw, i) for i, raw in enumerate(raws))))
         # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
-        return await asyncio.to_thread(self._store_answer, prepared, raws, request_id, engine, mode, started)
+        return await asyncio.to_thread(
+            self._store_answer, prepared, raws, request_id, engine, mode, started, usage
+        )
 
     # --- transport ------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from ..errors import (
     redact,
 )
 from ..models import OPERATIONS, ModelSpec, lifecycle_warning, lookup
+from ..pricing import Estimate, cost_from_usage, estimate
 from ..results import GeneratedImage, ImageResult
 from ..store import Store
 from . import _uploads
@@ -78,8 +79,11 @@ class PreparedRequest:
     size : str or None
         None only for unknown models with no size given (the server's default applies).
     prompt : str or None
+    estimate : dalle_widgets.pricing.Estimate
+        What it will cost, and how that was worked out (``.usd``, ``.method``, ``.detail``):
+        the one pricing path (:func:`dalle_widgets.pricing.estimate`). 0.0 on the offline engine.
     cost_usd : float or None
-        ``n`` x the model's price for ``size``; 0.0 on the offline engine; None if unknown.
+        ``estimate.usd``.
     cache_key : str
         Hash of endpoint, model, every parameter and the uploaded bytes (never the key).
     """
@@ -94,7 +98,7 @@ class PreparedRequest:
     n: int
     size: str | None
     prompt: str | None
-    cost_usd: float | None
+    estimate: Estimate
     cache_key: str
     response_format: str | None = None
     seed: int | None = None
@@ -116,14 +120,22 @@ class PreparedRequest:
             lines.append(f"  prompt: {shown!r} ({len(self.prompt)} chars)")
         for name, (filename, nbytes, (w, h)) in self.files.items():
             lines.append(f"  {name}: {filename} {w}x{h} PNG, {nbytes:,} bytes")
-        if self.cost_usd is None:
-            lines.append("  cost: unknown (this model has no per-image price in dalle_widgets.models)")
-        elif self.cost_usd == 0:
+        est = self.estimate
+        if est.offline:
             lines.append("  cost: $0.00 (offline engine)")
+        elif est.usd is None:
+            lines.append(f"  cost: unknown ({est.detail or 'no price in dalle_widgets.models'})")
+        elif est.method == "per-image":
+            each = est.usd / self.n
+            lines.append(f"  cost: {self.n} x ${each:.3f} = ${est.usd:.3f}")
         else:
-            each = self.cost_usd / self.n
-            lines.append(f"  cost: {self.n} x ${each:.3f} = ${self.cost_usd:.3f}")
+            lines.append(f"  cost: about ${est.usd:.3f} ({est.detail})")
         return "\n".join(lines)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """The estimated cost in USD (``estimate.usd``): 0.0 offline, None when unknown."""
+        return self.estimate.usd
 
     def __str__(self) -> str:
         return self.describe()
@@ -348,8 +360,17 @@ class BaseImagesClient:
             body = build_chat_body(operation, model_name, prompt, uploads, options)
             fields = summarize_chat_body(body, uploads)
             fmt = None
-        price = spec.price(size) if size else None
-        cost = 0.0 if self.is_offline else (round(price * n, 6) if price is not None else None)
+        est = estimate(
+            model_name,
+            size,
+            n,
+            quality=fields.get("quality") if self.protocol == "images" else extras.get("quality"),
+            operation=operation,
+            input_sizes=[u.size for u in uploads if u.part != "mask"],
+            prompt_chars=len(prompt or ""),
+            offline=self.is_offline,
+            spec=spec,
+        )
         key_fields = {**fields, "size": size} if self.protocol == "chat" else fields
         return PreparedRequest(
             operation=operation,
@@ -362,7 +383,7 @@ class BaseImagesClient:
             n=n,
             size=size,
             prompt=prompt,
-            cost_usd=cost,
+            estimate=est,
             cache_key=_cache_key(self._settings.url(path, model_name), self.protocol, key_fields, uploads),
             response_format=fmt,
             seed=seed,
@@ -526,7 +547,10 @@ class BaseImagesClient:
             error.args = (error.message,)
         return error
 
-    def _read_images(self, prepared: PreparedRequest, response: httpx.Response) -> list[RawImage]:
+    def _read_images(
+        self, prepared: PreparedRequest, response: httpx.Response
+    ) -> tuple[list[RawImage], dict[str, Any] | None]:
+        """The images of a 200 answer, and its ``usage`` block (None when it has none)."""
         where = self._where(prepared)
         payload = parse_json_body(response.content, response.headers, where, *self._secrets())
         if prepared.protocol == "chat":
@@ -535,7 +559,33 @@ class BaseImagesClient:
             raws = parse_images_body(payload, where)
         if len(raws) != prepared.n:
             logger.warning("%s: asked for %d image(s), received %d", where, prepared.n, len(raws))
-        return raws
+        usage = payload.get("usage") if isinstance(payload, dict) else None
+        return raws, usage if isinstance(usage, dict) else None
+
+    def _actual_cost(
+        self, prepared: PreparedRequest, usage: dict[str, Any] | None, received: int
+    ) -> tuple[float | None, str]:
+        """What an answered request cost, and how that is known.
+
+        From ``usage`` times the model's token rates when the answer has one (an
+        aggregator's ``usage.cost`` is taken as given); otherwise the estimate, for the
+        images actually received when the price is per image. 0.0 offline.
+        """
+        if self.is_offline:
+            return 0.0, "offline engine"
+        if usage is not None:
+            given = usage.get("cost")
+            if isinstance(given, (int, float)) and not isinstance(given, bool):
+                return round(float(given), 6), "usage.cost"
+            counted = cost_from_usage(prepared.model, usage)
+            if counted is not None:
+                return counted, "usage"
+        est = prepared.estimate
+        if est.usd is None:
+            return None, "unknown"
+        if est.method == "per-image" and received != prepared.n and prepared.n:
+            return round(est.usd * received / prepared.n, 6), "estimate (per-image)"
+        return est.usd, f"estimate ({est.method})"
 
     def _cache_mode(self, cache: str | None) -> str:
         if cache is None:
@@ -556,6 +606,8 @@ class BaseImagesClient:
             prepared.model,
             len(images),
         )
+        for im in images:  # in memory only: a replay costs nothing, whatever the original cost
+            im.info["cached"] = True
         return self._result(prepared, images, request_id=images[0].info.get("request_id"), cached=True)
 
     def _save_image(
@@ -566,10 +618,12 @@ class BaseImagesClient:
         revised: str | None,
         request_id: str | None,
         engine: str | None = None,
+        cost: tuple[float | None, str, dict[str, Any] | None] = (None, "unknown", None),
     ) -> GeneratedImage:
         """Check, label and store one received image; return it (on disk before anyone sees it).
 
-        ``engine`` is the offline engine's backend name (its ``x-dalle-widgets-engine`` header).
+        ``engine`` is the offline engine's backend name (its ``x-dalle-widgets-engine`` header);
+        ``cost`` is ``(this image's share in USD, how it is known, the answer's usage block)``.
         """
         where = f"{self._where(prepared)} image {index}"
         (w, h), _mode = check_image(data, where)
@@ -593,6 +647,9 @@ class BaseImagesClient:
             "parent_hashes": [prepared.lineage["parent_hash"]] if "parent_hash" in prepared.lineage else [],
             "mask_hash": prepared.lineage.get("mask_hash"),
             "cache_key": prepared.cache_key,
+            "cost_usd": cost[0],
+            "cost_basis": cost[1],
+            "usage": cost[2],
             "dalle_widgets": __version__,
         }
         if "parent_hash" in prepared.lineage:
@@ -612,12 +669,18 @@ class BaseImagesClient:
         engine: str | None,
         cache: str,
         started: float,
+        usage: dict[str, Any] | None = None,
     ) -> ImageResult:
         """Store every usable image of an answer (URLs already downloaded), then return or raise.
+
+        The answer's cost (from ``usage`` when there is one) goes into each image's provenance
+        (its share) and into the result's ``cost_usd``.
 
         Runs in the caller's thread for the sync client and in a worker thread for the async one,
         so an event loop never waits on the disk.
         """
+        total, basis = self._actual_cost(prepared, usage, sum(1 for r in raws if r.error is None))
+        share = None if total is None else round(total / max(len(raws), 1), 6)
         images: list[GeneratedImage] = []
         failures: list[tuple[int, Exception]] = []
         for i, raw in enumerate(raws):
@@ -626,12 +689,16 @@ class BaseImagesClient:
                     raise raw.error
                 if raw.data is None:  # pragma: no cover - the send loops download every URL first
                     raise InvalidResponseError(f"image {i} was not downloaded")
-                images.append(self._save_image(prepared, i, raw.data, raw.revised_prompt, request_id, engine))
+                images.append(
+                    self._save_image(
+                        prepared, i, raw.data, raw.revised_prompt, request_id, engine, (share, basis, usage)
+                    )
+                )
             except DalleWidgetsError as exc:
                 failures.append((i, exc))
         if failures:
             self._raise_partial(images, failures, len(raws))
-        return self._finish(prepared, images, request_id, cache, started)
+        return self._finish(prepared, images, request_id, cache, started, total)
 
     def _raise_partial(
         self, images: list[GeneratedImage], failures: list[tuple[int, Exception]], total: int
@@ -655,6 +722,7 @@ class BaseImagesClient:
         *,
         request_id: str | None,
         cached: bool,
+        cost_usd: float | None = None,
     ) -> ImageResult:
         return ImageResult(
             images,
@@ -662,7 +730,7 @@ class BaseImagesClient:
             model=prepared.model,
             prompt=prepared.prompt,
             size=prepared.size,
-            cost_usd=0.0 if cached else prepared.cost_usd,
+            cost_usd=0.0 if cached else cost_usd,
             cached=cached,
             request_id=request_id,
         )
@@ -674,6 +742,7 @@ class BaseImagesClient:
         request_id: str | None,
         cache: str,
         started: float,
+        cost_usd: float | None = None,
     ) -> ImageResult:
         if cache != "off" and images:
             try:
@@ -695,7 +764,7 @@ class BaseImagesClient:
             self._settings.host,
             request_id,
         )
-        return self._result(prepared, images, request_id=request_id, cached=False)
+        return self._result(prepared, images, request_id=request_id, cached=False, cost_usd=cost_usd)
 
     def _list_models(self, response: httpx.Response) -> ModelIds:
         payload = parse_json_body(response.content, response.headers, self._where(), *self._secrets())

@@ -225,9 +225,9 @@ class ImagesClient(BaseImagesClient):
         )
         request_id = response.headers.get("x-request-id")
         engine = response.headers.get("x-dalle-widgets-engine")
-        raws = self._read_images(prepared, response)
+        raws, usage = self._read_images(prepared, response)
         raws = [self._fetch(raw, i) for i, raw in enumerate(raws)]
-        return self._store_answer(prepared, raws, request_id, engine, mode, started)
+        return self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
 
     # --- transport ------------------------------------------------------------------------------
 

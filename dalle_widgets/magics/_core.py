@@ -8,6 +8,7 @@ the client raises, fails the cell with one :class:`UsageError` line.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -30,8 +31,8 @@ from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, obse
 
 from .. import _png
 from ..errors import ConfigurationError, DalleWidgetsError, InvalidRequestError, redact
-from ..models import MODELS, family_of, find, live_replacements, lookup, strip_provider
-from ..pricing import Estimate, Ledger, format_usd
+from ..models import DEFAULT_MODEL, family_of, find, live_replacements, lookup
+from ..pricing import Estimate, Ledger, estimate, format_usd
 from ._display import ShownOnce, Text
 from ._lexer import interpolate
 from ._parser import Invocation, full_help, parse, parser_for
@@ -396,22 +397,16 @@ class DalleMagics(Magics):
         return prompt
 
     # -- pricing -----------------------------------------------------------------------------------
-    def _estimate(self, client: Any, prepared: Any, *, requests: int = 1) -> Estimate:
-        model = getattr(prepared, "model", None) or getattr(client, "model", None) or "dall-e-2"
-        spec = lookup(model)
-        size = getattr(prepared, "size", None) or spec.default_size
-        n = getattr(prepared, "n", None) or 1
-        return Estimate(
-            model=model,
-            size=size,
-            images=n * requests,
-            unit_usd=spec.price(size),
-            offline=bool(getattr(client, "is_offline", False)),
-        )
+    @staticmethod
+    def _estimate(client: Any, prepared: Any, *, requests: int = 1) -> Estimate:
+        """The request's own estimate (``prepared.estimate``, the one pricing path), ``requests`` times."""
+        est = getattr(prepared, "estimate", None)
+        if est is None:  # nothing sendable (every prompt of a batch refused): price the client's default
+            model = getattr(prepared, "model", None) or getattr(client, "model", None) or DEFAULT_MODEL
+            est = estimate(model, None, 1, offline=bool(getattr(client, "is_offline", False)))
+        return est if requests == 1 else est.times(requests)
 
-    def _refuse_over_budget(self, est: Estimate, total_usd: float | None = None) -> None:
-        if total_usd is not None and est.total_usd != total_usd:
-            est = Estimate(est.model, est.size, est.images, total_usd / max(est.images, 1), est.offline)
+    def _refuse_over_budget(self, est: Estimate) -> None:
         reason = self.ledger.refusal(
             est, hint="raise it with %config DalleMagics.budget_usd = ..., or ask for fewer or smaller images"
         )
@@ -656,13 +651,16 @@ class DalleMagics(Magics):
             request = outpaint._request_size(side, client, kwargs)
         except ValueError as exc:  # bad anchor, image, non-square --size: outpaint's own messages
             raise UsageError(f"%dalle outpaint: {exc}") from None
-        model = opts["model"] or getattr(client, "model", None) or "dall-e-2"
+        model = opts["model"] or getattr(client, "model", None) or DEFAULT_MODEL
         request_size = f"{request}x{request}"
-        est = Estimate(
-            model=model,
-            size=request_size,
-            images=len(frames),
-            unit_usd=lookup(model).price(request_size),
+        est = estimate(
+            model,
+            request_size,
+            1,
+            operation="edit",
+            input_sizes=[(request, request)],
+            prompt_chars=len(prompt),
+            requests=len(frames),
             offline=bool(getattr(client, "is_offline", False)),
         )
         cw, ch = canvas.size
@@ -702,13 +700,15 @@ class DalleMagics(Magics):
 
     @staticmethod
     def _outpaint_cost(client: Any, result: Any, est: Estimate) -> float | None:
-        """What the frames cost: nothing offline or for frames replayed from the cache."""
+        """What the frames cost (each frame's recorded cost): nothing offline or for frames replayed."""
         if est.offline:
             return 0.0
-        if est.unit_usd is None:
-            return None
         sent = [f for f in result.frames if not f.info.get("cached")]
-        return round(len(sent) * est.unit_usd, 6)
+        costs = [f.info.get("cost_usd") for f in sent]
+        if all(c is not None for c in costs):
+            return round(sum(costs), 6)
+        per_frame = None if est.usd is None else est.usd / max(est.requests, 1)
+        return None if per_frame is None else round(per_frame * len(sent), 6)
 
     def _cmd_batch(self, inv: Invocation, ns: dict[str, Any]) -> Any:
         from ..batching import BatchInterrupted, batch, coerce_prompts, plan
@@ -736,10 +736,10 @@ class DalleMagics(Magics):
             text = Text("dry run: nothing sent\n" + batch_plan.describe() + "\n" + self.ledger.describe())
             self._present(text, batch_plan, show=True)
             return batch_plan
-        if batch_plan.cost_usd is None:
-            self._refuse_over_budget(Estimate(est.model, est.size, est.images, None, est.offline))
-        else:
-            self._refuse_over_budget(est, batch_plan.cost_usd)
+        # the plan's total is the sum of each prompt's own estimate (prompts differ in length)
+        self._refuse_over_budget(
+            dataclasses.replace(est, usd=est.usd if est.offline else batch_plan.cost_usd)
+        )
         try:
             result = batch(
                 texts,
@@ -783,10 +783,8 @@ class DalleMagics(Magics):
         client = self.client(self.protocol)
         key_set = bool(os.environ.get("OPENAI_API_KEY"))
         offline = bool(getattr(client, "is_offline", False))
-        model = self.model or getattr(client, "model", None) or "dall-e-2"
-        spec_size = (
-            MODELS[strip_provider(model)].default_size if strip_provider(model) in MODELS else "1024x1024"
-        )
+        model = self.model or getattr(client, "model", None) or DEFAULT_MODEL
+        spec_size = lookup(model, warn=False).default_size or "the endpoint's default"
         store = getattr(getattr(client, "store", None), "root", None)
         if store is None:
             from ..store import Store

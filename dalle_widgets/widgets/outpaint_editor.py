@@ -301,18 +301,27 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         n = len(self.plan)
         price = ""
         try:
-            from ..models import DEFAULT_MODEL, lookup
+            from .. import outpaint
+            from ..models import DEFAULT_MODEL
+            from ..pricing import estimate, format_usd
 
             model = getattr(self._client, "model", None) or DEFAULT_MODEL
-            spec = lookup(model)
             side = max((b[2] - b[0] for b in self.plan), default=0)
-            squares = sorted(
-                int(z.split("x")[0]) for z in spec.sizes if "x" in z and len(set(z.split("x"))) == 1
+            req = outpaint._request_size(side, self._client, {"model": model})
+            est = estimate(  # the one pricing path, as the magic's --dry-run
+                model,
+                f"{req}x{req}",
+                1,
+                operation="edit",
+                input_sizes=[(req, req)],
+                prompt_chars=len(self.prompt.value),
+                requests=n,
+                offline=bool(getattr(self._client, "is_offline", False)),
             )
-            req = next((q for q in squares if q >= side), squares[-1] if squares else side)
-            p = spec.price(f"{req}x{req}")
-            if p is not None and n:
-                price = f" · up to {n} × ${p:.3f} ({req}px) = ${n * p:.2f} at {model} prices"
+            if n and est.offline:
+                price = " · free on the offline engine"
+            elif n and est.usd is not None:
+                price = f" · up to {format_usd(est.usd)} ({n} × {req}px at {model} prices)"
         except Exception:  # noqa: BLE001 - the price is a hint only
             pass
         plan = (
