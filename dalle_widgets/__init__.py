@@ -6,6 +6,10 @@ OpenAI-compatible endpoint, or the built-in offline engine.
 
 Public names are imported lazily, so ``import dalle_widgets`` stays cheap and a
 plain-Python user never pays for the widget or server stacks.
+
+Imported in an IPython shell, the package also hands the display of results,
+batches and batch progress to the widgets (:func:`attach_display`, by type name:
+the widgets load on the first display, and the core modules never import them).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._notebook import attach_display as attach_display
 from ._version import __version__ as __version__
 
 # public name -> module that defines it
@@ -45,10 +50,13 @@ _SUBMODULES = {
     "magics",
 }
 
-__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__", "attach_display"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import errors, imaging, masks, models, outpaint  # noqa: F401
+
+
+attach_display()
 
 
 def __getattr__(name: str) -> Any:

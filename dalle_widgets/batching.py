@@ -15,14 +15,19 @@ interruption or a failure replays what finished (free) and sends only the rest.
 :func:`batch` blocks (it runs its event loop in a worker thread, so it also works
 inside a Jupyter kernel whose loop is already running); :func:`abatch` is the
 coroutine for code that already runs in an event loop.
+
+Progress is reported through plain callbacks (``on_progress(item)`` after each prompt)
+and a :class:`BatchProgress` tally. Nothing here draws: in a notebook the widgets
+layer shows a :class:`BatchResult` as one card per prompt and a :class:`BatchProgress`
+as a progress bar (see :mod:`dalle_widgets.widgets`); elsewhere the tally is a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +39,7 @@ from .pricing import format_usd
 __all__ = [
     "BatchInterrupted",
     "BatchItem",
+    "BatchProgress",
     "BatchResult",
     "abatch",
     "async_twin",
@@ -44,6 +50,7 @@ __all__ = [
 
 logger = logging.getLogger("dalle_widgets")
 
+#: Called with each :class:`BatchItem` as its prompt finishes (succeeded, failed or refused).
 ProgressCallback = Callable[["BatchItem"], None]
 
 
@@ -89,7 +96,8 @@ class BatchItem:
 class BatchResult(Sequence[BatchItem]):
     """The outcome of a batch: a sequence of :class:`BatchItem` in input order.
 
-    Displays (in a notebook) as one summary line and a gallery grouped by prompt.
+    Its text form is :meth:`summary`; in a notebook the widgets layer shows it as the
+    summary and one gallery card per prompt.
     """
 
     def __init__(self, items: list[BatchItem], *, client: Any = None) -> None:
@@ -165,34 +173,6 @@ class BatchResult(Sequence[BatchItem]):
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary())
 
-    def widget(self, *, thumb_px: int = 256) -> Any:
-        """One widget: the summary, then one card per prompt (its text above its images), wrapping.
-
-        Each card is a :class:`~dalle_widgets.widgets.Gallery` one row wide, so the
-        tiles keep their vary / edit / pin / save actions.
-        """
-        import ipywidgets as w
-
-        cards = []
-        for item in self.items:
-            if not item.ok:
-                continue
-            label = f"<b>[{item.index}]</b> {html.escape(item.prompt)}"
-            if item.cached:
-                label += " <i>(replayed from the cache)</i>"
-            width = f"{thumb_px * max(1, len(item.result)) + 8}px"
-            head = w.HTML(label, layout=w.Layout(max_width=width))
-            gallery = _gallery(item.result, client=self.client, thumb_px=thumb_px)
-            cards.append(w.VBox([head, gallery], layout=w.Layout(margin="0 16px 16px 0")))
-        summary = w.HTML(f"<pre style='margin:0'>{html.escape(self.summary())}</pre>")
-        grid = w.HBox(cards, layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
-        return w.VBox([summary, grid])
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget())
-
 
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -204,26 +184,6 @@ def _error_line(error: BaseException | None) -> str:
     if isinstance(error, InvalidRequestError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-def _gallery(result: Any, *, client: Any, thumb_px: int) -> Any:
-    """A Gallery widget for ``result`` when the widgets are available, else a row of thumbnails."""
-    try:
-        from .widgets import Gallery
-    except ImportError:
-        Gallery = None  # noqa: N806 - the widgets part is optional here
-    if Gallery is not None:
-        return Gallery(result, client=client, thumb_px=thumb_px, columns=max(1, len(result)))
-    import ipywidgets as w
-
-    from . import _png
-
-    tiles = []
-    for image in result:
-        thumb = image.image.copy()
-        thumb.thumbnail((thumb_px, thumb_px))
-        tiles.append(w.Image(value=_png.encode(thumb), format="png"))
-    return w.HBox(tiles)
 
 
 def coerce_prompts(prompts: Any, *, name: str = "prompts") -> list[str]:
@@ -498,41 +458,62 @@ class BatchInterrupted(KeyboardInterrupt):
         self.cost_usd = cost_usd
 
 
-class _Progress:
-    """One progress bar with a running cost: an ipywidgets bar in IPython, log lines elsewhere."""
+#: Called with the :class:`BatchProgress` after each change.
+ProgressWatcher = Callable[["BatchProgress"], None]
 
-    def __init__(self, total: int, *, show: bool) -> None:
+
+class BatchProgress:
+    """The running tally of a batch: prompts finished, failed and replayed, and the cost so far.
+
+    It is a progress callback itself (``progress(item)`` counts one finished prompt) and
+    tells its watchers after each change (:meth:`watch`). :func:`batch` logs its text at
+    INFO after every prompt and, with ``progress=True`` in IPython, displays it: the
+    widgets layer draws it as a progress bar that follows the tally.
+
+    Examples
+    --------
+    >>> tally = BatchProgress(2)
+    >>> tally(BatchItem(index=0, prompt="a fox", result=[object()], cost_usd=0.016))
+    >>> tally.text()
+    '1/2 done · $0.016'
+    """
+
+    def __init__(self, total: int) -> None:
         self.total = total
         self.done = 0
         self.failed = 0
         self.replayed = 0
         self.cost = 0.0
         self.unknown = False
-        self._bar: Any = None
-        self._label: Any = None
-        if show:
-            try:
-                from IPython import get_ipython
-            except ImportError:  # pragma: no cover - IPython is a dependency
-                return
-            if get_ipython() is not None:
-                import ipywidgets as w
-                from IPython.display import display
+        self._watchers: list[ProgressWatcher] = []
 
-                self._bar = w.IntProgress(value=0, min=0, max=total, description="batch")
-                self._label = w.HTML(self._text())
-                display(w.HBox([self._bar, self._label]))
+    @property
+    def cost_usd(self) -> float | None:
+        """What the finished prompts cost; None once any price is unknown."""
+        return None if self.unknown else round(self.cost, 6)
 
-    def _text(self) -> str:
+    @property
+    def finished(self) -> bool:
+        """Whether every prompt is done."""
+        return self.done >= self.total
+
+    def watch(self, callback: ProgressWatcher) -> None:
+        """Call ``callback(self)`` after each change (in the thread that reports progress)."""
+        self._watchers.append(callback)
+
+    def text(self) -> str:
+        """``"3/12 done, 1 failed, 2 replayed · $0.048"``."""
         text = f"{self.done}/{self.total} done"
         if self.failed:
             text += f", {self.failed} failed"
         if self.replayed:
             text += f", {self.replayed} replayed"
-        cost = "unknown" if self.unknown else format_usd(self.cost)
-        return text + f" · {cost}"
+        return text + f" · {format_usd(self.cost_usd)}"
 
-    def update(self, item: BatchItem) -> None:
+    def __repr__(self) -> str:
+        return f"<BatchProgress {self.text()}>"
+
+    def __call__(self, item: BatchItem) -> None:
         self.done += 1
         if item.error is not None:
             self.failed += 1
@@ -543,12 +524,22 @@ class _Progress:
                 self.unknown = True
             else:
                 self.cost += item.cost_usd
-        if self._bar is not None:
-            self._bar.value = self.done
-            self._label.value = self._text()
-            if self.done == self.total:
-                self._bar.bar_style = "warning" if self.failed else "success"
-        logger.info("batch: %s", self._text())
+        logger.info("batch: %s", self.text())
+        for watcher in list(self._watchers):
+            try:
+                watcher(self)
+            except Exception:  # a broken view must not stop the batch
+                logger.exception("batch progress watcher failed")
+
+
+def _show(obj: Any) -> None:
+    """Display ``obj`` when running under IPython (whose display system picks the view); else nothing."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None:
+        return
+    from IPython.display import display
+
+    display(obj)
 
 
 def batch(
@@ -586,7 +577,8 @@ def batch(
     budget_usd : float, optional
         Refuse, before sending anything, a batch whose price passes this (or is unknown).
     progress : bool, optional
-        Show one progress bar with the running cost (log lines outside IPython).
+        Display the :class:`BatchProgress` tally under IPython (the widgets show it as a
+        progress bar with the running cost). It is logged at INFO either way.
     on_progress : callable, optional
         ``on_progress(item)`` after each prompt finishes (in the calling thread).
 
@@ -613,7 +605,9 @@ def batch(
     texts = coerce_prompts(prompts)
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     state: dict[str, Any] = {}
-    bar = _Progress(len(texts), show=progress)
+    tally = BatchProgress(len(texts))
+    if progress:
+        _show(tally)
 
     def report(item: BatchItem) -> None:
         events.put(("item", item))
@@ -654,7 +648,7 @@ def batch(
             except queue.Empty:
                 continue
             if kind == "item":
-                bar.update(value)
+                tally(value)
                 if on_progress is not None:
                     on_progress(value)
                 continue
@@ -670,6 +664,5 @@ def batch(
         while not events.empty():  # prompts that finished while we were stopping still count
             kind, value = events.get_nowait()
             if kind == "item":
-                bar.update(value)
-        cost = None if bar.unknown else round(bar.cost, 6)
-        raise BatchInterrupted(bar.done, len(texts), cost) from None
+                tally(value)
+        raise BatchInterrupted(tally.done, len(texts), tally.cost_usd) from None

@@ -212,12 +212,6 @@ class ImageResult(Sequence[GeneratedImage]):
             return None
         return _png.encode(self.contact_sheet())
 
-    def _ipython_display_(self) -> None:
-        """In a live kernel show an interactive Gallery; elsewhere the static PNG/HTML (widgets layer)."""
-        from .widgets._display import display_result
-
-        display_result(self)
-
     def _repr_html_(self) -> str:
         tiles = []
         for i, im in enumerate(self.images):

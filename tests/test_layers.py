@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,17 +24,10 @@ PACKAGE = "dalle_widgets"
 #: ``dalle_widgets/__init__.py`` only re-exports, lazily, from every layer: it sits above the map.
 TOP = 6
 
-# Imports that point up a layer today and are being removed (issue 12 item 1, branch ``layers``):
-# (importing module, imported module) -> why it is still here. An entry that no longer occurs
-# fails test_known_exceptions_still_occur: delete it in the change that removes the import.
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # ImageResult._ipython_display_ (1) calls the widgets (5); display is to be registered from
-    # the widgets' side, with IPython's formatters, as magics/_display.py does.
-    ("dalle_widgets.results", "dalle_widgets.widgets._display"): "display hook in the type",
-    # batching (4) shows its result in a Gallery (5); the view moves into widgets/ and batching
-    # reports progress through a plain callback.
-    ("dalle_widgets.batching", "dalle_widgets.widgets"): "batch result view in batching",
-}
+# Imports that point up a layer and are allowed for now: (importing module, imported module) -> why.
+# An entry that no longer occurs fails test_known_exceptions_still_occur: delete it in the change
+# that removes the import.
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def layer_map(page: Path = PAGE) -> dict[str, int]:
@@ -172,3 +168,44 @@ def test_the_map_has_five_layers_from_the_bottom_up() -> None:
     assert sorted(set(layers.values())) == [1, 2, 3, 4, 5]
     assert layers["masks"] == 1 and layers["store"] == 2 and layers["client"] == 3
     assert layers["batching"] == 4 and layers["widgets"] == 5
+
+
+def test_store_and_client_do_not_import_each_other() -> None:
+    """The store (2) knows nothing of the client (3), not even lazily: no cycle between them."""
+    store = ROOT / PACKAGE / "store.py"
+    assert [t for _, t in imports(ROOT, store) if t.startswith(f"{PACKAGE}.client")] == []
+
+
+_FRESH = """
+import sys
+{before}
+import dalle_widgets.store, dalle_widgets.client, dalle_widgets.batching, dalle_widgets.outpaint
+print(sorted(m for m in ("ipywidgets", "ipycanvas", "dalle_widgets.widgets") if m in sys.modules))
+{after}
+"""
+_SHELL = "from IPython.core.interactiveshell import InteractiveShell\nshell = InteractiveShell.instance()"
+_DISPLAY = """
+deferred = shell.display_formatter.ipython_display_formatter.deferred_printers
+assert ("dalle_widgets.results", "ImageResult") in deferred, deferred
+from PIL import Image
+from dalle_widgets import _png
+from dalle_widgets.results import GeneratedImage, ImageResult
+png = _png.encode(Image.new("RGB", (8, 8)))
+shell.display_formatter.format(ImageResult([GeneratedImage(png)], operation="generate", model="m"))
+print("dalle_widgets.widgets._display" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("before", "after"), [("", ""), (_SHELL, _DISPLAY)], ids=["python", "ipython"])
+def test_the_core_loads_without_the_widgets(before: str, after: str) -> None:
+    """In a fresh interpreter, plain or with an IPython shell, the core imports no widget code.
+
+    In the shell, the widgets' view of a result is registered by name and loads on its first display.
+    """
+    code = textwrap.dedent(_FRESH.format(before=before, after=after))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "[]", out.stdout
+    if after:  # displayed (the terminal shows the result's repr), through the widgets' view
+        shown = ["<ImageResult 1 x ? generate by m, cost unknown>", "True"]
+        assert lines[-2:] == shown, out.stdout + out.stderr

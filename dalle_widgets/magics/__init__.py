@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._notebook import attach_display
 from ._core import DalleMagics, DalleUsageError, EffectiveConfig, ModelList
 
 __all__ = [
@@ -34,6 +35,7 @@ def load_ipython_extension(ipython: Any) -> None:
     """Register ``%dalle`` / ``%%dalle`` on ``ipython`` (called by ``%load_ext dalle_widgets``)."""
     if id(ipython) in _LOADED:
         return
+    attach_display(ipython)  # results, batches and progress show as widgets in this shell
     magics = DalleMagics(shell=ipython)
     ipython.register_magics(magics)
     _LOADED[id(ipython)] = magics

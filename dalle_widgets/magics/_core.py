@@ -438,10 +438,8 @@ class DalleMagics(Magics):
         return display(Text(text), display_id=True)
 
     def _gallery(self, result: Any, client: Any) -> Any:
-        try:
-            from ..widgets import Gallery
-        except ImportError:
-            return result
+        from ..widgets import Gallery
+
         return Gallery(result, client=client)
 
     def _run(self, what: str, show: bool, call: Callable[[], Any]) -> tuple[Any, Any]:
@@ -595,10 +593,7 @@ class DalleMagics(Magics):
                     else "give margins (--left/--top/--right/--bottom or --to)"
                 )
             )
-        fix = (
-            "give --mask" if kind == "MaskEditor" else "give margins (--left/--top/--right/--bottom or --to)"
-        )
-        editor_class = _widget(kind, f"%dalle {inv.command}", fix)
+        editor_class = _widget(kind)
         editor = editor_class(ref.image, client=client)
         prompt_words = getattr(inv.args, "prompt", None)
         if (prompt_words or inv.cell) and hasattr(editor, "prompt"):
@@ -766,11 +761,9 @@ class DalleMagics(Magics):
         path = inv.args.path
         if path is not None:
             path = interpolate(path, ns)
-            board = _widget("MoodBoard", "%dalle board", "pin images from Python instead")(
-                Path(path).expanduser()
-            )
+            board = _widget("MoodBoard")(Path(path).expanduser())
         else:
-            board = _widget("current_board", "%dalle board", "pin images from Python instead")()
+            board = _widget("current_board")()
         self._present(board, board, show=self.show)
         return board
 
@@ -807,14 +800,11 @@ class DalleMagics(Magics):
         )
 
 
-def _widget(name: str, where: str, fix: str) -> Any:
-    """A name from :mod:`dalle_widgets.widgets`, or a one-line UsageError when it cannot be loaded."""
-    try:
-        from .. import widgets
+def _widget(name: str) -> Any:
+    """A name from :mod:`dalle_widgets.widgets` (imported on first use: the magic loads without them)."""
+    from .. import widgets
 
-        return getattr(widgets, name)
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"{where}: the {name} widget is not available ({exc}); {fix}") from None
+    return getattr(widgets, name)
 
 
 DalleMagics.dalle.__doc__ = "Generate, vary, edit, outpaint and batch images.\n\n" + full_help()

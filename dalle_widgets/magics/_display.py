@@ -4,12 +4,15 @@ The magic displays its result itself (so ``r = %dalle ...`` shows the gallery to
 *and* returns it (so ``_`` holds it). Left alone, IPython would then show the
 returned value a second time as ``Out[n]``. :class:`ShownOnce` registers a printer
 for the types the magic shows: an object the magic displayed during the current
-cell is skipped by the display hook; any other display of it is untouched.
+cell is skipped by the display hook; any other display of it goes to the printer
+that was there before (the widgets' view, see :func:`dalle_widgets.attach_display`),
+or to the object's own display methods.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["ShownOnce", "Text"]
@@ -37,16 +40,17 @@ class ShownOnce:
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self._shown: dict[int, Any] = {}
-        self._types: set[type] = set()
-        self._bypass = False
+        self._previous: dict[type, Callable[[Any], Any] | None] = {}  # the printer each type had before
         shell.events.register("post_run_cell", self.forget)
 
     def close(self) -> None:
         """Unregister every printer and the event hook."""
         formatter = self.shell.display_formatter.ipython_display_formatter
-        for typ in self._types:
+        for typ, previous in self._previous.items():
             formatter.pop(typ, None)
-        self._types.clear()
+            if previous is not None:
+                formatter.for_type(typ, previous)
+        self._previous.clear()
         try:
             self.shell.events.unregister("post_run_cell", self.forget)
         except ValueError:
@@ -67,13 +71,17 @@ class ShownOnce:
     def mark(self, obj: Any) -> None:
         """Remember ``obj`` as shown (``--no-show`` uses this to keep ``Out[n]`` quiet too)."""
         typ = type(obj)
-        if typ not in self._types:
-            self.shell.display_formatter.ipython_display_formatter.for_type(typ, self._print)
-            self._types.add(typ)
+        if typ not in self._previous:
+            formatter = self.shell.display_formatter.ipython_display_formatter
+            self._previous[typ] = formatter.for_type(typ, self._print)
         self._shown[id(obj)] = obj
 
     def _print(self, obj: Any) -> None:
         if self._shown.get(id(obj)) is obj and self._is_displayhook():
+            return
+        previous = self._previous.get(type(obj))
+        if previous is not None:
+            previous(obj)
             return
         formatter = self.shell.display_formatter
         typ = type(obj)

@@ -1,7 +1,9 @@
 """Notebook widgets: the mask editor, the outpaint editor, the gallery and the mood board.
 
 Widgets hold view state only; masks, imaging, outpainting, the client and the
-store do the work. Names are imported on first use.
+store do the work. Names are imported on first use. The views of the core's values
+(a result as a Gallery, a batch as cards and a progress bar) are attached to IPython's
+display system by :func:`dalle_widgets.attach_display`; the core never imports this package.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ _EXPORTS = {
     "MoodBoard": "board",
     "BoardItem": "board",
     "current_board": "board",
+    "batch_view": "batch_view",
+    "progress_bar": "batch_view",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,10 +1,15 @@
-"""How an :class:`~dalle_widgets.results.ImageResult` shows itself: a live Gallery in a kernel.
+"""How the core's values show in a notebook: results as a Gallery, batches as cards and a progress bar.
 
-``ImageResult._ipython_display_`` calls :func:`display_result`. In a running
-Jupyter kernel (where widgets can render) the result appears as a
-:class:`~.gallery.Gallery` (whose mimebundle also carries a small PNG for saved
-notebooks); anywhere else (terminal IPython, no ipywidgets) it falls back to the
-result's own static PNG/HTML forms.
+The core (:mod:`dalle_widgets.results`, :mod:`dalle_widgets.batching`) draws nothing
+and imports no widget. :func:`dalle_widgets.attach_display` registers :func:`show` with
+IPython's display formatter by type *name* (the package does so when it is imported in
+an IPython shell, and ``%load_ext dalle_widgets`` on its shell), so this module and the
+widgets load on the first display, not before.
+
+In a running Jupyter kernel (where widgets can render) an
+:class:`~dalle_widgets.results.ImageResult` appears as a :class:`~.gallery.Gallery`
+(whose mimebundle also carries a small PNG for saved notebooks); anywhere else
+(terminal IPython) it falls back to the result's own static PNG/HTML forms.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import html
 import logging
 from typing import Any
 
-__all__ = ["display_result", "result_title"]
+__all__ = ["display_batch", "display_progress", "display_result", "result_title", "show"]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -43,10 +48,8 @@ def result_title(result: Any) -> str:
 
 
 def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return False
+    from IPython import get_ipython
+
     ip = get_ipython()
     return ip is not None and getattr(ip, "kernel", None) is not None
 
@@ -69,3 +72,33 @@ def display_result(result: Any) -> None:
         bundle["image/png"] = png
         bundle["text/html"] = result._repr_html_()
     display(bundle, raw=True)
+
+
+def display_batch(result: Any) -> None:
+    """Display a :class:`~dalle_widgets.batching.BatchResult` as its summary and one card per prompt."""
+    from IPython.display import display
+
+    from .batch_view import batch_view
+
+    display(batch_view(result))
+
+
+def display_progress(progress: Any) -> None:
+    """Display a :class:`~dalle_widgets.batching.BatchProgress` as a bar that follows it."""
+    from IPython.display import display
+
+    from .batch_view import progress_bar
+
+    display(progress_bar(progress))
+
+
+def show(obj: Any) -> None:
+    """The printer :func:`dalle_widgets.attach_display` registers: pick the view for ``obj``."""
+    from ..batching import BatchProgress, BatchResult
+
+    if isinstance(obj, BatchResult):
+        display_batch(obj)
+    elif isinstance(obj, BatchProgress):
+        display_progress(obj)
+    else:
+        display_result(obj)

@@ -22,6 +22,7 @@ from typing import Any
 
 import ipywidgets as W
 import numpy as np
+from ipyevents import Event
 from PIL import Image
 
 from .. import _png, imaging
@@ -179,14 +180,9 @@ class Gallery(StaticFallbackMixin, W.VBox):
         info = _info(item)
         img = W.Image(value=self._thumb_png(item), format="png", layout=W.Layout(width=f"{self.thumb_px}px"))
         img.add_class("dalle-thumb")
-        try:
-            from ipyevents import Event
-
-            ev = Event(source=img, watched_events=["click"])
-            ev.on_dom_event(lambda _e, i=i: self.select(i))
-            self._events.append(ev)
-        except ImportError:  # pragma: no cover - ipyevents is a dependency
-            pass
+        ev = Event(source=img, watched_events=["click"])
+        ev.on_dom_event(lambda _e, i=i: self.select(i))
+        self._events.append(ev)
 
         # Four labelled buttons need about 200 px; under a narrower thumbnail they would wrap onto a
         # second row, so small tiles (lineage rows, board variations) show icons with tooltips instead.

@@ -25,6 +25,7 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 from ipycanvas import MultiCanvas
+from ipyevents import Event
 from PIL import Image
 
 from .. import imaging, masks
@@ -290,11 +291,6 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         ipyevents swallows (preventDefault + stopPropagation) watched keys while the
         pointer is over the canvas, so ``d d`` or ``x`` cannot delete or cut cells.
         """
-        try:
-            from ipyevents import Event
-        except ImportError:  # pragma: no cover - ipyevents is a dependency
-            self._key_events = None
-            return
         self._key_events = Event(source=self.canvas, watched_events=["keydown"], prevent_default_action=True)
         self._key_events.on_dom_event(self.handle_key)
 

@@ -1,0 +1,48 @@
+"""Where the package meets IPython: the widgets' views of the core's values, attached by type name.
+
+The core draws nothing and imports no widget. In an IPython shell (a Jupyter
+kernel), :func:`attach_display` registers one printer per core type with the
+shell's display formatter, by module and class name, so nothing is imported until
+such a value is displayed; then :func:`dalle_widgets.widgets._display.show` picks
+the view (a result as a Gallery, a batch as cards, batch progress as a bar).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+__all__ = ["attach_display"]
+
+# The core's types the widgets show, by name so that registering them imports nothing.
+SHOWN = (
+    ("dalle_widgets.results", "ImageResult"),
+    ("dalle_widgets.batching", "BatchResult"),
+    ("dalle_widgets.batching", "BatchProgress"),
+)
+
+
+def attach_display(shell: Any = None) -> None:
+    """Let the widgets show results, batches and batch progress in ``shell`` (default: the running one).
+
+    Registers a printer for :class:`~dalle_widgets.results.ImageResult`,
+    :class:`~dalle_widgets.batching.BatchResult` and :class:`~dalle_widgets.batching.BatchProgress`
+    with the shell's ``ipython_display_formatter``, by module and class name: nothing is
+    imported until such a value is displayed. The package calls it when imported in an
+    IPython shell, and ``%load_ext dalle_widgets`` on its shell; calling it again is
+    harmless. Outside IPython it does nothing.
+    """
+    if shell is None:
+        ipython = sys.modules.get("IPython")
+        shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    formatter = shell.display_formatter.ipython_display_formatter
+    for module, name in SHOWN:
+        formatter.for_type_by_name(module, name, _show_with_widgets)
+
+
+def _show_with_widgets(obj: Any) -> None:
+    from .widgets._display import show
+
+    show(obj)
