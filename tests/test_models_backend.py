@@ -335,3 +335,40 @@ def _waiting(b: DiffusersBackend) -> int:
     from dalle_widgets.engine.backends.diffusers import _queue_for
 
     return _queue_for(b.runtime.device)._waiting
+
+
+def test_engine_preview_hook_gets_each_decoder_step(backend: DiffusersBackend) -> None:
+    calls: list[tuple[int, int, int, tuple[int, ...]]] = []
+    backend.vary(
+        picture(),
+        size=(256, 256),
+        n=2,
+        seed=0,
+        on_preview=lambda index, step, total, image: calls.append((index, step, total, image.shape)),
+    )
+    steps = backend.recipe.steps_for(None)[1]
+    assert calls == [(i, s, steps, (256, 256, 3)) for i in range(2) for s in range(1, steps + 1)]
+
+
+def test_whatever_a_hook_raises_reaches_the_caller_unchanged(backend: DiffusersBackend) -> None:
+    class ClientGone(OSError):
+        pass
+
+    def hook(index: int, step: int, total: int, image: np.ndarray) -> None:
+        raise ClientGone("stream closed")
+
+    with pytest.raises(ClientGone, match="stream closed"):
+        backend.generate("a fox", size=(256, 256), n=1, seed=0, on_preview=hook)
+
+
+def test_edit_references_pull_the_result_towards_them(backend: DiffusersBackend) -> None:
+    img = picture(256)
+    mask = np.zeros((256, 256), bool)
+    mask[64:192, 64:192] = True
+    plain = backend.edit(img, mask, "a vase", size=(256, 256), n=1, seed=2)[0]
+    red = np.zeros((128, 128, 3), np.uint8)
+    red[..., 0] = 255
+    guided = backend.edit(img, mask, "a vase", size=(256, 256), n=1, seed=2, references=[red])[0]
+    assert not np.array_equal(plain[mask], guided[mask])
+    outside = far_from(mask, FEATHER_PX)
+    assert np.array_equal(guided[outside], img[outside])

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,9 @@ from ..progress import Progress, ProgressCallback
 from .recipe import Recipe, default_recipe, load_recipe
 
 __all__ = ["DEFAULT_MAX_QUEUE", "DiffusersBackend", "require_models_extra"]
+
+#: The engine's preview hook: ``(image index, step, steps, uint8 (h, w, 3) picture)``.
+PreviewCallback = Callable[[int, int, int, np.ndarray], None]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -211,6 +214,7 @@ class DiffusersBackend:
         seed: int,
         quality: str | None = None,
         on_progress: ProgressCallback | None = None,
+        on_preview: PreviewCallback | None = None,
     ) -> list[np.ndarray]:
         """Text to ``n`` images (prior, then decoder)."""
         from . import kandinsky
@@ -220,7 +224,14 @@ class DiffusersBackend:
             on_progress,
             n,
             lambda rt: kandinsky.generate(
-                rt, prompt, size=size, n=n, seed=seed, quality=quality, on_progress=on_progress
+                rt,
+                prompt,
+                size=size,
+                n=n,
+                seed=seed,
+                quality=quality,
+                on_progress=on_progress,
+                on_preview=on_preview,
             ),
         )
 
@@ -234,9 +245,14 @@ class DiffusersBackend:
         n: int,
         seed: int,
         quality: str | None = None,
+        references: Sequence[np.ndarray] = (),
         on_progress: ProgressCallback | None = None,
+        on_preview: PreviewCallback | None = None,
     ) -> list[np.ndarray]:
-        """Repaint ``mask`` (True = edit) of ``image``; pixels outside come back unchanged."""
+        """Repaint ``mask`` (True = edit) of ``image``; pixels outside come back unchanged.
+
+        ``references`` (further images) pull the repainted area towards their look.
+        """
         from . import kandinsky
 
         return self._call(
@@ -244,7 +260,17 @@ class DiffusersBackend:
             on_progress,
             n,
             lambda rt: kandinsky.edit(
-                rt, image, mask, prompt, size=size, n=n, seed=seed, quality=quality, on_progress=on_progress
+                rt,
+                image,
+                mask,
+                prompt,
+                size=size,
+                n=n,
+                seed=seed,
+                quality=quality,
+                references=references,
+                on_progress=on_progress,
+                on_preview=on_preview,
             ),
         )
 
@@ -257,6 +283,7 @@ class DiffusersBackend:
         seed: int,
         quality: str | None = None,
         on_progress: ProgressCallback | None = None,
+        on_preview: PreviewCallback | None = None,
     ) -> list[np.ndarray]:
         """Decodes of the input's CLIP image embedding, a different seed per image."""
         from . import kandinsky
@@ -266,7 +293,14 @@ class DiffusersBackend:
             on_progress,
             n,
             lambda rt: kandinsky.vary(
-                rt, image, size=size, n=n, seed=seed, quality=quality, on_progress=on_progress
+                rt,
+                image,
+                size=size,
+                n=n,
+                seed=seed,
+                quality=quality,
+                on_progress=on_progress,
+                on_preview=on_preview,
             ),
         )
 
