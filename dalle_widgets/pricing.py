@@ -126,7 +126,9 @@ class Estimate:
         if self.usd is None:
             return f"{head}: price unknown ({self.detail})" if self.detail else f"{head}: price unknown"
         if self.method == "per-image" and self.unit_usd is not None:
-            return f"{head} at {format_usd(self.unit_usd)} = {format_usd(self.usd)}"
+            assumed = [p for p in self.detail.split("; ") if "priced as" in p]
+            note = f" ({'; '.join(assumed)})" if assumed else ""
+            return f"{head} at {format_usd(self.unit_usd)} = {format_usd(self.usd)}{note}"
         return f"{head}: about {format_usd(self.usd)} ({self.detail})"
 
 
