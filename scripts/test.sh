@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything (Chromium from Debian, torch's CPU build, the package and its
-# test/docs/benchmark/models extras into .venv) and run every test: lint, unit and
+# test/docs/benchmark/models/ray extras into .venv) and run every test: lint, unit and
 # server tests, notebooks under nbval, browser tests in headless Chromium, the tiny-model
-# tests, the docs build (warnings are errors).
+# tests, the Ray Serve tests on a local cluster, the docs build (warnings are errors).
 # Safe to run again: each step reuses what the previous run installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +33,8 @@ if ! .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13
   cat test-artifacts/pip-install.log >&2
   exit 1
 fi
-echo "== installing dalle-widgets with its test, docs, benchmark and models extras"
-if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs,bench,models]" \
+echo "== installing dalle-widgets with its test, docs, benchmark, models and ray extras"
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs,bench,models,ray]" \
     "torch==2.13.0" >> test-artifacts/pip-install.log 2>&1; then
   cat test-artifacts/pip-install.log >&2
   exit 1

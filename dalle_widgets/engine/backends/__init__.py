@@ -15,13 +15,22 @@ True
 
 from __future__ import annotations
 
+import inspect
 import logging
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["DEFAULT_BACKEND", "ImageBackend", "available_backends", "get_backend", "seeds_for"]
+__all__ = [
+    "DEFAULT_BACKEND",
+    "ImageBackend",
+    "available_backends",
+    "backend_factory",
+    "check_options",
+    "get_backend",
+    "seeds_for",
+]
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -98,7 +107,8 @@ def get_backend(backend: str | ImageBackend | None = None, **options: Any) -> Im
     """Return a backend instance: by name, the default when None, or ``backend`` itself.
 
     ``options`` go to the backend's constructor (for ``diffusers``: ``recipe``,
-    ``low_memory``, ``max_queue``).
+    ``low_memory``, ``max_queue``); they are also how a deployment that builds its
+    backend elsewhere (a Ray Serve replica) passes them on without knowing the backend.
 
     Raises
     ------
@@ -109,19 +119,64 @@ def get_backend(backend: str | ImageBackend | None = None, **options: Any) -> Im
     if backend is None:
         backend = DEFAULT_BACKEND
     if not isinstance(backend, str):
+        if options:
+            raise ValueError(
+                f"backend options {', '.join(sorted(options))} apply to a backend given by name, "
+                "not to an instance"
+            )
         return backend
-    targets = available_backends()
-    if backend not in targets:
-        raise ValueError(
-            f"unknown engine backend {backend!r}: available backends are {', '.join(sorted(targets))} "
-            f"(register more in the entry-point group {ENTRY_POINT_GROUP!r})"
-        )
-    cls = _load(targets[backend])
+    factory = backend_factory(backend)
+    check_options(backend, factory, options)
     try:
-        return cls(**options)
+        return factory(**options)
     except TypeError as exc:
         if not options:
             raise
         raise ValueError(
             f"the {backend!r} engine backend does not take {', '.join(sorted(options))} ({exc})"
         ) from None
+
+
+def check_options(name: str, factory: Any, options: dict[str, Any]) -> None:
+    """Raise ValueError, naming the backend and what it takes, if ``factory`` cannot take ``options``.
+
+    Checks the signature only, without building the backend, so a deployment can refuse
+    a typo before it starts replicas that would each load a model.
+
+    >>> check_options("classical", get_backend("classical").__class__, {"steps": 4})
+    Traceback (most recent call last):
+    ...
+    ValueError: the 'classical' engine backend does not take steps (it takes no options)
+    """
+    if not options:
+        return
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # pragma: no cover - a builtin factory: let it decide
+        return
+    try:
+        signature.bind(**options)
+    except TypeError:
+        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        takes = [p.name for p in signature.parameters.values() if p.kind in kinds]
+        raise ValueError(
+            f"the {name!r} engine backend does not take {', '.join(sorted(options))} "
+            f"({'it takes ' + ', '.join(takes) if takes else 'it takes no options'})"
+        ) from None
+
+
+def backend_factory(name: str) -> Any:
+    """The class (or factory) registered under ``name``, not instantiated.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the names that exist.
+    """
+    targets = available_backends()
+    if name not in targets:
+        raise ValueError(
+            f"unknown engine backend {name!r}: available backends are {', '.join(sorted(targets))} "
+            f"(register more in the entry-point group {ENTRY_POINT_GROUP!r})"
+        )
+    return _load(targets[name])
