@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dalle_widgets.engine._ray_loopback import _loopback_address, confine_serve_grpc, local_ray_env
-from dalle_widgets.engine._ray_replica import REPLICA_HEADER, ReplicaStamp
+from dalle_widgets.engine._ray_replica import REPLICA_HEADER, MirroredURLs, ReplicaStamp
 from dalle_widgets.engine.app import create_app
 from dalle_widgets.engine.backends import get_backend
 from dalle_widgets.engine.ray import deploy, parse_autoscale
@@ -105,6 +105,51 @@ def test_replica_stamp_names_the_replica_on_every_answer_and_lists_replicas_in_h
     assert report["status"] == "ok" and report["replica"] == "r1"
     assert report["deployment"]["replicas"] == [{"id": "r1", "state": "RUNNING"}]
     assert int(health.headers["content-length"]) == len(health.content)
+
+
+class FakeMirror:
+    """Stands in for the mirror actor's handle: ``.put.remote`` / ``.get.remote`` are awaitable."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, bytes] = {}
+        mirror = self
+
+        class Method:
+            def __init__(self, fn) -> None:  # noqa: ANN001
+                self.fn = fn
+
+            def remote(self, *args: object):  # noqa: ANN202
+                async def call() -> object:
+                    return self.fn(*args)
+
+                return call()
+
+        self.put = Method(lambda key, png: mirror.images.__setitem__(key, png))
+        self.get = Method(lambda key: mirror.images.get(key))
+
+
+def test_image_links_of_one_replica_are_served_by_another() -> None:
+    mirror = FakeMirror()
+    apps = []
+    for name in ("r1", "r2"):
+        app = create_app(token="t")
+        urls = MirroredURLs(mirror, ttl=60)
+        app.state.engine.urls = urls
+        apps.append(ReplicaStamp(app, name, _replicas, urls))
+    with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
+        made = one.post(
+            "/v1/images/generations",
+            json={"prompt": "a kite", "size": "256x256", "response_format": "url"},
+            headers={"Authorization": "Bearer t"},
+        )
+        path = "/" + made.json()["data"][0]["url"].split("/", 3)[3]
+        assert len(mirror.images) == 1  # copied before the answer finished
+        there = two.get(path)
+        here = one.get(path)
+        missing = two.get("/images/" + "A" * 32 + ".png")
+    assert there.status_code == 200 and there.headers[REPLICA_HEADER] == "r2"
+    assert there.content == here.content and there.content[:4] == b"\x89PNG"
+    assert missing.status_code == 404 and missing.headers[REPLICA_HEADER] == "r2"
 
 
 def test_loopback_hook_rewrites_only_the_wildcard_bind() -> None:

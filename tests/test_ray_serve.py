@@ -192,6 +192,24 @@ def test_openai_sdk_works_against_the_deployment(ray_server: RayServer) -> None:
     assert [m.id for m in sdk.models.list()] == ["dall-e-2"]
 
 
+def test_image_links_resolve_on_every_replica(ray_server: RayServer) -> None:
+    """The SDK's default for dall-e-2 is a link; Serve may route its GET to another replica."""
+    sdk = OpenAI(base_url=ray_server.base_url, api_key=TOKEN, max_retries=0)
+    raw = sdk.images.with_raw_response.generate(model="dall-e-2", prompt="a blue kite", size="256x256")
+    made_by = raw.headers[REPLICA_HEADER]
+    url = raw.parse().data[0].url
+    served_by = set()
+    for _ in range(50):  # until a replica other than the one that made it has answered
+        got = httpx.get(url, timeout=30)
+        assert got.status_code == 200 and got.content[:8] == b"\x89PNG\r\n\x1a\n"
+        served_by.add(got.headers[REPLICA_HEADER])
+        if served_by - {made_by}:
+            break
+    assert served_by - {made_by}, f"every download was served by {made_by}"
+    gone = httpx.get(url.rsplit("/", 1)[0] + "/" + "A" * 32 + ".png")
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+
+
 def test_token_body_limit_and_errors_are_the_engines(ray_server: RayServer) -> None:
     url = ray_server.base_url + "/images/generations"
     body = {"model": "dall-e-2", "prompt": "a fox", "size": "256x256"}

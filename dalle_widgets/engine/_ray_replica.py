@@ -18,12 +18,70 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["REPLICA_HEADER", "ReplicaStamp", "deployment_class", "replica_states"]
+from .urls import ImageURLStore
+
+__all__ = [
+    "REPLICA_HEADER",
+    "ImageURLMirror",
+    "MirroredURLs",
+    "ReplicaStamp",
+    "deployment_class",
+    "replica_states",
+]
 
 logger = logging.getLogger("dalle_widgets")
 
 REPLICA_HEADER = "x-dalle-widgets-replica"
 _REQUEST_ID = b"x-request-id"
+_IMAGES = "/images/"
+
+
+class ImageURLMirror:
+    """A Ray actor per application: every replica's ``response_format=url`` images, by id.
+
+    A link names no replica, and Serve's proxy may send its ``GET`` to any of them;
+    the replica that does not hold the image fetches it from here.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self._store = ImageURLStore(ttl=ttl)
+
+    def put(self, key: str, png: bytes) -> None:
+        self._store.put(png, key=key)
+
+    def get(self, key: str) -> bytes | None:
+        return self._store.get(key)
+
+
+class MirroredURLs(ImageURLStore):
+    """A replica's URL store: images kept here and copied to the application's mirror.
+
+    ``put`` sends the copy without waiting; :meth:`flush` (awaited by
+    :class:`ReplicaStamp` before the response that carries the link is finished)
+    makes sure the copy has landed before the client can follow the link.
+    """
+
+    def __init__(self, mirror: Any, *, ttl: float) -> None:
+        super().__init__(ttl=ttl)
+        self.mirror = mirror
+        self._pending: list[Any] = []
+
+    def put(self, png: bytes, key: str | None = None) -> str:
+        key = super().put(png, key)
+        self._pending.append(self.mirror.put.remote(key, png))
+        return key
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def fetch(self, key: str) -> bytes | None:
+        """The PNG from this replica, else from the mirror (None when nobody has it)."""
+        local = self.get(key)
+        if local is not None:
+            return local
+        return await self.mirror.get.remote(key)
 
 
 class ReplicaStamp:
@@ -43,24 +101,36 @@ class ReplicaStamp:
     """
 
     def __init__(
-        self, app: ASGIApp, replica_id: str, replicas: Callable[[], Awaitable[dict[str, Any]]]
+        self,
+        app: ASGIApp,
+        replica_id: str,
+        replicas: Callable[[], Awaitable[dict[str, Any]]],
+        urls: MirroredURLs | None = None,
     ) -> None:
         self.app = app
         self.replica_id = replica_id
         self.replicas = replicas
+        self.urls = urls
         self._header = (REPLICA_HEADER.encode(), replica_id.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope.get("path") == "/health" and scope.get("method") == "GET":
+        path, method = scope.get("path", ""), scope.get("method")
+        if path == "/health" and method == "GET":
             await self._health(scope, receive, send)
             return
+        if self.urls is not None and method == "GET" and path.startswith(_IMAGES) and path.endswith(".png"):
+            key = path[len(_IMAGES) : -len(".png")]
+            if self.urls.get(key) is None and await self._send_mirrored(key, send):
+                return
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": self._headers(message.get("headers", []))}
+            elif self.urls is not None and not message.get("more_body", False):
+                await self.urls.flush()  # the links in this answer resolve on every replica
             await send(message)
 
         await self.app(scope, receive, stamped)
@@ -68,6 +138,22 @@ class ReplicaStamp:
     def _headers(self, headers: Any) -> list[tuple[bytes, bytes]]:
         kept = [(k, v) for k, v in headers if k.lower() != _REQUEST_ID]
         return [*kept, self._header]
+
+    async def _send_mirrored(self, key: str, send: Send) -> bool:
+        """Answer with another replica's image from the mirror; False when it has none."""
+        assert self.urls is not None
+        png = await self.urls.fetch(key)
+        if png is None:
+            return False
+        headers = [
+            (b"content-type", b"image/png"),
+            (b"content-length", str(len(png)).encode()),
+            (b"cache-control", b"private, max-age=3600"),
+            self._header,
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": png})
+        return True
 
     async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
         start: Message = {}
@@ -143,10 +229,12 @@ def deployment_class(serve: Any) -> type:
             backend: str,
             backend_options: Mapping[str, Any],
             app_options: Mapping[str, Any],
+            mirror: tuple[str, str] | None = None,
         ) -> None:
             self._backend = backend
             self._backend_options = dict(backend_options)
             self._app_options = dict(app_options)
+            self._mirror = mirror
             self._controller: Any = None
 
         def __serve_build_asgi_app__(self) -> ASGIApp:
@@ -159,8 +247,16 @@ def deployment_class(serve: Any) -> type:
             backend = get_backend(self._backend, **self._backend_options)
             app = create_app(backend, **self._app_options)
             replica_id = context.replica_id.unique_id
+            urls = None
+            if self._mirror is not None:
+                import ray
+
+                name, namespace = self._mirror
+                engine = app.state.engine
+                urls = MirroredURLs(ray.get_actor(name, namespace=namespace), ttl=engine.urls.ttl)
+                engine.urls = urls
             logger.info("offline engine replica %s ready (backend %s)", replica_id, backend.name)
-            return ReplicaStamp(app, replica_id, self._replicas)
+            return ReplicaStamp(app, replica_id, self._replicas, urls)
 
         async def _replicas(self) -> dict[str, Any]:
             import ray

@@ -30,7 +30,7 @@ import httpx
 
 from ..errors import ConfigurationError
 from ._ray_loopback import LOOPBACK, local_ray_env, local_ray_init_options
-from ._ray_replica import REPLICA_HEADER, deployment_class, replica_states
+from ._ray_replica import REPLICA_HEADER, ImageURLMirror, deployment_class, replica_states
 from .app import DEFAULT_MAX_BODY_BYTES
 from .backends import backend_factory, check_options
 
@@ -44,6 +44,9 @@ INSTALL_HINT = "pip install 'dalle-widgets[ray]'"
 #: How often Serve's controller checks each replica (Serve's default is 10 s): a replica
 #: that died is replaced this much sooner. Serve's proxy stops routing to it at once.
 HEALTH_CHECK_PERIOD_S = 2.0
+#: Where the application's image-link mirror (a Ray actor) is registered.
+MIRROR_NAMESPACE = "dalle-widgets"
+URL_TTL_S = 3600.0
 
 
 def parse_autoscale(text: str) -> tuple[int, int]:
@@ -135,6 +138,10 @@ class RayEngine:
                 serve.shutdown()
             else:
                 serve.delete(self.app_name)
+                try:
+                    ray.kill(ray.get_actor(f"{self.app_name}:image-urls", namespace=MIRROR_NAMESPACE))
+                except ValueError:  # already gone
+                    pass
         finally:
             if self.owns_ray:
                 ray.shutdown()
@@ -242,8 +249,7 @@ def deploy(
     owns_ray = False
     if not ray.is_initialized():
         if address is None:
-            with local_ray_env():
-                ray.init(num_cpus=num_cpus, **local_ray_init_options(), logging_level=logging.WARNING)
+            _start_local_ray(ray, num_cpus)
             owns_ray = True
         else:
             ray.init(address=address, logging_level=logging.WARNING)
@@ -267,12 +273,17 @@ def deploy(
             health_check_period_s=HEALTH_CHECK_PERIOD_S,
             **scaling,
         )
+        mirror = (f"{app_name}:image-urls", MIRROR_NAMESPACE)
+        ray.remote(ImageURLMirror).options(
+            name=mirror[0], namespace=mirror[1], lifetime="detached", num_cpus=0, get_if_exists=True
+        ).remote(URL_TTL_S)
         app_options = {
             "token": token,
             "max_body_bytes": max_body_bytes,
             "images_per_minute": images_per_minute,
+            "url_ttl": URL_TTL_S,
         }
-        bound = deployment.bind(backend, dict(backend_options or {}), app_options)
+        bound = deployment.bind(backend, dict(backend_options or {}), app_options, mirror)
         serve.run(bound, name=app_name, route_prefix="/", blocking=False)
         from ray.serve.context import _get_global_client
 
@@ -292,6 +303,24 @@ def deploy(
         raise
     logger.info("offline engine on Ray Serve at %s (backend %s)", engine.base_url, backend)
     return engine
+
+
+def _start_local_ray(ray: Any, num_cpus: int | None, attempts: int = 2) -> None:
+    """``ray.init`` on loopback; once more if the raylet was too slow to register.
+
+    Ray gives its raylet a fixed 30 s to register with the GCS and raises otherwise,
+    which a machine busy with other work can exceed on the first start.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with local_ray_env():
+                ray.init(num_cpus=num_cpus, **local_ray_init_options(), logging_level=logging.WARNING)
+            return
+        except Exception as exc:
+            if "timed out during startup" not in str(exc) or attempt == attempts:
+                raise
+            logger.warning("Ray's raylet was slow to start (%s); starting Ray again", exc)
+            ray.shutdown()
 
 
 def _wait_until_serving(engine: RayEngine, serve: Any, timeout: float) -> None:

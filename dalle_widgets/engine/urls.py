@@ -37,9 +37,12 @@ class ImageURLStore:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def put(self, png: bytes) -> str:
-        """Store ``png`` and return its id."""
-        key = secrets.token_urlsafe(24)
+    def put(self, png: bytes, key: str | None = None) -> str:
+        """Store ``png`` and return its id: a new random one, or ``key`` (a copy kept elsewhere)."""
+        if key is None:
+            key = secrets.token_urlsafe(24)
+        elif not _ID.match(key):
+            raise ValueError(f"image URL id {key!r} is not one this store makes")
         with self._lock:
             self._items[key] = (time.monotonic() + self.ttl, png)
             self._bytes += len(png)
