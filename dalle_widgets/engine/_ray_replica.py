@@ -245,7 +245,8 @@ def deployment_class(serve: Any) -> type:
             self._app_name = context.app_name
             self._deployment = context.deployment
             backend = get_backend(self._backend, **self._backend_options)
-            app = create_app(backend, **self._app_options)
+            app_options = {"max_concurrency": getattr(backend, "max_concurrency", 2), **self._app_options}
+            app = create_app(backend, **app_options)
             replica_id = context.replica_id.unique_id
             urls = None
             if self._mirror is not None:
