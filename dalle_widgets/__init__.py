@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncImagesClient": "dalle_widgets.client",
     "ImageResult": "dalle_widgets.results",
     "GeneratedImage": "dalle_widgets.results",
+    "ImageEvent": "dalle_widgets.results",
     "open_image": "dalle_widgets.store",
     "Store": "dalle_widgets.store",
     "MaskEditor": "dalle_widgets.widgets",

@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import logging
+import math
 import os
 import sys
 import threading
@@ -141,6 +142,52 @@ class SizeRule:
     def allows(self, size: str) -> bool:
         """Whether ``size`` is accepted."""
         return self.problem(size) is None
+
+    def nearest(self, size: str) -> str | None:
+        """The accepted ``WxH`` closest to ``size`` (aspect first, then area), for error messages.
+
+        None when ``size`` is not ``WxH`` at all, or the rule has no fixed size to offer.
+
+        >>> rule = lookup("gpt-image-2").size_rule
+        >>> rule.nearest("1000x1000"), rule.nearest("3840x3840"), rule.nearest("4000x1000")
+        ('1008x1008', '2880x2880', '3456x1152')
+        >>> lookup("dall-e-2").size_rule.nearest("500x500")
+        '512x512'
+        """
+        wh = parse_size(size)
+        if wh is None:
+            return None
+        w0, h0 = wh
+
+        def distance(w: int, h: int) -> float:  # keeping the aspect matters more than the area
+            return 3 * abs(math.log((w / h) / (w0 / h0))) + abs(math.log((w * h) / (w0 * h0)))
+
+        if self.kind != "flexible":
+            fixed = [s for s in (parse_size(s) for s in self.sizes) if s is not None]
+            best = min(fixed, key=lambda s: distance(*s), default=None)
+            return f"{best[0]}x{best[1]}" if best else (size if self.kind == "any" else None)
+        aspect = w0 / h0
+        if self.max_aspect is not None:
+            aspect = min(max(aspect, 1 / self.max_aspect), self.max_aspect)
+        area = float(w0 * h0)
+        if self.min_pixels is not None:
+            area = max(area, self.min_pixels)
+        if self.max_pixels is not None:
+            area = min(area, self.max_pixels)
+        h = math.sqrt(area / aspect)
+        w = aspect * h
+        if self.max_edge is not None and max(w, h) > self.max_edge:
+            w, h = w * self.max_edge / max(w, h), h * self.max_edge / max(w, h)
+        m = self.multiple_of
+        found: tuple[float, str] | None = None
+        for cw in range(max(1, int(w // m) - 3), int(w // m) + 5):
+            for ch in range(max(1, int(h // m) - 3), int(h // m) + 5):
+                candidate = f"{cw * m}x{ch * m}"
+                if self.allows(candidate):
+                    d = distance(cw * m, ch * m)
+                    if found is None or d < found[0]:
+                        found = (d, candidate)
+        return found[1] if found else None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from PIL import Image
 
 from . import _png, imaging
 
-__all__ = ["GeneratedImage", "ImageResult"]
+__all__ = ["GeneratedImage", "ImageEvent", "ImageResult"]
 
 THUMB_PX = 128
 
@@ -225,3 +225,67 @@ class ImageResult(Sequence[GeneratedImage]):
             )
         title = html.escape(repr(self))
         return f'<div class="dalle-widgets-result" title="{title}">{"".join(tiles)}</div>'
+
+
+class ImageEvent:
+    """One event of a streamed request: a preview on the way, or a finished image.
+
+    Attributes
+    ----------
+    type : str
+        ``"partial"`` (a preview, never stored) or ``"completed"`` (the final image).
+    image : PIL.Image.Image
+        The preview, or the final image's pixels.
+    index : int
+        Which image of the request (0 to n - 1) the event belongs to.
+    partial_index : int or None
+        For a preview, its number (0-based) among the previews of this image.
+    result : GeneratedImage or None
+        For a completed event, the image as stored, with its provenance.
+    usage : dict or None
+        For a completed event, the ``usage`` block the endpoint sent (tokens).
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> event = ImageEvent("partial", Image.new("RGB", (4, 4)), index=0, partial_index=1)
+    >>> event
+    <ImageEvent partial 4x4 image 0 preview 1>
+    """
+
+    __slots__ = ("_image", "index", "partial_index", "result", "type", "usage")
+
+    def __init__(
+        self,
+        type: str,  # noqa: A002 - the wire's own name
+        image: Image.Image | None = None,
+        *,
+        index: int = 0,
+        partial_index: int | None = None,
+        result: GeneratedImage | None = None,
+        usage: dict[str, Any] | None = None,
+    ) -> None:
+        if type not in ("partial", "completed"):
+            raise ValueError(f"type={type!r}: an image event is 'partial' or 'completed'")
+        if image is None and result is None:
+            raise ValueError("an image event needs an image or a result")
+        self.type = type
+        self._image = image
+        self.index = index
+        self.partial_index = partial_index
+        self.result = result
+        self.usage = usage
+
+    @property
+    def image(self) -> Image.Image:
+        if self._image is None:
+            assert self.result is not None
+            self._image = self.result.image
+        return self._image
+
+    def __repr__(self) -> str:
+        w, h = self.image.size
+        what = f"preview {self.partial_index}" if self.type == "partial" else "final"
+        if self.type == "partial" and self.partial_index is None:
+            what = "preview"
+        return f"<ImageEvent {self.type} {w}x{h} image {self.index} {what}>"

@@ -1,15 +1,18 @@
 """The output store: every image received is on disk, with its provenance, before anyone sees it.
 
-Images are written as PNG files under ``$DALLE_WIDGETS_HOME`` (default ``~/.dalle_widgets``)::
+Images are written under ``$DALLE_WIDGETS_HOME`` (default ``~/.dalle_widgets``)::
 
-    <root>/images/<YYYY-MM-DD>/<HHMMSS>-<operation>-<unique>.png
+    <root>/images/<YYYY-MM-DD>/<HHMMSS>-<operation>-<unique>.png   (or .jpg, .webp, .gif, .svg)
     <root>/cache/index-<YYYY-MM-DD>.jsonl  the request cache: one line per request, pointing
                                           at the image files it produced
 
 Each PNG carries its provenance as JSON in a ``tEXt`` chunk named ``dalle_widgets``, placed
 right after the header so that a plain ``PIL.Image.open`` reads it without decoding pixels.
 When the server sent a PNG, its bytes are kept as received and only the text chunk is
-added: no re-encoding, no quality loss, and almost no time spent.
+added: no re-encoding, no quality loss, and almost no time spent. A JPEG, WebP, GIF or
+SVG answer is kept as delivered too (:meth:`Store.save_delivered`): a JPEG carries the
+same JSON in a comment segment, the others in a sidecar ``<name>.json`` written next to
+them; :func:`open_image` reads either back.
 
 Writes are atomic (a temporary file in the same directory, then a rename: see
 :func:`dalle_widgets._png.write_atomic` for when it also flushes to the disk), and every
@@ -43,6 +46,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import _formats
 from ._png import CHUNK_KEY, as_png, read_info, with_info, write_atomic
 from .imaging import image_hash
 from .results import GeneratedImage
@@ -95,10 +99,10 @@ class Store:
 
     # --- images -------------------------------------------------------------------------------
 
-    def _new_path(self, info: Mapping[str, Any]) -> Path:
+    def _new_path(self, info: Mapping[str, Any], suffix: str = ".png") -> Path:
         now = time.localtime()
         op = str(info.get("operation") or "image").replace("/", "_")[:16]
-        name = f"{time.strftime('%H%M%S', now)}-{op}-{secrets.token_hex(6)}.png"
+        name = f"{time.strftime('%H%M%S', now)}-{op}-{secrets.token_hex(6)}{suffix}"
         return self.images_dir / time.strftime("%Y-%m-%d", now) / name
 
     def save(self, image: Any, info: Mapping[str, Any]) -> Path:
@@ -117,6 +121,30 @@ class Store:
         logger.debug("stored %s (%d bytes)", path, len(data))
         return path, data
 
+    def save_delivered(self, data: bytes, info: Mapping[str, Any]) -> tuple[Path, bytes]:
+        """Store image bytes in the format they arrived in, with ``info``; return the path and bytes.
+
+        PNG and JPEG carry ``info`` inside; WebP, GIF and SVG get a ``<name>.json`` sidecar,
+        written after the image (an image without its sidecar still opens). Anything that
+        is not one of these formats is re-encoded as PNG.
+        """
+        fmt = _formats.sniff(data)
+        if fmt == "png" or fmt not in _formats.SUFFIXES:
+            return self.save_png(as_png(data), info)
+        path = self._new_path(info, _formats.SUFFIXES[fmt])
+        if fmt == "jpeg":
+            try:
+                data = _formats.with_info(data, info)
+                write_atomic(path, data)
+                logger.debug("stored %s (%d bytes)", path, len(data))
+                return path, data
+            except ValueError:  # too long for a comment segment: a sidecar instead
+                pass
+        write_atomic(path, data)
+        write_atomic(sidecar_of(path), json.dumps(dict(info), sort_keys=True, default=str).encode("utf-8"))
+        logger.debug("stored %s (%d bytes) and its provenance sidecar", path, len(data))
+        return path, data
+
     def open(self, path: str | os.PathLike[str]) -> GeneratedImage:
         """Open a stored image with its provenance (see :func:`open_image`)."""
         return open_image(path)
@@ -125,7 +153,10 @@ class Store:
         """Stored image paths, oldest first."""
         if not self.images_dir.is_dir():
             return iter(())
-        found = [p for p in self.images_dir.glob("*/*.png") if not p.name.startswith(".")]
+        suffixes = set(_formats.SUFFIXES.values())
+        found = [
+            p for p in self.images_dir.glob("*/*.*") if p.suffix in suffixes and not p.name.startswith(".")
+        ]
         return iter(sorted(found, key=lambda p: (p.stat().st_mtime, p.name)))
 
     # --- request cache ------------------------------------------------------------------------
@@ -255,13 +286,20 @@ class _CacheIndex:
             self.offsets[entry.name] = done + end + 1
 
 
+def sidecar_of(path: str | os.PathLike[str]) -> Path:
+    """Where the provenance of an image that cannot hold it lives: ``<name>.<suffix>.json``."""
+    p = Path(path)
+    return p.with_name(p.name + ".json")
+
+
 def open_image(path: str | os.PathLike[str]) -> GeneratedImage:
     """Open an image saved by the store, with its provenance read back.
 
     Parameters
     ----------
     path : str or Path
-        A PNG written by :class:`Store` (any PNG works; provenance is then empty).
+        An image written by :class:`Store`: PNG or JPEG with embedded provenance, or WebP,
+        GIF or SVG with a ``.json`` sidecar (any image works; provenance is then empty).
 
     Returns
     -------
@@ -279,8 +317,20 @@ def open_image(path: str | os.PathLike[str]) -> GeneratedImage:
     """
     p = Path(path)
     data = p.read_bytes()
+    fmt = _formats.sniff(data)
     try:
-        info = read_info(data)
+        if fmt is None:  # not an image format the store writes: it must at least be a PNG
+            info = read_info(data)
+        else:
+            info = _formats.read_info(data) if _formats.embeds(fmt) else {}
     except ValueError as exc:
-        raise ValueError(f"{p} is not a readable PNG: {exc}") from exc
+        raise ValueError(f"{p} is not a readable {fmt or 'PNG'}: {exc}") from exc
+    if not info:
+        side = sidecar_of(p)
+        if side.is_file():
+            try:
+                loaded = json.loads(side.read_text("utf-8"))
+                info = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError) as exc:
+                logger.debug("provenance sidecar %s unreadable (%s)", side, exc)
     return GeneratedImage(data, info=info, path=p)

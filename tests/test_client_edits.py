@@ -139,7 +139,7 @@ def test_gpt_image_edits_take_non_square_images_without_mask(twin, fake_openai) 
     twin(model="gpt-image-1").edit(_rgb(48, 64), "make it night")
     sent = fake_openai.last
     assert sent.form["model"] == "gpt-image-1" and "response_format" not in sent.form
-    assert _decode(sent.files["image"][2]).shape == (48, 64, 4)
+    assert _decode(sent.files["image"][2]).shape[:2] == (48, 64)  # RGB stays RGB: GPT models take any PNG
 
 
 # --- refusals: before anything is sent -----------------------------------------------------------
@@ -171,7 +171,7 @@ def test_gpt_image_edits_take_non_square_images_without_mask(twin, fake_openai) 
             "size '800x800' is not supported by dall-e-2; use 256x256, 512x512 or 1024x1024",
         ),
         (lambda c: c.generate("x", size="256×256"), "size '256×256' is not supported"),
-        (lambda c: c.vary(_rgb(), model="gpt-image-1"), "gpt-image-1 has no variations endpoint"),
+        (lambda c: c.vary(_rgb(), model="dall-e-3"), "dall-e-3 has no variations endpoint"),
         (
             lambda c: c.generate("x", model="gpt-image-1", response_format="url"),
             "response_format='url' is not supported by gpt-image-1",

@@ -171,14 +171,16 @@ def test_revised_prompt_is_kept(twin, fake_openai) -> None:
     assert result[0].info["revised_prompt"] == "a fox, watercolor, detailed"
 
 
-def test_non_png_answers_are_stored_as_png(twin, fake_openai) -> None:
+def test_jpeg_answers_are_stored_as_delivered(twin, fake_openai) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (64, 64), (10, 200, 30)).save(buf, format="JPEG")
     fake_openai.queue(
         Answer(json={"created": 1, "data": [{"b64_json": base64.b64encode(buf.getvalue()).decode()}]})
     )
     result = twin(model="gpt-image-1").generate("a field")
-    assert result[0].path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stored = result[0].path.read_bytes()
+    assert result[0].path.suffix == ".jpg" and stored[:3] == b"\xff\xd8\xff"
+    assert stored.endswith(buf.getvalue()[-200:])  # the image data byte for byte
     assert open_image(result[0].path).info["model"] == "gpt-image-1"
     assert result[0].info["size"] == "64x64" and result[0].info["requested_size"] == "1024x1024"
 

@@ -333,8 +333,8 @@ def test_every_form_offline(ipshell: Shell, tmp_path: Path) -> None:
         ("%dalle a fox -n many", "-n must be a whole number, got 'many'"),
         ("%dalle a fox --protocol rest", "--protocol must be 'images' or 'chat', got 'rest'"),
         (
-            "%dalle vary r --model gpt-image-1",
-            "gpt-image-1 has no variations endpoint (only dall-e-2 makes variations)",
+            "%dalle vary r --model dall-e-3",
+            "dall-e-3 has no variations endpoint (dall-e-2 and the GPT image models make variations)",
         ),
         ("%dalle edit r --dry-run", "%dalle edit --dry-run needs a complete request: give --mask"),
     ],

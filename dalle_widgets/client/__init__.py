@@ -23,15 +23,20 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ..results import GeneratedImage, ImageResult
+from ..results import GeneratedImage, ImageEvent, ImageResult
 from ._async import AsyncImagesClient
-from ._base import PreparedRequest
+from ._base import VARY_PROMPT, PreparedRequest
+from ._streaming import AsyncImageStream, ImageStream
 from ._sync import ImagesClient
 
 __all__ = [
+    "VARY_PROMPT",
+    "AsyncImageStream",
     "AsyncImagesClient",
     "GeneratedImage",
+    "ImageEvent",
     "ImageResult",
+    "ImageStream",
     "ImagesClient",
     "PreparedRequest",
     "default_async_client",

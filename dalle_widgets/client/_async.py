@@ -5,19 +5,40 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from ..errors import APIConnectionError, APITimeoutError, DalleWidgetsError, InvalidResponseError, redact
-from ..results import ImageResult
+from ..errors import (
+    APIConnectionError,
+    APITimeoutError,
+    DalleWidgetsError,
+    InvalidRequestError,
+    InvalidResponseError,
+    redact,
+)
+from ..results import GeneratedImage, ImageEvent, ImageResult
 from ._base import BaseImagesClient, ModelIds, PreparedRequest
 from ._config import USER_AGENT
 from ._responses import RawImage, retry_wait
+from ._streaming import AsyncImageStream, SSEDecoder
 
 __all__ = ["AsyncImagesClient"]
 
 logger = logging.getLogger("dalle_widgets")
+
+
+async def _empty() -> AsyncIterator[ImageEvent]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
+async def _with_end(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The lines, then one blank line (ends an event the body left open)."""
+    async for line in lines:
+        yield line
+    yield ""
 
 
 class AsyncImagesClient(BaseImagesClient):
@@ -89,10 +110,22 @@ class AsyncImagesClient(BaseImagesClient):
         response_format: str | None = None,
         user: str | None = None,
         seed: int | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        moderation: str | None = None,
+        complexity: str | None = None,
+        stream: bool = False,
+        partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: str | None = None,
-    ) -> ImageResult:
-        """Make ``n`` images from a text ``prompt`` (see :meth:`ImagesClient.generate`)."""
+    ) -> ImageResult | AsyncImageStream:
+        """Make ``n`` images from a text ``prompt`` (see :meth:`ImagesClient.generate`).
+
+        ``await client.generate(..., stream=True)`` returns an :class:`AsyncImageStream`
+        to read with ``async for``.
+        """
         prepared = self.prepare(
             "generate",
             prompt,
@@ -102,9 +135,17 @@ class AsyncImagesClient(BaseImagesClient):
             response_format=response_format,
             user=user,
             seed=seed,
+            quality=quality,
+            background=background,
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
+            complexity=complexity,
+            stream=stream,
+            partial_images=partial_images,
             extra_body=extra_body,
         )
-        return await self.send(prepared, cache=cache)
+        return await self._dispatch(prepared, cache)
 
     async def edit(
         self,
@@ -118,10 +159,19 @@ class AsyncImagesClient(BaseImagesClient):
         response_format: str | None = None,
         user: str | None = None,
         seed: int | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        moderation: str | None = None,
+        input_fidelity: str | None = None,
+        complexity: str | None = None,
+        stream: bool = False,
+        partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: str | None = None,
-    ) -> ImageResult:
-        """Inpaint the masked area of ``image`` (see :meth:`ImagesClient.edit`)."""
+    ) -> ImageResult | AsyncImageStream:
+        """Edit ``image`` (or a list of up to 16) with ``prompt`` (see :meth:`ImagesClient.edit`)."""
         prepared = self.prepare(
             "edit",
             prompt,
@@ -133,9 +183,18 @@ class AsyncImagesClient(BaseImagesClient):
             response_format=response_format,
             user=user,
             seed=seed,
+            quality=quality,
+            background=background,
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
+            input_fidelity=input_fidelity,
+            complexity=complexity,
+            stream=stream,
+            partial_images=partial_images,
             extra_body=extra_body,
         )
-        return await self.send(prepared, cache=cache)
+        return await self._dispatch(prepared, cache)
 
     async def vary(
         self,
@@ -147,6 +206,11 @@ class AsyncImagesClient(BaseImagesClient):
         response_format: str | None = None,
         user: str | None = None,
         seed: int | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        moderation: str | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: str | None = None,
     ) -> ImageResult:
@@ -161,6 +225,11 @@ class AsyncImagesClient(BaseImagesClient):
             response_format=response_format,
             user=user,
             seed=seed,
+            quality=quality,
+            background=background,
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
             extra_body=extra_body,
         )
         return await self.send(prepared, cache=cache)
@@ -181,8 +250,84 @@ class AsyncImagesClient(BaseImagesClient):
         )
         return self._list_models(response)
 
+    async def _dispatch(self, prepared: PreparedRequest, cache: str | None) -> ImageResult | AsyncImageStream:
+        if prepared.stream:
+            return self.stream(prepared, cache=cache)
+        return await self.send(prepared, cache=cache)
+
+    def stream(self, prepared: PreparedRequest, *, cache: str | None = None) -> AsyncImageStream:
+        """Send a request built by :meth:`prepare` with ``stream=True``; return its events.
+
+        Nothing is sent until the stream is first read (``async for``).
+        """
+        if not prepared.stream:
+            raise InvalidRequestError("stream() needs a request prepared with stream=True; use send()")
+        mode = self._cache_mode(cache)
+        stream = AsyncImageStream(prepared, _empty())
+        stream._events = self._stream_events(prepared, mode, stream)
+        return stream
+
+    async def _stream_events(
+        self, prepared: PreparedRequest, mode: str, stream: AsyncImageStream
+    ) -> AsyncIterator[ImageEvent]:
+        hit = self._cached_result(prepared, mode)
+        if hit is not None:
+            for event in self._replayed_events(hit):
+                yield event
+            stream.result = hit
+            return
+        started = time.perf_counter()
+        response = await self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            stream=True,
+            **self._request_kwargs(prepared),
+        )
+        request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
+        try:
+            if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
+                await response.aread()
+                raws, usage = self._read_images(prepared, response)
+                raws = list(await asyncio.gather(*(self._fetch(raw, i) for i, raw in enumerate(raws))))
+                result = await asyncio.to_thread(
+                    self._store_answer, prepared, raws, request_id, engine, mode, started, usage
+                )
+                for event in self._replayed_events(result):
+                    yield event
+                stream.result = result
+                return
+            images: list[GeneratedImage] = []
+            decoder = SSEDecoder()
+            try:
+                async for line in _with_end(response.aiter_lines()):
+                    sse = decoder.feed(line)
+                    item = None if sse is None else self._read_event(prepared, sse, len(images))
+                    if item is None:
+                        continue
+                    if item.kind == "partial":
+                        yield self._partial_event(prepared, item)
+                    else:
+                        # the disk write runs in a worker thread: the event loop never waits on I/O
+                        event = await asyncio.to_thread(
+                            self._completed_event, prepared, item, request_id, engine
+                        )
+                        images.append(event.result)
+                        yield event
+            except httpx.TransportError as exc:
+                raise self._stream_cut(prepared, images, exc) from exc
+        finally:
+            await response.aclose()
+        stream.result = await asyncio.to_thread(
+            self._finish_stream, prepared, images, request_id, mode, started
+        )
+
     async def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
         """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
+        if prepared.stream:
+            return await self.stream(prepared, cache=cache).until_done()
         mode = self._cache_mode(cache)
         hit = self._cached_result(prepared, mode)
         if hit is not None:
@@ -227,14 +372,29 @@ class AsyncImagesClient(BaseImagesClient):
         return response.content
 
     async def _send(
-        self, method: str, url: str, *, where: str, model: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        where: str,
+        model: str | None = None,
+        stream: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
+        """Send with retries; with ``stream`` the body of a successful answer is left unread."""
         retries = 0
         while True:
             headers = None
             cause: Exception | None = None
             try:
-                response = await self._client().request(method, url, **kwargs)
+                if stream:
+                    http = self._client()
+                    response = await http.send(http.build_request(method, url, **kwargs), stream=True)
+                    if not response.is_success:
+                        await response.aread()
+                        await response.aclose()
+                else:
+                    response = await self._client().request(method, url, **kwargs)
             except httpx.TimeoutException as exc:
                 cause = exc
                 error: DalleWidgetsError = APITimeoutError(

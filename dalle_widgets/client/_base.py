@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from .. import _png
+from .._formats import sniff
 from .._version import __version__
 from ..errors import (
     APIError,
@@ -29,12 +29,13 @@ from ..errors import (
     ModelNotFoundError,
     redact,
 )
-from ..models import OPERATIONS, ModelSpec, lifecycle_warning, lookup
+from ..models import OPERATIONS, ModelSpec, lifecycle_warning, lookup, parse_size
 from ..pricing import Estimate, cost_from_usage, estimate
-from ..results import GeneratedImage, ImageResult
+from ..results import GeneratedImage, ImageEvent, ImageResult
 from ..store import Store
 from . import _uploads
 from ._config import CACHE_MODES, MAX_RETRY_AFTER, USER_AGENT, origin_of, resolve_settings
+from ._fields import check_fields
 from ._protocols import CHAT_PATH, IMAGES_PATHS, build_chat_body, parse_chat_body, summarize_chat_body
 from ._providers import chat_image_options
 from ._responses import (
@@ -46,6 +47,7 @@ from ._responses import (
     retired_message,
     retry_after_seconds,
 )
+from ._streaming import SSE, StreamItem, read_event
 
 __all__ = ["BaseImagesClient", "ModelIds", "PreparedRequest"]
 
@@ -73,7 +75,8 @@ class PreparedRequest:
     fields : dict
         The non-file fields as sent (for chat, the JSON body with data URLs summarised).
     files : dict
-        ``{field: (filename, nbytes, (width, height))}`` for each uploaded file.
+        ``{name: (filename, nbytes, (width, height))}`` for each uploaded file, named
+        ``image``, ``image[0]``, ``image[1]``... (sent as repeated ``image[]`` parts) or ``mask``.
     model : str
     n : int
     size : str or None
@@ -85,7 +88,17 @@ class PreparedRequest:
     cost_usd : float or None
         ``estimate.usd``.
     cache_key : str
-        Hash of endpoint, model, every parameter and the uploaded bytes (never the key).
+        Hash of endpoint, model, every parameter and the uploaded bytes (never the key);
+        ``stream`` and ``partial_images`` are left out, so a streamed request and a plain
+        one replay each other's images.
+    options : dict
+        The GPT image fields sent (``quality``, ``background``, ``output_format``...).
+    stream : bool
+        Whether the answer comes as server-sent events (see :class:`ImageStream`).
+    partial_images : int or None
+    sent_as : str
+        The operation on the wire: ``edit`` for a ``vary`` on a model without a
+        variations endpoint (an edit of the whole image with :data:`VARY_PROMPT`).
     """
 
     operation: str
@@ -105,21 +118,37 @@ class PreparedRequest:
     lineage: dict[str, Any] = field(default_factory=dict)
     uploads: list[_uploads.Upload] = field(default_factory=list, repr=False)
     body: dict[str, Any] | None = field(default=None, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+    partial_images: int | None = None
+    sent_as: str = ""
+
+    def __post_init__(self) -> None:
+        self.sent_as = self.sent_as or self.operation
 
     def describe(self) -> str:
         """A human-readable account of what would be sent and what it would cost."""
-        lines = [f"{self.method} {self.url}  ({self.operation}, {self.protocol} protocol)"]
+        how = (
+            self.operation
+            if self.sent_as == self.operation
+            else f"{self.operation}, sent as an {self.sent_as}"
+        )
+        lines = [f"{self.method} {self.url}  ({how}, {self.protocol} protocol)"]
         head = [f"model: {self.model}", f"n: {self.n}", f"size: {self.size or 'server default'}"]
         if self.response_format:
             head.append(f"response_format: {self.response_format}")
         if self.seed is not None:
             head.append(f"seed: {self.seed}")
+        head.extend(f"{k}: {v}" for k, v in self.options.items())
+        if self.stream:
+            head.append(f"stream: yes, {self.partial_images or 0} preview(s) per image")
         lines.append("  " + "   ".join(head))
         if self.prompt is not None:
             shown = self.prompt if len(self.prompt) <= 200 else self.prompt[:200] + "..."
             lines.append(f"  prompt: {shown!r} ({len(self.prompt)} chars)")
         for name, (filename, nbytes, (w, h)) in self.files.items():
-            lines.append(f"  {name}: {filename} {w}x{h} PNG, {nbytes:,} bytes")
+            kind = filename.rsplit(".", 1)[-1].upper().replace("JPG", "JPEG")
+            lines.append(f"  {name}: {filename} {w}x{h} {kind}, {nbytes:,} bytes")
         est = self.estimate
         if est.offline:
             lines.append("  cost: $0.00 (offline engine)")
@@ -147,7 +176,7 @@ def _cache_key(url: str, protocol: str, fields: dict[str, Any], uploads: list[_u
         "endpoint": url,
         "protocol": protocol,
         "fields": fields,
-        "files": {u.part: u.sha256 for u in uploads},
+        "files": {u.name: u.sha256 for u in uploads},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -174,6 +203,31 @@ def _shutdown_date(value: Any) -> dt.date | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return dt.datetime.fromtimestamp(value, dt.timezone.utc).date()
     return None
+
+
+#: What a variation on a model without a variations endpoint asks of an edit of the whole image.
+VARY_PROMPT = (
+    "Make a variation of this image: keep its subject, composition, style and colour palette, "
+    "and change the details, as another take of the same picture."
+)
+
+
+def vary_prompt(parent_prompt: str | None = None) -> str:
+    """The instruction sent with a variation made as an edit (the parent's prompt, when known, added).
+
+    >>> vary_prompt("a red fox").endswith("The original picture was made from: a red fox")
+    True
+    """
+    if not parent_prompt:
+        return VARY_PROMPT
+    return f"{VARY_PROMPT} The original picture was made from: {parent_prompt}"[:32000]
+
+
+def _form_value(value: Any) -> str:
+    """A multipart field as text: booleans as ``true``/``false``, as the SDK and curl send them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class BaseImagesClient:
@@ -302,12 +356,21 @@ class BaseImagesClient:
         user: str | None = None,
         seed: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        moderation: str | None = None,
+        input_fidelity: str | None = None,
+        complexity: str | None = None,
+        stream: bool = False,
+        partial_images: int | None = None,
     ) -> PreparedRequest:
         """Validate a request and build it without sending anything.
 
         Parameters are those of :meth:`generate`, :meth:`edit` and :meth:`vary`.
-        Raises :class:`~dalle_widgets.errors.InvalidRequestError` naming the bad value
-        and the fix. Used by ``%dalle --dry-run`` and budgets (``.cost_usd``).
+        Raises :class:`~dalle_widgets.errors.InvalidRequestError` naming the bad value,
+        the model and the fix. Used by ``%dalle --dry-run`` and budgets (``.cost_usd``).
         """
         if operation not in OPERATIONS:
             raise InvalidRequestError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
@@ -318,9 +381,16 @@ class BaseImagesClient:
             )
         spec = self._spec(model_name)
         self._check_lifecycle(model_name, spec)
-        if not spec.supports(operation):
+        # a model without a variations endpoint varies by an edit of the whole image
+        vary_as_edit = (
+            operation == "vary"
+            and not spec.supports("vary")
+            and spec.supports("edit")
+            and self.protocol == "images"
+        )
+        if not spec.supports(operation) and not vary_as_edit:
             what = {"generate": "generations", "edit": "edits", "vary": "variations"}[operation]
-            hint = " (only dall-e-2 makes variations)" if operation == "vary" else ""
+            hint = " (dall-e-2 and the GPT image models make variations)" if operation == "vary" else ""
             raise InvalidRequestError(f"{spec.name} has no {what} endpoint{hint}", param="model")
         n = self._check_n(n, spec)
         if operation != "vary":
@@ -333,11 +403,36 @@ class BaseImagesClient:
             raise InvalidRequestError(f"seed={seed!r}: pass an integer", param="seed")
         fmt = self._check_response_format(response_format, spec)
 
-        uploads, lineage, input_size = self._inputs(operation, spec, image, mask)
+        uploads, lineage, input_size = self._inputs(operation, spec, image, mask, vary_as_edit=vary_as_edit)
         size = self._check_size(size, spec, input_size)
         extras = self._check_extra(extra_body)
+        options = check_fields(
+            spec,
+            "edit" if vary_as_edit else operation,
+            quality=quality,
+            background=background,
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
+            input_fidelity=input_fidelity,
+            complexity=complexity,
+            stream=stream,
+            partial_images=partial_images,
+            n=n,
+            has_mask=mask is not None,
+            input_images=sum(1 for u in uploads if u.part != "mask"),
+        )
+        if stream and self.protocol != "images":
+            raise InvalidRequestError(
+                f"stream=True works with the images protocol only, not {self.protocol!r}: drop stream=True",
+                param="stream",
+            )
+        sent_as = "edit" if vary_as_edit else operation
+        if vary_as_edit:
+            prompt = vary_prompt(lineage.get("parent_prompt"))
+        lineage.pop("parent_prompt", None)
         if self.protocol == "images":
-            path = IMAGES_PATHS[operation]
+            path = IMAGES_PATHS[sent_as]
             fields: dict[str, Any] = {
                 "model": model_name,
                 "prompt": prompt,
@@ -346,9 +441,10 @@ class BaseImagesClient:
                 "response_format": fmt,
                 "user": user,
                 "seed": seed,
+                **options,
             }
             fields = {k: v for k, v in fields.items() if v is not None} | extras
-            body = fields if operation == "generate" else None  # edits and variations are multipart
+            body = fields if sent_as == "generate" else None  # edits and variations are multipart
         else:
             path = CHAT_PATH
             options = {
@@ -364,21 +460,22 @@ class BaseImagesClient:
             model_name,
             size,
             n,
-            quality=fields.get("quality") if self.protocol == "images" else extras.get("quality"),
-            operation=operation,
+            quality=options.get("quality") or extras.get("quality"),
+            operation=sent_as,  # a variation made as an edit is priced as an edit
             input_sizes=[u.size for u in uploads if u.part != "mask"],
             prompt_chars=len(prompt or ""),
             offline=self.is_offline,
             spec=spec,
         )
         key_fields = {**fields, "size": size} if self.protocol == "chat" else fields
+        key_fields = {k: v for k, v in key_fields.items() if k not in ("stream", "partial_images")}
         return PreparedRequest(
             operation=operation,
             protocol=self.protocol,
             method="POST",
             url=self._settings.url(path, model_name),
             fields=fields,
-            files={u.part: u.summary() for u in uploads},
+            files={u.name: u.summary() for u in uploads},
             model=model_name,
             n=n,
             size=size,
@@ -390,6 +487,10 @@ class BaseImagesClient:
             lineage=lineage,
             uploads=uploads,
             body=body,
+            options={k: v for k, v in options.items() if k not in ("stream", "partial_images")},
+            stream=bool(stream),
+            partial_images=options.get("partial_images"),
+            sent_as=sent_as,
         )
 
     def _spec(self, model: str) -> ModelSpec:
@@ -420,9 +521,14 @@ class BaseImagesClient:
 
     @staticmethod
     def _inputs(
-        operation: str, spec: ModelSpec, image: Any, mask: Any
+        operation: str, spec: ModelSpec, image: Any, mask: Any, *, vary_as_edit: bool = False
     ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int] | None]:
-        """Check and encode the image (and mask) of an edit or variation: ``(uploads, lineage, size)``."""
+        """Check and encode the image(s) (and mask) of an edit or variation: ``(uploads, lineage, size)``.
+
+        ``image`` may be a list of up to ``spec.max_input_images`` images (edits): one goes as
+        the ``image`` part, several as repeated ``image[]`` parts; a mask applies to the first.
+        ``size`` is the first image's.
+        """
         if operation == "generate":
             if image is not None or mask is not None:
                 raise InvalidRequestError("generate takes no image or mask; use edit() or vary()")
@@ -431,16 +537,45 @@ class BaseImagesClient:
             raise InvalidRequestError(f"{operation} needs an image", param="image")
         if mask is not None and operation == "vary":
             raise InvalidRequestError("variations take no mask; use edit(image, prompt, mask=...)")
-        pil, lineage = _uploads.coerce_image(image)
-        _uploads.check_square(pil, spec, operation)
+        images = list(image) if isinstance(image, (list, tuple)) else [image]
+        if not images:
+            raise InvalidRequestError(f"image=[]: {operation} needs at least one image", param="image")
+        if len(images) > 1 and (operation == "vary" or len(images) > spec.max_input_images):
+            most = 1 if operation == "vary" else spec.max_input_images
+            raise InvalidRequestError(
+                f"{len(images)} images: {spec.name} takes at most {most} input image"
+                f"{'s' if most != 1 else ''} per {operation}"
+                + (
+                    ": pass fewer"
+                    if most > 1
+                    else ": pass one image (a list of several is for edits on GPT image models)"
+                ),
+                param="image",
+            )
+        several = len(images) > 1
+        part = "image[]" if several else "image"
+        uploads: list[_uploads.Upload] = []
+        lineage: dict[str, Any] = {}
+        pils = []
+        for i, original in enumerate(images):
+            label = f"image[{i}]" if several else "image"
+            pil, facts = _uploads.coerce_image(original, name=label)
+            _uploads.check_square(pil, spec, operation)
+            pils.append(pil)
+            uploads.append(_uploads.input_upload(part, label, original, pil, spec))
+            if i == 0:
+                lineage.update(facts)
+                prompt = getattr(original, "info", None) and original.info.get("prompt")
+                if isinstance(prompt, str):
+                    lineage["parent_prompt"] = prompt
+            lineage.setdefault("parent_hashes", []).append(facts["parent_hash"])
         if mask is None:
             if operation == "edit":
-                _uploads.check_transparency(pil, spec)
-            return [_uploads.encode_upload("image", pil, spec)], lineage, pil.size
-        bool_mask = _uploads.coerce_mask(mask, pil)
+                _uploads.check_transparency(pils[0], spec)
+            return uploads, lineage, pils[0].size
+        bool_mask = _uploads.coerce_mask(mask, pils[0], several=several)
         lineage["mask_hash"] = _uploads.mask_hash(bool_mask)
-        uploads = [_uploads.encode_upload("image", pil, spec), _uploads.mask_upload(bool_mask, spec)]
-        return uploads, lineage, pil.size
+        return [*uploads, _uploads.mask_upload(bool_mask, spec)], lineage, pils[0].size
 
     @staticmethod
     def _check_n(n: Any, spec: ModelSpec) -> int:
@@ -465,24 +600,34 @@ class BaseImagesClient:
 
     @staticmethod
     def _check_size(size: Any, spec: ModelSpec, input_size: tuple[int, int] | None) -> str | None:
+        rule = spec.size_rule
         if size is None:
-            if input_size is not None and input_size[0] == input_size[1]:
+            if input_size is not None:
                 own = f"{input_size[0]}x{input_size[1]}"
-                if own in spec.sizes:
+                if own in spec.sizes or (rule.kind == "flexible" and rule.allows(own)):
                     return own
             return spec.default_size if spec.known else None
         if not isinstance(size, str):
             raise InvalidRequestError(f"size={size!r}: pass a string such as '1024x1024'", param="size")
-        if spec.known:
+        if rule.kind == "fixed" or (spec.known and rule.kind == "any" and spec.sizes):
             if size not in spec.sizes:
                 raise InvalidRequestError(
                     f"size {size!r} is not supported by {spec.name}; use {_join(spec.sizes)}", param="size"
                 )
             return size
-        parts = size.split("x")
-        if size != "auto" and not (len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts)):
+        problem = rule.problem(size)
+        if problem is not None:
+            if rule.kind == "any":
+                raise InvalidRequestError(
+                    f"size {size!r} is not {_SIZE_SHAPE} (e.g. '1024x1024') or 'auto'", param="size"
+                )
+            nearest = rule.nearest(size)
+            fix = (
+                f"the nearest valid size is {nearest!r}" if nearest else "use WIDTHxHEIGHT, e.g. '1024x1024'"
+            )
+            auto = " (or 'auto')" if rule.auto else ""
             raise InvalidRequestError(
-                f"size {size!r} is not {_SIZE_SHAPE} (e.g. '1024x1024') or 'auto'", param="size"
+                f"size {size!r} is not supported by {spec.name}: {problem}; {fix}{auto}", param="size"
             )
         return size
 
@@ -520,8 +665,11 @@ class BaseImagesClient:
         if prepared.body is not None:
             kwargs["json"] = prepared.body
         else:
-            kwargs["data"] = {k: str(v) for k, v in prepared.fields.items()}
-            kwargs["files"] = {u.part: u.multipart() for u in prepared.uploads}
+            kwargs["data"] = {k: _form_value(v) for k, v in prepared.fields.items()}
+            # a list, not a dict: several input images are repeated ``image[]`` parts
+            kwargs["files"] = [(u.part, u.multipart()) for u in prepared.uploads]
+        if prepared.stream:
+            kwargs["headers"] = {**kwargs["headers"], "Accept": "text/event-stream"}
         return kwargs
 
     def _where(self, prepared: PreparedRequest | None = None) -> str:
@@ -619,14 +767,19 @@ class BaseImagesClient:
         request_id: str | None,
         engine: str | None = None,
         cost: tuple[float | None, str, dict[str, Any] | None] = (None, "unknown", None),
+        extra: dict[str, Any] | None = None,
     ) -> GeneratedImage:
         """Check, label and store one received image; return it (on disk before anyone sees it).
 
         ``engine`` is the offline engine's backend name (its ``x-dalle-widgets-engine`` header);
         ``cost`` is ``(this image's share in USD, how it is known, the answer's usage block)``.
+        ``extra`` adds more provenance (a streamed image's ``usage``).
         """
         where = f"{self._where(prepared)} image {index}"
-        (w, h), _mode = check_image(data, where)
+        if sniff(data) == "svg":  # vector: no pixels to check; the size asked for is its size
+            w, h = parse_size(prepared.size or "") or (0, 0)
+        else:
+            (w, h), _mode = check_image(data, where)
         info: dict[str, Any] = {
             "operation": prepared.operation,
             "model": prepared.model,
@@ -651,15 +804,21 @@ class BaseImagesClient:
             "cost_basis": cost[1],
             "usage": cost[2],
             "dalle_widgets": __version__,
+            **prepared.options,
+            **(extra or {}),
         }
+        if prepared.sent_as != prepared.operation:
+            info["sent_as"] = prepared.sent_as
+        if len(prepared.lineage.get("parent_hashes", ())) > 1:
+            info["parent_hashes"] = list(prepared.lineage["parent_hashes"])
         if "parent_hash" in prepared.lineage:
             # a short human-readable link for galleries: the parent's file when known, else its hash
             info["parent"] = prepared.lineage.get("parent_path") or prepared.lineage["parent_hash"]
         if "parent_path" in prepared.lineage:
             info["parent_path"] = prepared.lineage["parent_path"]
         info = {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}
-        path, png = self._store.save_png(_png.as_png(data), info)
-        return GeneratedImage(png, info=info, path=path)
+        path, stored = self._store.save_delivered(data, info)  # jpeg, webp... kept as delivered
+        return GeneratedImage(stored, info=info, path=path)
 
     def _store_answer(
         self,
@@ -765,6 +924,86 @@ class BaseImagesClient:
             request_id,
         )
         return self._result(prepared, images, request_id=request_id, cached=False, cost_usd=cost_usd)
+
+    # --- streams ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _is_event_stream(response: httpx.Response) -> bool:
+        return response.headers.get("content-type", "").split(";")[0].strip() == "text/event-stream"
+
+    def _read_event(self, prepared: PreparedRequest, sse: SSE, index: int) -> StreamItem | None:
+        return read_event(sse, index, self._where(prepared), model=prepared.model, secrets=self._secrets())
+
+    def _partial_event(self, prepared: PreparedRequest, item: StreamItem) -> ImageEvent:
+        """A preview as an event; decoded, never stored."""
+        from .. import imaging
+
+        try:
+            image = imaging.to_pil(item.data, name="preview")
+        except ValueError as exc:
+            raise InvalidResponseError(
+                f"{self._where(prepared)}: a preview is not an image ({exc})"
+            ) from None
+        return ImageEvent("partial", image, index=item.index, partial_index=item.partial_index)
+
+    def _completed_event(
+        self, prepared: PreparedRequest, item: StreamItem, request_id: str | None, engine: str | None
+    ) -> ImageEvent:
+        """A final image of a stream: stored with its provenance first, then handed out.
+
+        Its cost is read from the event's own ``usage`` (one image's); without one, its share
+        of the estimate.
+        """
+        total, basis = self._actual_cost(prepared, item.usage, 1)
+        if item.usage is None and total is not None and prepared.estimate.usd is not None:
+            total = round(prepared.estimate.usd / max(prepared.n, 1), 6)
+        extra: dict[str, Any] = {"streamed": True, **{f"answered_{k}": v for k, v in item.echo.items()}}
+        stored = self._save_image(
+            prepared, item.index, item.data, None, request_id, engine, (total, basis, item.usage), extra
+        )
+        return ImageEvent("completed", index=item.index, result=stored, usage=item.usage)
+
+    @staticmethod
+    def _replayed_events(result: ImageResult) -> list[ImageEvent]:
+        return [ImageEvent("completed", index=i, result=im) for i, im in enumerate(result)]
+
+    def _stream_cut(
+        self, prepared: PreparedRequest, images: list[GeneratedImage], cause: Exception | None
+    ) -> InvalidResponseError:
+        detail = redact(str(cause) or type(cause).__name__, *self._secrets()) if cause else "no more events"
+        saved = (
+            f"; the {len(images)} finished image(s) are saved: " + ", ".join(str(im.path) for im in images)
+            if images
+            else "; no image was finished"
+        )
+        return InvalidResponseError(
+            f"{self._where(prepared)}: the stream was cut after {len(images)} of {prepared.n} image(s) "
+            f"({detail}){saved}. Send again (the request cache replays what was saved only when all "
+            "images arrived)."
+        )
+
+    def _finish_stream(
+        self,
+        prepared: PreparedRequest,
+        images: list[GeneratedImage],
+        request_id: str | None,
+        cache: str,
+        started: float,
+    ) -> ImageResult:
+        """The result of a stream that ended cleanly; no completed image at all is an error."""
+        if not images:
+            raise self._stream_cut(prepared, images, None)
+        if len(images) != prepared.n:
+            logger.warning(
+                "%s: asked for %d image(s), the stream brought %d",
+                self._where(prepared),
+                prepared.n,
+                len(images),
+            )
+        shares = [im.info.get("cost_usd") for im in images]
+        total = None if any(c is None for c in shares) else round(sum(shares), 6)
+        complete = len(images) == prepared.n  # an incomplete answer is not replayed as the whole one
+        return self._finish(prepared, images, request_id, cache if complete else "off", started, total)
 
     def _list_models(self, response: httpx.Response) -> ModelIds:
         payload = parse_json_body(response.content, response.headers, self._where(), *self._secrets())

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from ..errors import APIConnectionError, APITimeoutError, DalleWidgetsError, InvalidResponseError, redact
-from ..results import ImageResult
+from ..errors import (
+    APIConnectionError,
+    APITimeoutError,
+    DalleWidgetsError,
+    InvalidRequestError,
+    InvalidResponseError,
+    redact,
+)
+from ..results import GeneratedImage, ImageEvent, ImageResult
 from ._base import BaseImagesClient, ModelIds, PreparedRequest
 from ._config import USER_AGENT
 from ._responses import RawImage, retry_wait
+from ._streaming import ImageStream, SSEDecoder
 
 __all__ = ["ImagesClient"]
 
@@ -109,14 +119,30 @@ class ImagesClient(BaseImagesClient):
         response_format: str | None = None,
         user: str | None = None,
         seed: int | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        moderation: str | None = None,
+        complexity: str | None = None,
+        stream: bool = False,
+        partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: str | None = None,
-    ) -> ImageResult:
+    ) -> ImageResult | ImageStream:
         """Make ``n`` images from a text ``prompt``.
 
         Returns an :class:`ImageResult`; every image is on disk in the store before it
         returns. Raises ``InvalidRequestError`` (nothing sent) for bad input, and the
         ``APIError`` family for what the endpoint refused.
+
+        GPT image fields (each checked against the model table before sending; leave unset
+        to let the endpoint decide): ``quality`` (low, medium, high, auto; xhigh and max on
+        2.5 and 2.6), ``background`` (transparent, opaque, auto; transparent needs png or
+        webp), ``output_format`` (png, jpeg, webp; gif and svg on 2.6), ``output_compression``
+        (0-100, jpeg and webp), ``moderation`` (auto, low), ``complexity`` (2.6).
+        ``stream=True`` returns an iterator of :class:`~dalle_widgets.results.ImageEvent`
+        (``partial_images`` previews per image, 0-3, then each final image, stored).
         """
         prepared = self.prepare(
             "generate",
@@ -127,9 +153,17 @@ class ImagesClient(BaseImagesClient):
             response_format=response_format,
             user=user,
             seed=seed,
+            quality=quality,
+            background=background,
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
+            complexity=complexity,
+            stream=stream,
+            partial_images=partial_images,
             extra_body=extra_body,
         )
-        return self.send(prepared, cache=cache)
+        return self._dispatch(prepared, cache)
 
     def edit(
         self,
@@ -143,12 +177,33 @@ class ImagesClient(BaseImagesClient):
         response_format: str | None = None,
         user: str | None = None,
         seed: int | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        moderation: str | None = None,
+        input_fidelity: str | None = None,
+        complexity: str | None = None,
+        stream: bool = False,
+        partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: str | None = None,
-    ) -> ImageResult:
-        """Inpaint: regenerate the masked area of ``image`` (True in a bool ``mask``).
+    ) -> ImageResult | ImageStream:
+        """Edit ``image``: regenerate its masked area (True in a bool ``mask``), or all of it.
 
-        With no mask, the image's transparent pixels are the area to edit.
+        ``image`` may be a list of up to 16 images on GPT image models (png, jpeg or webp,
+        each under 50 MB): they go as repeated ``image[]`` parts with their real content
+        types, and ``mask`` applies to the first. With no mask, dall-e-2 edits the image's
+        transparent pixels and GPT image models the whole image. ``input_fidelity`` is sent
+        only to models that take it.
+
+        GPT image fields (each checked against the model table before sending; leave unset
+        to let the endpoint decide): ``quality`` (low, medium, high, auto; xhigh and max on
+        2.5 and 2.6), ``background`` (transparent, opaque, auto; transparent needs png or
+        webp), ``output_format`` (png, jpeg, webp; gif and svg on 2.6), ``output_compression``
+        (0-100, jpeg and webp), ``moderation`` (auto, low), ``complexity`` (2.6).
+        ``stream=True`` returns an iterator of :class:`~dalle_widgets.results.ImageEvent`
+        (``partial_images`` previews per image, 0-3, then each final image, stored).
         """
         prepared = self.prepare(
             "edit",
@@ -161,9 +216,18 @@ class ImagesClient(BaseImagesClient):
             response_format=response_format,
             user=user,
             seed=seed,
+            quality=quality,
+            background=background,
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
+            input_fidelity=input_fidelity,
+            complexity=complexity,
+            stream=stream,
+            partial_images=partial_images,
             extra_body=extra_body,
         )
-        return self.send(prepared, cache=cache)
+        return self._dispatch(prepared, cache)
 
     def vary(
         self,
@@ -175,10 +239,21 @@ class ImagesClient(BaseImagesClient):
         response_format: str | None = None,
         user: str | None = None,
         seed: int | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        moderation: str | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: str | None = None,
     ) -> ImageResult:
-        """Make ``n`` variations of ``image`` (dall-e-2 only)."""
+        """Make ``n`` variations of ``image``.
+
+        dall-e-2 has a variations endpoint. A model without one (every GPT image model)
+        gets an edit of the whole image, no mask, with a variation instruction
+        (:data:`~dalle_widgets.client.VARY_PROMPT`): priced as an edit, and recorded as
+        ``vary`` in the provenance.
+        """
         prepared = self.prepare(
             "vary",
             None,
@@ -189,6 +264,11 @@ class ImagesClient(BaseImagesClient):
             response_format=response_format,
             user=user,
             seed=seed,
+            quality=quality,
+            background=background,
+            output_format=output_format,
+            output_compression=output_compression,
+            moderation=moderation,
             extra_body=extra_body,
         )
         return self.send(prepared, cache=cache)
@@ -209,8 +289,74 @@ class ImagesClient(BaseImagesClient):
         )
         return self._list_models(response)
 
+    def _dispatch(self, prepared: PreparedRequest, cache: str | None) -> ImageResult | ImageStream:
+        return self.stream(prepared, cache=cache) if prepared.stream else self.send(prepared, cache=cache)
+
+    def stream(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageStream:
+        """Send a request built by :meth:`prepare` with ``stream=True``; return its events.
+
+        Nothing is sent until the stream is first read. A cache hit replays the stored
+        images as completed events (no previews).
+        """
+        if not prepared.stream:
+            raise InvalidRequestError("stream() needs a request prepared with stream=True; use send()")
+        mode = self._cache_mode(cache)
+        stream = ImageStream(prepared, iter(()))
+        stream._events = self._stream_events(prepared, mode, stream)
+        return stream
+
+    def _stream_events(
+        self, prepared: PreparedRequest, mode: str, stream: ImageStream
+    ) -> Iterator[ImageEvent]:
+        hit = self._cached_result(prepared, mode)
+        if hit is not None:
+            yield from self._replayed_events(hit)
+            stream.result = hit
+            return
+        started = time.perf_counter()
+        response = self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            stream=True,
+            **self._request_kwargs(prepared),
+        )
+        request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
+        try:
+            if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
+                response.read()
+                raws, usage = self._read_images(prepared, response)
+                raws = [self._fetch(raw, i) for i, raw in enumerate(raws)]
+                result = self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
+                yield from self._replayed_events(result)
+                stream.result = result
+                return
+            images: list[GeneratedImage] = []
+            decoder = SSEDecoder()
+            try:
+                for line in itertools.chain(response.iter_lines(), [""]):
+                    sse = decoder.feed(line)
+                    item = None if sse is None else self._read_event(prepared, sse, len(images))
+                    if item is None:
+                        continue
+                    if item.kind == "partial":
+                        yield self._partial_event(prepared, item)
+                    else:
+                        event = self._completed_event(prepared, item, request_id, engine)
+                        images.append(event.result)
+                        yield event
+            except httpx.TransportError as exc:
+                raise self._stream_cut(prepared, images, exc) from exc
+        finally:
+            response.close()
+        stream.result = self._finish_stream(prepared, images, request_id, mode, started)
+
     def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
         """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
+        if prepared.stream:
+            return self.stream(prepared, cache=cache).until_done()
         mode = self._cache_mode(cache)
         hit = self._cached_result(prepared, mode)
         if hit is not None:
@@ -252,14 +398,28 @@ class ImagesClient(BaseImagesClient):
         return response.content
 
     def _send(
-        self, method: str, url: str, *, where: str, model: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        where: str,
+        model: str | None = None,
+        stream: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
+        """Send with retries; with ``stream`` the body of a successful answer is left unread."""
         retries = 0
         while True:
             headers = None
             cause: Exception | None = None
             try:
-                response = self._http.request(method, url, **kwargs)
+                if stream:
+                    response = self._http.send(self._http.build_request(method, url, **kwargs), stream=True)
+                    if not response.is_success:
+                        response.read()
+                        response.close()
+                else:
+                    response = self._http.request(method, url, **kwargs)
             except httpx.TimeoutException as exc:
                 cause = exc
                 error: DalleWidgetsError = APITimeoutError(

@@ -3,9 +3,11 @@
 An ``image`` may be a path, bytes, a binary file object, a PIL image, a numpy array
 (``(H, W, 3|4)`` uint8, or float in [0, 1]) or a :class:`GeneratedImage`; a ``mask`` may
 be a bool array (True = generate there), an RGBA image (alpha 0 = generate) or a path.
-Both leave here as RGBA PNG bytes under the model's upload limit, uploaded as
-``("image.png", bytes, "image/png")``; the mask's alpha is 0 exactly where the bool mask
-is True. Coercion itself lives in :mod:`dalle_widgets.imaging` and
+For dall-e both leave here as RGBA PNG bytes under the model's upload limit, uploaded
+as ``("image.png", bytes, "image/png")``; the mask's alpha is 0 exactly where the bool
+mask is True. Models that take other upload formats (GPT image: png, jpeg, webp) get a
+file the caller passed in one of those formats byte for byte, with its real content type,
+and anything else as a PNG. Coercion itself lives in :mod:`dalle_widgets.imaging` and
 :mod:`dalle_widgets.masks`; this module adds the API's rules and the error messages.
 """
 
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._formats import sniff
 from ..errors import InvalidRequestError
 from ..imaging import image_hash
 from ..models import ModelSpec
@@ -24,7 +27,10 @@ from ..models import ModelSpec
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-__all__ = ["Upload", "coerce_image", "coerce_mask", "encode_upload"]
+__all__ = ["Upload", "coerce_image", "coerce_mask", "encode_upload", "input_upload"]
+
+#: Content type and file suffix of each upload format.
+FORMATS = {"png": ("image/png", "png"), "jpeg": ("image/jpeg", "jpg"), "webp": ("image/webp", "webp")}
 
 
 @dataclass(frozen=True)
@@ -36,13 +42,20 @@ class Upload:
     data: bytes = field(repr=False)
     size: tuple[int, int]
     sha256: str
+    content_type: str = "image/png"
+    #: how the part is named to people: ``image``, ``image[1]``, ``mask``
+    label: str = ""
 
     @property
     def nbytes(self) -> int:
         return len(self.data)
 
+    @property
+    def name(self) -> str:
+        return self.label or self.part
+
     def multipart(self) -> tuple[str, bytes, str]:
-        return (self.filename, self.data, "image/png")
+        return (self.filename, self.data, self.content_type)
 
     def summary(self) -> tuple[str, int, tuple[int, int]]:
         return (self.filename, self.nbytes, self.size)
@@ -81,7 +94,57 @@ def check_square(image: Image.Image, spec: ModelSpec, operation: str) -> None:
         )
 
 
-def coerce_mask(mask: Any, image: Image.Image) -> np.ndarray:
+def _encoded_bytes(image: Any) -> bytes | None:
+    """The file bytes of an input that already is an encoded image (path, bytes, stored image)."""
+    from pathlib import Path
+
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return bytes(image)
+    if isinstance(image, (str, Path)):
+        try:
+            return Path(image).expanduser().read_bytes()
+        except OSError:
+            return None
+    data = getattr(image, "png", None)  # a GeneratedImage keeps the bytes as delivered
+    return data if isinstance(data, bytes) and getattr(image, "info", None) is not None else None
+
+
+def input_upload(part: str, label: str, original: Any, image: Image.Image, spec: ModelSpec) -> Upload:
+    """One input image of an edit as a file part.
+
+    A model that takes only PNG (dall-e) gets an RGBA PNG. Otherwise an input that already
+    is a file in one of ``spec.upload_formats`` goes byte for byte with its own content type
+    (a JPEG stays a JPEG, never ``application/octet-stream``); anything else is encoded
+    as PNG. Either way it must be under ``spec.max_upload_bytes``.
+    """
+    if spec.upload_formats == ("png",):
+        upload = encode_upload(part, image, spec)
+        return Upload(part, upload.filename, upload.data, upload.size, upload.sha256, label=label)
+    raw = _encoded_bytes(original)
+    fmt = sniff(raw) if raw is not None else None
+    if raw is not None and fmt in spec.upload_formats and fmt in FORMATS:
+        if len(raw) >= spec.max_upload_bytes:
+            raise InvalidRequestError(
+                f"{label} is a {len(raw) / 1e6:.1f} MB {fmt} file; {spec.name} takes files under "
+                f"{spec.max_upload_bytes / 1e6:.0f} MB: downscale it or save it as jpeg or webp",
+                param=label,
+            )
+        ctype, suffix = FORMATS[fmt]
+        stem = label.replace("[", "-").replace("]", "")
+        return Upload(
+            part, f"{stem}.{suffix}", raw, image.size, hashlib.sha256(raw).hexdigest(), ctype, label
+        )
+    from .. import imaging
+
+    try:
+        data = imaging.encode_png(image, max_bytes=spec.max_upload_bytes)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{label}: {exc}", param=label) from None
+    stem = label.replace("[", "-").replace("]", "")
+    return Upload(part, f"{stem}.png", data, image.size, hashlib.sha256(data).hexdigest(), "image/png", label)
+
+
+def coerce_mask(mask: Any, image: Image.Image, *, several: bool = False) -> np.ndarray:
     """The mask as bool ``(H, W)``, True = generate, checked against ``image``."""
     from .. import masks
 
@@ -98,7 +161,8 @@ def coerce_mask(mask: Any, image: Image.Image) -> np.ndarray:
             raise InvalidRequestError(f"mask: {exc}", param="mask") from None
     h, w = bool_mask.shape
     if (w, h) != image.size:
-        raise InvalidRequestError(f"mask is {w}x{h} but image is {_wh(image.size)}", param="mask")
+        which = "the first image (the one a mask applies to)" if several else "image"
+        raise InvalidRequestError(f"mask is {w}x{h} but {which} is {_wh(image.size)}", param="mask")
     if not bool_mask.any():
         raise InvalidRequestError(
             "mask selects no pixels: mark the area to generate with True (or alpha 0 in an RGBA mask)",
