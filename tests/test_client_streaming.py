@@ -45,6 +45,10 @@ def test_previews_then_the_final_image_which_alone_is_stored(twin, fake_openai) 
     assert not np.array_equal(np.asarray(events[0].image), np.asarray(events[-1].image))
     assert events[0].image.size == final.size == (1024, 1024)
     assert stream.result is not None and stream.result[0] == final and stream.result.operation == "generate"
+    from dalle_widgets.pricing import cost_from_usage
+
+    assert stream.result.cost_usd == cost_from_usage("gpt-image-2", events[-1].usage) > 0  # billed from usage
+    assert final.info["cost_basis"] == "usage"
 
 
 def test_edit_streams_image_edit_events_as_a_form_field(twin, fake_openai) -> None:
