@@ -172,8 +172,13 @@ def test_variations(sdk: OpenAI) -> None:
 
 
 def test_models_list_and_retrieve(sdk: OpenAI) -> None:
-    assert [m.id for m in sdk.models.list()] == ["dall-e-2"]
+    ids = [m.id for m in sdk.models.list()]
+    assert ids[0] == "dall-e-2"  # the engine's default stays first
+    assert {"gpt-image-2", "gpt-image-2-2026-04-21", "gpt-image-2.5-flare", "gpt-image-2.6-sunburst"} <= set(
+        ids
+    )
     assert sdk.models.retrieve("dall-e-2").id == "dall-e-2"
+    assert sdk.models.retrieve("gpt-image-2.6-flare").id == "gpt-image-2.6-flare"
     with pytest.raises(Exception) as info:
         sdk.models.retrieve("dall-e-3")
     assert info.value.status_code == 404 and info.value.code == "model_not_found"

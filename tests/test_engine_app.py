@@ -36,7 +36,7 @@ def test_chat_parser_returns_the_images_routes_records() -> None:
     gen = v.parse_chat(_chat(text))
     edit = v.parse_chat(_chat(text, {"type": "image_url", "image_url": {"url": _data_url(rgba)}}))
     vary = v.parse_chat(_chat({"type": "image_url", "image_url": {"url": _data_url(rgba[:, :, :3])}}))
-    assert isinstance(gen, v.GenerateRequest) and gen.prompt == "a fox" and gen.size == 256
+    assert isinstance(gen, v.GenerateRequest) and gen.prompt == "a fox" and gen.size == (256, 256)
     assert isinstance(edit, v.EditRequest) and edit.mask[:, 32:].all() and not edit.mask[:, :32].any()
     assert isinstance(vary, v.VaryRequest) and vary.image.shape == (64, 64, 3)
     assert [r.operation for r in (gen, edit, vary)] == ["generate", "edit", "vary"]

@@ -114,7 +114,7 @@ def test_push_pull_interpolates_smoothly() -> None:
 
 def test_edit_of_whole_image_generates() -> None:
     out = ClassicalBackend().edit(
-        textured(64), np.ones((64, 64), bool), "a red sunset", size=256, n=1, seed=0
+        textured(64), np.ones((64, 64), bool), "a red sunset", size=(256, 256), n=1, seed=0
     )
     assert out[0].shape == (256, 256, 3)
 
@@ -158,7 +158,7 @@ def test_margin_fill_has_no_dark_seam_when_resized() -> None:
     mask = np.zeros((300, 300), bool)
     mask[120:] = True
     img[mask] = 0
-    out = ClassicalBackend().edit(img, mask, "x", size=512, n=1, seed=0)[0].astype(int)
+    out = ClassicalBackend().edit(img, mask, "x", size=(512, 512), n=1, seed=0)[0].astype(int)
     edge = int(np.argmax(np.any(out[:, :, 0] < 170, axis=1))) if (out < 170).any() else 512
     assert edge >= 230  # no dark rows at the seam (row ~205 at 512)
     assert np.abs(out[195:215] - 180).max() <= 3
@@ -211,3 +211,50 @@ def test_margin_reads_past_a_rim_along_the_edge_but_keeps_short_contours() -> No
     assert out[:, 165].min() > 170, out[:, 165].min()
     out = fill(line, mask, seed=0, detail=False).astype(float).mean(axis=2)
     assert out[124, 163] < 60, out[124, 163]
+
+
+# ------------------------------------------------------------ sizes of any aspect, previews, references
+
+
+def test_generate_any_aspect_and_large_sizes() -> None:
+    b = ClassicalBackend()
+    wide = b.generate("a city skyline at night", size=(3840, 1280), n=1, seed=0)[0]
+    tall = b.generate("a city skyline at night", size=(640, 1920), n=1, seed=0)[0]
+    assert wide.shape == (1280, 3840, 3) and tall.shape == (1920, 640, 3)
+    square = b.generate("a city skyline at night", size=(512, 512), n=1, seed=0)[0]
+    assert np.array_equal(square, generate("a city skyline at night", size=512, seed=0))  # dall-e-2 unchanged
+
+
+def test_previews_are_the_real_stages() -> None:
+    seen: list[tuple[int, int, int, tuple[int, ...]]] = []
+    prompt = "a calm lake under mountains"
+    out = ClassicalBackend().generate(
+        prompt, size=(768, 512), n=2, seed=1, on_preview=lambda i, s, t, im: seen.append((i, s, t, im.shape))
+    )
+    assert [(i, s, t) for i, s, t, _ in seen] == [(i, s, 3) for i in range(2) for s in (1, 2, 3)]
+    assert all(shape[2] == 3 and shape[1] * 2 == shape[0] * 3 for *_, shape in seen)  # the output's aspect
+    assert np.array_equal(out[0], ClassicalBackend().generate(prompt, size=(768, 512), n=1, seed=1)[0])
+
+    stages: list[np.ndarray] = []
+    img, mask = textured(96), np.zeros((96, 96), bool)
+    mask[30:60, 30:60] = True
+    final = ClassicalBackend().edit(
+        img, mask, "x", size=(96, 96), n=1, seed=0, on_preview=lambda i, s, t, im: stages.append(im)
+    )[0]
+    assert len(stages) == 2 and all(np.array_equal(s[~mask], img[~mask]) for s in stages)
+    assert not np.array_equal(stages[0], final)
+
+
+def test_references_colour_the_edit_and_large_edits_keep_known_pixels() -> None:
+    img = np.full((640, 1024, 3), 128, np.uint8)
+    mask = np.zeros((640, 1024), bool)
+    mask[200:300, 400:600] = True
+    red = np.zeros((32, 32, 3), np.uint8)
+    red[..., 0], red[::4, :, 1] = 230, 120
+    b = ClassicalBackend()
+    plain = b.edit(img, mask, "x", size=(1024, 640), n=1, seed=0)[0]
+    tinted = b.edit(img, mask, "x", size=(1024, 640), n=1, seed=0, references=[red])[0]
+    assert tinted[mask][:, 0].mean() > plain[mask][:, 0].mean() + 50
+    assert np.array_equal(tinted[~mask], img[~mask])
+    big = b.edit(img, mask, "x", size=(2048, 1280), n=1, seed=0)[0]  # filled at 1024x640, scaled up
+    assert big.shape == (1280, 2048, 3) and (big[:300] == 128).all()

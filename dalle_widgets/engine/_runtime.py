@@ -23,7 +23,7 @@ import numpy as np
 
 from . import validation as v
 from ._errors import EngineError
-from .backends import ImageBackend
+from .backends import ImageBackend, PreviewCallback
 from .urls import ImageURLStore
 
 __all__ = ["Engine", "Produced", "RateLimiter"]
@@ -97,27 +97,52 @@ class Engine:
         """Run ``fn`` in a worker thread, within the engine's slots (the event loop stays free)."""
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.slots)
 
+    def take(self, n: int) -> None:
+        """Count ``n`` images against the simulated rate limit (429 past it)."""
+        if self.limiter is not None:
+            self.limiter.take(n)
+
+    @staticmethod
+    def seed_of(req: v.ImageRequest) -> int:
+        """The request's seed, or a fresh random one."""
+        return req.seed if req.seed is not None else secrets.randbits(63)
+
     async def produce(self, req: v.ImageRequest) -> Produced:
         """Count the request against the rate limit, pick its seed, run the backend, check its output."""
-        if self.limiter is not None:
-            self.limiter.take(req.n)
-        seed = req.seed if req.seed is not None else secrets.randbits(63)
+        self.take(req.n)
+        seed = self.seed_of(req)
+        return Produced(await self.make(req, n=req.n, seed=seed), seed)
+
+    async def make(
+        self, req: v.ImageRequest, *, n: int, seed: int, on_preview: PreviewCallback | None = None
+    ) -> list[np.ndarray]:
+        """Run the backend for ``n`` images of ``req`` with ``seed`` in a worker thread; check them."""
         b = self.backend
         if isinstance(req, v.GenerateRequest):
-            images = await self.run(b.generate, req.prompt, size=req.size, n=req.n, seed=seed)
+            images = await self.run(
+                b.generate, req.prompt, size=req.size, n=n, seed=seed, on_preview=on_preview
+            )
         elif isinstance(req, v.EditRequest):
             images = await self.run(
-                b.edit, req.image, req.mask, req.prompt, size=req.size, n=req.n, seed=seed
+                b.edit,
+                req.image,
+                req.mask,
+                req.prompt,
+                size=req.size,
+                n=n,
+                seed=seed,
+                references=req.references,
+                on_preview=on_preview,
             )
         else:
-            images = await self.run(b.vary, req.image, size=req.size, n=req.n, seed=seed)
-        return Produced(self._checked(images, req.n, req.size), seed)
+            images = await self.run(b.vary, req.image, size=req.size, n=n, seed=seed, on_preview=on_preview)
+        return self._checked(images, n, req.size)
 
-    def _checked(self, images: Any, n: int, size: int) -> list[np.ndarray]:
+    def _checked(self, images: Any, n: int, size: tuple[int, int]) -> list[np.ndarray]:
         images = list(images)
+        shape = (size[1], size[0], 3)
         if len(images) != n or any(
-            not isinstance(im, np.ndarray) or im.shape != (size, size, 3) or im.dtype != np.uint8
-            for im in images
+            not isinstance(im, np.ndarray) or im.shape != shape or im.dtype != np.uint8 for im in images
         ):
             raise RuntimeError(f"backend {self.backend.name!r} returned images of the wrong shape or count")
         return images

@@ -32,8 +32,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
+import anyio.from_thread
 import numpy as np
-from PIL import Image
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -43,23 +43,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
-from .._png import encode as encode_png
 from .._version import __version__
-from ..models import DEFAULT_MODEL
+from ..models import DEFAULT_MODEL, live_models, lookup
+from . import gpt_image
 from . import validation as v
 from ._errors import EngineError, envelope
 from ._middleware import EngineMiddleware, error_response
 from ._runtime import Engine, Produced, RateLimiter
-from .backends import ImageBackend, get_backend
+from ._sse import Emit, EventStream, b64, preview_steps
+from .backends import ImageBackend, get_backend, seeds_for
+from .encode import ENGINE_NAME, encode, finish, resize_to, wants_transparency
 from .urls import ImageURLStore
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ENGINE_NAME", "create_app", "render_images"]
 
 logger = logging.getLogger("dalle_widgets")
 
-ENGINE_NAME = "dalle-widgets offline engine"
 #: Two 4 MB uploads plus form fields fit; anything larger is refused with 413.
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+#: File parts a form may carry: 16 images (GPT image models' edits) and a mask.
+MAX_FILES = 17
 _BOUNDARY = re.compile(rb'boundary="?([^";,]+)"?', re.I)
 _PAST_TENSE = {"generate": "generated", "edit": "edited", "vary": "varied"}
 
@@ -166,7 +169,7 @@ async def read_form(request: Request, operation: str) -> dict[str, Any]:
         )
     held = Request(request.scope, _replay(body))
     try:
-        form = await held.form(max_files=4, max_fields=32, max_part_size=64 * 1024)
+        form = await held.form(max_files=MAX_FILES, max_fields=48, max_part_size=64 * 1024)
     except HTTPException as exc:
         raise EngineError(400, f"Malformed multipart body: {exc.detail}", code="invalid_multipart") from None
     except Exception as exc:  # noqa: BLE001 - any parser failure is the body's fault
@@ -174,16 +177,14 @@ async def read_form(request: Request, operation: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     try:
         for key, value in form.multi_items():
-            if key in fields or key.endswith("[]"):
-                name = key.removesuffix("[]")
-                raise EngineError(
-                    400,
-                    f"Invalid type for '{name}': expected one value, but got an array instead"
-                    + (" (dall-e-2 takes exactly one image)." if name == "image" else "."),
-                    param=name,
-                    code="invalid_type",
-                )
-            fields[key] = await value.read() if isinstance(value, UploadFile) else value
+            name = key.removesuffix("[]")
+            if isinstance(value, UploadFile):
+                value = v.Upload(value.filename, value.content_type, await value.read())
+            if name in fields or key.endswith("[]"):  # a repeated field or an array: a list
+                previous = fields.get(name, [])
+                fields[name] = [*(previous if isinstance(previous, list) else [previous]), value]
+            else:
+                fields[name] = value
     finally:
         await form.close()
     return fields
@@ -192,12 +193,45 @@ async def read_form(request: Request, operation: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- rendering
 
 
-def _png(array: np.ndarray, meta: dict[str, Any]) -> bytes:
-    text = {
-        "Software": f"{ENGINE_NAME} {__version__}",
-        "dalle_widgets_engine": json.dumps(meta, sort_keys=True),
+def _meta(engine: Engine, req: v.ImageRequest, seed: int, protocol: Protocol) -> dict[str, Any]:
+    """The provenance record every image carries (see :mod:`.encode`)."""
+    meta: dict[str, Any] = {
+        "engine": ENGINE_NAME,
+        "backend": engine.backend.name,
+        "operation": req.operation,
+        "model": req.gpt.model if getattr(req, "gpt", None) else DEFAULT_MODEL,
+        "synthetic": True,
+        "request_seed": seed,
     }
-    return encode_png(Image.fromarray(array), text=text)
+    if protocol == "chat":
+        meta["protocol"] = "chat"
+    elif not isinstance(req, v.VaryRequest):
+        meta["prompt"] = req.prompt
+    return meta
+
+
+def _format_of(req: v.ImageRequest) -> tuple[str, int | None]:
+    gpt = getattr(req, "gpt", None)
+    return (gpt.output_format, gpt.output_compression) if gpt else ("png", None)
+
+
+def _encode_all(req: v.ImageRequest, images: list[np.ndarray], meta: dict[str, Any]) -> list[bytes]:
+    fmt, compression = _format_of(req)
+    return [
+        encode(finish(im, req), fmt, compression=compression, meta={**meta, "index": i})
+        for i, im in enumerate(images)
+    ]
+
+
+def _echo(req: v.GenerateRequest | v.EditRequest) -> dict[str, Any]:
+    """The fields a GPT image answer echoes: what was made, as made."""
+    assert req.gpt is not None
+    return {
+        "background": "transparent" if wants_transparency(req) else "opaque",
+        "output_format": req.gpt.output_format,
+        "quality": req.gpt.resolved_quality,
+        "size": f"{req.size[0]}x{req.size[1]}",
+    }
 
 
 async def render_images(
@@ -210,34 +244,85 @@ async def render_images(
 ) -> JSONResponse:
     """Encode the images with their provenance and answer in the route's protocol.
 
-    ``images``: OpenAI's ``{"created", "data": [{"url"} | {"b64_json"}]}``; ``chat``:
-    a chat completion (its ``model`` is ``chat_model``, echoed as the client sent it)
-    whose message carries the images as data URLs.
+    ``images``: OpenAI's ``{"created", "data": [{"url"} | {"b64_json"}]}``, plus the
+    echoed fields and ``usage`` for GPT image models; ``chat``: a chat completion (its
+    ``model`` is ``chat_model``, echoed as the client sent it) whose message carries
+    the images as data URLs.
     """
     engine = _engine(request)
-    meta: dict[str, Any] = {
-        "engine": ENGINE_NAME,
-        "backend": engine.backend.name,
-        "operation": req.operation,
-        "model": DEFAULT_MODEL,
-        "synthetic": True,
-        "request_seed": produced.seed,
-    }
-    if protocol == "chat":
-        meta["protocol"] = "chat"
-    elif not isinstance(req, v.VaryRequest):
-        meta["prompt"] = req.prompt
-    pngs = await engine.run(lambda: [_png(im, {**meta, "index": i}) for i, im in enumerate(produced.images)])
+    meta = _meta(engine, req, produced.seed, protocol)
+    encoded = await engine.run(_encode_all, req, produced.images, meta)
     headers = {"x-dalle-widgets-engine": engine.backend.name, "x-dalle-widgets-seed": str(produced.seed)}
     if protocol == "chat":
-        return JSONResponse(_chat_completion(req, pngs, chat_model), headers=headers)
+        return JSONResponse(_chat_completion(req, encoded, chat_model), headers=headers)
     data: list[dict[str, str]] = []
-    for png in pngs:
+    for png in encoded:
         if req.response_format == "b64_json":
             data.append({"b64_json": base64.b64encode(png).decode("ascii")})
         else:
             data.append({"url": f"{str(request.base_url).rstrip('/')}/images/{engine.urls.put(png)}.png"})
-    return JSONResponse({"created": int(time.time()), "data": data}, headers=headers)
+    body: dict[str, Any] = {"created": int(time.time()), "data": data}
+    if isinstance(req, (v.GenerateRequest, v.EditRequest)) and req.gpt is not None:
+        body.update(_echo(req), usage=gpt_image.usage_for(req))
+    return JSONResponse(body, headers=headers)
+
+
+def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Response:
+    """Answer ``stream=true``: partial images as the backend makes them, then each final image.
+
+    Server-sent events as OpenAI sends them (``event:`` line plus a JSON ``data:`` line
+    with its ``type``): ``image_generation.partial_image`` / ``image_edit.partial_image``
+    with ``partial_image_index``, then ``*.completed`` with ``usage`` per image. Images
+    are made one at a time (image ``i`` with the request's ``i``-th seed, the same pixels
+    as without streaming), and previews are encoded in the backend's worker thread and
+    written out from there, so they reach the client while the backend works.
+    """
+    engine = _engine(request)
+    assert req.gpt is not None
+    engine.take(req.n)
+    seed = engine.seed_of(req)
+    kind = "image_generation" if isinstance(req, v.GenerateRequest) else "image_edit"
+    meta = _meta(engine, req, seed, "images")
+    echo = _echo(req)
+    fmt, compression = _format_of(req)
+    wanted = req.gpt.partial_images
+
+    async def produce(emit: Emit) -> None:
+        for i, image_seed in enumerate(seeds_for(seed, req.n)):
+            sent = 0
+
+            def on_preview(index: int, step: int, total: int, image: np.ndarray, i: int = i) -> None:
+                nonlocal sent
+                if step not in preview_steps(total, wanted):
+                    return
+                shown = finish(resize_to(image, req.size), req)
+                data = encode(shown, fmt, compression=compression, meta={**meta, "index": i, "partial": sent})
+                event = {
+                    "type": f"{kind}.partial_image",
+                    "b64_json": b64(data),
+                    "created_at": int(time.time()),
+                }
+                anyio.from_thread.run(emit, {**event, **echo, "partial_image_index": sent})
+                sent += 1
+
+            image = (await engine.make(req, n=1, seed=image_seed, on_preview=on_preview))[0]
+            data = await engine.run(
+                encode, finish(image, req), fmt, compression=compression, meta={**meta, "index": i}
+            )
+            usage = gpt_image.usage_for(req, images=1)
+            usage.pop("output_tokens_details")
+            if i:  # the inputs are read once: count them on the first image only
+                usage["input_tokens"] -= (
+                    usage["input_tokens_details"]["image_tokens"]
+                    + usage["input_tokens_details"]["text_tokens"]
+                )
+                usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+                usage["input_tokens_details"] = {"text_tokens": 0, "image_tokens": 0}
+            event = {"type": f"{kind}.completed", "b64_json": b64(data), "created_at": int(time.time())}
+            await emit({**event, **echo, "usage": usage})
+
+    headers = {"x-dalle-widgets-engine": engine.backend.name, "x-dalle-widgets-seed": str(seed)}
+    return EventStream(produce, headers=headers)
 
 
 def _chat_completion(req: v.ImageRequest, pngs: list[bytes], model: str) -> dict[str, Any]:
@@ -268,6 +353,8 @@ def _chat_completion(req: v.ImageRequest, pngs: list[bytes], model: str) -> dict
 
 async def _respond(request: Request, req: v.ImageRequest, **render: Any) -> Response:
     """Run the request on the backend and render its images: the one path of every image route."""
+    if isinstance(req, (v.GenerateRequest, v.EditRequest)) and req.gpt is not None and req.gpt.stream:
+        return _stream(request, req)
     return await render_images(request, req, await _engine(request).produce(req), **render)
 
 
@@ -281,6 +368,10 @@ async def generations(request: Request) -> Response:
 
 @_endpoint
 async def edits(request: Request) -> Response:
+    if request.headers.get("content-type", "").lower().startswith("application/json"):
+        body = await read_json(request)
+        if isinstance(body, dict) and v.is_gpt_image(body.get("model")):
+            return await _respond(request, await _engine(request).run(gpt_image.parse_edit_json, body))
     fields = await read_form(request, "edits")
     return await _respond(request, await _engine(request).run(v.parse_edit, fields))
 
@@ -302,15 +393,25 @@ def _model_card(engine: Engine, model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": engine.started, "owned_by": "dalle-widgets-offline"}
 
 
+def served_models() -> list[str]:
+    """The ids ``/v1/models`` lists: dall-e-2 (the default), then the live GPT image models and snapshots."""
+    ids = [DEFAULT_MODEL]
+    for name in live_models(family="gpt-image"):
+        ids += [name, *lookup(name).snapshots]
+    return ids
+
+
 @_endpoint
 async def models(request: Request) -> Response:
-    return JSONResponse({"object": "list", "data": [_model_card(_engine(request), DEFAULT_MODEL)]})
+    engine = _engine(request)
+    return JSONResponse({"object": "list", "data": [_model_card(engine, m) for m in served_models()]})
 
 
 @_endpoint
 async def model(request: Request) -> Response:
     model_id = request.path_params["model_id"]
-    v.parse_model(model_id, "models")
+    if not v.is_gpt_image(model_id):
+        v.parse_model(model_id, "models")
     return JSONResponse(_model_card(_engine(request), model_id))
 
 
@@ -322,7 +423,7 @@ async def health(request: Request) -> Response:
             "engine": ENGINE_NAME,
             "version": __version__,
             "backend": _engine(request).backend.name,
-            "models": [DEFAULT_MODEL],
+            "models": served_models(),
         }
     )
 

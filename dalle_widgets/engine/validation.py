@@ -1,4 +1,7 @@
-"""Validate image requests exactly as the engine's model (``dall-e-2``) demands.
+"""Validate image requests exactly as the engine's default model (``dall-e-2``) demands.
+
+Requests for a GPT image model (``model="gpt-image-..."``) are handed to
+:mod:`.gpt_image`, which applies those models' rules and returns the same records.
 
 Pure functions from raw fields (a JSON object or multipart form values) to small
 frozen request records, raising :class:`~dalle_widgets.engine._errors.EngineError`
@@ -14,7 +17,7 @@ one extension is ``seed`` (an integer): same request and seed, same pixels.
 
 >>> req = parse_generate({"prompt": "a red fox", "n": 2, "size": "256x256"})
 >>> req.n, req.size, req.response_format, req.model
-(2, 256, 'url', 'dall-e-2')
+(2, (256, 256), 'url', 'dall-e-2')
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from PIL import Image
 
 from .. import _png
-from ..models import DEFAULT_MODEL, lookup, strip_provider
+from ..models import DEFAULT_MODEL, family_of, lookup, strip_provider
 from ._errors import EngineError
+
+if TYPE_CHECKING:
+    from .gpt_image import GptOptions
 
 __all__ = [
     "CHAT_PROMPT_CHARS",
@@ -41,12 +47,17 @@ __all__ = [
     "GenerateRequest",
     "ImageRequest",
     "MAX_INPUT_PIXELS",
+    "Upload",
     "VaryRequest",
+    "alpha_of",
+    "decode_image",
     "decode_png",
+    "is_gpt_image",
     "parse_chat",
     "parse_edit",
     "parse_generate",
     "parse_vary",
+    "rgb_of",
 ]
 
 SPEC = lookup(DEFAULT_MODEL)
@@ -75,22 +86,29 @@ OTHER_MODEL_FIELDS = {
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """A validated ``POST /v1/images/generations``."""
+    """A validated ``POST /v1/images/generations``; ``size`` is ``(width, height)``.
+
+    ``gpt`` carries the GPT image models' fields (None for dall-e-2).
+    """
 
     operation: ClassVar[str] = "generate"
 
     prompt: str
     n: int
-    size: int
+    size: tuple[int, int]
     response_format: str
     model: str
     seed: int | None
     user: str | None = None
+    gpt: GptOptions | None = None
 
 
 @dataclass(frozen=True)
 class EditRequest:
-    """A validated ``POST /v1/images/edits``: ``image`` RGB uint8, ``mask`` bool, True = regenerate."""
+    """A validated ``POST /v1/images/edits``: ``image`` RGB uint8, ``mask`` bool, True = regenerate.
+
+    ``references`` are the further input images of a GPT image model's edit (RGB uint8).
+    """
 
     operation: ClassVar[str] = "edit"
 
@@ -98,11 +116,13 @@ class EditRequest:
     image: np.ndarray
     mask: np.ndarray
     n: int
-    size: int
+    size: tuple[int, int]
     response_format: str
     model: str
     seed: int | None
     user: str | None = None
+    gpt: GptOptions | None = None
+    references: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,15 +133,33 @@ class VaryRequest:
 
     image: np.ndarray
     n: int
-    size: int
+    size: tuple[int, int]
     response_format: str
     model: str
     seed: int | None
     user: str | None = None
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart form, as sent."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
 #: Any validated request: what the engine runs, whichever route or protocol it came by.
 ImageRequest = GenerateRequest | EditRequest | VaryRequest
+
+
+def is_gpt_image(model: Any) -> bool:
+    """Whether ``model`` names a GPT image model (listed in the table or by family).
+
+    >>> is_gpt_image("openai/gpt-image-2"), is_gpt_image("dall-e-2"), is_gpt_image(None)
+    (True, False, False)
+    """
+    return isinstance(model, str) and family_of(strip_provider(model)) == "gpt-image"
 
 
 def _bad(message: str, param: str | None, code: str | None = "invalid_value") -> EngineError:
@@ -166,10 +204,17 @@ def parse_model(value: Any, operation: str) -> str:
             "invalid_type",
         )
     if strip_provider(value) != DEFAULT_MODEL:
+        if family_of(strip_provider(value)) == "gpt-image":
+            where = "has no variations" if operation == "vary" else f"is not served on the {operation} route"
+            raise _bad(
+                f"{value} {where} on the offline engine: variations and the chat route are dall-e-2's "
+                f"(send model='dall-e-2'); GPT image models use /v1/images/generations and /v1/images/edits.",
+                "model",
+            )
         raise EngineError(
             404,
-            f"The model `{value}` does not exist on the offline engine; it serves `{DEFAULT_MODEL}` only "
-            f"(operation: {operation}).",
+            f"The model `{value}` does not exist on the offline engine; it serves `{DEFAULT_MODEL}` and the "
+            f"GPT image models (gpt-image-*) (operation: {operation}).",
             param="model",
             code="model_not_found",
         )
@@ -253,11 +298,27 @@ def parse_user(value: Any) -> str | None:
     return value
 
 
+def _square(side: int) -> tuple[int, int]:
+    return side, side
+
+
+def _single(fields: Mapping[str, Any]) -> None:
+    """dall-e-2 takes one value per field: refuse a repeated field or an ``image[]`` array."""
+    for name, value in fields.items():
+        if isinstance(value, list):
+            raise _bad(
+                f"Invalid type for '{name}': expected one value, but got an array instead"
+                + (" (dall-e-2 takes exactly one image)." if name == "image" else "."),
+                name,
+                "invalid_type",
+            )
+
+
 def _common(fields: Mapping[str, Any], operation: str) -> dict[str, Any]:
     return {
         "model": parse_model(fields.get("model"), operation),
         "n": parse_int(fields.get("n"), "n", lo=1, hi=SPEC.max_n, default=1),
-        "size": parse_size(fields.get("size")),
+        "size": _square(parse_size(fields.get("size"))),
         "response_format": parse_response_format(fields.get("response_format")),
         "seed": parse_int(fields.get("seed"), "seed", lo=0, hi=SEED_MAX, default=None),
         "user": parse_user(fields.get("user")),
@@ -274,6 +335,10 @@ def parse_generate(body: Any) -> GenerateRequest:
     """
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.", None, "invalid_json")
+    if is_gpt_image(body.get("model")):
+        from . import gpt_image
+
+        return gpt_image.parse_generate(body)
     quality = body.get("quality")
     check_fields(
         {k: v for k, v in body.items() if not (k == "quality" and quality in (None, "standard"))},
@@ -289,7 +354,6 @@ def decode_png(data: bytes, param: str) -> Image.Image:
     Raises a 400 naming ``param`` for a non-PNG, a file of 4 MB or more, a decompression
     bomb (more than :data:`MAX_INPUT_PIXELS` pixels) and a truncated or corrupt file.
     """
-    limit = SPEC.max_upload_bytes
     if not _png.is_png(data):
         raise _bad(
             f"Invalid file '{param}': uploaded image must be a PNG and less than 4 MB "
@@ -297,7 +361,7 @@ def decode_png(data: bytes, param: str) -> Image.Image:
             param,
             "invalid_image_format",
         )
-    if len(data) >= limit:
+    if len(data) >= SPEC.max_upload_bytes:
         raise _bad(
             f"Invalid file '{param}': uploaded image must be a PNG and less than 4 MB "
             f"(got {len(data):,} bytes).",
@@ -313,15 +377,36 @@ def decode_png(data: bytes, param: str) -> Image.Image:
                 param,
                 "image_too_large",
             )
+    return _open(data, param, ("PNG",), "a valid PNG", "send at most 1024x1024")
+
+
+def decode_image(data: bytes, param: str, *, formats: tuple[str, ...], max_bytes: int) -> Image.Image:
+    """Open an upload in one of Pillow's ``formats`` (``PNG``, ``JPEG``, ``WEBP``) safely.
+
+    The same guards as :func:`decode_png`: a size cap before anything else, the pixel
+    count from the header before any pixel is decoded, a clear 400 for anything else.
+    """
+    names = ", ".join(f.lower() for f in formats)
+    if len(data) >= max_bytes:
+        raise _bad(
+            f"Invalid file '{param}': uploaded images must be {names} files under "
+            f"{max_bytes // 1_000_000} MB (got {len(data):,} bytes).",
+            param,
+            "image_too_large",
+        )
+    return _open(data, param, formats, f"a {names} image", "send a smaller image")
+
+
+def _open(data: bytes, param: str, formats: tuple[str, ...], what: str, fix: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=["PNG"])
+            img = Image.open(io.BytesIO(data), formats=list(formats))
             w, h = img.size
             if w * h > MAX_INPUT_PIXELS:
                 raise _bad(
-                    f"Invalid file '{param}': the PNG declares {w}x{h} pixels, more than the engine's "
-                    f"limit of {MAX_INPUT_PIXELS:,}; send at most 1024x1024.",
+                    f"Invalid file '{param}': the image declares {w}x{h} pixels, more than the engine's "
+                    f"limit of {MAX_INPUT_PIXELS:,}; {fix}.",
                     param,
                     "image_too_large",
                 )
@@ -334,9 +419,9 @@ def decode_png(data: bytes, param: str) -> Image.Image:
         ) from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the upload's fault
         raise _bad(
-            f"Invalid file '{param}': not a valid PNG ({type(exc).__name__}: {exc}).",
+            f"Invalid file '{param}': not {what} ({type(exc).__name__}: {exc}).",
             param,
-            "invalid_image_format",
+            "invalid_image_format" if formats == ("PNG",) else "invalid_image_file",
         ) from None
     return img
 
@@ -352,14 +437,15 @@ def _check_square(img: Image.Image, param: str) -> None:
         )
 
 
-def _alpha(img: Image.Image) -> np.ndarray | None:
-    """The alpha channel as uint8 (H, W), or None when the image has none."""
+def alpha_of(img: Image.Image) -> np.ndarray | None:
+    """The alpha channel of ``img`` as uint8 (H, W), or None when it has none."""
     if img.mode in ("RGBA", "LA", "PA") or (img.mode in ("P", "L", "RGB") and "transparency" in img.info):
         return np.asarray(img.convert("RGBA"))[:, :, 3]
     return None
 
 
-def _rgb(img: Image.Image) -> np.ndarray:
+def rgb_of(img: Image.Image) -> np.ndarray:
+    """``img`` as a contiguous RGB uint8 array (H, W, 3); 16-bit greys are scaled down."""
     if img.mode == "I;16" or img.mode == "I":
         img = img.point(lambda v: v / 256).convert("L")
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
@@ -376,11 +462,20 @@ def _file(fields: Mapping[str, Any], name: str) -> bytes | None:
             name,
             "invalid_type",
         )
-    return bytes(value)
+    return value.data if isinstance(value, Upload) else bytes(value)
 
 
 def parse_edit(fields: Mapping[str, Any]) -> EditRequest:
-    """Validate an edits multipart form (files given as ``bytes``, text fields as ``str``)."""
+    """Validate an edits multipart form (files as :class:`Upload` or ``bytes``, text as ``str``).
+
+    A repeated field arrives as a list (``image[]`` as ``image``); only GPT image models
+    take several images.
+    """
+    if is_gpt_image(fields.get("model")):
+        from . import gpt_image
+
+        return gpt_image.parse_edit(fields)
+    _single(fields)
     check_fields(fields, EDIT_FIELDS, "edit")
     common = _common(fields, "edit")
     prompt = parse_prompt(fields.get("prompt"))
@@ -399,7 +494,7 @@ def parse_edit(fields: Mapping[str, Any]) -> EditRequest:
                 "mask",
                 "invalid_image_dimensions",
             )
-        alpha = _alpha(mimg)
+        alpha = alpha_of(mimg)
         if alpha is None:
             raise _bad(
                 f"Invalid mask image - format must be in ['RGBA', 'LA'], got {mimg.mode}: the mask's "
@@ -408,7 +503,7 @@ def parse_edit(fields: Mapping[str, Any]) -> EditRequest:
                 "invalid_image_format",
             )
     else:
-        alpha = _alpha(img)
+        alpha = alpha_of(img)
         if alpha is None:
             raise _bad(
                 f"Invalid input image - format must be in ['RGBA', 'LA', 'L'] with transparency, got "
@@ -417,11 +512,12 @@ def parse_edit(fields: Mapping[str, Any]) -> EditRequest:
                 "image",
                 "invalid_image_format",
             )
-    return EditRequest(prompt=prompt, image=_rgb(img), mask=alpha == 0, **common)
+    return EditRequest(prompt=prompt, image=rgb_of(img), mask=alpha == 0, **common)
 
 
 def parse_vary(fields: Mapping[str, Any]) -> VaryRequest:
     """Validate a variations multipart form. ``prompt`` is refused: variations take none."""
+    _single(fields)
     if "prompt" in fields:
         raise _bad(
             "Unrecognized request argument supplied: prompt. Variations take no prompt; use "
@@ -436,17 +532,22 @@ def parse_vary(fields: Mapping[str, Any]) -> VaryRequest:
         raise _bad("'image' is a required property", "image", "missing_required_parameter")
     img = decode_png(image_bytes, "image")
     _check_square(img, "image")
-    return VaryRequest(image=_rgb(img), **common)
+    return VaryRequest(image=rgb_of(img), **common)
 
 
 #: Chat messages carry an instruction around the prompt (see the client's chat protocol),
 #: so the chat route allows longer text than the Images API's 1000 characters.
 CHAT_PROMPT_CHARS = 4000
-_DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,(.*)$", re.I | re.S)
+_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.I | re.S)
 
 
 def decode_data_url(url: Any, param: str) -> Image.Image:
     """Open a ``data:image/png;base64,...`` URL as :func:`decode_png` does; remote URLs are refused."""
+    return decode_png(data_url_bytes(url, param).data, param)
+
+
+def data_url_bytes(url: Any, param: str) -> Upload:
+    """The bytes and media type of a base64 ``data:image/...`` URL; remote URLs are refused."""
     if not isinstance(url, str):
         raise _bad(
             f"Invalid '{param}': expected an image_url object with a 'url' string.", param, "invalid_type"
@@ -460,12 +561,12 @@ def decode_data_url(url: Any, param: str) -> Image.Image:
             "invalid_image_url",
         )
     try:
-        data = base64.b64decode(match.group(1), validate=True)
+        data = base64.b64decode(match.group(2), validate=True)
     except (binascii.Error, ValueError):
         raise _bad(
             f"Invalid '{param}': the data URL is not valid base64.", param, "invalid_image_url"
         ) from None
-    return decode_png(data, param)
+    return Upload(None, match.group(1).lower(), data)
 
 
 def _chat_user_parts(messages: Any) -> tuple[list[str], list[Image.Image]]:
@@ -516,7 +617,7 @@ def parse_chat(body: Any) -> ImageRequest:
 
     >>> req = parse_chat({"model": "openai/dall-e-2", "messages": [{"role": "user", "content": "a fox"}]})
     >>> type(req).__name__, req.prompt, req.size
-    ('GenerateRequest', 'a fox', 1024)
+    ('GenerateRequest', 'a fox', (1024, 1024))
     """
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.", None, "invalid_json")
@@ -532,7 +633,7 @@ def parse_chat(body: Any) -> ImageRequest:
     common: dict[str, Any] = {
         "model": model,
         "n": parse_int(body.get("n"), "n", lo=1, hi=SPEC.max_n, default=1),
-        "size": parse_size(body.get("size") or image_config.get("size")),
+        "size": _square(parse_size(body.get("size") or image_config.get("size"))),
         "response_format": "b64_json",
         "seed": parse_int(body.get("seed"), "seed", lo=0, hi=SEED_MAX, default=None),
     }
@@ -549,7 +650,7 @@ def parse_chat(body: Any) -> ImageRequest:
                 "mask",
                 "invalid_image_dimensions",
             )
-        alpha = _alpha(mimg)
+        alpha = alpha_of(mimg)
         if alpha is None:
             raise _bad(
                 "Invalid mask image - it needs an alpha channel (alpha 0 = area to edit).",
@@ -557,10 +658,10 @@ def parse_chat(body: Any) -> ImageRequest:
                 "invalid_image_format",
             )
     else:
-        alpha = _alpha(img)
+        alpha = alpha_of(img)
     mask = alpha == 0 if alpha is not None else None
     if mask is not None and mask.any():
         return EditRequest(
-            prompt=parse_prompt(prompt, limit=CHAT_PROMPT_CHARS), image=_rgb(img), mask=mask, **common
+            prompt=parse_prompt(prompt, limit=CHAT_PROMPT_CHARS), image=rgb_of(img), mask=mask, **common
         )
-    return VaryRequest(image=_rgb(img), **common)
+    return VaryRequest(image=rgb_of(img), **common)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Sequence
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,6 +26,8 @@ import numpy as np
 __all__ = [
     "DEFAULT_BACKEND",
     "ImageBackend",
+    "PreviewCallback",
+    "Size",
     "available_backends",
     "backend_factory",
     "check_options",
@@ -44,32 +47,69 @@ _BUILTIN = {
 }
 
 
+#: ``(width, height)`` of the images a backend returns, as Pillow's ``Image.size``.
+Size = tuple[int, int]
+
+
+class PreviewCallback(Protocol):
+    """Called by a backend with an intermediate image while it works (for streamed previews).
+
+    ``index`` is the image of the request (``0 .. n-1``), ``step`` counts this image's
+    previews from 1 to ``total``, and ``image`` is a ``uint8`` array ``(h, w, 3)`` of
+    the output's aspect ratio, at any resolution (the engine scales it to the requested
+    size). The callback returns quickly; it runs in the backend's worker thread.
+    """
+
+    def __call__(self, index: int, step: int, total: int, image: np.ndarray) -> None: ...
+
+
 @runtime_checkable
 class ImageBackend(Protocol):
     """What the engine needs from a backend.
 
-    Every method returns ``n`` images as ``uint8`` arrays of shape ``(size, size, 3)``.
-    With the same arguments and ``seed`` the output must be identical; image ``i`` of a
-    request must differ from image ``j``. ``seed`` is never None when the server calls.
+    Every method returns ``n`` images as ``uint8`` arrays of shape ``(height, width, 3)``
+    for ``size=(width, height)``. With the same arguments and ``seed`` the output must
+    be identical; image ``i`` of a request must differ from image ``j``. ``seed`` is
+    never None when the server calls.
+
+    ``on_preview``, when given, is called with intermediate images as the work
+    progresses (see :class:`PreviewCallback`); the engine streams some of them to the
+    client as ``partial_image`` events. A backend with nothing intermediate to show
+    may ignore it. Backends see numpy arrays and seeds only, never HTTP.
     """
 
     name: str
 
-    def generate(self, prompt: str, *, size: int, n: int, seed: int) -> list[np.ndarray]:
+    def generate(
+        self, prompt: str, *, size: Size, n: int, seed: int, on_preview: PreviewCallback | None = None
+    ) -> list[np.ndarray]:
         """Text to image."""
         ...
 
     def edit(
-        self, image: np.ndarray, mask: np.ndarray, prompt: str, *, size: int, n: int, seed: int
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        prompt: str,
+        *,
+        size: Size,
+        n: int,
+        seed: int,
+        references: Sequence[np.ndarray] = (),
+        on_preview: PreviewCallback | None = None,
     ) -> list[np.ndarray]:
         """Regenerate ``image`` (uint8 (H, W, 3)) where ``mask`` (bool (H, W)) is True.
 
         Pixels where the mask is False must come back unchanged (up to resampling to
-        ``size`` and a few pixels of seam feathering).
+        ``size`` and a few pixels of seam feathering). ``references`` are further input
+        images (uint8 (h, w, 3), any size; GPT image models take up to 15 besides the
+        first): their content or style must visibly guide the result.
         """
         ...
 
-    def vary(self, image: np.ndarray, *, size: int, n: int, seed: int) -> list[np.ndarray]:
+    def vary(
+        self, image: np.ndarray, *, size: Size, n: int, seed: int, on_preview: PreviewCallback | None = None
+    ) -> list[np.ndarray]:
         """Images recognisably derived from ``image``."""
         ...
 

@@ -2,63 +2,166 @@
 
 * generate: a procedural poster from the prompt's words (:mod:`.procedural`);
 * edit: push-pull smooth fill plus texture from patch synthesis (:mod:`.inpaint`);
+  further input images (GPT image models' ``image[]``) lend the result their colours;
 * vary: projective re-framing plus colour jitter (:mod:`.reframe`).
 
 Every output is deterministic in its arguments and seed; image ``i`` of a request
-uses ``seed + i`` so the n images of one request differ.
+uses ``seed + i`` so the n images of one request differ. Sizes of any aspect are
+painted at a bounded working resolution (:data:`GENERATE_WORK_SIDE`,
+:data:`EDIT_WORK_PIXELS`) and scaled up, so a 3840x2160 request costs about what a
+1536 px one does. Previews (``on_preview``) are the real intermediate states: the
+sky, land and foreground layers of a poster; the coarse, then smooth fill of an edit.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import itertools
+import math
+from collections.abc import Callable, Sequence
 
-from .. import seeds_for
-from ._ops import resize_u8, to_float, to_u8
-from .inpaint import fill, push_pull
-from .procedural import generate
+import numpy as np
+from PIL import Image
+
+from .. import PreviewCallback, Size, seeds_for
+from ._ops import cover, crop_to_aspect, match_colours, to_float, to_u8
+from .inpaint import FILL_STAGES, fill, push_pull
+from .procedural import caption, paint, stage_count
 from .reframe import vary
 
-__all__ = ["ClassicalBackend"]
+__all__ = ["EDIT_WORK_PIXELS", "GENERATE_WORK_SIDE", "ClassicalBackend"]
+
+#: Longest side a poster is painted at; larger outputs are cropped and scaled up from it.
+GENERATE_WORK_SIDE = 1536
+#: Most pixels an edit is filled at; larger edits are filled smaller and the fill scaled up
+#: (the pixels outside the mask stay the input's, at full resolution).
+EDIT_WORK_PIXELS = 1024 * 1024
+#: How far further input images pull the edited area's colours toward theirs (0..1).
+REFERENCE_STRENGTH = 0.65
+#: How far an edit with nothing masked moves the whole image toward the prompt's colours.
+RESTYLE_STRENGTH = 0.5
+
+
+def _resize(image: np.ndarray, size: Size, resample: int = Image.LANCZOS) -> np.ndarray:
+    if image.shape[1::-1] == tuple(size):
+        return image
+    return np.asarray(Image.fromarray(image).resize(tuple(size), resample))
+
+
+def _fit(image: np.ndarray, mask: np.ndarray, size: Size) -> tuple[np.ndarray, np.ndarray]:
+    """Crop ``image`` and ``mask`` alike to the aspect of ``size``, then resize both to it."""
+    if image.shape[1::-1] == tuple(size):
+        return image, mask
+    both = crop_to_aspect(np.dstack([image, mask.astype(np.uint8) * 255]), size)
+    img = _resize(np.ascontiguousarray(both[:, :, :3]), size)
+    m = _resize(np.ascontiguousarray(both[:, :, 3]), size, Image.NEAREST) > 127
+    return img, m
+
+
+def _work_size(size: Size, pixels: int) -> Size:
+    w, h = size
+    scale = min(1.0, math.sqrt(pixels / (w * h)))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _pixels_of(images: Sequence[np.ndarray]) -> np.ndarray:
+    """A sample of the pixels of ``images`` (each reduced to at most 64 px a side)."""
+    out = []
+    for im in images:
+        small = Image.fromarray(np.asarray(im, np.uint8)[:, :, :3])
+        small.thumbnail((64, 64))
+        out.append(np.asarray(small).reshape(-1, 3))
+    return np.concatenate(out)
+
+
+def _guided(image: np.ndarray, where: np.ndarray, references: Sequence[np.ndarray]) -> np.ndarray:
+    """Let further input images colour the edited area (unchanged when there are none)."""
+    if not len(references):
+        return image
+    return match_colours(image, _pixels_of(references), where, REFERENCE_STRENGTH)
 
 
 class ClassicalBackend:
     """The built-in backend (see the module docstring).
 
     >>> b = ClassicalBackend()
-    >>> [im.shape for im in b.generate("a calm lake", size=64, n=2, seed=3)]
-    [(64, 64, 3), (64, 64, 3)]
+    >>> [im.shape for im in b.generate("a calm lake", size=(96, 64), n=2, seed=3)]
+    [(64, 96, 3), (64, 96, 3)]
     """
 
     name = "classical"
 
-    def generate(self, prompt: str, *, size: int, n: int, seed: int) -> list[np.ndarray]:
-        return [generate(prompt, size=size, seed=s) for s in seeds_for(seed, n)]
+    def generate(
+        self, prompt: str, *, size: Size, n: int, seed: int, on_preview: PreviewCallback | None = None
+    ) -> list[np.ndarray]:
+        w, h = size
+        side = min(max(w, h), GENERATE_WORK_SIDE)
+        work = (max(1, round(w * side / max(w, h))), max(1, round(h * side / max(w, h))))
+        total = stage_count(prompt)
+        images = []
+        for i, s in enumerate(seeds_for(seed, n)):
+            stage = None
+            if on_preview is not None:
+                steps = itertools.count(1)
+
+                def stage(img: np.ndarray, i: int = i, steps: itertools.count = steps) -> None:
+                    on_preview(i, next(steps), total, caption(cover(to_u8(img), work), prompt))
+
+            picture = cover(paint(prompt, size=side, seed=s, on_stage=stage), size)
+            images.append(caption(picture, prompt))
+        return images
 
     def edit(
-        self, image: np.ndarray, mask: np.ndarray, prompt: str, *, size: int, n: int, seed: int
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        prompt: str,
+        *,
+        size: Size,
+        n: int,
+        seed: int,
+        references: Sequence[np.ndarray] = (),
+        on_preview: PreviewCallback | None = None,
     ) -> list[np.ndarray]:
         img = np.asarray(image, np.uint8)[:, :, :3]
         m = np.asarray(mask, bool)
-        if img.shape[:2] != (size, size) and m.shape == img.shape[:2] and m.any() and not m.all():
+        work = _work_size(size, EDIT_WORK_PIXELS)
+        if img.shape[1::-1] != work and m.shape == img.shape[:2] and m.any() and not m.all():
             # Fill the hole smoothly before resizing, or the resampling kernel would drag
             # the hole's (black) pixels into the known ones along its edge, and the fill
             # would continue that dark seam.
             img = to_u8(push_pull(to_float(img), ~m))
-        img = resize_u8(img, size)
-        if m.shape != (size, size):
-            from PIL import Image
-
-            m = (
-                np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((size, size), Image.NEAREST))
-                > 127
-            )
-        if m.all():
+        small, small_m = _fit(img, m, work)
+        if small_m.all():
             # Nothing to continue from: the edit becomes a generation from the prompt.
-            return self.generate(prompt, size=size, n=n, seed=seed)
-        return [fill(img, m, seed=s) for s in seeds_for(seed, n)]
+            made = self.generate(prompt, size=size, n=n, seed=seed, on_preview=on_preview)
+            return [_guided(im, np.ones(im.shape[:2], bool), references) for im in made]
+        full, full_m = (small, small_m) if work == tuple(size) else _fit(img, m, size)
+        out = []
+        for i, s in enumerate(seeds_for(seed, n)):
+            stage: Callable[[np.ndarray], None] | None = None
+            if on_preview is not None and small_m.any():
+                steps = itertools.count(1)
 
-    def vary(self, image: np.ndarray, *, size: int, n: int, seed: int) -> list[np.ndarray]:
-        return [vary(np.asarray(image, np.uint8)[:, :, :3], size=size, seed=seed, index=i) for i in range(n)]
+                def stage(im: np.ndarray, i: int = i, steps: itertools.count = steps) -> None:
+                    on_preview(i, next(steps), FILL_STAGES, im)
+
+            filled = fill(small, small_m, seed=s, on_stage=stage)
+            if work != tuple(size):
+                filled = np.where(full_m[..., None], _resize(filled, size), full)
+            if full_m.any():
+                out.append(_guided(filled, full_m, references))
+            else:  # nothing masked (GPT image models): the whole image follows the references or prompt
+                everywhere = np.ones(full_m.shape, bool)
+                colours = _pixels_of(references) if len(references) else paint(prompt, size=64, seed=s)
+                out.append(match_colours(filled, colours.reshape(-1, 3), everywhere, RESTYLE_STRENGTH))
+        return out
+
+    def vary(
+        self, image: np.ndarray, *, size: Size, n: int, seed: int, on_preview: PreviewCallback | None = None
+    ) -> list[np.ndarray]:
+        side = max(size)
+        src = np.asarray(image, np.uint8)[:, :, :3]
+        return [cover(vary(src, size=side, seed=seed, index=i), size) for i in range(n)]
 
     def __repr__(self) -> str:
         return "ClassicalBackend()"

@@ -21,6 +21,7 @@ instead of fading to the image's mean colour within a few pixels.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage, sparse
@@ -191,16 +192,20 @@ def harmonic(image: np.ndarray, mask: np.ndarray, init: np.ndarray, *, maxiter: 
     return out
 
 
-def smooth_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def smooth_fill(
+    image: np.ndarray, mask: np.ndarray, on_stage: Callable[[np.ndarray], None] | None = None
+) -> np.ndarray:
     """The low-frequency part of the fill, float32 (H, W, C).
 
     Holes mostly enclosed by known pixels (strokes, objects, even when they touch the
     edge) get the harmonic (membrane) fill; holes with a large share of their outline
     on the image border (outpainting margins) keep the push-pull fill, which
     extrapolates better than a membrane with free edges (measured in
-    ``benchmarks/engine.py``).
+    ``benchmarks/engine.py``). ``on_stage`` sees the push-pull estimate before the refinements.
     """
     pp = push_pull(image, ~mask)
+    if on_stage is not None:
+        on_stage(pp)
     labels, count = ndimage.label(mask)
     if count == 0:
         return pp
@@ -342,7 +347,18 @@ def add_texture(base: np.ndarray, mask: np.ndarray, fine: np.ndarray) -> np.ndar
     return base + gain * shaped[..., None]
 
 
-def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = True) -> np.ndarray:
+#: How many times :func:`fill` calls its ``on_stage``: the push-pull fill, then the smooth fill.
+FILL_STAGES = 2
+
+
+def fill(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    seed: int = 0,
+    detail: bool = True,
+    on_stage: Callable[[np.ndarray], None] | None = None,
+) -> np.ndarray:
     """Fill ``image`` where ``mask`` is True: smooth continuation plus synthesised texture.
 
     Parameters
@@ -354,6 +370,9 @@ def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = T
         Seeds the patch search: a different seed gives a different texture.
     detail : bool
         Add synthesised texture on top of the smooth fill.
+    on_stage : callable or None
+        Called :data:`FILL_STAGES` times with the uint8 image as the fill progresses
+        (coarse, then smooth), for previews.
 
     Returns
     -------
@@ -376,7 +395,15 @@ def fill(image: np.ndarray, mask: np.ndarray, *, seed: int = 0, detail: bool = T
         raise ValueError("the mask covers the whole image: there is nothing to continue from")
     img = to_float(image)
     img[mask] = 0
-    out = smooth_fill(img, mask)
+
+    def show(estimate: np.ndarray) -> None:
+        if on_stage is not None:
+            preview = image.copy()
+            preview[mask] = to_u8(estimate[mask])
+            on_stage(preview)
+
+    out = smooth_fill(img, mask, show)
+    show(out)
     if detail:
         from .synthesis import texture_detail
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ._ops import resize, to_u8
 
-__all__ = ["CAPTION", "generate", "palette_for"]
+__all__ = ["CAPTION", "caption", "generate", "paint", "palette_for", "stage_count"]
 
 CAPTION = "offline engine"
 
@@ -172,7 +173,25 @@ def _scene(words: set[str]) -> set[str]:
     return {name for name, keys in SCENES.items() if words & keys}
 
 
-def _paint(prompt: str, size: int, rng: np.random.Generator) -> np.ndarray:
+#: The scene layers painted after the sky, in order; each finished group is one stage.
+_LAND, _FRONT = ("mountains", "dunes"), ("sea", "city", "forest")
+
+Stage = Callable[[np.ndarray], None]
+
+
+def stage_count(prompt: str) -> int:
+    """How many intermediate stages :func:`paint` shows ``on_stage`` for ``prompt``.
+
+    >>> stage_count("a calm lake under mountains"), stage_count("joy")
+    (3, 2)
+    """
+    scene = _scene(set(_words(prompt)))
+    if not scene:
+        return 2
+    return 1 + any(k in scene for k in _LAND) + any(k in scene for k in _FRONT)
+
+
+def _paint(prompt: str, size: int, rng: np.random.Generator, on_stage: Stage | None = None) -> np.ndarray:
     words = set(_words(prompt))
     pal = palette_for(prompt, rng)
     scene = _scene(words)
@@ -180,7 +199,7 @@ def _paint(prompt: str, size: int, rng: np.random.Generator) -> np.ndarray:
     xx = yy.T
     noise = fbm((size, size), rng)
     if not scene:
-        return _abstract(pal, noise, size, rng)
+        return _abstract(pal, noise, size, rng, on_stage)
     night = bool(words & {"night", "midnight", "space", "dark", "galaxy", "starry"})
     top, bottom = (pal[0] * 0.35, pal[1] * 0.8) if night else (pal[2] * 0.6 + 80, pal[0])
     img = _lerp(np.asarray(top), np.asarray(bottom), yy**1.3)
@@ -202,6 +221,8 @@ def _paint(prompt: str, size: int, rng: np.random.Generator) -> np.ndarray:
         glow = np.exp(-np.maximum(r - rad, 0) / (size * 0.12))[..., None]
         img = img * (1 - 0.5 * glow) + disc_col * 0.5 * glow
         img[r < rad] = disc_col
+    if on_stage is not None:
+        on_stage(img)
     if "mountains" in scene:
         for k, depth in enumerate((0.0, 0.5)):
             ridge = _ridge(size, rng, rough=0.55)
@@ -223,6 +244,8 @@ def _paint(prompt: str, size: int, rng: np.random.Generator) -> np.ndarray:
             below = yy * size > line[None, :]
             col = pal[(1 + k) % 5] * (0.7 + 0.12 * k)
             img = np.where(below[..., None], col * (0.85 + 0.25 * noise)[..., None], img)
+    if on_stage is not None and any(k in scene for k in _LAND):
+        on_stage(img)
     if "sea" in scene:
         sea = yy > horizon + 0.02
         waves = 0.5 + 0.5 * np.sin(np.clip(yy - horizon, 0, None) ** 0.6 * 140 + 6 * noise + xx * 3)
@@ -237,6 +260,8 @@ def _paint(prompt: str, size: int, rng: np.random.Generator) -> np.ndarray:
         img = _city(img, size, horizon, pal, rng, night)
     if "forest" in scene:
         img = _forest(img, size, horizon, pal, rng)
+    if on_stage is not None and any(k in scene for k in _FRONT):
+        on_stage(img)
     return img
 
 
@@ -282,13 +307,20 @@ def _forest(
     return np.asarray(canvas, np.float32)
 
 
-def _abstract(pal: np.ndarray, noise: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def _abstract(
+    pal: np.ndarray, noise: np.ndarray, size: int, rng: np.random.Generator, on_stage: Stage | None = None
+) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     angle = rng.random() * np.pi
     t = np.clip((np.cos(angle) * xx + np.sin(angle) * yy + 0.2) / 1.4, 0, 1)
     img = _lerp(pal[0] * 0.9, pal[1], t) + (noise[..., None] - 0.5) * 40
+    if on_stage is not None:
+        on_stage(img)
     canvas = Image.fromarray(to_u8(img)).convert("RGBA")
-    for _ in range(int(rng.integers(5, 11))):
+    shapes = int(rng.integers(5, 11))
+    for i in range(shapes):
+        if on_stage is not None and i == shapes // 2:
+            on_stage(np.asarray(canvas.convert("RGB"), np.float32))
         layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
         draw = ImageDraw.Draw(layer)
         col = tuple(int(c) for c in pal[int(rng.integers(2, 5))]) + (int(90 + 110 * rng.random()),)
@@ -301,22 +333,23 @@ def _abstract(pal: np.ndarray, noise: np.ndarray, size: int, rng: np.random.Gene
     return np.asarray(canvas.convert("RGB"), np.float32)
 
 
-def _caption(image: np.ndarray, prompt: str) -> np.ndarray:
-    size = image.shape[0]
-    band = max(12, size // 28)
+def caption(image: np.ndarray, prompt: str) -> np.ndarray:
+    """Darken a band at the bottom of ``image`` (uint8 (H, W, 3)) and write the engine's label in it."""
+    height, width = image.shape[:2]
+    band = max(12, min(height, width) // 28)
     canvas = Image.fromarray(image)
     draw = ImageDraw.Draw(canvas)
-    region = np.asarray(canvas)[size - band :].astype(np.float32) * 0.35
-    canvas.paste(Image.fromarray(to_u8(region)), (0, size - band))
+    region = np.asarray(canvas)[height - band :].astype(np.float32) * 0.35
+    canvas.paste(Image.fromarray(to_u8(region)), (0, height - band))
     font = ImageFont.load_default(size=max(8, int(band * 0.62)))
     one_line = " ".join(prompt.split())  # a %%dalle cell body has newlines; the caption is one line
     text = f"{CAPTION} (synthetic, no model): {one_line}"
-    max_w = size - band
+    max_w = width - band
     while draw.textlength(text, font=font) > max_w and len(text) > 10:
         text = text[:-2]
     if not text.endswith(one_line):
         text = text.rstrip() + "…"
-    draw.text((band // 2, size - band / 2), text, fill=(235, 235, 235), font=font, anchor="lm")
+    draw.text((band // 2, height - band / 2), text, fill=(235, 235, 235), font=font, anchor="lm")
     return np.asarray(canvas)
 
 
@@ -329,8 +362,18 @@ def generate(prompt: str, *, size: int, seed: int) -> np.ndarray:
     >>> a.shape, bool((a == b).all()), bool((a != c).any())
     ((64, 64, 3), True, True)
     """
+    return caption(paint(prompt, size=size, seed=seed), prompt)
+
+
+def paint(prompt: str, *, size: int, seed: int, on_stage: Stage | None = None) -> np.ndarray:
+    """The picture of :func:`generate` before its caption; ``on_stage`` sees each layer group.
+
+    ``on_stage`` is called :func:`stage_count` times with the float32 (size, size, 3)
+    picture as it stands after the sky, the land and the foreground (or, for an
+    abstract picture, after the gradient and half of its shapes).
+    """
     rng = np.random.default_rng(_seed_for(prompt, seed))
-    img = to_u8(_paint(prompt, size, rng))
+    img = to_u8(_paint(prompt, size, rng, on_stage))
     if img.std() < 8:  # never uniform: add structure
         img = to_u8(img.astype(np.float32) + (fbm((size, size), rng)[..., None] - 0.5) * 60)
-    return _caption(img, prompt)
+    return img
