@@ -177,3 +177,25 @@ def test_the_outpaint_editor_shows_the_same_estimate(fake_openai) -> None:
         editor.info.value
     )
     assert fake_openai.api_requests() == []
+
+
+def test_the_offline_engine_is_free_on_the_same_path(offline_engine) -> None:
+    with ImagesClient(api_key=offline_engine.token, base_url=offline_engine.base_url) as client:
+        assert client.endpoint_kind == "compatible" and client.model == "dall-e-2"
+    with ImagesClient() as offline:  # no key, no base URL: the background engine
+        prepared = offline.prepare("generate", "a fox", n=2, size="256x256")
+        assert (offline.endpoint_kind, prepared.estimate.method, prepared.cost_usd) == (
+            "offline",
+            "offline",
+            0.0,
+        )
+        result = offline.send(prepared)
+    assert result.cost_usd == 0.0 and result[0].info["cost_basis"] == "offline engine"
+
+
+def test_the_mask_editor_offers_its_clients_model(fake_openai) -> None:
+    from dalle_widgets.widgets import MaskEditor
+
+    with ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url, model="gpt-image-2") as client:
+        editor = MaskEditor(np.zeros((1024, 1024, 3), np.uint8), client=client, display_px=128)
+    assert "256x256" not in editor.size_dd.options and editor.size_dd.value == "1024x1024"

@@ -226,7 +226,8 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             layout=W.Layout(width=f"{max(dw - 40, 240)}px", height="52px"),
         )
         self.prompt.add_class("dalle-prompt")
-        spec = lookup(DEFAULT_MODEL)
+        # the sizes and n of the model the client will use (a lazily made default client: dall-e-2's)
+        spec = lookup(getattr(self._client, "model", None) or DEFAULT_MODEL, warn=False)
         h, w = self._image.shape[:2]
         own = f"{w}x{h}"
         self.n_box = W.BoundedIntText(
