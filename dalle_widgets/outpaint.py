@@ -26,9 +26,11 @@ Boxes are ``(x0, y0, x1, y1)`` with ``x1``/``y1`` exclusive; sizes are
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,7 @@ from scipy import ndimage
 from . import imaging
 from .errors import DalleWidgetsError
 from .masks._validation import check_box, check_px
+from .models import lookup
 
 __all__ = [
     "FrameRecord",
@@ -52,6 +55,7 @@ __all__ = [
     "extend_to",
     "lower_bound",
     "plan",
+    "request_size",
     "run",
 ]
 
@@ -532,26 +536,41 @@ class OutpaintIncomplete(DalleWidgetsError):
         self.result = result
 
 
-def _request_size(s: int, client: Any, edit_kwargs: dict[str, Any]) -> int:
-    size = edit_kwargs.get("size")
+def request_size(frames: Sequence[Sequence[int]], model: str | None = None, size: str | None = None) -> int:
+    """The side, in px, of the square each frame of ``frames`` is sent at.
+
+    ``size`` when given (it must be square); else the smallest square size ``model``
+    offers that is at least the largest frame's side (the largest it offers when none
+    is), so no frame is sent smaller than it is; without a model, DALL-E 2's 256, 512
+    and 1024. :func:`run` sends at this size and scales each answer back; the magic's
+    ``--dry-run`` and the :class:`~dalle_widgets.widgets.OutpaintEditor` price it.
+
+    Examples
+    --------
+    >>> request_size([(0, 0, 300, 300), (200, 0, 500, 300)])
+    512
+    >>> request_size([(0, 0, 1024, 1024)], model="dall-e-2", size="256x256")
+    256
+    >>> request_size([(0, 0, 64, 64)], size="256x512")
+    Traceback (most recent call last):
+    ...
+    ValueError: size must be square for outpainting frames; got '256x512'.
+    """
     if size is not None:
         w, h = _parse_size(size)
         if w != h:
             raise ValueError(f"size must be square for outpainting frames; got {size!r}.")
         return w
+    side = max((int(b[2]) - int(b[0]) for b in frames), default=0)
     sizes: Sequence[int] = _SQUARE_SIZES
-    model = edit_kwargs.get("model") or getattr(client, "model", None)
     if model:
-        from .models import lookup
-
-        spec = lookup(model)
         square = sorted(
-            int(x.split("x")[0]) for x in spec.sizes if x != "auto" and len(set(x.split("x"))) == 1
+            int(x.split("x")[0]) for x in lookup(model).sizes if x != "auto" and len(set(x.split("x"))) == 1
         )
         if square:
             sizes = square
     for candidate in sizes:
-        if candidate >= s:
+        if candidate >= side:
             return candidate
     return sizes[-1]
 
@@ -607,8 +626,10 @@ def _prepare_run(
         for b in boxes:
             if b[2] - b[0] != b[3] - b[1]:
                 raise ValueError(f"frames must be square; got {b}.")
-    side = max((b[2] - b[0] for b in boxes), default=0)
-    return boxes, (_request_size(side, client, edit_kwargs) if boxes else 0)
+    if not boxes:
+        return boxes, 0
+    model = edit_kwargs.get("model") or getattr(client, "model", None)
+    return boxes, request_size(boxes, model, edit_kwargs.get("size"))
 
 
 def _after_frame(
@@ -673,7 +694,99 @@ def _fail(result: OutpaintResult, index: int, exc: BaseException, on_error: str)
     raise OutpaintIncomplete(msg, result) from exc
 
 
+#: ``on_progress(done, total, canvas, record)``, called after each frame.
 Progress = Callable[[int, int, OutpaintCanvas, FrameRecord], Any]
+
+
+@dataclass(frozen=True, eq=False)
+class _Edit:
+    """One frame's request, as the step function hands it to a driver to send."""
+
+    image: Image.Image
+    mask: np.ndarray
+    kwargs: dict[str, Any]
+
+
+#: What a step hands the driver: an edit to send, or a frame just blended in.
+_Step = _Edit | FrameRecord
+
+
+class _Run:
+    """One outpainting run as a step function: all of its work but the requests, shared by both drivers.
+
+    :meth:`step` advances the frame loop to its next request and returns it as an
+    :class:`_Edit`, or a :class:`FrameRecord` when a frame has just been blended in (the
+    driver reports progress), or the finished :class:`OutpaintResult`. The driver sends
+    each edit and passes back the answer, or what sending raised. Everything a step
+    does (planning, cutting a frame, blending, storing the composite) is CPU or disk
+    work: :func:`run` calls it in the caller's thread, :func:`arun` in a worker thread,
+    so the event loop only ever waits on the network.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        canvas: OutpaintCanvas,
+        prompt: str,
+        *,
+        frame: int,
+        overlap: int | None,
+        frames: Sequence[Sequence[int]] | None,
+        feather: float,
+        on_error: str,
+        edit_kwargs: dict[str, Any],
+    ) -> None:
+        if on_error not in ("raise", "return"):
+            raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}.")
+        self.client = client
+        self.prompt = prompt
+        self.feather = feather
+        self.on_error = on_error
+        self.edit_kwargs = edit_kwargs
+        self._args = (canvas, frame, overlap, frames)
+        self.result: OutpaintResult | None = None
+        self._loop: Generator[_Step, Any, OutpaintResult] | None = None
+
+    def step(
+        self, answer: Any = None, error: BaseException | None = None
+    ) -> _Edit | FrameRecord | OutpaintResult:
+        """Advance to the next request, finished frame or result, given the last edit's answer or error."""
+        if self._loop is None:
+            self._loop = self._frames()
+        try:
+            return self._loop.throw(error) if error is not None else self._loop.send(answer)
+        except StopIteration as done:
+            return done.value
+
+    def _frames(self) -> Generator[_Edit | FrameRecord, Any, OutpaintResult]:
+        canvas, frame, overlap, frames = self._args
+        boxes, request = _prepare_run(
+            self.client, canvas, self.prompt, frame, overlap, frames, self.edit_kwargs
+        )
+        result = self.result = OutpaintResult(canvas=canvas, frames=[], planned=boxes)
+        for i, box in enumerate(boxes):
+            if not result.canvas.mask[box[1] : box[3], box[0] : box[2]].any():
+                continue
+            image, mask = _frame_request(result.canvas, box, request)
+            logger.info("outpaint: frame %d of %d at %s", i + 1, len(boxes), box)
+            try:
+                answer = yield _Edit(image, mask, {"size": f"{request}x{request}", **self.edit_kwargs})
+                result.canvas, record = _after_frame(result.canvas, box, answer, self.feather, i, request)
+            except BaseException as exc:
+                _finish(
+                    self.client, result, self.prompt
+                )  # what is filled is stored before anything propagates
+                if not isinstance(exc, Exception):
+                    raise
+                return _fail(result, i, exc, self.on_error)
+            result.frames.append(record)
+            yield record
+        return _finish(self.client, result, self.prompt)
+
+    def progress(self, record: FrameRecord) -> tuple[int, int, OutpaintCanvas, FrameRecord]:
+        """The arguments of ``on_progress`` after ``record``'s frame."""
+        assert self.result is not None
+        return len(self.result.frames), len(self.result.planned), self.result.canvas, record
 
 
 def run(
@@ -741,28 +854,31 @@ def run(
     >>> result.complete, result.image.size, [f.request_size for f in result.frames]
     (True, (128, 64), ['256x256', '256x256'])
     """
-    if on_error not in ("raise", "return"):
-        raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}.")
-    boxes, request = _prepare_run(client, canvas, prompt, frame, overlap, frames, edit_kwargs)
-    result = OutpaintResult(canvas=canvas, frames=[], planned=boxes)
-    for i, box in enumerate(boxes):
-        if not result.canvas.mask[box[1] : box[3], box[0] : box[2]].any():
+    job = _Run(
+        client,
+        canvas,
+        prompt,
+        frame=frame,
+        overlap=overlap,
+        frames=frames,
+        feather=feather,
+        on_error=on_error,
+        edit_kwargs=edit_kwargs,
+    )
+    step = job.step()
+    while not isinstance(step, OutpaintResult):
+        if isinstance(step, FrameRecord):
+            if on_progress is not None:
+                on_progress(*job.progress(step))
+            step = job.step()
             continue
-        image, mask = _frame_request(result.canvas, box, request)
-        kwargs = {"size": f"{request}x{request}", **edit_kwargs}
-        logger.info("outpaint: frame %d of %d at %s", i + 1, len(boxes), box)
         try:
-            answer = client.edit(image, prompt, mask=mask, n=1, **kwargs)
-            result.canvas, record = _after_frame(result.canvas, box, answer, feather, i, request)
-        except BaseException as exc:
-            _finish(client, result, prompt)
-            if not isinstance(exc, Exception):
-                raise
-            return _fail(result, i, exc, on_error)
-        result.frames.append(record)
-        if on_progress is not None:
-            on_progress(len(result.frames), len(boxes), result.canvas, record)
-    return _finish(client, result, prompt)
+            answer = client.edit(step.image, prompt, mask=step.mask, n=1, **step.kwargs)
+        except BaseException as exc:  # the step function stores what is done, then raises or returns
+            step = job.step(error=exc)
+        else:
+            step = job.step(answer)
+    return step
 
 
 async def arun(
@@ -800,29 +916,35 @@ async def arun(
     >>> result.complete, result.image.size
     (True, (64, 96))
     """
-    import inspect
-
-    if on_error not in ("raise", "return"):
-        raise ValueError(f"on_error must be 'raise' or 'return'; got {on_error!r}.")
-    boxes, request = _prepare_run(client, canvas, prompt, frame, overlap, frames, edit_kwargs)
-    result = OutpaintResult(canvas=canvas, frames=[], planned=boxes)
-    for i, box in enumerate(boxes):
-        if not result.canvas.mask[box[1] : box[3], box[0] : box[2]].any():
+    job = _Run(
+        client,
+        canvas,
+        prompt,
+        frame=frame,
+        overlap=overlap,
+        frames=frames,
+        feather=feather,
+        on_error=on_error,
+        edit_kwargs=edit_kwargs,
+    )
+    step = await asyncio.to_thread(job.step)
+    while not isinstance(step, OutpaintResult):
+        if isinstance(step, FrameRecord):
+            if on_progress is not None:
+                ret = on_progress(*job.progress(step))
+                if inspect.isawaitable(ret):
+                    await ret
+            step = await asyncio.to_thread(job.step)
             continue
-        image, mask = _frame_request(result.canvas, box, request)
-        kwargs = {"size": f"{request}x{request}", **edit_kwargs}
-        logger.info("outpaint: frame %d of %d at %s", i + 1, len(boxes), box)
         try:
-            answer = await client.edit(image, prompt, mask=mask, n=1, **kwargs)
-            result.canvas, record = _after_frame(result.canvas, box, answer, feather, i, request)
+            answer = await client.edit(step.image, prompt, mask=step.mask, n=1, **step.kwargs)
+        except Exception as exc:
+            step = await asyncio.to_thread(job.step, None, exc)
         except BaseException as exc:
-            _finish(client, result, prompt)
-            if not isinstance(exc, Exception):
-                raise
-            return _fail(result, i, exc, on_error)
-        result.frames.append(record)
-        if on_progress is not None:
-            ret = on_progress(len(result.frames), len(boxes), result.canvas, record)
-            if inspect.isawaitable(ret):
-                await ret
-    return _finish(client, result, prompt)
+            # cancelled or interrupted: store what is filled right here, before the cancellation
+            # propagates (awaiting a thread now could be cut short by a second cancellation)
+            job.step(error=exc)
+            raise
+        else:
+            step = await asyncio.to_thread(job.step, answer)
+    return step

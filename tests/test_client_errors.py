@@ -218,3 +218,41 @@ def test_one_bad_image_does_not_cost_the_good_ones(twin, fake_openai, isolated_e
     assert "data[1].b64_json is not valid base64" in str(info.value)
     assert "2 of 3 images of this answer were saved" in str(info.value)
     assert len(list((isolated_env / "images").rglob("*.png"))) == 2
+
+
+# --- one error mapping for both send loops --------------------------------------------------------------
+
+
+def test_the_send_loops_leave_error_mapping_and_retries_to_the_base() -> None:
+    """The twins differ only in how they wait; what an httpx failure means and when to retry: the base's."""
+    import ast
+    import inspect
+
+    from dalle_widgets.client import _async, _sync
+
+    mapping = {"APITimeoutError", "APIConnectionError", "InvalidResponseError", "TimeoutException"}
+    mapping |= {"retry_wait", "redact"}
+    for twin in (_sync, _async):
+        tree = ast.parse(inspect.getsource(twin))
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        used |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        assert used & mapping == set(), f"{twin.__name__} maps errors itself"
+
+
+def test_transport_errors_are_mapped_once_with_the_key_redacted() -> None:
+    import httpx
+
+    from dalle_widgets.client import ImagesClient
+
+    key = "sk-test-transport-0123456789"
+    with ImagesClient(api_key=key, base_url="http://127.0.0.1:9/v1") as client:
+        url = "http://127.0.0.1:9/v1/images/generations"
+        timeout = client._transport_error(httpx.ReadTimeout("timed out"), url, "generate")
+        assert isinstance(timeout, errors.APITimeoutError)
+        assert str(timeout).startswith("generate: no answer within the timeout (ReadTimeout)")
+        cut = httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+        assert isinstance(client._transport_error(cut, url, "generate"), errors.InvalidResponseError)
+        refused = client._transport_error(httpx.ConnectError(f"refused for {key}"), url, "generate")
+        assert type(refused) is errors.APIConnectionError and key not in str(refused)
+        assert str(refused).startswith("generate: could not reach http://127.0.0.1:9/v1/images/generations")

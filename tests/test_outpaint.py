@@ -366,6 +366,35 @@ def test_arun_is_the_async_twin() -> None:
     assert failing.store.saved and failing.store.saved[0][1]["complete"] is False
 
 
+def test_arun_blends_and_writes_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like the async client, arun leaves the loop free: planning, blending and storing run in a worker."""
+    import threading
+
+    threads: dict[str, set[int]] = {"blend": set(), "save": set()}
+    real_blend = outpaint.blend
+
+    def blend(*args: Any, **kwargs: Any) -> Any:
+        threads["blend"].add(threading.get_ident())
+        return real_blend(*args, **kwargs)
+
+    monkeypatch.setattr(outpaint, "blend", blend)
+    client = _AsyncRecordingClient()
+    real_save = client.store.save
+
+    def save(image: Any, info: dict) -> str:
+        threads["save"].add(threading.get_ident())
+        return real_save(image, info)
+
+    client.store.save = save  # type: ignore[method-assign]
+
+    async def main() -> tuple[int, Any]:
+        return threading.get_ident(), await arun(client, extend(_img(64, 64), right=128), "p", frame=64)
+
+    loop_thread, res = asyncio.run(main())
+    assert res.complete and threads["blend"] and threads["save"]
+    assert loop_thread not in threads["blend"] | threads["save"]
+
+
 def test_arun_cancellation_keeps_the_finished_frames() -> None:
     c = extend(_img(64, 64), right=192)
 
@@ -393,12 +422,24 @@ def test_arun_cancellation_keeps_the_finished_frames() -> None:
 
 
 def test_request_size_follows_the_model_table() -> None:
+    def square(side: int) -> list[tuple[int, int, int, int]]:
+        return [(0, 0, side, side)]
+
+    assert outpaint.request_size(square(200)) == 256
+    assert outpaint.request_size(square(300), "dall-e-2") == 512
+    assert outpaint.request_size([*square(100), (0, 0, 768, 768)]) == 1024  # the largest frame decides
+    assert outpaint.request_size(square(768), "gpt-image-1") == 1024
+    assert outpaint.request_size(square(768), "dall-e-2", "512x512") == 512
+    assert outpaint.request_size(square(2048), "dall-e-2") == 1024  # the largest offered; scaled back
+
+
+def test_run_sends_frames_at_the_public_request_size() -> None:
+    """run(), the magic's --dry-run and the editor's price all use outpaint.request_size."""
+    c = extend(_img(300, 300), right=100)
     client = _RecordingClient()
-    assert outpaint._request_size(200, client, {}) == 256
-    assert outpaint._request_size(300, client, {}) == 512
-    assert outpaint._request_size(768, client, {}) == 1024
-    assert outpaint._request_size(768, client, {"model": "gpt-image-1"}) == 1024
-    assert outpaint._request_size(768, client, {"size": "512x512"}) == 512
+    run(client, c, "a landscape", frame=300)
+    side = outpaint.request_size(plan(c, frame=300), "dall-e-2")
+    assert side == 512 and {call["size"] for call in client.calls} == {"512x512"}
 
 
 def test_a_scaled_frame_keeps_the_known_edge_colour() -> None:

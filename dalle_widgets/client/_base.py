@@ -22,7 +22,9 @@ import httpx
 from .._formats import sniff
 from .._version import __version__
 from ..errors import (
+    APIConnectionError,
     APIError,
+    APITimeoutError,
     DalleWidgetsError,
     InvalidRequestError,
     InvalidResponseError,
@@ -46,6 +48,7 @@ from ._responses import (
     parse_json_body,
     retired_message,
     retry_after_seconds,
+    retry_wait,
 )
 from ._streaming import SSE, StreamItem, read_event
 
@@ -1018,6 +1021,38 @@ class BaseImagesClient:
             if date is not None:
                 self._endpoint_shutdowns[str(card["id"])] = date
         return ids
+
+    # --- the send loops' decisions (the loops themselves are in _sync and _async) ---------------------
+
+    def _transport_error(self, exc: httpx.TransportError, url: str, where: str) -> DalleWidgetsError:
+        """The package's error for an httpx exception raised before any answer arrived (key redacted)."""
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(
+                f"{where}: no answer within the timeout ({type(exc).__name__}); raise timeout= if the "
+                "endpoint is just slow"
+            )
+        detail = redact(str(exc) or type(exc).__name__, *self._secrets())
+        if self._truncated(exc):
+            return InvalidResponseError(f"{where}: the response was truncated ({detail})")
+        return APIConnectionError(f"{where}: could not reach {redact(url)} ({detail})")
+
+    def _retry_wait(
+        self,
+        error: DalleWidgetsError,
+        cause: BaseException | None,
+        retries: int,
+        headers: httpx.Headers | None,
+        where: str,
+    ) -> float:
+        """Seconds to wait before retry ``retries + 1`` (logged); raises ``error`` when none is due."""
+        wait, reason = retry_wait(error, retries, self.max_retries, headers)
+        if wait is None:
+            logger.debug("not retrying %s: %s", where, reason)
+            raise error from cause
+        logger.warning(
+            "%s failed (%s): retry %d of %d in %.2f s", where, reason, retries + 1, self.max_retries, wait
+        )
+        return wait
 
     @staticmethod
     def _truncated(exc: Exception) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -11,22 +10,16 @@ from typing import Any
 import httpx
 
 from ..errors import (
-    APIConnectionError,
-    APITimeoutError,
     DalleWidgetsError,
     InvalidRequestError,
-    InvalidResponseError,
-    redact,
 )
 from ..results import GeneratedImage, ImageEvent, ImageResult
 from ._base import BaseImagesClient, ModelIds, PreparedRequest
 from ._config import USER_AGENT
-from ._responses import RawImage, retry_wait
+from ._responses import RawImage
 from ._streaming import ImageStream, SSEDecoder
 
 __all__ = ["ImagesClient"]
-
-logger = logging.getLogger("dalle_widgets")
 
 
 class ImagesClient(BaseImagesClient):
@@ -410,8 +403,6 @@ class ImagesClient(BaseImagesClient):
         """Send with retries; with ``stream`` the body of a successful answer is left unread."""
         retries = 0
         while True:
-            headers = None
-            cause: Exception | None = None
             try:
                 if stream:
                     response = self._http.send(self._http.build_request(method, url, **kwargs), stream=True)
@@ -420,30 +411,11 @@ class ImagesClient(BaseImagesClient):
                         response.close()
                 else:
                     response = self._http.request(method, url, **kwargs)
-            except httpx.TimeoutException as exc:
-                cause = exc
-                error: DalleWidgetsError = APITimeoutError(
-                    f"{where}: no answer within the timeout ({type(exc).__name__}); raise timeout= if the "
-                    "endpoint is just slow"
-                )
-            except httpx.TransportError as exc:
-                cause = exc
-                detail = redact(str(exc) or type(exc).__name__, *self._secrets())
-                if self._truncated(exc):
-                    error = InvalidResponseError(f"{where}: the response was truncated ({detail})")
-                else:
-                    error = APIConnectionError(f"{where}: could not reach {redact(url)} ({detail})")
+            except httpx.TransportError as exc:  # timeouts included
+                error, cause, headers = self._transport_error(exc, url, where), exc, None
             else:
                 if response.is_success:
                     return response
-                error = self._status_error(response, model, where)
-                headers = response.headers
-            wait, reason = retry_wait(error, retries, self.max_retries, headers)
-            if wait is None:
-                logger.debug("not retrying %s: %s", where, reason)
-                raise error from cause
+                error, cause, headers = self._status_error(response, model, where), None, response.headers
+            self._sleep(self._retry_wait(error, cause, retries, headers, where))
             retries += 1
-            logger.warning(
-                "%s failed (%s): retry %d of %d in %.2f s", where, reason, retries, self.max_retries, wait
-            )
-            self._sleep(wait)

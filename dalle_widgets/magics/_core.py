@@ -642,8 +642,8 @@ class DalleMagics(Magics):
             frames = outpaint.plan(canvas)
             kwargs = self._request_kwargs(opts)
             kwargs.pop("n", None)
-            side = max((b[2] - b[0] for b in frames), default=0)
-            request = outpaint._request_size(side, client, kwargs)
+            frame_model = kwargs.get("model") or getattr(client, "model", None)
+            request = outpaint.request_size(frames, frame_model, kwargs.get("size"))
         except ValueError as exc:  # bad anchor, image, non-square --size: outpaint's own messages
             raise UsageError(f"%dalle outpaint: {exc}") from None
         model = opts["model"] or getattr(client, "model", None) or DEFAULT_MODEL

@@ -306,8 +306,7 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             from ..pricing import estimate, format_usd
 
             model = getattr(self._client, "model", None) or DEFAULT_MODEL
-            side = max((b[2] - b[0] for b in self.plan), default=0)
-            req = outpaint._request_size(side, self._client, {"model": model})
+            req = outpaint.request_size(self.plan, model)
             est = estimate(  # the one pricing path, as the magic's --dry-run
                 model,
                 f"{req}x{req}",
