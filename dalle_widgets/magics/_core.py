@@ -40,6 +40,17 @@ from ._resolve import resolve_image, resolve_mask, resolve_object, to_int, to_pr
 
 __all__ = ["DalleMagics", "DalleUsageError", "EffectiveConfig", "ModelList", "OutpaintPlan"]
 
+#: The GPT image fields the magic passes on (options ``--quality``, ``--output-format``...).
+_GPT_OPTIONS = (
+    "quality",
+    "background",
+    "output_format",
+    "output_compression",
+    "moderation",
+    "complexity",
+    "input_fidelity",
+)
+
 logger = logging.getLogger("dalle_widgets")
 
 
@@ -293,6 +304,8 @@ class DalleMagics(Magics):
         self._shown = ShownOnce(shell) if shell is not None else None
         #: ``client_factory(protocol) -> ImagesClient``; None builds one from the traits and environment.
         self.client_factory: Callable[[str], Any] | None = None
+        #: previews shown by ``--stream`` in this session (for tests and curiosity)
+        self.previews_shown = 0
 
     # -- clients ---------------------------------------------------------------------------------
     def client(self, protocol: str | None = None) -> Any:
@@ -382,11 +395,28 @@ class DalleMagics(Magics):
             "dry_run": a.dry_run,
             "show": self.show and not a.no_show,
             "out": text(a.out) or self.out,
+            "quality": text(a.quality),
+            "background": text(a.background),
+            "output_format": text(a.output_format),
+            "output_compression": to_int(text(a.output_compression), "--output-compression", minimum=0),
+            "moderation": text(a.moderation),
+            "complexity": text(getattr(a, "complexity", None)),
+            "input_fidelity": text(getattr(a, "input_fidelity", None)),
+            "stream": bool(getattr(a, "stream", False)),
+            "partial_images": to_int(text(getattr(a, "partial_images", None)), "--partial-images", minimum=0),
         }
 
     @staticmethod
     def _request_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
-        return {k: opts[k] for k in ("n", "size", "model", "seed") if opts[k] is not None}
+        """What the client call takes; each GPT image field only when it was given."""
+        names = ("n", "size", "model", "seed", *_GPT_OPTIONS)
+        kwargs = {k: opts[k] for k in names if opts.get(k) is not None}
+        if opts.get("partial_images") is not None and not opts.get("stream"):
+            raise UsageError("--partial-images needs --stream (previews arrive while the images are made)")
+        if opts.get("stream"):
+            kwargs["stream"] = True
+            kwargs["partial_images"] = 2 if opts.get("partial_images") is None else opts["partial_images"]
+        return kwargs
 
     def _prompt(self, inv: Invocation, ns: dict[str, Any], *, required: str) -> str:
         words = " ".join(interpolate(w, ns) for w in getattr(inv.args, "prompt", []) or [])
@@ -451,6 +481,32 @@ class DalleMagics(Magics):
             if handle is not None:
                 handle.update(Text(""))  # the error line says what happened
             raise
+
+    def _maybe_stream(self, answer: Any, show: bool) -> Any:
+        """A result as is; a stream read to its end, each preview shown in place as it arrives.
+
+        The previews are small thumbnails in one display that is cleared once the final
+        images are in (the gallery then shows them), so a saved notebook keeps none.
+        """
+        if not hasattr(answer, "until_done"):
+            return answer
+        from .. import imaging
+
+        live = None
+        if show and self.shell is not None:
+            from IPython.display import display
+
+            live = display(Text("waiting for the first preview ..."), display_id=True)
+        try:
+            for event in answer:
+                if live is None:
+                    continue
+                live.update(imaging.on_checkerboard(imaging.thumbnail(event.image, 256)))
+                self.previews_shown += event.type == "partial"
+        finally:
+            if live is not None:
+                live.update(Text(""))
+        return answer.result
 
     def _finish(
         self, result: Any, client: Any, opts: dict[str, Any], *, prompt: str | None, handle: Any = None
@@ -532,7 +588,7 @@ class DalleMagics(Magics):
         result, handle = self._run(
             f"generating {est.images} x {est.size} with {est.model}",
             opts["show"],
-            lambda: client.generate(prompt, cache=cache, **kwargs),
+            lambda: self._maybe_stream(client.generate(prompt, cache=cache, **kwargs), opts["show"]),
         )
         return self._finish(result, client, opts, prompt=prompt, handle=handle)
 
@@ -541,6 +597,8 @@ class DalleMagics(Magics):
         opts = self._options(inv, ns)
         client = self.client(opts["protocol"])
         kwargs = self._request_kwargs(opts)
+        if kwargs.get("stream"):
+            raise UsageError("%dalle vary: --stream applies to generate and edit; drop it")
         prepared = client.prepare("vary", image=ref.image, **kwargs)
         est = self._estimate(client, prepared)
         if opts["dry_run"]:
@@ -559,8 +617,10 @@ class DalleMagics(Magics):
         opts = self._options(inv, ns)
         client = self.client(opts["protocol"])
         mask = resolve_mask(inv.args.mask, ns) if inv.args.mask is not None else ref.mask
-        if mask is None:
+        refs = [resolve_image(r, ns).image for r in (inv.args.ref or [])]
+        if mask is None and not refs:
             return self._open_editor("MaskEditor", ref, client, inv, ns, opts)
+        images = [ref.image, *refs] if refs else ref.image
         prompt = self._prompt(
             inv,
             ns,
@@ -568,7 +628,7 @@ class DalleMagics(Magics):
             "%dalle edit photo --mask m a red hat",
         )
         kwargs = self._request_kwargs(opts)
-        prepared = client.prepare("edit", image=ref.image, prompt=prompt, mask=mask, **kwargs)
+        prepared = client.prepare("edit", image=images, prompt=prompt, mask=mask, **kwargs)
         est = self._estimate(client, prepared)
         if opts["dry_run"]:
             return self._dry_run(client, prepared, est)
@@ -577,7 +637,9 @@ class DalleMagics(Magics):
         result, handle = self._run(
             f"editing {inv.args.image} ({est.images} x {est.size})",
             opts["show"],
-            lambda: client.edit(ref.image, prompt, mask=mask, cache=cache, **kwargs),
+            lambda: self._maybe_stream(
+                client.edit(images, prompt, mask=mask, cache=cache, **kwargs), opts["show"]
+            ),
         )
         return self._finish(result, client, opts, prompt=prompt, handle=handle)
 

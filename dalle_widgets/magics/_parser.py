@@ -76,7 +76,7 @@ def _new(command: str, usage: str, description: str) -> _Parser:
     return parser
 
 
-def _request_options(parser: _Parser, *, prompt_free: bool = False) -> None:
+def _request_options(parser: _Parser, *, prompt_free: bool = False, streams: bool = False) -> None:
     """The options every image request takes (``-n``, ``--size`` ... ``--out``)."""
     group = parser.add_argument_group("request options")
     group.add_argument("-n", metavar="N", help="images per request, 1-10 (default: %%config DalleMagics.n)")
@@ -96,6 +96,20 @@ def _request_options(parser: _Parser, *, prompt_free: bool = False) -> None:
     )
     group.add_argument("--no-show", action="store_true", help="return the result without displaying it")
     group.add_argument("--out", metavar="DIR", help="also copy the images (with their provenance) into DIR")
+    gpt = parser.add_argument_group(
+        "GPT image options (checked against the model before sending; unset: the endpoint decides)"
+    )
+    gpt.add_argument("--quality", metavar="Q", help="low, medium, high or auto (xhigh, max on 2.5 and 2.6)")
+    gpt.add_argument("--background", metavar="B", help="transparent (needs png or webp), opaque or auto")
+    gpt.add_argument("--output-format", metavar="FMT", help="png, jpeg or webp (gif, svg on 2.6)")
+    gpt.add_argument("--output-compression", metavar="PCT", help="0-100, for jpeg and webp")
+    gpt.add_argument("--moderation", metavar="M", help="auto or low")
+    if streams:
+        gpt.add_argument("--complexity", metavar="C", help="low, medium or high (gpt-image-2.6)")
+        gpt.add_argument("--stream", action="store_true", help="show previews while the images are made")
+        gpt.add_argument(
+            "--partial-images", metavar="K", help="previews per image with --stream, 0-3 (default 2)"
+        )
 
 
 def _build() -> dict[str, _Parser]:
@@ -108,7 +122,7 @@ def _build() -> dict[str, _Parser]:
         "{name} and {expression} are replaced from the notebook's namespace, {{ and }} are literal braces.",
     )
     p.add_argument("prompt", nargs="*", metavar="PROMPT", help="the prompt words")
-    _request_options(p)
+    _request_options(p, streams=True)
     parsers["generate"] = p
 
     p = _new("vary", "%dalle vary IMAGE [options]", "Make variations of IMAGE.")
@@ -120,7 +134,8 @@ def _build() -> dict[str, _Parser]:
         "edit",
         "%dalle edit IMAGE [PROMPT...] [--mask MASK] [options]",
         "Repaint the masked part of IMAGE (inpainting). Without --mask, open a MaskEditor on IMAGE "
-        "(an editor given as IMAGE brings its own mask).",
+        "(an editor given as IMAGE brings its own mask); with --ref, send IMAGE and the references "
+        "to a GPT image model, which edits the whole image.",
     )
     p.add_argument("image", metavar="IMAGE", help=_IMAGE_HELP)
     p.add_argument("prompt", nargs="*", metavar="PROMPT", help="what to paint in the masked area")
@@ -129,7 +144,15 @@ def _build() -> dict[str, _Parser]:
         metavar="MASK",
         help="a bool array (True = repaint), an RGBA image (alpha 0 = repaint), a MaskEditor, or a path",
     )
-    _request_options(p)
+    p.add_argument(
+        "--ref",
+        metavar="IMAGE",
+        action="append",
+        help="another input image for GPT image models (repeat for several, up to 16 in all); "
+        "without --mask the whole image is edited",
+    )
+    p.add_argument("--input-fidelity", metavar="F", help="high or low, on models that take it")
+    _request_options(p, streams=True)
     parsers["edit"] = p
 
     p = _new(

@@ -1,0 +1,106 @@
+"""``%dalle`` with the GPT image surface: field options, --stream previews, --ref images, vary as an edit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.fixtures.fake_openai import FakeOpenAI
+from tests.fixtures.magic import Shell
+from tests.test_magic_shell import assert_one_line_error, fake  # noqa: F401 - the fixture
+
+
+def test_field_options_reach_the_wire(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    run = ipshell.run(
+        "%dalle a glass fox --model gpt-image-2 --quality high --background transparent "
+        "--output-format webp --output-compression 70 --moderation low --size 1536x864"
+    )
+    assert run.error is None, run.printed
+    sent = fake.last.json
+    assert {
+        k: sent[k] for k in ("quality", "background", "output_format", "output_compression", "moderation")
+    } == {
+        "quality": "high",
+        "background": "transparent",
+        "output_format": "webp",
+        "output_compression": 70,
+        "moderation": "low",
+    }
+    assert ipshell.ns["_"][0].path.suffix == ".webp"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "%dalle a fox --model gpt-image-2 --background transparent --output-format jpeg",
+            "background='transparent' needs output_format='png' or 'webp' (jpeg has no alpha channel); "
+            "got output_format='jpeg' for gpt-image-2",
+        ),
+        (
+            "%dalle a fox --model gpt-image-2 --complexity low",
+            "complexity='low': gpt-image-2 takes no complexity field: leave it unset; gpt-image-2.6-flare, "
+            "gpt-image-2.6-sunburst take complexity='low' (or register the model with complexities=[...] in "
+            "dalle_widgets.models)",
+        ),
+        (
+            "%dalle a fox --model gpt-image-2 --size 1000x1000",
+            "size '1000x1000' is not supported by gpt-image-2: 1000x1000: both sides must be multiples "
+            "of 16; the nearest valid size is '1008x1008' (or 'auto')",
+        ),
+        (
+            "%dalle a fox --partial-images 2",
+            "--partial-images needs --stream (previews arrive while the images are made)",
+        ),
+        (
+            "%dalle a fox --stream",
+            "stream=True: dall-e-2 does not stream; drop stream=True (GPT image models such as "
+            "gpt-image-2.6-flare, gpt-image-2.6-sunburst do)",
+        ),
+    ],
+)
+def test_bad_field_options_fail_with_one_line_and_send_nothing(
+    ipshell: Shell,
+    fake: FakeOpenAI,  # noqa: F811
+    line: str,
+    message: str,
+) -> None:
+    assert_one_line_error(ipshell.run(line), message)
+    assert fake.api_requests() == []
+
+
+def test_stream_shows_previews_then_the_gallery(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    run = ipshell.run("%dalle a lighthouse --model gpt-image-2 --stream --partial-images 2")
+    assert run.error is None, run.printed
+    assert fake.last.json["stream"] is True and fake.last.json["partial_images"] == 2
+    assert ipshell.magics.previews_shown == 2
+    result = ipshell.ns["_"]
+    assert len(result) == 1 and result[0].info["streamed"] is True
+    assert list(result[0].path.parent.iterdir()) == [result[0].path]  # previews never stored
+
+
+def test_dry_run_shows_the_fields_and_the_stream(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    run = ipshell.run("%dalle a fox --model gpt-image-2 --quality low --stream --dry-run")
+    assert run.error is None, run.printed
+    text = "\n".join(run.texts())
+    assert "quality: low" in text and "stream: yes, 2 preview(s) per image" in text
+    assert fake.api_requests() == []
+
+
+def test_edit_with_references_sends_every_image(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    ipshell.ns["photo"] = np.full((64, 96, 3), 90, np.uint8)
+    ipshell.ns["logo"] = np.full((32, 32, 3), 250, np.uint8)
+    run = ipshell.run(
+        "%dalle edit photo --ref logo --ref logo --model gpt-image-2 put the logo on the wall --no-show"
+    )
+    assert run.error is None, run.printed
+    names = [name for name, *_ in fake.last.file_parts]
+    assert names == ["image[]", "image[]", "image[]"] and "mask" not in names
+
+
+def test_vary_on_a_gpt_model_edits_the_whole_image(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    ipshell.run("r = %dalle a cat --model gpt-image-2 --no-show")
+    run = ipshell.run("v = %dalle vary r[0] --model gpt-image-2 --quality low")
+    assert run.error is None, run.printed
+    assert fake.last.path == "/v1/images/edits" and fake.last.form["quality"] == "low"
+    assert ipshell.ns["v"].operation == "vary"
