@@ -8,7 +8,6 @@ pytestmark = pytest.mark.browser
 
 
 def test_mask_editor_in_notebook7(lab_page) -> None:
-    pytest.importorskip("notebook", minversion="7")
     page = lab_page.page
     lab_page.open_notebook7("mask_editor")
     canvas = page.locator(".dalle-mask-editor .dalle-mask-canvas").first

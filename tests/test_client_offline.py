@@ -116,7 +116,6 @@ def test_default_clients_are_shared(monkeypatch, fake_openai) -> None:
 
 def test_real_offline_engine_end_to_end(monkeypatch) -> None:
     """With the real engine package present, no key means real synthetic images."""
-    pytest.importorskip("dalle_widgets.engine.background")
     monkeypatch.setattr(_config, "_offline_announced", False)
     with ImagesClient() as client:
         assert client.is_offline

@@ -151,9 +151,6 @@ def test_every_form_in_the_kernel(offline_kernel: Kernel, tmp_path: Path) -> Non
 
 
 def test_editors_and_board_in_the_kernel(offline_kernel: Kernel, tmp_path: Path) -> None:
-    pytest.importorskip("dalle_widgets.widgets.mask_editor", reason="the widgets part is not merged here")
-    pytest.importorskip("dalle_widgets.widgets.board", reason="the widgets part is not merged here")
-    pytest.importorskip("dalle_widgets.widgets.outpaint_editor", reason="the widgets part is not merged here")
     reply, msgs = offline_kernel.run(
         "r = %dalle a fox in snow --size 256x256 --no-show\n"
         "ed = %dalle edit r[0]\n"

@@ -42,10 +42,6 @@ def shown_results(run: CellRun) -> int:
     return sum(t.startswith(("Gallery(", "<ImageResult")) for t in run.texts())
 
 
-def needs_widget(module: str) -> None:
-    pytest.importorskip(f"dalle_widgets.widgets.{module}", reason="the widgets part is not merged here")
-
-
 # --- generate ----------------------------------------------------------------------------------------
 
 
@@ -221,7 +217,6 @@ def test_edit_from_a_path(ipshell: Shell, fake: FakeOpenAI, tmp_path: Path) -> N
 
 
 def test_edit_without_mask_opens_the_mask_editor(ipshell: Shell, fake: FakeOpenAI) -> None:
-    needs_widget("mask_editor")
     ipshell.run("r = %dalle a cat --size 256x256 --no-show")
     run = ipshell.run("ed = %dalle edit r[0] a hat")
     assert run.error is None, run.printed
@@ -286,7 +281,6 @@ def test_every_form_offline(ipshell: Shell, tmp_path: Path) -> None:
     assert ipshell.run("%dalle models").error is None
     cfg = ipshell.run("%dalle config")
     assert "offline engine" in cfg.stdout and "not set" in cfg.stdout
-    needs_widget("board")
     board = ipshell.run(f"b = %dalle board {tmp_path / 'board'}")
     assert board.error is None, board.printed
     assert type(ipshell.ns["b"]).__name__ == "MoodBoard"
@@ -417,7 +411,6 @@ def test_explicit_display_of_a_returned_result_still_shows(ipshell: Shell, fake:
 
 
 def test_outpaint_without_margins_opens_the_outpaint_editor(ipshell: Shell, fake: FakeOpenAI) -> None:
-    needs_widget("outpaint_editor")
     ipshell.run("r = %dalle a cat --size 256x256 --no-show")
     run = ipshell.run("oe = %dalle outpaint r[0]")
     assert run.error is None, run.printed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -27,10 +28,15 @@ def test_unknown_attribute_is_a_clear_error() -> None:
         dalle_widgets.nope  # noqa: B018
 
 
-def test_all_is_sorted_and_complete() -> None:
-    assert dalle_widgets.__all__ == sorted(dalle_widgets.__all__)
-    assert "ImagesClient" in dalle_widgets.__all__
-    assert "masks" in dalle_widgets.__all__
+def test_every_public_name_is_what_its_module_exports() -> None:
+    """Each lazy name resolves to the object its module lists in ``__all__``; each submodule is a module."""
+    for name, module_name in dalle_widgets._EXPORTS.items():
+        module = importlib.import_module(module_name)
+        assert name in module.__all__, f"{module_name} does not export {name}"
+        assert getattr(dalle_widgets, name) is getattr(module, name)
+    for name in dalle_widgets._SUBMODULES:
+        assert getattr(dalle_widgets, name) is importlib.import_module(f"dalle_widgets.{name}")
+    assert set(dir(dalle_widgets)) >= {*dalle_widgets._EXPORTS, *dalle_widgets._SUBMODULES}
 
 
 def test_model_table_aliases_and_prices() -> None:
