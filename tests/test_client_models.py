@@ -209,6 +209,18 @@ def test_azure_sends_to_the_deployment_with_an_api_key_header(twin, fake_openai)
     assert len(result) == 1 and "azure=True" in repr(client.client) and FAKE_KEY not in repr(client.client)
 
 
+def test_azures_v1_api_takes_the_deployment_in_the_body(twin, fake_openai) -> None:
+    client = twin(base_url=None, azure_endpoint=fake_openai.origin + "/openai/v1")
+    client.generate("a fox", model="my-gpt-image", size="1024x1024")
+    sent = fake_openai.last
+    assert (sent.path, sent.query, sent.params["model"]) == (
+        "/openai/v1/images/generations",
+        {},
+        "my-gpt-image",
+    )
+    assert sent.headers["api-key"] == FAKE_KEY and "authorization" not in sent.headers
+
+
 def test_azure_reads_the_sdks_environment(monkeypatch, fake_openai) -> None:
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", fake_openai.origin)
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", FAKE_KEY)
