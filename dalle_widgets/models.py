@@ -579,7 +579,9 @@ def _user_layer() -> tuple[_Table, dict[str, ModelSpec]]:
         )
         for name, raw in own.models.items():
             table.models[name] = _merge(_SHIPPED.models.get(name, {}), raw)
-        specs = {name: table.spec(name) for name in own.models}
+        # every entry again when the user changed a family's rules, else only the user's own entries
+        names = table.models if own.families else own.models
+        specs = {name: table.spec(name) for name in names}
     with _lock:
         _user_cache.update(key=key, table=table, specs=specs)
     return table, specs

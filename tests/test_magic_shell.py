@@ -243,7 +243,7 @@ def test_models_and_config_never_show_the_key(ipshell: Shell, fake: FakeOpenAI) 
     run = ipshell.run("%dalle config")
     assert run.error is None
     cfg = ipshell.ns["_"]
-    assert cfg["endpoint"] == fake.base_url
+    assert cfg["endpoint"] == fake.base_url and cfg["engine"] == "remote (compatible)"
     assert cfg["key"] == "set (OPENAI_API_KEY)"
     assert FAKE_KEY not in run.printed and FAKE_KEY not in repr(cfg)
 

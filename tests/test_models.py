@@ -146,9 +146,17 @@ high = { "1024x1024" = 0.1 }
     assert "shuts down on 2026-12-20 (in 15 days); use gpt-image-2.6-flare" in models.lifecycle_warning(
         "gpt-image-2", TODAY
     )
+    assert models.lookup("gpt-image-1").max_n == 10
     mine = models.lookup("my-deployment")
     assert mine.known and mine.max_n == 4 and mine.price("1024x1024", "high") == 0.1
     assert mine.response_formats == ("b64_json",)
+
+
+def test_a_users_family_rules_reach_every_model_of_the_family(isolated_env: Path) -> None:
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    (isolated_env / "models.toml").write_text("[families.gpt-image]\nmax_n = 4\n", encoding="utf-8")
+    assert models.lookup("gpt-image-2").max_n == 4 and models.lookup("gpt-image-8").max_n == 4
+    assert models.lookup("gpt-image-2").max_prompt_chars == 32000 and models.lookup("dall-e-2").max_n == 10
 
 
 @pytest.mark.parametrize(

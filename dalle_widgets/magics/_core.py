@@ -847,7 +847,9 @@ class DalleMagics(Magics):
             store = Store().root
         return EffectiveConfig(
             endpoint=str(getattr(client, "base_url", self.base_url)),
-            engine="offline engine (synthetic images, free)" if offline else "remote",
+            engine="offline engine (synthetic images, free)"
+            if offline
+            else f"remote ({getattr(client, 'endpoint_kind', 'compatible')})",
             key="set (OPENAI_API_KEY)" if key_set else "not set",
             protocol=self.protocol,
             model=model,
