@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import httpx
 import numpy as np
@@ -262,3 +263,36 @@ def test_streamed_edit(sdk: OpenAI) -> None:
 def test_dall_e_2_stays_the_default(sdk: OpenAI) -> None:
     r = sdk.images.generate(prompt="a red fox", size="256x256", response_format="b64_json")
     assert decode(r.data[0].b64_json).size == (256, 256) and r.usage is None
+
+
+class _Failing:
+    """A backend that shows one preview, then fails: the stream must end with an error event."""
+
+    name = "failing"
+
+    def generate(self, prompt, *, size, n, seed, on_preview=None):
+        if on_preview is not None:
+            on_preview(0, 1, 2, np.zeros((size[1], size[0], 3), np.uint8))
+        raise RuntimeError("out of paint")
+
+
+def test_a_failure_mid_stream_is_an_error_event() -> None:
+    from starlette.testclient import TestClient
+
+    from dalle_widgets.engine import create_app
+
+    sdk_body = {"model": "gpt-image-2", "prompt": "x", "stream": True, "partial_images": 2}
+    with TestClient(create_app(_Failing(), token="t")) as client:
+        r = client.post("/v1/images/generations", json=sdk_body, headers={"Authorization": "Bearer t"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = [line for line in r.text.splitlines() if line.startswith("event:")]
+    assert events == ["event: image_generation.partial_image", "event: error"]
+    data = [json.loads(line[5:]) for line in r.text.splitlines() if line.startswith("data:")]
+    assert data[-1] == {
+        "error": {
+            "message": "The server had an error while processing your request.",
+            "type": "server_error",
+            "param": None,
+            "code": "server_error",
+        }
+    }

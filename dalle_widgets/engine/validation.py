@@ -171,13 +171,6 @@ def check_fields(fields: Mapping[str, Any], allowed: set[str], operation: str) -
     for name in fields:
         if name in allowed:
             continue
-        if name == "image[]":
-            raise _bad(
-                "Invalid type for 'image': expected a file, but got an array instead. "
-                "dall-e-2 takes exactly one image in the 'image' field.",
-                "image",
-                "invalid_type",
-            )
         if name in OTHER_MODEL_FIELDS:
             raise _bad(
                 f"'{name}' is only supported for {OTHER_MODEL_FIELDS[name]}, not for dall-e-2; "
