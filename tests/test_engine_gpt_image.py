@@ -296,3 +296,42 @@ def test_a_failure_mid_stream_is_an_error_event() -> None:
             "code": "server_error",
         }
     }
+
+
+def test_gif_output_on_2_6(sdk: OpenAI, http: httpx.Client) -> None:
+    r = sdk.images.generate(
+        model="gpt-image-2.6-flare",
+        prompt="a city skyline at night",
+        output_format="gif",
+        frame_count=4,
+        frame_duration_ms=123,
+        size="512x512",
+    )
+    gif = decode(r.data[0].b64_json)
+    assert (
+        gif.format == "GIF" and gif.size == (512, 512) and gif.n_frames == 4 and gif.info["duration"] == 120
+    )
+    frames = []
+    for i in range(4):
+        gif.seek(i)
+        frames.append(np.asarray(gif.convert("RGB")).astype(int))
+    assert np.abs(frames[2] - frames[0]).mean() > 5  # it moves
+    sheet = sdk.images.generate(
+        model="gpt-image-2.6-flare", prompt="a city skyline at night", size="1024x1024"
+    )
+    assert r.usage.output_tokens == sheet.usage.output_tokens  # billed as its 4 x 512x512 sprite sheet
+
+    def refused(**fields) -> dict:
+        body = {"model": "gpt-image-2.6-sunburst", "prompt": "x", "output_format": "gif", **fields}
+        answer = http.post("/images/generations", json=body)
+        assert answer.status_code == 400
+        return answer.json()["error"]
+
+    assert "nearest valid size is '960x960'" in refused(size="1024x1024")["message"]
+    assert refused(stream=True)["param"] == "stream"
+    assert refused(frame_count=17)["param"] == "frame_count"
+    assert refused(output_format="svg")["param"] == "output_format"
+    no_gif = http.post(
+        "/images/generations", json={"model": "gpt-image-2.5-flare", "prompt": "x", "output_format": "gif"}
+    )
+    assert no_gif.json()["error"]["param"] == "output_format"

@@ -210,17 +210,20 @@ def _meta(engine: Engine, req: v.ImageRequest, seed: int, protocol: Protocol) ->
     return meta
 
 
-def _format_of(req: v.ImageRequest) -> tuple[str, int | None]:
+def _format_of(req: v.ImageRequest) -> dict[str, Any]:
+    """``encode``'s format arguments for ``req``: png for dall-e-2, the request's own otherwise."""
     gpt = getattr(req, "gpt", None)
-    return (gpt.output_format, gpt.output_compression) if gpt else ("png", None)
+    if gpt is None:
+        return {"fmt": "png", "compression": None}
+    animation = (gpt.frame_count, gpt.frame_duration_ms or 200) if gpt.frame_count else None
+    return {"fmt": gpt.output_format, "compression": gpt.output_compression, "animation": animation}
 
 
 def _encode_all(req: v.ImageRequest, images: list[np.ndarray], meta: dict[str, Any]) -> list[bytes]:
-    fmt, compression = _format_of(req)
-    return [
-        encode(finish(im, req), fmt, compression=compression, meta={**meta, "index": i})
-        for i, im in enumerate(images)
-    ]
+    """The images as sent: alpha cut out if asked, encoded with provenance (``index`` counts from meta's)."""
+    fmt = _format_of(req)
+    first = int(meta.get("index", 0))
+    return [encode(finish(im, req), **fmt, meta={**meta, "index": first + i}) for i, im in enumerate(images)]
 
 
 def _echo(req: v.GenerateRequest | v.EditRequest) -> dict[str, Any]:
@@ -284,7 +287,7 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Respons
     kind = "image_generation" if isinstance(req, v.GenerateRequest) else "image_edit"
     meta = _meta(engine, req, seed, "images")
     echo = _echo(req)
-    fmt, compression = _format_of(req)
+    fmt = _format_of(req)  # never gif: GIFs are not streamed
     wanted = req.gpt.partial_images
 
     async def produce(emit: Emit) -> None:
@@ -296,7 +299,7 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Respons
                 if step not in preview_steps(total, wanted):
                     return
                 shown = finish(resize_to(image, req.size), req)
-                data = encode(shown, fmt, compression=compression, meta={**meta, "index": i, "partial": sent})
+                data = encode(shown, **fmt, meta={**meta, "index": i, "partial": sent})
                 event = {
                     "type": f"{kind}.partial_image",
                     "b64_json": b64(data),
@@ -306,9 +309,7 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Respons
                 sent += 1
 
             image = (await engine.make(req, n=1, seed=image_seed, on_preview=on_preview))[0]
-            data = await engine.run(
-                encode, finish(image, req), fmt, compression=compression, meta={**meta, "index": i}
-            )
+            data = (await engine.run(_encode_all, req, [image], {**meta, "index": i}))[0]
             usage = gpt_image.usage_for(req, images=1)
             usage.pop("output_tokens_details")
             if i:  # the inputs are read once: count them on the first image only

@@ -22,12 +22,13 @@ from PIL import Image
 from .. import _png
 from .._version import __version__
 from . import validation as v
+from .animate import animate, encode_gif
 from .cutout import with_alpha
 
 __all__ = ["ENGINE_NAME", "MIME_TYPES", "encode", "finish", "resize_to", "wants_transparency"]
 
 ENGINE_NAME = "dalle-widgets offline engine"
-MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 #: Pillow quality for JPEG and WebP when ``output_compression`` is not given.
 DEFAULT_QUALITY = 90
 
@@ -35,7 +36,7 @@ DEFAULT_QUALITY = 90
 def wants_transparency(req: v.ImageRequest) -> bool:
     """``background="transparent"``, or ``auto`` with a prompt asking for it, in a format with alpha."""
     gpt = getattr(req, "gpt", None)
-    if gpt is None or gpt.output_format == "jpeg":
+    if gpt is None or gpt.output_format not in ("png", "webp"):
         return False
     if gpt.background == "transparent":
         return True
@@ -55,11 +56,19 @@ def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(tuple(size), Image.BILINEAR))
 
 
-def encode(image: np.ndarray, fmt: str, *, compression: int | None, meta: dict[str, Any]) -> bytes:
+def encode(
+    image: np.ndarray,
+    fmt: str,
+    *,
+    compression: int | None,
+    meta: dict[str, Any],
+    animation: tuple[int, int] | None = None,
+) -> bytes:
     """``image`` (uint8 (H, W, 3) or (H, W, 4)) as ``png``/``jpeg``/``webp`` bytes labelled with ``meta``.
 
     ``compression`` is OpenAI's ``output_compression`` (0-100, higher keeps more
-    quality), used as the JPEG/WebP quality; PNG is always lossless.
+    quality), used as the JPEG/WebP quality; PNG is always lossless. ``gif`` needs
+    ``animation=(frames, milliseconds per frame)`` (see :mod:`.animate`).
     """
     record = json.dumps(meta, sort_keys=True)
     software = f"{ENGINE_NAME} {__version__}"
@@ -67,6 +76,10 @@ def encode(image: np.ndarray, fmt: str, *, compression: int | None, meta: dict[s
     buf = io.BytesIO()
     if fmt == "png":
         return _png.encode(img, text={"Software": software, "dalle_widgets_engine": record})
+    if fmt == "gif":
+        frames, frame_ms = animation or (9, 200)
+        seed = int(meta.get("request_seed", 0)) + int(meta.get("index", 0))
+        return encode_gif(animate(image, frames, seed=seed), frame_ms, comment=f"{software}: {record}")
     if fmt == "jpeg":
         quality = DEFAULT_QUALITY if compression is None else max(1, min(compression, 95))
         img.convert("RGB").save(buf, "JPEG", quality=quality, comment=f"{software}: {record}".encode())
@@ -76,5 +89,5 @@ def encode(image: np.ndarray, fmt: str, *, compression: int | None, meta: dict[s
         xmp = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><{tag}>{escape(record)}</{tag}></x:xmpmeta>'
         img.save(buf, "WEBP", quality=quality, method=4, xmp=xmp.encode())
     else:
-        raise ValueError(f"cannot encode {fmt!r}: use png, jpeg or webp")
+        raise ValueError(f"cannot encode {fmt!r}: use png, jpeg, webp or gif")
     return buf.getvalue()

@@ -66,11 +66,16 @@ _GENERATE_FIELDS = {
     "seed",
     "complexity",
 }
-#: 2.6's GIF and SVG fields: valid there, but the engine does not render those formats.
-_NOT_RENDERED = {"frame_count", "frame_duration_ms", "svg", "markup"}
+#: Fields of the models with GIF output (2.6).
+_GIF_FIELDS = {"frame_count", "frame_duration_ms"}
+#: 2.6's SVG and markup fields: valid there, but the engine does not render SVG or read markup.
+_NOT_RENDERED = {"svg", "markup"}
+#: Measured GIF limits (3P, see the reference): the frames' sprite sheet must fit the pixel budget,
+#: and the longest frame side is capped by the frame count.
+_GIF_FRAME_CAPS = ((9, 960), (12, 816), (16, 720))
 _EDIT_FIELDS = _GENERATE_FIELDS | {"image", "mask", "input_fidelity"}
-#: Output formats the engine encodes (2.6's gif and svg are refused with a clear message).
-ENGINE_FORMATS = ("png", "jpeg", "webp")
+#: Output formats the engine encodes (2.6's svg is refused with a clear message).
+ENGINE_FORMATS = ("png", "jpeg", "webp", "gif")
 _MIME = {"image/png": "PNG", "image/jpeg": "JPEG", "image/jpg": "JPEG", "image/webp": "WEBP"}
 #: Image output tokens per 1024x1024 when the table gives none for a quality (relative to high).
 _QUALITY_SCALE = {"low": 0.03, "medium": 0.25, "high": 1.0, "xhigh": 1.5, "max": 2.0}
@@ -96,6 +101,8 @@ class GptOptions:
     partial_images: int = 0
     input_fidelity: str | None = None
     complexity: str | None = None
+    frame_count: int | None = None
+    frame_duration_ms: int | None = None
 
     @property
     def resolved_quality(self) -> str:
@@ -218,25 +225,71 @@ def _size(value: Any, spec: ModelSpec, model: str, auto: tuple[int, int]) -> tup
     raise _bad(f"Invalid size '{value}' for {model}: {problem}.{hint}", "size")
 
 
-def _options(fields: Mapping[str, Any], spec: ModelSpec, model: str, operation: str) -> GptOptions:
+def _output_format(fields: Mapping[str, Any], spec: ModelSpec, model: str) -> str:
     output_format = _choice(fields, "output_format", spec.output_formats, "png", model)
     if output_format not in ENGINE_FORMATS:
         raise _bad(
             f"output_format {output_format!r} is valid for {model}, but the offline engine renders only "
-            f"{', '.join(ENGINE_FORMATS)}; ask for one of those.",
+            f"{', '.join(f for f in ENGINE_FORMATS if f in spec.output_formats)}; ask for one of those.",
             "output_format",
         )
+    return output_format
+
+
+def _gif_cap(frames: int) -> int:
+    return next(cap for most, cap in _GIF_FRAME_CAPS if frames <= most)
+
+
+def _gif_problem(w: int, h: int, frames: int, spec: ModelSpec) -> str | None:
+    rule = spec.size_rule
+    if w % rule.multiple_of or h % rule.multiple_of:
+        return f"both sides must be multiples of {rule.multiple_of}"
+    if rule.max_aspect and max(w, h) > rule.max_aspect * min(w, h):
+        return f"the aspect ratio must be between 1:{rule.max_aspect:g} and {rule.max_aspect:g}:1"
+    if max(w, h) > _gif_cap(frames):
+        return f"a GIF of {frames} frames takes frames of at most {_gif_cap(frames)} px a side"
+    if rule.max_pixels and frames * w * h > rule.max_pixels:
+        return f"{frames} frames of {w}x{h} exceed the {rule.max_pixels:,}-pixel budget of a GIF's frames"
+    return None
+
+
+def _gif_size(value: Any, spec: ModelSpec, model: str, auto: tuple[int, int], frames: int) -> tuple[int, int]:
+    """A GIF's frame size: the flexible rule's shape limits, a frame cap, a budget for all frames."""
+    step = spec.size_rule.multiple_of or 16
+    wh = parse_size(value) if isinstance(value, str) else None
+    if value not in (None, "", "auto") and wh is None:
+        raise _bad(f"Invalid size {value!r} for a GIF: give WIDTHxHEIGHT (e.g. '512x512') or 'auto'.", "size")
+    w, h = wh or auto
+    problem = _gif_problem(w, h, frames, spec)
+    if problem is None:
+        return w, h
+    ratio = min(max(w / h, 1 / 3), 3)
+    cap = min(
+        _gif_cap(frames), math.sqrt((spec.size_rule.max_pixels or 8_294_400) / frames * max(ratio, 1 / ratio))
+    )
+    nw, nh = (cap, cap / ratio) if ratio >= 1 else (cap * ratio, cap)
+    nearest = (max(step, int(nw // step) * step), max(step, int(nh // step) * step))
+    if wh is None:  # auto: the nearest valid frame size, silently
+        return nearest
+    raise _bad(
+        f"Invalid size '{value}' for a GIF from {model}: {problem}. The nearest valid size is "
+        f"'{nearest[0]}x{nearest[1]}'.",
+        "size",
+    )
+
+
+def _options(fields: Mapping[str, Any], spec: ModelSpec, model: str, operation: str) -> GptOptions:
+    output_format = _output_format(fields, spec, model)
     background = _choice(fields, "background", spec.backgrounds, "auto", model)
     if background == "transparent" and output_format not in ("png", "webp"):
         raise _bad(
-            f"background 'transparent' needs output_format 'png' or 'webp', not {output_format!r}: "
-            f"JPEG has no alpha channel.",
+            f"background 'transparent' needs output_format 'png' or 'webp', not {output_format!r}.",
             "background",
         )
     compression = v.parse_int(
         fields.get("output_compression"), "output_compression", lo=0, hi=100, default=None
     )
-    if compression is not None and output_format == "png":
+    if compression is not None and output_format in ("png", "gif"):
         raise _bad(
             "output_compression applies only to output_format 'jpeg' or 'webp'; remove it or change "
             "the format.",
@@ -252,6 +305,22 @@ def _options(fields: Mapping[str, Any], spec: ModelSpec, model: str, operation: 
     if operation == "edit":
         fidelity = _choice(fields, "input_fidelity", spec.input_fidelity, "", model) or None
     complexity = _choice(fields, "complexity", spec.complexities, "", model) or None
+    frames = duration = None
+    if output_format == "gif":
+        if stream or partial:
+            raise _bad(
+                "GIF output cannot be streamed: remove 'stream' and 'partial_images', or ask for png.",
+                "stream" if stream else "partial_images",
+            )
+        low, high = spec.gif_frames[0], spec.gif_frames[-1]
+        frames = v.parse_int(fields.get("frame_count"), "frame_count", lo=low, hi=high, default=9)
+        duration = v.parse_int(
+            fields.get("frame_duration_ms"), "frame_duration_ms", lo=20, hi=655_350, default=200
+        )
+        duration = int(round((duration or 200) / 10) * 10)
+    else:
+        for name in _GIF_FIELDS & set(fields):
+            raise _bad(f"'{name}' applies only to output_format 'gif'; remove it or ask for a GIF.", name)
     return GptOptions(
         model=model,
         quality=_choice(fields, "quality", spec.qualities, "auto", model),
@@ -263,6 +332,8 @@ def _options(fields: Mapping[str, Any], spec: ModelSpec, model: str, operation: 
         partial_images=partial or 0,
         input_fidelity=fidelity,
         complexity=complexity,
+        frame_count=frames,
+        frame_duration_ms=duration,
     )
 
 
@@ -270,11 +341,13 @@ def _check_fields(fields: Mapping[str, Any], allowed: set[str]) -> None:
     if "response_format" in fields:
         raise _unknown("response_format")
     spec = spec_for(str(fields["model"]))
+    if spec.gif_frames:
+        allowed = allowed | _GIF_FIELDS
     for name in fields:
         if name in _NOT_RENDERED and spec.gif_frames:
             raise _bad(
-                f"'{name}' is valid for {spec.name}, but the offline engine renders only png, jpeg and webp "
-                f"(no GIF or SVG output, no markup); remove '{name}'.",
+                f"'{name}' is valid for {spec.name}, but the offline engine renders no SVG and reads no "
+                f"markup; remove '{name}'.",
                 name,
                 "unsupported_parameter",
             )
@@ -295,15 +368,20 @@ def _common(fields: Mapping[str, Any], operation: str, auto: tuple[int, int]) ->
             "prompt",
             "string_above_max_length",
         )
+    options = _options(fields, spec, model, operation)
+    if options.frame_count:
+        size = _gif_size(fields.get("size"), spec, model, auto, options.frame_count)
+    else:
+        size = _size(fields.get("size"), spec, model, auto)
     return {
         "prompt": v.parse_prompt(prompt, limit=spec.max_prompt_chars or None),
         "model": model,
         "n": v.parse_int(fields.get("n"), "n", lo=1, hi=spec.max_n, default=1),
-        "size": _size(fields.get("size"), spec, model, auto),
+        "size": size,
         "response_format": "b64_json",
         "seed": v.parse_int(fields.get("seed"), "seed", lo=0, hi=v.SEED_MAX, default=None),
         "user": v.parse_user(fields.get("user") or fields.get("safety_identifier")),
-        "gpt": _options(fields, spec, model, operation),
+        "gpt": options,
     }
 
 
@@ -376,6 +454,8 @@ def parse_edit(fields: Mapping[str, Any]) -> v.EditRequest:
         alpha = v.alpha_of(first)
         mask = alpha == 0 if alpha is not None else np.zeros(first.size[::-1], bool)
     common = _common(fields, "edit", first.size)
+    if common["gpt"].output_format == "gif" and mask_item is not None:
+        raise _bad("GIF output takes no mask: remove 'mask', or ask for png, jpeg or webp.", "mask")
     return v.EditRequest(
         image=v.rgb_of(first),
         mask=mask,
@@ -437,7 +517,8 @@ def usage_for(req: v.GenerateRequest | v.EditRequest, *, images: int | None = No
     table = spec.prices.output_tokens
     high = table.get("high", 7024)
     per_image = table.get(quality) or round(high * _QUALITY_SCALE.get(quality, 1.0))
-    output = count * (round(per_image * _area(req.size)) + _TOKENS_PER_PARTIAL * req.gpt.partial_images)
+    sheet = _area(req.size) * (req.gpt.frame_count or 1)  # a GIF is billed as its sprite sheet
+    output = count * (round(per_image * sheet) + _TOKENS_PER_PARTIAL * req.gpt.partial_images)
     text = max(1, math.ceil(len(req.prompt) / 4))
     image_in = 0
     if isinstance(req, v.EditRequest):
