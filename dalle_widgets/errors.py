@@ -18,15 +18,25 @@ so ``except DalleWidgetsError`` catches all of them and nothing else::
      +-- APIConnectionError            no answer: DNS, refused, reset
      |    +-- APITimeoutError          no answer in time
      +-- InvalidResponseError          an answer that is not a valid images response
+     +-- PartialResultError            some images of an answer stored, the others unusable
+          +-- StoreWriteError          the store could not write (disk full, read-only)
 
-Messages never contain the API key; :func:`redact` scrubs anything that looks like a
-credential before it is put into a message.
+Messages never contain the API key: the clients pass every error through :func:`scrub`
+(with their own key) before it leaves them, which applies :func:`redact` to the message,
+to every field the server supplied (``code``, ``param``, ``body``...) and to the errors
+it chains to; :func:`redact` alone scrubs anything that looks like a credential.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Any
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the value types sit in the same layer; imported for annotations only
+    from .results import GeneratedImage, ImageResult
 
 __all__ = [
     "APIConnectionError",
@@ -40,11 +50,15 @@ __all__ = [
     "InvalidResponseError",
     "ModelNotFoundError",
     "NotFoundError",
+    "PartialResultError",
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitError",
     "ServerError",
+    "StoreWriteError",
     "redact",
+    "redact_value",
+    "scrub",
 ]
 
 _SECRET_PATTERNS = [
@@ -81,6 +95,80 @@ def redact(text: str, *secrets: str | None) -> str:
 
 class DalleWidgetsError(Exception):
     """Base class of every error dalle-widgets raises on purpose."""
+
+
+#: How deep :func:`scrub` follows nested containers (a server's error body can nest without end).
+_SCRUB_DEPTH = 24
+#: Containers deeper than that are replaced by this marker rather than copied.
+_TOO_DEEP = "<nested too deep>"
+
+
+def redact_value(value: Any, secrets: tuple[str | None, ...] = (), depth: int = 0) -> Any:
+    """``value`` with :func:`redact` applied to every string in it, at any depth of dicts, lists and
+    tuples (exceptions in it are :func:`scrub`-bed); containers nested deeper than a couple of
+    dozen levels are replaced by ``"<nested too deep>"`` (a server's body can nest without end).
+
+    >>> redact_value({"error": {"message": "bad key sk-abcdefghijklmnop", "n": [1, "x"]}})
+    {'error': {'message': 'bad key ***', 'n': [1, 'x']}}
+    """
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, (dict, list, tuple)):
+        if depth >= _SCRUB_DEPTH:
+            return _TOO_DEEP
+        if isinstance(value, dict):
+            return {
+                redact_value(k, secrets, depth + 1) if isinstance(k, str) else k: redact_value(
+                    v, secrets, depth + 1
+                )
+                for k, v in value.items()
+            }
+        items = [redact_value(v, secrets, depth + 1) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, BaseException):
+        return scrub(value, *secrets)
+    return value
+
+
+def scrub(error: BaseException, *secrets: str | None) -> BaseException:
+    """Redact ``error`` in place, everywhere a credential could hide; return it.
+
+    The one redaction point for what leaves a client: :func:`redact` (with ``secrets``,
+    the client's own key and tokens) is applied to the exception's ``args``, to every
+    string, dict or list attribute (``message``, the server's ``code``, ``type``,
+    ``param``, ``request_id`` and ``body``, at any depth), to its notes, to the errors
+    a :class:`PartialResultError` carries, and to the exceptions it is chained to.
+    A chained exception that is not dalle-widgets' own (from httpx, json, Pillow) also
+    loses its traceback: the frames of those libraries hold request headers and
+    response bodies in their locals, which a verbose traceback (``%xmode Verbose``)
+    would print. Its type and message are kept.
+
+    >>> err = APIError("bad key sk-abcdefghijklmnop", code="sk-abcdefghijklmnop", status_code=401)
+    >>> str(scrub(err))
+    'bad key *** (HTTP 401, code ***)'
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        _scrub_one(current, secrets)
+        if not isinstance(current, DalleWidgetsError):
+            current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+    return error
+
+
+def _scrub_one(error: BaseException, secrets: tuple[str | None, ...]) -> None:
+    try:
+        error.args = tuple(redact_value(a, secrets) for a in error.args)
+    except (AttributeError, TypeError):  # pragma: no cover - an exception type with read-only args
+        pass
+    for name, value in list(getattr(error, "__dict__", {}).items()):
+        if name == "__notes__" or isinstance(value, (str, dict, list, tuple)):
+            try:
+                setattr(error, name, redact_value(value, secrets))
+            except (AttributeError, TypeError):  # pragma: no cover - a read-only attribute
+                pass
 
 
 class ConfigurationError(DalleWidgetsError):
@@ -140,7 +228,8 @@ class APIError(DalleWidgetsError):
             if self.request_id:
                 parts[-1] += f", request id {self.request_id}"
             parts[-1] += ")"
-        return " ".join(parts)
+        # the server chose the code and the request id: never printed without a redaction pass
+        return redact(" ".join(str(p) for p in parts))
 
 
 class AuthenticationError(APIError):
@@ -204,3 +293,82 @@ class APITimeoutError(APIConnectionError):
 
 class InvalidResponseError(DalleWidgetsError):
     """The endpoint answered 200 but not with valid images (HTML, truncated, bad base64...)."""
+
+
+class PartialResultError(DalleWidgetsError):
+    """Some images of an answer were stored and the others were unusable.
+
+    Every image of an answer is handled on its own: the good ones are on disk before
+    this is raised, and :attr:`result` returns them like a successful call would; the
+    bad ones (a link that redirects without end, a bad host, an image cut short or too
+    large, bad base64...) are listed together in :attr:`failures`.
+
+    Attributes
+    ----------
+    result : ImageResult
+        The images that were stored, in answer order.
+    failures : list of (int, DalleWidgetsError)
+        The index of each unusable image in the answer, and why.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        result: ImageResult,
+        failures: list[tuple[int, DalleWidgetsError]],
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result
+        self.failures = failures
+
+
+class StoreWriteError(PartialResultError):
+    """The store could not write an image (disk full, read-only, no permission).
+
+    The request was already answered (and paid for), so nothing is thrown away: the
+    message says which images were saved and where the others are. dalle-widgets tries
+    a rescue folder in the system's temporary directory first (:attr:`rescued`); what
+    could not be written anywhere is held in :attr:`unsaved` (PNG bytes with their
+    provenance) until :meth:`save_rest` writes it where you choose.
+
+    Attributes
+    ----------
+    result : ImageResult
+        The images that were stored in the store.
+    failures : list of (int, Exception)
+        Each image that could not be stored, and the write error.
+    rescued : list of Path
+        The rescue copies written outside the store.
+    unsaved : list of GeneratedImage
+        The images written nowhere yet (``path`` None).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        result: ImageResult,
+        failures: list[tuple[int, Any]],
+        rescued: list[Path] | None = None,
+        unsaved: list[GeneratedImage] | None = None,
+    ) -> None:
+        super().__init__(message, result=result, failures=failures)
+        self.rescued = list(rescued or [])
+        self.unsaved = list(unsaved or [])
+
+    def save_rest(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """Write the images held in :attr:`unsaved` into ``folder`` (PNGs with provenance); return paths."""
+        from . import _png
+
+        out = Path(folder)
+        written = []
+        for image in self.unsaved:
+            label = f"{image.info.get('operation') or 'image'}-{image.info.get('n_index', len(written))}"
+            target = out / f"{label}-{uuid.uuid4().hex[:8]}.png"  # a new name: never overwrite
+            written.append(_png.write_atomic(target, _png.with_info(_png.as_png(image.png), image.info)))
+            image.path = written[-1]
+        self.rescued.extend(written)
+        self.unsaved = []
+        return written

@@ -24,7 +24,9 @@ The request cache is an append-only log rather than a file per request: appendin
 line to an existing file creates no directory entry, which on a busy disk is most of the
 cost of a write. Each record is written with one ``O_APPEND`` write, framed by newlines,
 so concurrent writers never interleave and a record cut short by a crash is skipped as
-unreadable: a miss, never an error. Later records for the same key win.
+unreadable: a miss, never an error. So is any line that does not parse as a record (a
+hand edit, another tool's file): it is skipped and counted (:attr:`Store.skipped_cache_lines`),
+and every other record still answers. Later records for the same key win.
 
 >>> import tempfile
 >>> from PIL import Image
@@ -198,6 +200,14 @@ class Store:
         self._index.put(record)
 
     @property
+    def skipped_cache_lines(self) -> int:
+        """How many lines of the request cache's log files could not be read as a record so far."""
+        index = self._index
+        with index.lock:
+            index._refresh()
+            return index.skipped
+
+    @property
     def _index(self) -> _CacheIndex:
         index = _indexes.get(self.cache_dir)
         if index is None:
@@ -221,6 +231,7 @@ class _CacheIndex:
         self.offsets: dict[str, int] = {}
         self.lock = threading.Lock()
         self.made = False  # whether the directory is known to exist
+        self.skipped = 0  # lines that were not a readable record
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self.lock:
@@ -244,13 +255,24 @@ class _CacheIndex:
                 os.close(fd)
             self._keep(record)
 
+    @staticmethod
+    def _created(record: dict[str, Any]) -> float:
+        value = record.get("created") or 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"'created' is {type(value).__name__}, not a number")
+        return float(value)
+
     def _keep(self, record: Any) -> None:
+        """Keep ``record`` if it is newer than the one held; ValueError if it is not a record."""
         if not isinstance(record, dict) or not isinstance(record.get("key"), str):
-            return
+            raise ValueError("not a record with a 'key'")
         if record.get("v") != CACHE_VERSION:
-            return
+            return  # another version's record: not an error, just not ours
+        if not isinstance(record.get("images"), list):
+            raise ValueError("'images' is not a list")
+        created = self._created(record)
         old = self.records.get(record["key"])
-        if old is None or float(record.get("created") or 0) >= float(old.get("created") or 0):
+        if old is None or created >= self._created(old):
             self.records[record["key"]] = record
 
     def _refresh(self) -> None:
@@ -281,8 +303,14 @@ class _CacheIndex:
                     continue
                 try:
                     self._keep(json.loads(line))
-                except ValueError:
-                    logger.debug("skipping an unreadable line in %s", entry.name)
+                except (ValueError, TypeError, RecursionError) as exc:
+                    self.skipped += 1
+                    logger.warning(
+                        "request cache: skipped an unreadable line in %s (%s; %d so far)",
+                        entry.name,
+                        str(exc)[:80],
+                        self.skipped,
+                    )
             self.offsets[entry.name] = done + end + 1
 
 

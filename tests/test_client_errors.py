@@ -213,11 +213,13 @@ def test_one_bad_image_does_not_cost_the_good_ones(twin, fake_openai, isolated_e
     fake_openai.queue(
         Answer(json={"created": 1, "data": [{"b64_json": good}, {"b64_json": "%%%"}, {"b64_json": good}]})
     )
-    with pytest.raises(errors.InvalidResponseError) as info:
+    with pytest.raises(errors.PartialResultError) as info:
         twin().generate("a fox", n=3, size="256x256")
     assert "data[1].b64_json is not valid base64" in str(info.value)
-    assert "2 of 3 images of this answer were saved" in str(info.value)
+    assert "2 of 3 images of this answer were stored" in str(info.value)
     assert len(list((isolated_env / "images").rglob("*.png"))) == 2
+    assert [im.info["n_index"] for im in info.value.result] == [0, 2]
+    assert [i for i, _ in info.value.failures] == [1]
 
 
 # --- one error mapping for both send loops --------------------------------------------------------------

@@ -9,29 +9,31 @@ from typing import Any
 
 import httpx
 
-from ..errors import (
-    DalleWidgetsError,
-    InvalidRequestError,
-)
+from ..errors import DalleWidgetsError, InvalidRequestError
 from ..results import GeneratedImage, ImageEvent, ImageResult
-from ._base import BaseImagesClient, ModelIds, PreparedRequest
-from ._config import USER_AGENT
+from ._base import MAX_MODELS_BODY, MAX_REDIRECTS, BaseImagesClient, ModelIds, PreparedRequest
+from ._config import USER_AGENT, Secret
+from ._deadline import end_of
+from ._limits import LineSplitter, Reply
 from ._responses import RawImage
 from ._streaming import AsyncImageStream, SSEDecoder
 
 __all__ = ["AsyncImagesClient"]
 
+#: The first request of an exchange plus the redirects a download may follow.
+MAX_HOPS = MAX_REDIRECTS + 1
+
+
+def _loop_time(until: float | None) -> float | None:
+    """A ``time.monotonic()`` deadline as the running loop's clock reads it (None stays None)."""
+    if until is None:
+        return None
+    return asyncio.get_running_loop().time() + (until - time.monotonic())
+
 
 async def _empty() -> AsyncIterator[ImageEvent]:
     return
     yield  # pragma: no cover - makes this an async generator
-
-
-async def _with_end(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The lines, then one blank line (ends an event the body left open)."""
-    async for line in lines:
-        yield line
-    yield ""
 
 
 class AsyncImagesClient(BaseImagesClient):
@@ -62,6 +64,7 @@ class AsyncImagesClient(BaseImagesClient):
         http_client: httpx.AsyncClient | None = None,
         **kwargs: Any,
     ) -> None:
+        api_key = Secret.of(api_key)  # no frame below holds the bare key (see Secret)
         super().__init__(api_key, base_url, http_client=http_client, **kwargs)
         self._owns_http = http_client is None
         self._http: httpx.AsyncClient | None = http_client
@@ -234,14 +237,16 @@ class AsyncImagesClient(BaseImagesClient):
         choosing a model near or past the date the endpoint gave logs a warning, and on
         api.openai.com a model past it is refused before sending.
         """
-        response = await self._send(
-            "GET",
-            self._settings.url("models"),
-            where=self._where(),
-            headers=self._headers(),
-            timeout=self._timeout,
-        )
-        return self._list_models(response)
+        with self._leaving(self._where()):
+            response = await self._send(
+                "GET",
+                self._settings.url("models"),
+                where=self._where(),
+                limit=MAX_MODELS_BODY,
+                headers=self._headers(),
+                timeout=self._timeout,
+            )
+            return self._list_models(response)  # type: ignore[arg-type]
 
     async def _dispatch(self, prepared: PreparedRequest, cache: str | None) -> ImageResult | AsyncImageStream:
         if prepared.stream:
@@ -269,53 +274,60 @@ class AsyncImagesClient(BaseImagesClient):
                 yield event
             stream.result = hit
             return
-        started = time.perf_counter()
-        response = await self._send(
-            prepared.method,
-            prepared.url,
-            where=self._where(prepared),
-            model=prepared.model,
-            stream=True,
-            **self._request_kwargs(prepared),
-        )
-        request_id = response.headers.get("x-request-id")
-        engine = response.headers.get("x-dalle-widgets-engine")
-        try:
-            if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
-                await response.aread()
-                raws, usage = self._read_images(prepared, response)
-                raws = list(await asyncio.gather(*(self._fetch(raw, i) for i, raw in enumerate(raws))))
-                result = await asyncio.to_thread(
-                    self._store_answer, prepared, raws, request_id, engine, mode, started, usage
-                )
-                for event in self._replayed_events(result):
-                    yield event
-                stream.result = result
-                return
-            images: list[GeneratedImage] = []
-            decoder = SSEDecoder()
+        with self._leaving(self._where(prepared)):
+            started = time.perf_counter()
+            response = await self._send(
+                prepared.method,
+                prepared.url,
+                where=self._where(prepared),
+                model=prepared.model,
+                limit=self._answer_limit(prepared),
+                stream=True,
+                **self._request_kwargs(prepared),
+            )
+            request_id = response.headers.get("x-request-id")
+            engine = response.headers.get("x-dalle-widgets-engine")
             try:
-                async for line in _with_end(response.aiter_lines()):
-                    sse = decoder.feed(line)
-                    item = None if sse is None else self._read_event(prepared, sse, len(images))
-                    if item is None:
-                        continue
-                    if item.kind == "partial":
-                        yield self._partial_event(prepared, item)
-                    else:
-                        # the disk write runs in a worker thread: the event loop never waits on I/O
-                        event = await asyncio.to_thread(
-                            self._completed_event, prepared, item, request_id, engine
-                        )
-                        images.append(event.result)
+                if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
+                    reply = await self._read_reply(
+                        response, self._answer_limit(prepared), end_of(self._total)
+                    )
+                    raws, usage = self._read_images(prepared, reply)  # type: ignore[arg-type]
+                    limit = self._image_limit(prepared)
+                    raws = list(
+                        await asyncio.gather(*(self._fetch(raw, i, limit) for i, raw in enumerate(raws)))
+                    )
+                    result = await asyncio.to_thread(
+                        self._store_answer, prepared, raws, request_id, engine, mode, started, usage
+                    )
+                    for event in self._replayed_events(result):
                         yield event
-            except httpx.TransportError as exc:
-                raise self._stream_cut(prepared, images, exc) from exc
-        finally:
-            await response.aclose()
-        stream.result = await asyncio.to_thread(
-            self._finish_stream, prepared, images, request_id, mode, started
-        )
+                    stream.result = result
+                    return
+                images: list[GeneratedImage] = []
+                decoder = SSEDecoder()
+                try:
+                    async for line in self._lines(response, self._stream_limit(prepared)):
+                        sse = decoder.feed(line)
+                        item = None if sse is None else self._read_event(prepared, sse, len(images))
+                        if item is None:
+                            continue
+                        if item.kind == "partial":
+                            yield self._partial_event(prepared, item)
+                        else:
+                            # the disk write runs in a worker thread: the event loop never waits on I/O
+                            event = await asyncio.to_thread(
+                                self._completed_event, prepared, item, request_id, engine
+                            )
+                            images.append(event.result)
+                            yield event
+                except (httpx.TransportError, TimeoutError, ValueError) as exc:
+                    raise self._stream_cut(prepared, images, exc) from exc
+            finally:
+                await response.aclose()
+            stream.result = await asyncio.to_thread(
+                self._finish_stream, prepared, images, request_id, mode, started
+            )
 
     async def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
         """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
@@ -325,44 +337,106 @@ class AsyncImagesClient(BaseImagesClient):
         hit = self._cached_result(prepared, mode)
         if hit is not None:
             return hit
-        started = time.perf_counter()
-        response = await self._send(
-            prepared.method,
-            prepared.url,
-            where=self._where(prepared),
-            model=prepared.model,
-            **self._request_kwargs(prepared),
-        )
-        request_id = response.headers.get("x-request-id")
-        engine = response.headers.get("x-dalle-widgets-engine")
-        raws, usage = self._read_images(prepared, response)
-        raws = list(await asyncio.gather(*(self._fetch(raw, i) for i, raw in enumerate(raws))))
-        # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
-        return await asyncio.to_thread(
-            self._store_answer, prepared, raws, request_id, engine, mode, started, usage
-        )
+        with self._leaving(self._where(prepared)):
+            started = time.perf_counter()
+            response = await self._send(
+                prepared.method,
+                prepared.url,
+                where=self._where(prepared),
+                model=prepared.model,
+                limit=self._answer_limit(prepared),
+                **self._request_kwargs(prepared),
+            )
+            request_id = response.headers.get("x-request-id")
+            engine = response.headers.get("x-dalle-widgets-engine")
+            raws, usage = self._read_images(prepared, response)  # type: ignore[arg-type]
+            limit = self._image_limit(prepared)
+            raws = list(await asyncio.gather(*(self._fetch(raw, i, limit) for i, raw in enumerate(raws))))
+            # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
+            return await asyncio.to_thread(
+                self._store_answer, prepared, raws, request_id, engine, mode, started, usage
+            )
 
     # --- transport ------------------------------------------------------------------------------
 
-    async def _fetch(self, raw: RawImage, index: int) -> RawImage:
+    async def _fetch(self, raw: RawImage, index: int, limit: int) -> RawImage:
         """``raw`` with its URL downloaded (or the reason it could not be)."""
         if raw.data is not None or raw.error is not None or raw.url is None:
             return raw
         try:
-            return RawImage(data=await self._download(raw.url, index), revised_prompt=raw.revised_prompt)
+            return RawImage(
+                data=await self._download(raw.url, index, limit), revised_prompt=raw.revised_prompt
+            )
         except DalleWidgetsError as exc:
             return RawImage(error=exc)
+        except Exception as exc:  # noqa: BLE001 - a URL no transport can take is this image's failure only
+            return RawImage(error=self._failure(exc, f"image {index} download", raw.url)[0])
 
-    async def _download(self, url: str, index: int) -> bytes:
+    async def _download(self, url: str, index: int, limit: int) -> bytes:
         response = await self._send(
             "GET",
             url,
             where=f"image {index} download",
+            limit=limit,
             headers=self._download_headers(url),
             timeout=self._timeout,
             follow_redirects=True,
         )
         return response.content
+
+    async def _read_reply(self, response: httpx.Response, limit: int, until: float | None) -> Reply:
+        """Read ``response``'s body within ``limit`` bytes and the deadline ``until``, then close it."""
+        try:
+            async with asyncio.timeout_at(_loop_time(until)):
+                reader = self._reader(response, limit)
+                parts = []
+                async for raw in response.aiter_raw():
+                    parts.append(reader.feed(raw))
+                    if reader.full:
+                        break
+                parts.append(reader.finish())
+                return Reply(response.status_code, response.headers, b"".join(parts))
+        finally:
+            await response.aclose()
+
+    async def _lines(self, response: httpx.Response, limit: int) -> AsyncIterator[str]:
+        """The lines of an event stream, read within ``limit`` bytes and one deadline, then ``""``."""
+        when = _loop_time(end_of(self._total))
+        reader = self._reader(response, limit)
+        splitter = LineSplitter()
+        chunks = response.aiter_raw()
+        while True:
+            async with asyncio.timeout_at(when):  # each read under the stream's one deadline
+                raw = await anext(chunks, None)
+            if raw is None:
+                break
+            for line in splitter.feed(reader.feed(raw)):
+                yield line
+        for line in splitter.feed(reader.finish()) + splitter.finish() + [""]:
+            yield line
+
+    async def _exchange(
+        self, method: str, url: str, limit: int, kwargs: dict[str, Any], stream: bool = False
+    ) -> httpx.Response | Reply:
+        """One request and its redirects (downloads only); its body read within ``limit``, or with
+        ``stream`` a successful answer's body left open after the headers."""
+        follow = bool(kwargs.pop("follow_redirects", False))
+        until = end_of(self._total)
+        http = self._client()
+        for hops in range(MAX_HOPS):
+            # connect, send and the headers under the exchange's deadline, cancelled at it
+            async with asyncio.timeout_at(_loop_time(until)):
+                request = http.build_request(method, url, **kwargs)
+                response = await http.send(request, stream=True, follow_redirects=False)
+            hop = self._redirect(response, kwargs, hops) if follow else None
+            if hop is not None:
+                await response.aclose()
+                url, kwargs = hop
+                continue
+            if stream and response.is_success:
+                return response
+            return await self._read_reply(response, limit, until)
+        raise httpx.TooManyRedirects("too many redirects")  # pragma: no cover - _redirect raises first
 
     async def _send(
         self,
@@ -371,26 +445,25 @@ class AsyncImagesClient(BaseImagesClient):
         *,
         where: str,
         model: str | None = None,
+        limit: int,
         stream: bool = False,
         **kwargs: Any,
-    ) -> httpx.Response:
-        """Send with retries; with ``stream`` the body of a successful answer is left unread."""
+    ) -> Any:
+        """Send with retries under one deadline per attempt; the answer read whole within ``limit``
+        (a :class:`Reply`), or with ``stream`` a successful answer's body left unread (the response)."""
         retries = 0
         while True:
             try:
-                if stream:
-                    http = self._client()
-                    response = await http.send(http.build_request(method, url, **kwargs), stream=True)
-                    if not response.is_success:
-                        await response.aread()
-                        await response.aclose()
-                else:
-                    response = await self._client().request(method, url, **kwargs)
-            except httpx.TransportError as exc:  # timeouts included
-                error, cause, headers = self._transport_error(exc, url, where), exc, None
+                response = await self._exchange(method, url, limit, dict(kwargs), stream)
+            except Exception as exc:  # noqa: BLE001 - whatever the transport raised is mapped to the tree
+                error, retryable = self._failure(exc, where, url)
+                if not retryable:
+                    raise self._scrub(error) from exc
+                cause, headers = exc, None
             else:
                 if response.is_success:
                     return response
-                error, cause, headers = self._status_error(response, model, where), None, response.headers
-            await self._sleep(self._retry_wait(error, cause, retries, headers, where))
+                error = self._status_error(response, model, where)  # type: ignore[arg-type]
+                cause, headers = None, response.headers
+            await self._sleep(self._retry_wait(self._scrub(error), cause, retries, headers, where))
             retries += 1

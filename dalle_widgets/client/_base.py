@@ -4,21 +4,37 @@ Validation and request building (:meth:`BaseImagesClient.prepare` returns a
 :class:`PreparedRequest` and sends nothing), the request cache key, response reading,
 and turning received bytes into stored :class:`GeneratedImage` objects with provenance.
 :mod:`._sync` and :mod:`._async` add only the send loop, sleeping and closing.
+
+What leaves a client goes through here too, so that the twins (and any new way of
+sending, such as a stream) share it:
+
+* :meth:`BaseImagesClient._leaving` is the one exit of every public call: any
+  exception that is not in the error tree becomes one, and every error is passed
+  through :func:`~dalle_widgets.errors.scrub` with the client's key;
+* :meth:`BaseImagesClient._failure` maps whatever the transport raised to the tree;
+* :meth:`BaseImagesClient._reader` and :mod:`._limits` bound what an answer can make
+  the client hold; :meth:`BaseImagesClient._store_answer` handles every image of an
+  answer on its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
 
+from .. import _png
 from .._formats import sniff
 from .._version import __version__
 from ..errors import (
@@ -29,15 +45,36 @@ from ..errors import (
     InvalidRequestError,
     InvalidResponseError,
     ModelNotFoundError,
+    PartialResultError,
+    StoreWriteError,
     redact,
+    scrub,
 )
 from ..models import OPERATIONS, ModelSpec, lifecycle_warning, lookup, parse_size
 from ..pricing import Estimate, cost_from_usage, estimate
 from ..results import GeneratedImage, ImageEvent, ImageResult
 from ..store import Store
 from . import _uploads
-from ._config import CACHE_MODES, MAX_RETRY_AFTER, USER_AGENT, origin_of, resolve_settings
+from ._config import (
+    CACHE_MODES,
+    MAX_RETRY_AFTER,
+    USER_AGENT,
+    SafeHeaders,
+    Secret,
+    origin_of,
+    resolve_settings,
+)
+from ._deadline import total_seconds
 from ._fields import check_fields
+from ._limits import (
+    ACCEPT_ENCODING,
+    MAX_ERROR_BODY,
+    BodyReader,
+    BodyTooLarge,
+    answer_limit,
+    bound_fields,
+    image_limit,
+)
 from ._protocols import CHAT_PATH, IMAGES_PATHS, build_chat_body, parse_chat_body, summarize_chat_body
 from ._providers import chat_image_options
 from ._responses import (
@@ -55,6 +92,13 @@ from ._streaming import SSE, StreamItem, read_event
 __all__ = ["BaseImagesClient", "ModelIds", "PreparedRequest"]
 
 logger = logging.getLogger("dalle_widgets")
+
+#: Redirects followed when downloading an image (each hop re-checks where credentials may go).
+MAX_REDIRECTS = 5
+#: Most bytes ``GET /models`` may answer.
+MAX_MODELS_BODY = 8_000_000
+#: How many unusable images an error message lists one by one.
+_LISTED_FAILURES = 5
 
 _SIZE_SHAPE = "WIDTHxHEIGHT"
 
@@ -253,6 +297,7 @@ class BaseImagesClient:
         azure_endpoint: str | None = None,
         api_version: str | None = None,
     ) -> None:
+        api_key = Secret.of(api_key)  # no frame below holds the bare key (see Secret)
         self._settings = resolve_settings(
             api_key,
             base_url,
@@ -330,17 +375,95 @@ class BaseImagesClient:
     def _secrets(self) -> tuple[str | None, ...]:
         return (self._settings.api_key,)
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    def _headers(self) -> httpx.Headers:
+        """The API request headers, as :class:`SafeHeaders` (their repr shows no credential)."""
+        headers = SafeHeaders(
+            {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+        )
         headers.update(self._settings.auth_headers())
         return headers
 
-    def _download_headers(self, url: str) -> dict[str, str]:
+    def _download_headers(self, url: str) -> httpx.Headers:
         """Credentials go only to the configured base URL's origin, never to another host."""
-        headers = {"User-Agent": USER_AGENT}
+        headers = SafeHeaders({"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING})
         if origin_of(url) == self._settings.origin:
             headers.update(self._settings.auth_headers())
         return headers
+
+    # --- what leaves the client -------------------------------------------------------------------
+
+    def _scrub(self, error: BaseException) -> BaseException:
+        """``error`` with this client's key (and anything like a credential) redacted everywhere."""
+        return scrub(error, *self._secrets())
+
+    @contextlib.contextmanager
+    def _leaving(self, where: str) -> Iterator[None]:
+        """The one exit of every public call (sync or async: wrap the body in ``with``).
+
+        An error of the tree leaves scrubbed; any other exception (a bug in a parser, a
+        library's error no mapping foresaw) leaves as an :class:`InvalidResponseError`
+        chained to it, so ``except DalleWidgetsError`` catches whatever a server can cause.
+        Cancellation and ``KeyboardInterrupt`` pass through untouched.
+        """
+        try:
+            yield
+        except DalleWidgetsError as exc:
+            self._scrub(exc)
+            raise
+        except Exception as exc:
+            detail = redact(str(exc) or type(exc).__name__, *self._secrets())[:300]
+            error = InvalidResponseError(
+                f"{where}: could not handle the answer ({type(exc).__name__}: {detail})"
+            )
+            raise self._scrub(error) from self._scrub(exc)
+
+    @property
+    def _total(self) -> float | None:
+        """The deadline of one exchange (connect, send, headers and body together), in seconds."""
+        return total_seconds(self._timeout)
+
+    def _failure(self, exc: Exception, where: str, url: str) -> tuple[DalleWidgetsError, bool]:
+        """What the transport raised, as ``(error of the tree, whether retrying may help)``.
+
+        Shared by the twins' send loops: timeouts (the total deadline included) and broken
+        connections (:meth:`_transport_error`) are retried; a URL that cannot be fetched (bad
+        port, a tab in the host, an unsupported scheme), a redirect loop and an oversized
+        answer are not.
+        """
+        detail = redact(str(exc) or type(exc).__name__, *self._secrets())[:300]
+        shown = redact(url)[:200]
+        if isinstance(exc, TimeoutError):  # the async deadline
+            exc = httpx.ReadTimeout(str(exc) or "the request's total deadline passed")
+        if isinstance(exc, BodyTooLarge):
+            return InvalidResponseError(f"{where}: {detail}; refused to read more"), False
+        if isinstance(exc, httpx.TooManyRedirects):
+            return InvalidResponseError(
+                f"{where}: {shown!r} redirects more than {MAX_REDIRECTS} times"
+            ), False
+        if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.UnsupportedProtocol):
+            return self._transport_error(exc, url, where), True
+        return InvalidResponseError(f"{where}: cannot fetch {shown!r} ({detail})"), False
+
+    @staticmethod
+    def _reader(response: Any, limit: int) -> BodyReader:
+        """The reader of ``response``'s body: up to ``limit`` bytes for a success, an error's start."""
+        ok = 200 <= response.status_code < 300
+        return BodyReader(
+            response.headers.get("content-encoding", ""),
+            limit=limit if ok else MAX_ERROR_BODY,
+            truncate=not ok,
+        )
+
+    def _redirect(
+        self, response: Any, kwargs: dict[str, Any], hops: int
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Where a download goes next, with headers for that origin (None: not a redirect)."""
+        if not response.has_redirect_location or response.next_request is None:
+            return None
+        if hops >= MAX_REDIRECTS:
+            raise httpx.TooManyRedirects("too many redirects", request=response.request)
+        url = str(response.next_request.url)
+        return url, {**kwargs, "headers": self._download_headers(url)}
 
     # --- validation and request building --------------------------------------------------------
 
@@ -484,7 +607,7 @@ class BaseImagesClient:
             size=size,
             prompt=prompt,
             estimate=est,
-            cache_key=_cache_key(self._settings.url(path, model_name), self.protocol, key_fields, uploads),
+            cache_key=_cache_key(self._cache_endpoint(path, model_name), self.protocol, key_fields, uploads),
             response_format=fmt,
             seed=seed,
             lineage=lineage,
@@ -495,6 +618,14 @@ class BaseImagesClient:
             partial_images=options.get("partial_images"),
             sent_as=sent_as,
         )
+
+    def _cache_endpoint(self, path: str, model: str) -> str:
+        """The endpoint part of the cache key. The offline engine listens on a random port per
+        start, so its requests are keyed by path alone: a notebook re-run after a kernel restart
+        replays instead of regenerating."""
+        if self.is_offline:
+            return f"dalle-widgets-offline-engine/{path.lstrip('/')}"
+        return self._settings.url(path, model)
 
     def _spec(self, model: str) -> ModelSpec:
         """The model table's entry, looked up once per client (an unknown model warns once, not per call)."""
@@ -708,7 +839,16 @@ class BaseImagesClient:
             raws = parse_chat_body(payload, where)
         else:
             raws = parse_images_body(payload, where)
-        if len(raws) != prepared.n:
+        if len(raws) > prepared.n:  # the extra ones were not asked (or paid) for: never stored
+            logger.warning(
+                "%s: asked for %d image(s), received %d: keeping the first %d",
+                where,
+                prepared.n,
+                len(raws),
+                prepared.n,
+            )
+            raws = raws[: prepared.n]
+        elif len(raws) < prepared.n:
             logger.warning("%s: asked for %d image(s), received %d", where, prepared.n, len(raws))
         usage = payload.get("usage") if isinstance(payload, dict) else None
         return raws, usage if isinstance(usage, dict) else None
@@ -738,6 +878,21 @@ class BaseImagesClient:
             return round(est.usd * received / prepared.n, 6), "estimate (per-image)"
         return est.usd, f"estimate ({est.method})"
 
+    @staticmethod
+    def _answer_limit(prepared: PreparedRequest) -> int:
+        """The most bytes the answer to ``prepared`` may take (its ``n`` images of its size)."""
+        return answer_limit(prepared.n, prepared.size)
+
+    @staticmethod
+    def _stream_limit(prepared: PreparedRequest) -> int:
+        """The most bytes an event stream for ``prepared`` may take (its previews included)."""
+        return answer_limit(prepared.n * (1 + int(prepared.partial_images or 0)), prepared.size)
+
+    @staticmethod
+    def _image_limit(prepared: PreparedRequest) -> int:
+        """The most bytes one downloaded image of ``prepared`` may take."""
+        return image_limit(prepared.size)
+
     def _cache_mode(self, cache: str | None) -> str:
         if cache is None:
             return self._settings.cache
@@ -761,7 +916,7 @@ class BaseImagesClient:
             im.info["cached"] = True
         return self._result(prepared, images, request_id=images[0].info.get("request_id"), cached=True)
 
-    def _save_image(
+    def _label(
         self,
         prepared: PreparedRequest,
         index: int,
@@ -772,11 +927,13 @@ class BaseImagesClient:
         cost: tuple[float | None, str, dict[str, Any] | None] = (None, "unknown", None),
         extra: dict[str, Any] | None = None,
     ) -> GeneratedImage:
-        """Check, label and store one received image; return it (on disk before anyone sees it).
+        """Check one received image and label it with its provenance (not stored yet: ``path`` None).
 
         ``engine`` is the offline engine's backend name (its ``x-dalle-widgets-engine`` header);
         ``cost`` is ``(this image's share in USD, how it is known, the answer's usage block)``.
-        ``extra`` adds more provenance (a streamed image's ``usage``).
+        ``extra`` adds more provenance (a streamed image's ``usage``). Every text field is
+        redacted and cut to :data:`~._limits.MAX_TEXT_CHARS`, so what a server says (a 12 MB
+        revised prompt) cannot make the stored file unreadable.
         """
         where = f"{self._where(prepared)} image {index}"
         if sniff(data) == "svg":  # vector: no pixels to check; the size asked for is its size
@@ -819,9 +976,26 @@ class BaseImagesClient:
             info["parent"] = prepared.lineage.get("parent_path") or prepared.lineage["parent_hash"]
         if "parent_path" in prepared.lineage:
             info["parent_path"] = prepared.lineage["parent_path"]
-        info = {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}
-        path, stored = self._store.save_delivered(data, info)  # jpeg, webp... kept as delivered
-        return GeneratedImage(stored, info=info, path=path)
+        info = bound_fields(
+            {k: redact(v, *self._secrets()) if isinstance(v, str) else v for k, v in info.items()}
+        )
+        return GeneratedImage(data, info=info)  # the bytes as delivered (jpeg, webp... kept)
+
+    def _save_image(
+        self,
+        prepared: PreparedRequest,
+        index: int,
+        data: bytes,
+        revised: str | None,
+        request_id: str | None,
+        engine: str | None = None,
+        cost: tuple[float | None, str, dict[str, Any] | None] = (None, "unknown", None),
+        extra: dict[str, Any] | None = None,
+    ) -> GeneratedImage:
+        """Check, label and store one received image; return it (on disk before anyone sees it)."""
+        image = self._label(prepared, index, data, revised, request_id, engine, cost, extra)
+        path, stored = self._store.save_delivered(image.png, image.info)
+        return GeneratedImage(stored, info=image.info, path=path)
 
     def _store_answer(
         self,
@@ -838,44 +1012,128 @@ class BaseImagesClient:
         The answer's cost (from ``usage`` when there is one) goes into each image's provenance
         (its share) and into the result's ``cost_usd``.
 
-        Runs in the caller's thread for the sync client and in a worker thread for the async one,
-        so an event loop never waits on the disk.
+        Each image is handled on its own: a bad one (not an image, cut short, a download that
+        failed) never costs the good ones, which are stored first; then the bad ones are
+        reported together (:class:`PartialResultError`), and images the store could not write
+        are rescued or held (:class:`StoreWriteError`). Runs in the caller's thread for the sync
+        client and in a worker thread for the async one, so an event loop never waits on the disk.
         """
         total, basis = self._actual_cost(prepared, usage, sum(1 for r in raws if r.error is None))
         share = None if total is None else round(total / max(len(raws), 1), 6)
         images: list[GeneratedImage] = []
-        failures: list[tuple[int, Exception]] = []
+        failures: list[tuple[int, DalleWidgetsError]] = []
+        unwritten: list[tuple[int, GeneratedImage, OSError]] = []
+        where = self._where(prepared)
         for i, raw in enumerate(raws):
             try:
                 if raw.error is not None:
                     raise raw.error
                 if raw.data is None:  # pragma: no cover - the send loops download every URL first
                     raise InvalidResponseError(f"image {i} was not downloaded")
-                images.append(
-                    self._save_image(
-                        prepared, i, raw.data, raw.revised_prompt, request_id, engine, (share, basis, usage)
-                    )
+                image = self._label(
+                    prepared, i, raw.data, raw.revised_prompt, request_id, engine, (share, basis, usage)
                 )
             except DalleWidgetsError as exc:
                 failures.append((i, exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - one image's surprise never costs the others
+                failures.append((i, InvalidResponseError(f"{where} image {i}: {type(exc).__name__}: {exc}")))
+                continue
+            try:
+                path, stored = self._store.save_delivered(image.png, image.info)
+            except OSError as exc:
+                unwritten.append((i, image, exc))
+                continue
+            images.append(GeneratedImage(stored, info=image.info, path=path))
+        if unwritten:
+            self._raise_unwritten(prepared, images, failures, unwritten, len(raws), request_id, total)
         if failures:
-            self._raise_partial(images, failures, len(raws))
+            self._raise_partial(prepared, images, failures, len(raws), request_id, total)
         return self._finish(prepared, images, request_id, cache, started, total)
 
+    @staticmethod
+    def _list_failures(failures: list[tuple[int, Any]]) -> str:
+        shown = "; ".join(f"image {i}: {exc}" for i, exc in failures[:_LISTED_FAILURES])
+        more = len(failures) - _LISTED_FAILURES
+        return shown + (f"; and {more} more" if more > 0 else "")
+
     def _raise_partial(
-        self, images: list[GeneratedImage], failures: list[tuple[int, Exception]], total: int
+        self,
+        prepared: PreparedRequest,
+        images: list[GeneratedImage],
+        failures: list[tuple[int, DalleWidgetsError]],
+        total: int,
+        request_id: str | None,
+        cost_usd: float | None = None,
     ) -> NoReturn:
-        """Raise the first failure of an answer, saying which images of it were still saved."""
-        index, first = failures[0]
-        if images:
-            saved = ", ".join(str(im.path) for im in images)
-            note = f" ({len(images)} of {total} images of this answer were saved: {saved})"
-            logger.warning("image %d of %d unusable; %d saved: %s", index, total, len(images), saved)
-            if isinstance(first, DalleWidgetsError) and first.args:
-                first.args = (str(first.args[0]) + note, *first.args[1:])
-                if hasattr(first, "message"):
-                    first.message = first.args[0]
-        raise first
+        """Report the unusable images of an answer together, with the stored ones.
+
+        A one-image answer raises that image's own error; otherwise a
+        :class:`PartialResultError` carries the stored images as ``.result``.
+        """
+        if total == 1 and not images:
+            raise failures[0][1]
+        saved = ", ".join(str(im.path) for im in images) or "none"
+        message = (
+            f"{self._where(prepared)}: {len(images)} of {total} images of this answer were stored "
+            f"({saved}); {len(failures)} unusable: {self._list_failures(failures)}"
+        )
+        logger.warning("%s", redact(message, *self._secrets()))
+        result = self._result(prepared, images, request_id=request_id, cached=False, cost_usd=cost_usd)
+        raise PartialResultError(message, result=result, failures=failures)
+
+    def _raise_unwritten(
+        self,
+        prepared: PreparedRequest,
+        images: list[GeneratedImage],
+        failures: list[tuple[int, DalleWidgetsError]],
+        unwritten: list[tuple[int, GeneratedImage, OSError]],
+        total: int,
+        request_id: str | None,
+        cost_usd: float | None = None,
+    ) -> NoReturn:
+        """The store could not write some images of a paid answer: rescue them, then say where all are."""
+        first = unwritten[0][2]
+        rescue_dir = Path(tempfile.gettempdir()) / "dalle-widgets-rescue" / time.strftime("%Y-%m-%d")
+        rescued: list[Path] = []
+        unsaved: list[GeneratedImage] = []
+        for index, image, _exc in unwritten:
+            try:
+                name = f"{time.strftime('%H%M%S')}-{prepared.operation}-{index}-{prepared.cache_key[:8]}.png"
+                path = _png.write_atomic(
+                    rescue_dir / name, _png.with_info(_png.as_png(image.png), image.info)
+                )
+            except OSError:
+                unsaved.append(image)
+            else:
+                image.path = path
+                rescued.append(path)
+        parts = [
+            f"the store could not write {len(unwritten)} of {total} images of this answer to "
+            f"{self._store.images_dir} ({type(first).__name__}: {first}).",
+            f"Saved in the store: {', '.join(str(im.path) for im in images) or 'none'}.",
+        ]
+        if rescued:
+            parts.append(f"Rescued to {rescue_dir}: {', '.join(p.name for p in rescued)}.")
+        if unsaved:
+            parts.append(
+                f"{len(unsaved)} image(s) could be written nowhere and are held in this error: call "
+                "error.save_rest(folder) with a writable folder."
+            )
+        if failures:
+            parts.append(f"Unusable: {self._list_failures(failures)}.")
+        parts.append("Free some space, or point DALLE_WIDGETS_HOME (or store=) at a writable folder.")
+        message = " ".join(parts)
+        logger.error("%s", redact(message, *self._secrets()))
+        result = self._result(prepared, images, request_id=request_id, cached=False, cost_usd=cost_usd)
+        all_failures: list[tuple[int, Any]] = [*failures, *((i, exc) for i, _im, exc in unwritten)]
+        raise StoreWriteError(
+            message,
+            result=result,
+            failures=sorted(all_failures, key=lambda f: f[0]),
+            rescued=rescued,
+            unsaved=unsaved,
+        ) from first
 
     def _result(
         self,
@@ -1027,9 +1285,11 @@ class BaseImagesClient:
     def _transport_error(self, exc: httpx.TransportError, url: str, where: str) -> DalleWidgetsError:
         """The package's error for an httpx exception raised before any answer arrived (key redacted)."""
         if isinstance(exc, httpx.TimeoutException):
+            total = self._total
+            budget = f" of {total:g} s for the whole request" if total is not None else ""
             return APITimeoutError(
-                f"{where}: no answer within the timeout ({type(exc).__name__}); raise timeout= if the "
-                "endpoint is just slow"
+                f"{where}: no answer within the timeout ({type(exc).__name__}){budget}; raise timeout= "
+                "if the endpoint is just slow"
             )
         detail = redact(str(exc) or type(exc).__name__, *self._secrets())
         if self._truncated(exc):

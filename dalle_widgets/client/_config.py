@@ -35,6 +35,8 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "PROTOCOLS",
+    "SafeHeaders",
+    "Secret",
     "Settings",
     "resolve_settings",
 ]
@@ -55,6 +57,42 @@ PROTOCOLS = ("images", "chat")
 USER_AGENT = f"dalle-widgets/{__version__} (python; httpx {httpx.__version__})"
 
 _TRUTHY = {"1", "true", "yes", "on"}
+#: Headers whose values a repr may show; every other one (credentials) shows as ``***``.
+_SHOWN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "content-type", "content-length"})
+
+
+class Secret(str):
+    """A credential: a plain ``str`` wherever it is used, ``'***'`` wherever it is shown.
+
+    The key and the offline engine's token are held as this from the first line that
+    receives them, so that no frame of the client holds the bare key in a local
+    variable a verbose traceback (``%xmode Verbose``) or a debugger would print.
+
+    >>> key = Secret("sk-abc")
+    >>> key, f"Bearer {key}", key == "sk-abc"
+    ('***', 'Bearer sk-abc', True)
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    @classmethod
+    def of(cls, value: str | None) -> Secret | None:
+        """``value`` as a Secret (None and empty strings stay as they are)."""
+        return cls(value) if value and not isinstance(value, Secret) else value  # type: ignore[return-value]
+
+
+class SafeHeaders(httpx.Headers):
+    """Request headers whose repr hides every credential (httpx hides only ``Authorization``;
+    Azure's ``api-key`` and any other header would show)."""
+
+    def __repr__(self) -> str:
+        shown = {k: (v if k.lower() in _SHOWN_HEADERS else "***") for k, v in self.items()}
+        return f"Headers({shown!r})"
+
+
 _offline_announced = False
 
 
@@ -162,7 +200,7 @@ def _start_offline_engine() -> tuple[str, str | None, float | None]:
         what = "synthetic images" if backend == "classical" else f"backend {backend}"
         logger.warning("No OPENAI_API_KEY set: using the offline engine at %s (%s)", base_url, what)
         _offline_announced = True
-    return base_url, getattr(running, "token", None), getattr(running, "client_timeout", None)
+    return base_url, Secret.of(getattr(running, "token", None)), getattr(running, "client_timeout", None)
 
 
 def resolve_settings(
@@ -183,6 +221,7 @@ def resolve_settings(
     Raises :class:`ConfigurationError` for a bad setting, or when nothing is configured
     and the offline engine cannot start.
     """
+    api_key = Secret.of(api_key)  # from here on no frame holds the bare key
     environ = os.environ if env is None else env
     if base_url is not None and azure_endpoint is not None:
         raise ConfigurationError("pass base_url= or azure_endpoint=, not both")
@@ -194,10 +233,10 @@ def resolve_settings(
         url, azure = azure_base_url(environ["AZURE_OPENAI_ENDPOINT"]), True
     azure = azure or (url is not None and kind_of(url) == "azure")
     if azure:
-        key = api_key if api_key is not None else environ.get("AZURE_OPENAI_API_KEY") or None
+        key = Secret.of(api_key if api_key is not None else environ.get("AZURE_OPENAI_API_KEY") or None)
         version = api_version or environ.get("OPENAI_API_VERSION") or None
     else:
-        key = api_key if api_key is not None else environ.get("OPENAI_API_KEY") or None
+        key = Secret.of(api_key if api_key is not None else environ.get("OPENAI_API_KEY") or None)
         version = api_version
     if protocol not in PROTOCOLS:
         raise ConfigurationError(f"protocol={protocol!r} is not supported; use 'images' or 'chat'")

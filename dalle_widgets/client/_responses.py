@@ -19,6 +19,7 @@ from typing import Any
 
 import pybase64
 
+from .. import _png
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -34,6 +35,7 @@ from ..errors import (
     RateLimitError,
     ServerError,
     redact,
+    redact_value,
 )
 from ..models import live_replacements, lookup, strip_provider
 from ._config import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY
@@ -115,6 +117,10 @@ def parse_json_body(content: bytes, headers: Mapping[str, str], where: str, *sec
         truncated = "truncated " if cut else ""
     except UnicodeDecodeError:
         truncated = ""
+    except RecursionError:
+        raise InvalidResponseError(
+            f"{where} answered 200 with JSON nested too deeply to read ({len(content):,} bytes)"
+        ) from None
     raise InvalidResponseError(
         f"{where} answered 200 with a {truncated}body that is not valid JSON "
         f"({len(content)} bytes, starting {snippet(content, 80, *secrets)!r})"
@@ -122,14 +128,11 @@ def parse_json_body(content: bytes, headers: Mapping[str, str], where: str, *sec
 
 
 def redact_deep(value: Any, *secrets: str | None) -> Any:
-    """``value`` (parsed JSON) with :func:`~dalle_widgets.errors.redact` applied to every string."""
-    if isinstance(value, str):
-        return redact(value, *secrets)
-    if isinstance(value, dict):
-        return {k: redact_deep(v, *secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_deep(v, *secrets) for v in value]
-    return value
+    """``value`` (parsed JSON) with :func:`~dalle_widgets.errors.redact` applied to every string.
+
+    Containers nested deeper than a couple of dozen levels are replaced by a marker.
+    """
+    return redact_value(value, secrets)
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -153,7 +156,7 @@ def make_status_error(
     message = code = type_ = param = None
     try:
         body = json.loads(content) if content.strip() else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
     if isinstance(body, dict):
         err = body.get("error", body)
@@ -460,13 +463,13 @@ def parse_images_body(payload: Any, where: str) -> list[RawImage]:
     """Images from an Images API body ``{"created": ..., "data": [{"b64_json"|"url": ...}]}``."""
     if not isinstance(payload, dict):
         raise InvalidResponseError(
-            f"{where} answered JSON that is not an object: {snippet(json.dumps(payload))!r}"
+            f"{where} answered JSON that is not an object: {snippet(_short_json(payload))!r}"
         )
     data = payload.get("data")
     if not isinstance(data, list) or not data:
         if isinstance(payload.get("error"), dict):
             raise InvalidResponseError(
-                f"{where} answered 200 with an error: {payload['error'].get('message')!r}"
+                f"{where} answered 200 with an error: {snippet(str(payload['error'].get('message')), 300)!r}"
             )
         raise InvalidResponseError(f"{where} answered 200 with no images (no 'data' items)")
     images = []
@@ -492,23 +495,45 @@ def _parse_item(item: Any, i: int, where: str) -> RawImage:
     raise InvalidResponseError(f"{where}: data[{i}] has neither 'b64_json' nor 'url'")
 
 
+def _short_json(value: Any) -> str:
+    try:
+        return json.dumps(value)[:200]
+    except (ValueError, TypeError, RecursionError):
+        return type(value).__name__
+
+
 def check_image(data: bytes, where: str) -> tuple[tuple[int, int], str]:
     """Check that ``data`` is a complete, uncorrupted image file; return ``((w, h), mode)``.
 
-    Uses Pillow's ``verify()``: it walks every chunk and checks its CRC (so truncation and
-    corruption show) without decompressing the pixels, which costs a twentieth of a decode.
+    A PNG is checked whole without being decoded (:func:`dalle_widgets._png.check`:
+    every chunk's CRC, a declared size of at most :data:`~dalle_widgets._png.MAX_PIXELS`,
+    pixel data that is complete and no larger than declared). Other formats (JPEG,
+    WebP, GIF) are stored as PNG, which decodes them anyway: they are decoded here,
+    once their declared size is known to be within the limit. Whatever is wrong with
+    the bytes (including Pillow's decompression-bomb refusal) is an
+    :class:`InvalidResponseError` naming the image.
     """
-    from PIL import Image, UnidentifiedImageError
+    import warnings
+
+    from PIL import Image
 
     if not data:
         raise InvalidResponseError(f"{where} is empty, not an image")
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            size, mode = im.size, im.mode
-            im.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        if _png.is_png(data):
+            size = _png.check(data)
+            with Image.open(io.BytesIO(data)) as im:
+                return size, im.mode
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                size, mode = im.size, im.mode
+                if size[0] * size[1] > _png.MAX_PIXELS:
+                    raise ValueError(f"it declares {size[0]}x{size[1]} pixels, more than {_png.MAX_PIXELS:,}")
+                im.load()
+        return size, mode
+    except Exception as exc:  # noqa: BLE001 - whatever the bytes do to a decoder, this image is unusable
         detail = str(exc) or type(exc).__name__
         raise InvalidResponseError(
             f"{where} is not a valid image ({len(data):,} bytes starting {data[:16]!r}: {detail})"
         ) from None
-    return size, mode

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
-from ..errors import (
-    DalleWidgetsError,
-    InvalidRequestError,
-)
+from ..errors import DalleWidgetsError, InvalidRequestError
 from ..results import GeneratedImage, ImageEvent, ImageResult
-from ._base import BaseImagesClient, ModelIds, PreparedRequest
-from ._config import USER_AGENT
+from ._base import MAX_MODELS_BODY, MAX_REDIRECTS, BaseImagesClient, ModelIds, PreparedRequest
+from ._config import USER_AGENT, Secret
+from ._deadline import DeadlineTransport, deadline, end_of, expired
+from ._limits import LineSplitter, Reply
 from ._responses import RawImage
 from ._streaming import ImageStream, SSEDecoder
 
 __all__ = ["ImagesClient"]
+
+#: The first request of an exchange plus the redirects a download may follow.
+MAX_HOPS = MAX_REDIRECTS + 1
 
 
 class ImagesClient(BaseImagesClient):
@@ -41,7 +42,9 @@ class ImagesClient(BaseImagesClient):
     protocol : {"images", "chat"}
         ``chat`` talks to aggregators that serve image models over ``/chat/completions``.
     timeout : float or httpx.Timeout, optional
-        Seconds to wait for an answer (default: connect 5 s, read 120 s).
+        Seconds one request may take in all: connecting, sending, waiting and reading the
+        answer together (default 120 s, of which at most 5 s to connect). Each attempt of a
+        retried request, and each image download, gets the whole budget again.
     max_retries : int
         Retries for connection errors, timeouts, 408, 409, 429 and 5xx (default 2).
     http_client : httpx.Client, optional
@@ -74,6 +77,7 @@ class ImagesClient(BaseImagesClient):
         http_client: httpx.Client | None = None,
         **kwargs: Any,
     ) -> None:
+        api_key = Secret.of(api_key)  # no frame below holds the bare key (see Secret)
         super().__init__(api_key, base_url, http_client=http_client, **kwargs)
         self._owns_http = http_client is None
         self._http = (
@@ -83,6 +87,7 @@ class ImagesClient(BaseImagesClient):
                 timeout=self.timeout,
                 headers={"User-Agent": USER_AGENT},
                 follow_redirects=False,
+                transport=DeadlineTransport(),
             )
         )
         self._sleep = time.sleep
@@ -273,14 +278,16 @@ class ImagesClient(BaseImagesClient):
         choosing a model near or past the date the endpoint gave logs a warning, and on
         api.openai.com a model past it is refused before sending.
         """
-        response = self._send(
-            "GET",
-            self._settings.url("models"),
-            where=self._where(),
-            headers=self._headers(),
-            timeout=self._timeout,
-        )
-        return self._list_models(response)
+        with self._leaving(self._where()):
+            response = self._send(
+                "GET",
+                self._settings.url("models"),
+                where=self._where(),
+                limit=MAX_MODELS_BODY,
+                headers=self._headers(),
+                timeout=self._timeout,
+            )
+            return self._list_models(response)  # type: ignore[arg-type]
 
     def _dispatch(self, prepared: PreparedRequest, cache: str | None) -> ImageResult | ImageStream:
         return self.stream(prepared, cache=cache) if prepared.stream else self.send(prepared, cache=cache)
@@ -306,45 +313,48 @@ class ImagesClient(BaseImagesClient):
             yield from self._replayed_events(hit)
             stream.result = hit
             return
-        started = time.perf_counter()
-        response = self._send(
-            prepared.method,
-            prepared.url,
-            where=self._where(prepared),
-            model=prepared.model,
-            stream=True,
-            **self._request_kwargs(prepared),
-        )
-        request_id = response.headers.get("x-request-id")
-        engine = response.headers.get("x-dalle-widgets-engine")
-        try:
-            if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
-                response.read()
-                raws, usage = self._read_images(prepared, response)
-                raws = [self._fetch(raw, i) for i, raw in enumerate(raws)]
-                result = self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
-                yield from self._replayed_events(result)
-                stream.result = result
-                return
-            images: list[GeneratedImage] = []
-            decoder = SSEDecoder()
+        with self._leaving(self._where(prepared)):
+            started = time.perf_counter()
+            response = self._send(
+                prepared.method,
+                prepared.url,
+                where=self._where(prepared),
+                model=prepared.model,
+                limit=self._answer_limit(prepared),
+                stream=True,
+                **self._request_kwargs(prepared),
+            )
+            request_id = response.headers.get("x-request-id")
+            engine = response.headers.get("x-dalle-widgets-engine")
             try:
-                for line in itertools.chain(response.iter_lines(), [""]):
-                    sse = decoder.feed(line)
-                    item = None if sse is None else self._read_event(prepared, sse, len(images))
-                    if item is None:
-                        continue
-                    if item.kind == "partial":
-                        yield self._partial_event(prepared, item)
-                    else:
-                        event = self._completed_event(prepared, item, request_id, engine)
-                        images.append(event.result)
-                        yield event
-            except httpx.TransportError as exc:
-                raise self._stream_cut(prepared, images, exc) from exc
-        finally:
-            response.close()
-        stream.result = self._finish_stream(prepared, images, request_id, mode, started)
+                if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
+                    reply = self._read_reply(response, self._answer_limit(prepared), end_of(self._total))
+                    raws, usage = self._read_images(prepared, reply)  # type: ignore[arg-type]
+                    limit = self._image_limit(prepared)
+                    raws = [self._fetch(raw, i, limit) for i, raw in enumerate(raws)]
+                    result = self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
+                    yield from self._replayed_events(result)
+                    stream.result = result
+                    return
+                images: list[GeneratedImage] = []
+                decoder = SSEDecoder()
+                try:
+                    for line in self._lines(response, self._stream_limit(prepared)):
+                        sse = decoder.feed(line)
+                        item = None if sse is None else self._read_event(prepared, sse, len(images))
+                        if item is None:
+                            continue
+                        if item.kind == "partial":
+                            yield self._partial_event(prepared, item)
+                        else:
+                            event = self._completed_event(prepared, item, request_id, engine)
+                            images.append(event.result)
+                            yield event
+                except (httpx.TransportError, TimeoutError, ValueError) as exc:
+                    raise self._stream_cut(prepared, images, exc) from exc
+            finally:
+                response.close()
+            stream.result = self._finish_stream(prepared, images, request_id, mode, started)
 
     def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
         """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
@@ -354,41 +364,105 @@ class ImagesClient(BaseImagesClient):
         hit = self._cached_result(prepared, mode)
         if hit is not None:
             return hit
-        started = time.perf_counter()
-        response = self._send(
-            prepared.method,
-            prepared.url,
-            where=self._where(prepared),
-            model=prepared.model,
-            **self._request_kwargs(prepared),
-        )
-        request_id = response.headers.get("x-request-id")
-        engine = response.headers.get("x-dalle-widgets-engine")
-        raws, usage = self._read_images(prepared, response)
-        raws = [self._fetch(raw, i) for i, raw in enumerate(raws)]
-        return self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
+        with self._leaving(self._where(prepared)):
+            started = time.perf_counter()
+            response = self._send(
+                prepared.method,
+                prepared.url,
+                where=self._where(prepared),
+                model=prepared.model,
+                limit=self._answer_limit(prepared),
+                **self._request_kwargs(prepared),
+            )
+            request_id = response.headers.get("x-request-id")
+            engine = response.headers.get("x-dalle-widgets-engine")
+            raws, usage = self._read_images(prepared, response)  # type: ignore[arg-type]
+            limit = self._image_limit(prepared)
+            raws = [self._fetch(raw, i, limit) for i, raw in enumerate(raws)]
+            return self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
 
     # --- transport ------------------------------------------------------------------------------
 
-    def _fetch(self, raw: RawImage, index: int) -> RawImage:
+    def _fetch(self, raw: RawImage, index: int, limit: int) -> RawImage:
         """``raw`` with its URL downloaded (or the reason it could not be)."""
         if raw.data is not None or raw.error is not None or raw.url is None:
             return raw
         try:
-            return RawImage(data=self._download(raw.url, index), revised_prompt=raw.revised_prompt)
+            return RawImage(data=self._download(raw.url, index, limit), revised_prompt=raw.revised_prompt)
         except DalleWidgetsError as exc:
             return RawImage(error=exc)
+        except Exception as exc:  # noqa: BLE001 - a URL no transport can take is this image's failure only
+            return RawImage(error=self._failure(exc, f"image {index} download", raw.url)[0])
 
-    def _download(self, url: str, index: int) -> bytes:
+    def _download(self, url: str, index: int, limit: int) -> bytes:
         response = self._send(
             "GET",
             url,
             where=f"image {index} download",
+            limit=limit,
             headers=self._download_headers(url),
             timeout=self._timeout,
             follow_redirects=True,
         )
         return response.content
+
+    def _read_reply(self, response: httpx.Response, limit: int, until: float | None) -> Reply:
+        """Read ``response``'s body within ``limit`` bytes and the deadline ``until``, then close it."""
+        try:
+            reader = self._reader(response, limit)
+            parts = []
+            chunks = response.iter_raw()
+            while not reader.full:
+                with deadline(None, until=until):  # every read of the body under the same end
+                    raw = next(chunks, None)
+                if raw is None:
+                    break
+                parts.append(reader.feed(raw))
+                if expired(until):
+                    raise httpx.ReadTimeout("the request's total deadline passed", request=response.request)
+            parts.append(reader.finish())
+            return Reply(response.status_code, response.headers, b"".join(parts))
+        finally:
+            response.close()
+
+    def _lines(self, response: httpx.Response, limit: int) -> Iterator[str]:
+        """The lines of an event stream, read within ``limit`` bytes and one deadline, then ``""``."""
+        until = end_of(self._total)
+        reader = self._reader(response, limit)
+        splitter = LineSplitter()
+        chunks = response.iter_raw()
+        while True:
+            with deadline(None, until=until):
+                raw = next(chunks, None)
+            if raw is None:
+                break
+            yield from splitter.feed(reader.feed(raw))
+            if expired(until):
+                raise TimeoutError("the stream's total deadline passed")
+        yield from splitter.feed(reader.finish())
+        yield from splitter.finish()
+        yield ""
+
+    def _exchange(
+        self, method: str, url: str, limit: int, kwargs: dict[str, Any], stream: bool = False
+    ) -> httpx.Response | Reply:
+        """One request and its redirects (downloads only); its body read within ``limit``, or with
+        ``stream`` a successful answer's body left open after the headers."""
+        follow = bool(kwargs.pop("follow_redirects", False))
+        until = end_of(self._total)
+        for hops in range(MAX_HOPS):
+            with deadline(None, until=until):
+                request = self._http.build_request(method, url, **kwargs)
+                response = self._http.send(request, stream=True, follow_redirects=False)
+            hop = self._redirect(response, kwargs, hops) if follow else None
+            if hop is not None:
+                response.close()
+                url, kwargs = hop
+                continue
+            if stream and response.is_success:
+                return response
+            return self._read_reply(response, limit, until)
+        raise httpx.TooManyRedirects("too many redirects")  # pragma: no cover - _redirect raises first
 
     def _send(
         self,
@@ -397,25 +471,25 @@ class ImagesClient(BaseImagesClient):
         *,
         where: str,
         model: str | None = None,
+        limit: int,
         stream: bool = False,
         **kwargs: Any,
-    ) -> httpx.Response:
-        """Send with retries; with ``stream`` the body of a successful answer is left unread."""
+    ) -> Any:
+        """Send with retries under one deadline per attempt; the answer read whole within ``limit``
+        (a :class:`Reply`), or with ``stream`` a successful answer's body left unread (the response)."""
         retries = 0
         while True:
             try:
-                if stream:
-                    response = self._http.send(self._http.build_request(method, url, **kwargs), stream=True)
-                    if not response.is_success:
-                        response.read()
-                        response.close()
-                else:
-                    response = self._http.request(method, url, **kwargs)
-            except httpx.TransportError as exc:  # timeouts included
-                error, cause, headers = self._transport_error(exc, url, where), exc, None
+                response = self._exchange(method, url, limit, dict(kwargs), stream)
+            except Exception as exc:  # noqa: BLE001 - whatever the transport raised is mapped to the tree
+                error, retryable = self._failure(exc, where, url)
+                if not retryable:
+                    raise self._scrub(error) from exc
+                cause, headers = exc, None
             else:
                 if response.is_success:
                     return response
-                error, cause, headers = self._status_error(response, model, where), None, response.headers
-            self._sleep(self._retry_wait(error, cause, retries, headers, where))
+                error = self._status_error(response, model, where)  # type: ignore[arg-type]
+                cause, headers = None, response.headers
+            self._sleep(self._retry_wait(self._scrub(error), cause, retries, headers, where))
             retries += 1
