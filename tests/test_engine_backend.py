@@ -258,3 +258,13 @@ def test_references_colour_the_edit_and_large_edits_keep_known_pixels() -> None:
     assert np.array_equal(tinted[~mask], img[~mask])
     big = b.edit(img, mask, "x", size=(2048, 1280), n=1, seed=0)[0]  # filled at 1024x640, scaled up
     assert big.shape == (1280, 2048, 3) and (big[:300] == 128).all()
+
+
+def test_large_input_is_shrunk_without_a_dark_seam() -> None:
+    img = np.full((1664, 2560, 3), 180, np.uint8)  # above LARGE_INPUT_PIXELS: shrunk, not pre-filled
+    mask = np.zeros((1664, 2560), bool)
+    mask[800:900, 1200:1400] = True
+    img[mask] = 0  # the upload's hole is black
+    out = ClassicalBackend().edit(img, mask, "x", size=(2560, 1664), n=1, seed=0)[0]
+    assert np.array_equal(out[~mask], img[~mask])
+    assert np.abs(out[mask].astype(int) - 180).max() <= 3  # continued from the grey, no dark rim

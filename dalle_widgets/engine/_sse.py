@@ -21,9 +21,12 @@ from starlette.types import Receive, Scope, Send
 
 from ._errors import EngineError, envelope
 
-__all__ = ["Emit", "EventStream", "b64", "preview_steps"]
+__all__ = ["PREVIEW_SIDE", "Emit", "EventStream", "b64", "preview_size", "preview_steps"]
 
 logger = logging.getLogger("dalle_widgets")
+
+#: Longest side of a streamed preview: larger images are previewed scaled down (cheap to send).
+PREVIEW_SIDE = 1024
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 Producer = Callable[[Emit], Awaitable[None]]
@@ -32,6 +35,17 @@ Producer = Callable[[Emit], Awaitable[None]]
 def b64(data: bytes) -> str:
     """Base64 text of ``data`` (the ``b64_json`` field)."""
     return base64.b64encode(data).decode("ascii")
+
+
+def preview_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size a preview of a ``size`` (width, height) image is sent at.
+
+    >>> preview_size((1536, 1024)), preview_size((3840, 2160))
+    ((1024, 683), (1024, 576))
+    """
+    w, h = size
+    scale = min(1.0, PREVIEW_SIDE / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def preview_steps(total: int, wanted: int) -> set[int]:

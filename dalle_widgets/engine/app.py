@@ -50,7 +50,7 @@ from . import validation as v
 from ._errors import EngineError, envelope
 from ._middleware import EngineMiddleware, error_response
 from ._runtime import Engine, Produced, RateLimiter
-from ._sse import Emit, EventStream, b64, preview_steps
+from ._sse import Emit, EventStream, b64, preview_size, preview_steps
 from .backends import ImageBackend, get_backend, seeds_for
 from .encode import ENGINE_NAME, encode, finish, resize_to, wants_transparency
 from .urls import ImageURLStore
@@ -278,7 +278,8 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Respons
     with ``partial_image_index``, then ``*.completed`` with ``usage`` per image. Images
     are made one at a time (image ``i`` with the request's ``i``-th seed, the same pixels
     as without streaming), and previews are encoded in the backend's worker thread and
-    written out from there, so they reach the client while the backend works.
+    written out from there, so they reach the client while the backend works. Previews
+    of large images are sent at most :data:`~._sse.PREVIEW_SIDE` px a side.
     """
     engine = _engine(request)
     assert req.gpt is not None
@@ -298,7 +299,7 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Respons
                 nonlocal sent
                 if step not in preview_steps(total, wanted):
                     return
-                shown = finish(resize_to(image, req.size), req)
+                shown = finish(resize_to(image, preview_size(req.size)), req)
                 data = encode(shown, **fmt, meta={**meta, "index": i, "partial": sent})
                 event = {
                     "type": f"{kind}.partial_image",

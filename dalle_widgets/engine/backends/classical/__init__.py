@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from .. import PreviewCallback, Size, seeds_for
-from ._ops import cover, crop_to_aspect, match_colours, to_float, to_u8
+from ._ops import cover, crop_to_aspect, match_colours, resize, to_float, to_u8
 from .inpaint import FILL_STAGES, fill, push_pull
 from .procedural import caption, paint, stage_count
 from .reframe import vary
@@ -35,6 +35,9 @@ GENERATE_WORK_SIDE = 1536
 #: Most pixels an edit is filled at; larger edits are filled smaller and the fill scaled up
 #: (the pixels outside the mask stay the input's, at full resolution).
 EDIT_WORK_PIXELS = 1024 * 1024
+#: Inputs larger than this are shrunk to the working size with the hole left out of the
+#: average (cheaper than smoothing the hole at full resolution first; same purpose).
+LARGE_INPUT_PIXELS = 4 * EDIT_WORK_PIXELS
 #: How far further input images pull the edited area's colours toward theirs (0..1).
 REFERENCE_STRENGTH = 0.65
 #: How far an edit with nothing masked moves the whole image toward the prompt's colours.
@@ -55,6 +58,18 @@ def _fit(image: np.ndarray, mask: np.ndarray, size: Size) -> tuple[np.ndarray, n
     img = _resize(np.ascontiguousarray(both[:, :, :3]), size)
     m = _resize(np.ascontiguousarray(both[:, :, 3]), size, Image.NEAREST) > 127
     return img, m
+
+
+def _shrink_known(image: np.ndarray, mask: np.ndarray, size: Size) -> tuple[np.ndarray, np.ndarray]:
+    """Crop to the aspect of ``size`` and shrink, averaging known pixels only (no dark seam)."""
+    both = crop_to_aspect(np.dstack([image, (~mask).astype(np.uint8)]), size)
+    known = both[:, :, 3].astype(np.float32)
+    shape = (size[1], size[0])
+    weight = resize(known, shape, resample=Image.BOX)
+    total = resize(both[:, :, :3].astype(np.float32) * known[..., None], shape, resample=Image.BOX)
+    small = to_u8(total / np.maximum(weight, 1e-6)[..., None])
+    small_mask = _resize(np.ascontiguousarray(both[:, :, 3] * 255), size, Image.NEAREST) < 128
+    return small, small_mask
 
 
 def _work_size(size: Size, pixels: int) -> Size:
@@ -125,12 +140,16 @@ class ClassicalBackend:
         img = np.asarray(image, np.uint8)[:, :, :3]
         m = np.asarray(mask, bool)
         work = _work_size(size, EDIT_WORK_PIXELS)
-        if img.shape[1::-1] != work and m.shape == img.shape[:2] and m.any() and not m.all():
-            # Fill the hole smoothly before resizing, or the resampling kernel would drag
-            # the hole's (black) pixels into the known ones along its edge, and the fill
-            # would continue that dark seam.
-            img = to_u8(push_pull(to_float(img), ~m))
-        small, small_m = _fit(img, m, work)
+        partial = m.shape == img.shape[:2] and m.any() and not m.all()
+        if partial and m.size > LARGE_INPUT_PIXELS:
+            small, small_m = _shrink_known(img, m, work)
+        else:
+            if img.shape[1::-1] != work and partial:
+                # Fill the hole smoothly before resizing, or the resampling kernel would drag
+                # the hole's (black) pixels into the known ones along its edge, and the fill
+                # would continue that dark seam.
+                img = to_u8(push_pull(to_float(img), ~m))
+            small, small_m = _fit(img, m, work)
         if small_m.all():
             # Nothing to continue from: the edit becomes a generation from the prompt.
             made = self.generate(prompt, size=size, n=n, seed=seed, on_preview=on_preview)
