@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["call", "resolve"]
+__all__ = ["call", "resolve", "stream"]
 
 
 def resolve(client: Any | None) -> Any:
@@ -35,3 +36,31 @@ async def call(client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+async def stream(client: Any, method: str, *args: Any, on_event: Callable[[Any], None], **kwargs: Any) -> Any:
+    """Call ``client.<method>(*args, stream=True, **kwargs)``, hand each event to ``on_event`` on
+    the kernel's loop as it arrives, and return the finished :class:`ImageResult`.
+
+    A sync client reads its stream in a worker thread; its events are passed to the loop
+    one by one, so a preview is shown while the next is still on the way.
+    """
+    fn = getattr(client, method)
+    if inspect.iscoroutinefunction(fn):
+        events = await fn(*args, stream=True, **kwargs)
+        try:
+            async for event in events:
+                on_event(event)
+        finally:
+            await events.aclose()
+        return events.result
+    loop = asyncio.get_running_loop()
+
+    def read() -> Any:
+        events = fn(*args, stream=True, **kwargs)
+        with events:
+            for event in events:
+                loop.call_soon_threadsafe(on_event, event)
+        return events.result
+
+    return await asyncio.to_thread(read)

@@ -161,7 +161,9 @@ class Gallery(StaticFallbackMixin, W.VBox):
 
     # ------------------------------------------------------------ tiles
     def _thumb_png(self, item: Any) -> bytes:
-        return png_bytes(imaging.thumbnail(_pil(item), self.thumb_px), max_bytes=THUMB_MAX_BYTES)
+        # a transparent image is shown over a checkerboard, as image tools do
+        thumb = imaging.on_checkerboard(imaging.thumbnail(_pil(item), self.thumb_px))
+        return png_bytes(thumb, max_bytes=THUMB_MAX_BYTES)
 
     def _render(self) -> None:
         # Without an explicit column count the grid fills the output's width and wraps, so four

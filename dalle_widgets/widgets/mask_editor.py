@@ -244,6 +244,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             value=size or (own if own in sizes else spec.default_size),
             layout=W.Layout(width="120px"),
         )
+        self._build_model_controls(spec)
         self.generate_button = button(
             "Generate", "Send image, mask and prompt", self.generate, "magic", "dalle-generate"
         )
@@ -282,9 +283,68 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             ],
             layout=W.Layout(flex_flow="row wrap", align_items="center"),
         )
-        self.children = (tools, ops, self.canvas, self.info, gen, self.status, self.staging_box)
+        self.children = (
+            tools,
+            ops,
+            self.canvas,
+            self.info,
+            gen,
+            self.model_controls,
+            self.status,
+            self.staging_box,
+        )
         self.add_class("dalle-mask-editor")
         self._install_keys()
+
+    def _build_model_controls(self, spec: Any) -> None:
+        """Quality, background, output format and streamed previews, where the model offers a choice.
+
+        Each control lists the values of the model table; a field with one value or none is not
+        shown (dall-e-2 shows none of them). "default" leaves the field unset.
+        """
+
+        def choice(label: str, values: tuple[str, ...], cls: str) -> W.Dropdown:
+            dd = W.Dropdown(
+                options=["default", *values],
+                value="default",
+                description=label,
+                layout=W.Layout(width="190px", display="" if len(values) > 1 else "none"),
+                style={"description_width": "72px"},
+            )
+            dd.add_class(cls)
+            return dd
+
+        self.quality_dd = choice("Quality", spec.qualities, "dalle-quality")
+        self.background_dd = choice("Background", spec.backgrounds, "dalle-background")
+        formats = tuple(f for f in spec.output_formats if f in ("png", "jpeg", "webp"))
+        self.format_dd = choice("Format", formats, "dalle-format")
+        self.stream_box = W.Checkbox(
+            value=bool(spec.streaming),
+            description="Stream previews",
+            indent=False,
+            layout=W.Layout(width="150px", display="" if spec.streaming else "none"),
+        )
+        self.stream_box.add_class("dalle-stream")
+        self.model_controls = W.HBox(
+            [self.quality_dd, self.background_dd, self.format_dd, self.stream_box],
+            layout=W.Layout(flex_flow="row wrap"),
+        )
+        #: previews of the images in flight, by index (shown at the end of the staging strip)
+        self.previews: dict[int, Image.Image] = {}
+        #: ``(type, index)`` of each streamed event shown, in order (previews, then finals)
+        self.stream_log: list[tuple[str, int]] = []
+
+    def request_options(self) -> dict[str, Any]:
+        """The model fields the controls set (unset ones left out), and ``stream``/``partial_images``."""
+        options = {
+            "quality": self.quality_dd.value,
+            "background": self.background_dd.value,
+            "output_format": self.format_dd.value,
+        }
+        options = {k: v for k, v in options.items() if v != "default"}
+        if self.stream_box.value and self.stream_box.layout.display != "none":
+            options.update(stream=True, partial_images=2)
+        return options
 
     def _install_keys(self) -> None:
         """Keyboard shortcuts while the pointer is over the canvas, never leaking to the notebook.
@@ -721,7 +781,10 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             return None
         image, mask = self._image, self._mask.copy()
         n, size = int(self.n_box.value), str(self.size_dd.value)
-        return self._tasks.start(lambda: self._run("edit", image, prompt=prompt, mask=mask, n=n, size=size))
+        options = self.request_options()
+        return self._tasks.start(
+            lambda: self._run("edit", image, prompt=prompt, mask=mask, n=n, size=size, **options)
+        )
 
     def more_like(self, index: int) -> Any:
         """Ask for variations of staged candidate ``index``; they join the staging strip."""
@@ -735,7 +798,12 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         client = _client.resolve(self._client)
         t0 = time.monotonic()
         label = "Generating" if op == "edit" else "Varying"
-        call = asyncio.ensure_future(_client.call(client, op, image, **kwargs))
+        if kwargs.pop("stream", False):
+            first = len(self.staging)
+            coro = _client.stream(client, op, image, on_event=lambda e: self._on_event(first, e), **kwargs)
+        else:
+            coro = _client.call(client, op, image, **kwargs)
+        call = asyncio.ensure_future(coro)
         try:
             while not call.done():
                 self.progress.value = (
@@ -747,12 +815,27 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         finally:
             if not call.done():
                 call.cancel()
+            if self.previews:
+                self.previews.clear()
+                self._render_staging()
         self.last_result = result
-        self.staging.extend(list(result))
+        known = {id(c) for c in self.staging}
+        self.staging.extend(im for im in result if id(im) not in known)
         self._render_staging()
         self.progress.value = f"✓ {len(result)} in {time.monotonic() - t0:.1f} s"
         self._set_status("")
         return result
+
+    def _on_event(self, first: int, event: Any) -> None:
+        """A streamed event: a preview replaces the last one of its image; a final image replaces
+        the preview in the staging strip (stored already, so it can be accepted at once)."""
+        self.stream_log.append((event.type, event.index))
+        if event.type == "partial":
+            self.previews[event.index] = event.image
+        else:
+            self.previews.pop(event.index, None)
+            self.staging.append(event.result)
+        self._render_staging()
 
     def cancel(self) -> bool:
         """Cancel the request in flight (the widget stays usable)."""
@@ -783,7 +866,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         cards = []
         for i, cand in enumerate(self.staging):
             pil = getattr(cand, "image", None) or imaging.to_pil(cand)
-            thumb = imaging.thumbnail(pil, STAGING_THUMB_PX)
+            thumb = imaging.on_checkerboard(imaging.thumbnail(pil, STAGING_THUMB_PX))
             img = W.Image(
                 value=png_bytes(thumb, max_bytes=40_000),
                 format="png",
@@ -805,6 +888,16 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
                 layout=W.Layout(margin="2px", border="1px solid #ddd", align_items="center"),
             )
             card.add_class("dalle-candidate")
+            cards.append(card)
+        for index, preview in sorted(self.previews.items()):
+            thumb = imaging.on_checkerboard(imaging.thumbnail(preview, STAGING_THUMB_PX))
+            img = W.Image(value=png_bytes(thumb, max_bytes=40_000), format="png")
+            img.layout = W.Layout(width=f"{thumb.size[0]}px", opacity="0.85")
+            card = W.VBox(
+                [img, W.HTML(f"<i>preview of image {index + 1}…</i>")],
+                layout=W.Layout(margin="2px", border="1px dashed #aaa", align_items="center"),
+            )
+            card.add_class("dalle-preview")
             cards.append(card)
         self.staging_box.children = tuple(cards)
 

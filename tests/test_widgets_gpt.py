@@ -1,0 +1,104 @@
+"""Widgets on a GPT image model through the real client and the offline engine (no browser).
+
+The editor's model controls come from the model table; a streamed Generate shows
+previews in the staging strip and replaces them with the stored final images; the
+gallery's Vary and the board's "vary all" work on a model without a variations endpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dalle_widgets.client import AsyncImagesClient, ImagesClient
+from dalle_widgets.widgets import Gallery, MaskEditor, MoodBoard
+
+
+@pytest.fixture(params=["async", "sync"])
+def gpt_client(request, offline_engine):
+    cls = AsyncImagesClient if request.param == "async" else ImagesClient
+    client = cls(api_key=offline_engine.token, base_url=offline_engine.base_url, model="gpt-image-2")
+    yield client
+    if request.param == "sync":
+        client.close()
+
+
+def _base(size: int = 256) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    return np.dstack([xx % 256, yy % 256, np.full_like(xx, 128)]).astype(np.uint8)
+
+
+def test_controls_follow_the_model_table() -> None:
+    dall_e = MaskEditor(_base(), client=ImagesClient(api_key="sk-x", base_url="http://127.0.0.1:9/v1"))
+    hidden = [dall_e.quality_dd, dall_e.background_dd, dall_e.format_dd, dall_e.stream_box]
+    assert all(c.layout.display == "none" for c in hidden) and dall_e.request_options() == {}
+    gpt = MaskEditor(
+        _base(),
+        client=ImagesClient(api_key="sk-x", base_url="http://127.0.0.1:9/v1", model="gpt-image-2.6-flare"),
+    )
+    assert gpt.quality_dd.options == ("default", "low", "medium", "high", "xhigh", "max", "auto")
+    assert gpt.format_dd.options == ("default", "png", "jpeg", "webp")
+    gpt.quality_dd.value, gpt.background_dd.value = "high", "transparent"
+    assert gpt.request_options() == {
+        "quality": "high",
+        "background": "transparent",
+        "stream": True,
+        "partial_images": 2,
+    }
+
+
+def test_streamed_generate_shows_previews_then_the_finals(gpt_client) -> None:
+    ed = MaskEditor(_base(), client=gpt_client, display_px=128, prompt="a red balloon", n=1, size="1024x1024")
+    ed.add_rectangle((64, 64, 192, 192))
+    ed.quality_dd.value = "low"
+    assert ed.generate() is not None
+    result = ed._tasks.wait(120)
+    assert ed.error is None, ed.status.value
+    kinds = [kind for kind, _index in ed.stream_log]
+    assert (
+        kinds[-1] == "completed" and "partial" in kinds and kinds.index("partial") < kinds.index("completed")
+    )
+    assert ed.previews == {} and len(ed.staging) == 1 and ed.staging[0] is result[0]
+    classes = [c._dom_classes for c in ed.staging_box.children]
+    assert classes == [("dalle-candidate",)]  # the preview card is gone, the final took its place
+    assert result[0].path.is_file() and result[0].info["quality"] == "low"
+
+
+def test_transparent_candidates_show_over_a_checkerboard(offline_engine) -> None:
+    client = AsyncImagesClient(
+        api_key=offline_engine.token, base_url=offline_engine.base_url, model="gpt-image-2"
+    )
+    ed = MaskEditor(
+        _base(), client=client, display_px=128, prompt="a sticker of a fox", n=1, size="1024x1024"
+    )
+    ed.add_rectangle((0, 0, 256, 256))
+    ed.background_dd.value, ed.format_dd.value, ed.stream_box.value = "transparent", "webp", False
+    ed.generate()
+    result = ed._tasks.wait(120)
+    assert result[0].image.mode == "RGBA" and result[0].path.suffix == ".webp"
+    import io
+
+    thumb = Image.open(io.BytesIO(ed.staging_box.children[0].children[0].value))
+    rgba = np.asarray(thumb.convert("RGBA"))
+    assert rgba[..., 3].min() == 255  # drawn over a checkerboard, no transparency sent to the browser
+    alpha = np.asarray(result[0].image)[..., 3]
+    clear = np.argwhere(alpha == 0)[0] * np.array(thumb.size[::-1]) // np.array(alpha.shape)
+    r, g, b, _ = rgba[tuple(clear)]
+    assert r == g == b and r in (204, 255)  # a checkerboard square where the image is clear
+
+
+def test_gallery_vary_and_board_vary_all_on_a_gpt_model(gpt_client, tmp_path: Path) -> None:
+    g = Gallery([_base()], client=gpt_client, thumb_px=64, vary_n=1)
+    g.vary(0)
+    g._tasks.wait(120)
+    assert g.error is None, g.status.value
+    child = g.lineage[0][0]
+    assert child.images[0].info["operation"] == "vary" and child.images[0].info["sent_as"] == "edit"
+    board = MoodBoard(tmp_path, client=gpt_client)
+    board.pin(_base(), caption="a")
+    board.vary_button.click()
+    board._tasks.wait(120)
+    assert "1 variations of 1 pinned" in board.status.value or "variation" in board.status.value
