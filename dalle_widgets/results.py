@@ -235,7 +235,9 @@ class ImageEvent:
     type : str
         ``"partial"`` (a preview, never stored) or ``"completed"`` (the final image).
     image : PIL.Image.Image
-        The preview, or the final image's pixels.
+        The preview, or the final image's pixels (decoded on first access).
+    data : bytes or None
+        A preview's file bytes as received (PNG, JPEG or WebP), for callers that forward them.
     index : int
         Which image of the request (0 to n - 1) the event belongs to.
     partial_index : int or None
@@ -253,7 +255,7 @@ class ImageEvent:
     <ImageEvent partial 4x4 image 0 preview 1>
     """
 
-    __slots__ = ("_image", "index", "partial_index", "result", "type", "usage")
+    __slots__ = ("_image", "data", "index", "partial_index", "result", "type", "usage")
 
     def __init__(
         self,
@@ -264,13 +266,15 @@ class ImageEvent:
         partial_index: int | None = None,
         result: GeneratedImage | None = None,
         usage: dict[str, Any] | None = None,
+        data: bytes | None = None,
     ) -> None:
         if type not in ("partial", "completed"):
             raise ValueError(f"type={type!r}: an image event is 'partial' or 'completed'")
-        if image is None and result is None:
-            raise ValueError("an image event needs an image or a result")
+        if image is None and result is None and data is None:
+            raise ValueError("an image event needs an image, its bytes or a result")
         self.type = type
         self._image = image
+        self.data = data
         self.index = index
         self.partial_index = partial_index
         self.result = result
@@ -279,8 +283,13 @@ class ImageEvent:
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            assert self.result is not None
-            self._image = self.result.image
+            if self.result is not None:
+                self._image = self.result.image
+            else:
+                try:
+                    self._image = imaging.to_pil(self.data, name="preview")
+                except ValueError as exc:
+                    raise ValueError(f"preview {self.partial_index} of image {self.index}: {exc}") from None
         return self._image
 
     def __repr__(self) -> str:

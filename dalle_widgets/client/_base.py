@@ -1196,16 +1196,16 @@ class BaseImagesClient:
         return read_event(sse, index, self._where(prepared), model=prepared.model, secrets=self._secrets())
 
     def _partial_event(self, prepared: PreparedRequest, item: StreamItem) -> ImageEvent:
-        """A preview as an event; decoded, never stored."""
-        from .. import imaging
+        """A preview as an event, never stored; its pixels are decoded when first looked at.
 
-        try:
-            image = imaging.to_pil(item.data, name="preview")
-        except ValueError as exc:
+        Only its format is checked here (a preview that is no image is an error now, not later).
+        """
+        if sniff(item.data) is None:
             raise InvalidResponseError(
-                f"{self._where(prepared)}: a preview is not an image ({exc})"
-            ) from None
-        return ImageEvent("partial", image, index=item.index, partial_index=item.partial_index)
+                f"{self._where(prepared)}: preview {item.partial_index} is not an image "
+                f"({len(item.data):,} bytes starting {item.data[:16]!r})"
+            )
+        return ImageEvent("partial", index=item.index, partial_index=item.partial_index, data=item.data)
 
     def _completed_event(
         self, prepared: PreparedRequest, item: StreamItem, request_id: str | None, engine: str | None
