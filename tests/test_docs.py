@@ -225,6 +225,7 @@ def test_every_notebook_has_its_guide_page() -> None:
         "03-outpainting.ipynb",
         "04-variations-and-mood-board.ipynb",
         "05-endpoints.ipynb",
+        "06-gpt-image.ipynb",
     ]
     for path in NOTEBOOKS:
         assert f"`{path.name}`" in guide, f"docs/guide/index.md does not mention {path.name}"
