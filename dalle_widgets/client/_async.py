@@ -238,15 +238,19 @@ class AsyncImagesClient(BaseImagesClient):
         api.openai.com a model past it is refused before sending.
         """
         with self._leaving(self._where()):
-            response = await self._send(
-                "GET",
-                self._settings.url("models"),
-                where=self._where(),
-                limit=MAX_MODELS_BODY,
-                headers=self._headers(),
-                timeout=self._timeout,
-            )
-            return self._list_models(response)  # type: ignore[arg-type]
+            return await self._models()
+
+    async def _models(self) -> ModelIds:
+        """:meth:`models` inside the exit (see :meth:`_leaving`)."""
+        response = await self._send(
+            "GET",
+            self._settings.url("models"),
+            where=self._where(),
+            limit=MAX_MODELS_BODY,
+            headers=self._headers(),
+            timeout=self._timeout,
+        )
+        return self._list_models(response)  # type: ignore[arg-type]
 
     async def _dispatch(self, prepared: PreparedRequest, cache: str | None) -> ImageResult | AsyncImageStream:
         if prepared.stream:
@@ -275,59 +279,62 @@ class AsyncImagesClient(BaseImagesClient):
             stream.result = hit
             return
         with self._leaving(self._where(prepared)):
-            started = time.perf_counter()
-            response = await self._send(
-                prepared.method,
-                prepared.url,
-                where=self._where(prepared),
-                model=prepared.model,
-                limit=self._answer_limit(prepared),
-                stream=True,
-                **self._request_kwargs(prepared),
-            )
-            request_id = response.headers.get("x-request-id")
-            engine = response.headers.get("x-dalle-widgets-engine")
+            async for event in self._stream_answer(prepared, mode, stream):
+                yield event
+
+    async def _stream_answer(
+        self, prepared: PreparedRequest, mode: str, stream: AsyncImageStream
+    ) -> AsyncIterator[ImageEvent]:
+        """The events of a stream (or of a JSON answer to it), inside the exit."""
+        started = time.perf_counter()
+        response = await self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            limit=self._answer_limit(prepared),
+            stream=True,
+            **self._request_kwargs(prepared),
+        )
+        request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
+        try:
+            if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
+                reply = await self._read_reply(response, self._answer_limit(prepared), end_of(self._total))
+                raws, usage = self._read_images(prepared, reply)  # type: ignore[arg-type]
+                limit = self._image_limit(prepared)
+                raws = list(await asyncio.gather(*(self._fetch(raw, i, limit) for i, raw in enumerate(raws))))
+                result = await asyncio.to_thread(
+                    self._store_answer, prepared, raws, request_id, engine, mode, started, usage
+                )
+                for event in self._replayed_events(result):
+                    yield event
+                stream.result = result
+                return
+            images: list[GeneratedImage] = []
+            decoder = SSEDecoder()
             try:
-                if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
-                    reply = await self._read_reply(
-                        response, self._answer_limit(prepared), end_of(self._total)
-                    )
-                    raws, usage = self._read_images(prepared, reply)  # type: ignore[arg-type]
-                    limit = self._image_limit(prepared)
-                    raws = list(
-                        await asyncio.gather(*(self._fetch(raw, i, limit) for i, raw in enumerate(raws)))
-                    )
-                    result = await asyncio.to_thread(
-                        self._store_answer, prepared, raws, request_id, engine, mode, started, usage
-                    )
-                    for event in self._replayed_events(result):
+                async for line in self._lines(response, self._stream_limit(prepared)):
+                    sse = decoder.feed(line)
+                    item = None if sse is None else self._read_event(prepared, sse, len(images))
+                    if item is None:
+                        continue
+                    if item.kind == "partial":
+                        yield self._partial_event(prepared, item)
+                    else:
+                        # the disk write runs in a worker thread: the event loop never waits on I/O
+                        event = await asyncio.to_thread(
+                            self._completed_event, prepared, item, request_id, engine
+                        )
+                        images.append(event.result)
                         yield event
-                    stream.result = result
-                    return
-                images: list[GeneratedImage] = []
-                decoder = SSEDecoder()
-                try:
-                    async for line in self._lines(response, self._stream_limit(prepared)):
-                        sse = decoder.feed(line)
-                        item = None if sse is None else self._read_event(prepared, sse, len(images))
-                        if item is None:
-                            continue
-                        if item.kind == "partial":
-                            yield self._partial_event(prepared, item)
-                        else:
-                            # the disk write runs in a worker thread: the event loop never waits on I/O
-                            event = await asyncio.to_thread(
-                                self._completed_event, prepared, item, request_id, engine
-                            )
-                            images.append(event.result)
-                            yield event
-                except (httpx.TransportError, TimeoutError, ValueError) as exc:
-                    raise self._stream_cut(prepared, images, exc) from exc
-            finally:
-                await response.aclose()
-            stream.result = await asyncio.to_thread(
-                self._finish_stream, prepared, images, request_id, mode, started
-            )
+            except (httpx.TransportError, TimeoutError, ValueError) as exc:
+                raise self._stream_cut(prepared, images, exc) from exc
+        finally:
+            await response.aclose()
+        stream.result = await asyncio.to_thread(
+            self._finish_stream, prepared, images, request_id, mode, started
+        )
 
     async def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
         """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
@@ -338,24 +345,28 @@ class AsyncImagesClient(BaseImagesClient):
         if hit is not None:
             return hit
         with self._leaving(self._where(prepared)):
-            started = time.perf_counter()
-            response = await self._send(
-                prepared.method,
-                prepared.url,
-                where=self._where(prepared),
-                model=prepared.model,
-                limit=self._answer_limit(prepared),
-                **self._request_kwargs(prepared),
-            )
-            request_id = response.headers.get("x-request-id")
-            engine = response.headers.get("x-dalle-widgets-engine")
-            raws, usage = self._read_images(prepared, response)  # type: ignore[arg-type]
-            limit = self._image_limit(prepared)
-            raws = list(await asyncio.gather(*(self._fetch(raw, i, limit) for i, raw in enumerate(raws))))
-            # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
-            return await asyncio.to_thread(
-                self._store_answer, prepared, raws, request_id, engine, mode, started, usage
-            )
+            return await self._answer(prepared, mode)
+
+    async def _answer(self, prepared: PreparedRequest, mode: str) -> ImageResult:
+        """Send, read, download and store: :meth:`send` inside the exit (see :meth:`_leaving`)."""
+        started = time.perf_counter()
+        response = await self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            limit=self._answer_limit(prepared),
+            **self._request_kwargs(prepared),
+        )
+        request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
+        raws, usage = self._read_images(prepared, response)  # type: ignore[arg-type]
+        limit = self._image_limit(prepared)
+        raws = list(await asyncio.gather(*(self._fetch(raw, i, limit) for i, raw in enumerate(raws))))
+        # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
+        return await asyncio.to_thread(
+            self._store_answer, prepared, raws, request_id, engine, mode, started, usage
+        )
 
     # --- transport ------------------------------------------------------------------------------
 

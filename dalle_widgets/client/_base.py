@@ -19,14 +19,12 @@ sending, such as a stream) share it:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -277,6 +275,61 @@ def _form_value(value: Any) -> str:
     return str(value)
 
 
+class _Exit:
+    """The one exit of every public call of a client, sync or async, stream or not.
+
+    An error of the tree leaves scrubbed (:func:`~dalle_widgets.errors.scrub` with the
+    client's key) and without the frames below the exit: those frames hold what the server
+    sent (bodies, parsed JSON, headers) in their local variables, which a verbose traceback
+    (``%xmode Verbose``) or a debugger would print. Any other exception (a library's error no
+    mapping foresaw, a parser's surprise) leaves as an :class:`InvalidResponseError` chained
+    to it, so ``except DalleWidgetsError`` catches whatever a server can cause. Cancellation
+    and ``KeyboardInterrupt`` pass through untouched.
+
+    Public methods keep only their arguments and the prepared request as locals above the
+    exit; the work that handles the answer runs in helpers called inside it.
+    """
+
+    __slots__ = ("_client", "_where")
+
+    def __init__(self, client: BaseImagesClient, where: str) -> None:
+        self._client = client
+        self._where = where
+
+    def __repr__(self) -> str:
+        return "<dalle_widgets client exit>"
+
+    def __enter__(self) -> _Exit:
+        return self
+
+    def __exit__(self, typ: Any, value: BaseException | None, tb: Any) -> bool:
+        if value is None or not isinstance(value, Exception):
+            return False
+        client = self._client
+        if isinstance(value, DalleWidgetsError):
+            client._scrub(value)
+            _drop_frames(value)
+            return False
+        detail = redact(str(value) or type(value).__name__, *client._secrets())[:300]
+        error = InvalidResponseError(
+            f"{self._where}: could not handle the answer ({type(value).__name__}: {detail})"
+        )
+        client._scrub(value)
+        _drop_frames(value)
+        del value, tb  # this frame shows in the traceback of the error raised here
+        raise client._scrub(error)
+
+
+def _drop_frames(error: BaseException) -> None:
+    """Forget the frames of ``error`` and of every exception chained to it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+
+
 class BaseImagesClient:
     """Configuration, validation, request building and result handling (no I/O)."""
 
@@ -396,26 +449,9 @@ class BaseImagesClient:
         """``error`` with this client's key (and anything like a credential) redacted everywhere."""
         return scrub(error, *self._secrets())
 
-    @contextlib.contextmanager
-    def _leaving(self, where: str) -> Iterator[None]:
-        """The one exit of every public call (sync or async: wrap the body in ``with``).
-
-        An error of the tree leaves scrubbed; any other exception (a bug in a parser, a
-        library's error no mapping foresaw) leaves as an :class:`InvalidResponseError`
-        chained to it, so ``except DalleWidgetsError`` catches whatever a server can cause.
-        Cancellation and ``KeyboardInterrupt`` pass through untouched.
-        """
-        try:
-            yield
-        except DalleWidgetsError as exc:
-            self._scrub(exc)
-            raise
-        except Exception as exc:
-            detail = redact(str(exc) or type(exc).__name__, *self._secrets())[:300]
-            error = InvalidResponseError(
-                f"{where}: could not handle the answer ({type(exc).__name__}: {detail})"
-            )
-            raise self._scrub(error) from self._scrub(exc)
+    def _leaving(self, where: str) -> _Exit:
+        """The one exit of every public call (sync or async): ``with self._leaving(where): ...``."""
+        return _Exit(self, where)
 
     @property
     def _total(self) -> float | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -77,8 +77,8 @@ class Reply:
     """
 
     status_code: int
-    headers: httpx.Headers
-    content: bytes
+    headers: httpx.Headers = field(repr=False)
+    content: bytes = field(repr=False)  # what the server sent is never shown in a traceback
 
     @property
     def is_success(self) -> bool:

@@ -14,7 +14,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pybase64
@@ -71,9 +71,9 @@ class RawImage:
     reason it is unusable (so that one bad item does not cost the good ones of the same answer).
     """
 
-    data: bytes | None = None
-    url: str | None = None
-    revised_prompt: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+    url: str | None = field(default=None, repr=False)
+    revised_prompt: str | None = field(default=None, repr=False)
     error: DalleWidgetsError | None = None
 
 

@@ -279,15 +279,19 @@ class ImagesClient(BaseImagesClient):
         api.openai.com a model past it is refused before sending.
         """
         with self._leaving(self._where()):
-            response = self._send(
-                "GET",
-                self._settings.url("models"),
-                where=self._where(),
-                limit=MAX_MODELS_BODY,
-                headers=self._headers(),
-                timeout=self._timeout,
-            )
-            return self._list_models(response)  # type: ignore[arg-type]
+            return self._models()
+
+    def _models(self) -> ModelIds:
+        """:meth:`models` inside the exit (see :meth:`_leaving`)."""
+        response = self._send(
+            "GET",
+            self._settings.url("models"),
+            where=self._where(),
+            limit=MAX_MODELS_BODY,
+            headers=self._headers(),
+            timeout=self._timeout,
+        )
+        return self._list_models(response)  # type: ignore[arg-type]
 
     def _dispatch(self, prepared: PreparedRequest, cache: str | None) -> ImageResult | ImageStream:
         return self.stream(prepared, cache=cache) if prepared.stream else self.send(prepared, cache=cache)
@@ -314,47 +318,53 @@ class ImagesClient(BaseImagesClient):
             stream.result = hit
             return
         with self._leaving(self._where(prepared)):
-            started = time.perf_counter()
-            response = self._send(
-                prepared.method,
-                prepared.url,
-                where=self._where(prepared),
-                model=prepared.model,
-                limit=self._answer_limit(prepared),
-                stream=True,
-                **self._request_kwargs(prepared),
-            )
-            request_id = response.headers.get("x-request-id")
-            engine = response.headers.get("x-dalle-widgets-engine")
+            yield from self._stream_answer(prepared, mode, stream)
+
+    def _stream_answer(
+        self, prepared: PreparedRequest, mode: str, stream: ImageStream
+    ) -> Iterator[ImageEvent]:
+        """The events of a stream (or of a JSON answer to it), inside the exit."""
+        started = time.perf_counter()
+        response = self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            limit=self._answer_limit(prepared),
+            stream=True,
+            **self._request_kwargs(prepared),
+        )
+        request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
+        try:
+            if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
+                reply = self._read_reply(response, self._answer_limit(prepared), end_of(self._total))
+                raws, usage = self._read_images(prepared, reply)  # type: ignore[arg-type]
+                limit = self._image_limit(prepared)
+                raws = [self._fetch(raw, i, limit) for i, raw in enumerate(raws)]
+                result = self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
+                yield from self._replayed_events(result)
+                stream.result = result
+                return
+            images: list[GeneratedImage] = []
+            decoder = SSEDecoder()
             try:
-                if not self._is_event_stream(response):  # a server that ignored stream=true: one JSON answer
-                    reply = self._read_reply(response, self._answer_limit(prepared), end_of(self._total))
-                    raws, usage = self._read_images(prepared, reply)  # type: ignore[arg-type]
-                    limit = self._image_limit(prepared)
-                    raws = [self._fetch(raw, i, limit) for i, raw in enumerate(raws)]
-                    result = self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
-                    yield from self._replayed_events(result)
-                    stream.result = result
-                    return
-                images: list[GeneratedImage] = []
-                decoder = SSEDecoder()
-                try:
-                    for line in self._lines(response, self._stream_limit(prepared)):
-                        sse = decoder.feed(line)
-                        item = None if sse is None else self._read_event(prepared, sse, len(images))
-                        if item is None:
-                            continue
-                        if item.kind == "partial":
-                            yield self._partial_event(prepared, item)
-                        else:
-                            event = self._completed_event(prepared, item, request_id, engine)
-                            images.append(event.result)
-                            yield event
-                except (httpx.TransportError, TimeoutError, ValueError) as exc:
-                    raise self._stream_cut(prepared, images, exc) from exc
-            finally:
-                response.close()
-            stream.result = self._finish_stream(prepared, images, request_id, mode, started)
+                for line in self._lines(response, self._stream_limit(prepared)):
+                    sse = decoder.feed(line)
+                    item = None if sse is None else self._read_event(prepared, sse, len(images))
+                    if item is None:
+                        continue
+                    if item.kind == "partial":
+                        yield self._partial_event(prepared, item)
+                    else:
+                        event = self._completed_event(prepared, item, request_id, engine)
+                        images.append(event.result)
+                        yield event
+            except (httpx.TransportError, TimeoutError, ValueError) as exc:
+                raise self._stream_cut(prepared, images, exc) from exc
+        finally:
+            response.close()
+        stream.result = self._finish_stream(prepared, images, request_id, mode, started)
 
     def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
         """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
@@ -365,21 +375,25 @@ class ImagesClient(BaseImagesClient):
         if hit is not None:
             return hit
         with self._leaving(self._where(prepared)):
-            started = time.perf_counter()
-            response = self._send(
-                prepared.method,
-                prepared.url,
-                where=self._where(prepared),
-                model=prepared.model,
-                limit=self._answer_limit(prepared),
-                **self._request_kwargs(prepared),
-            )
-            request_id = response.headers.get("x-request-id")
-            engine = response.headers.get("x-dalle-widgets-engine")
-            raws, usage = self._read_images(prepared, response)  # type: ignore[arg-type]
-            limit = self._image_limit(prepared)
-            raws = [self._fetch(raw, i, limit) for i, raw in enumerate(raws)]
-            return self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
+            return self._answer(prepared, mode)
+
+    def _answer(self, prepared: PreparedRequest, mode: str) -> ImageResult:
+        """Send, read, download and store: :meth:`send` inside the exit (see :meth:`_leaving`)."""
+        started = time.perf_counter()
+        response = self._send(
+            prepared.method,
+            prepared.url,
+            where=self._where(prepared),
+            model=prepared.model,
+            limit=self._answer_limit(prepared),
+            **self._request_kwargs(prepared),
+        )
+        request_id = response.headers.get("x-request-id")
+        engine = response.headers.get("x-dalle-widgets-engine")
+        raws, usage = self._read_images(prepared, response)  # type: ignore[arg-type]
+        limit = self._image_limit(prepared)
+        raws = [self._fetch(raw, i, limit) for i, raw in enumerate(raws)]
+        return self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
 
     # --- transport ------------------------------------------------------------------------------
 
