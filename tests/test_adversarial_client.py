@@ -183,3 +183,34 @@ def test_a_drip_fed_download_stops_at_the_timeout(twin, fake_openai) -> None:
     fake_openai.queue(Answer(json={"created": 1, "data": [{"url": fake_openai.add_file(slow)}]}))
     with pytest.raises(errors.APITimeoutError, match="image 0 download"):
         twin(timeout=1.0, max_retries=0).generate("a fox", size="256x256", response_format="url")
+
+
+# --- event streams: the same limits ---------------------------------------------------------------
+
+
+def _drain(client, stream) -> list:
+    if client.is_async:
+
+        async def read() -> list:
+            return [event async for event in stream]
+
+        return client.loop.run_until_complete(read())
+    return list(stream)
+
+
+def test_a_slow_event_stream_stops_at_the_timeout(twin, fake_openai) -> None:
+    """Each event arrives in time (0.4 s apart); the stream as a whole does not (timeout 1 s)."""
+    client = twin(model="gpt-image-2", timeout=1.0, max_retries=0)
+    fake_openai.queue(Answer(event_delay=0.4))
+    with pytest.raises(errors.InvalidResponseError, match="the stream was cut"):
+        _drain(client, client.generate("a fox", stream=True, partial_images=3, size="1024x1024", cache="off"))
+
+
+def test_an_endless_event_stream_is_cut_at_its_size_limit(twin, fake_openai) -> None:
+    from tests.fixtures.fake_openai import sse
+
+    filler = sse("keepalive", {"type": "keepalive", "pad": "x" * 1_000_000})
+    fake_openai.queue(Answer(events=[filler] * 80))  # 80 MB of events that are not images
+    client = twin(model="gpt-image-2", max_retries=0)
+    with pytest.raises(errors.InvalidResponseError, match="larger than"):
+        _drain(client, client.generate("a fox", stream=True, size="1024x1024", cache="off"))
