@@ -696,6 +696,10 @@ def _fail(result: OutpaintResult, index: int, exc: BaseException, on_error: str)
 
 #: ``on_progress(done, total, canvas, record)``, called after each frame.
 Progress = Callable[[int, int, OutpaintCanvas, FrameRecord], Any]
+#: ``on_preview(frame_index, box, image)``, called with each streamed preview of a frame.
+Preview = Callable[[int, tuple[int, ...], Image.Image], Any]
+#: Previews asked for per frame when ``on_preview`` is given.
+PREVIEWS_PER_FRAME = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -705,6 +709,8 @@ class _Edit:
     image: Image.Image
     mask: np.ndarray
     kwargs: dict[str, Any]
+    index: int = 0
+    box: tuple[int, ...] = ()
 
 
 #: What a step hands the driver: an edit to send, or a frame just blended in.
@@ -770,7 +776,8 @@ class _Run:
             image, mask = _frame_request(result.canvas, box, request)
             logger.info("outpaint: frame %d of %d at %s", i + 1, len(boxes), box)
             try:
-                answer = yield _Edit(image, mask, {"size": f"{request}x{request}", **self.edit_kwargs})
+                kwargs = {"size": f"{request}x{request}", **self.edit_kwargs}
+                answer = yield _Edit(image, mask, kwargs, i, tuple(int(v) for v in box))
                 result.canvas, record = _after_frame(result.canvas, box, answer, self.feather, i, request)
             except BaseException as exc:
                 _finish(
@@ -800,6 +807,7 @@ def run(
     feather: float = 32,
     on_progress: Progress | None = None,
     on_error: str = "raise",
+    on_preview: Preview | None = None,
     **edit_kwargs: Any,
 ) -> OutpaintResult:
     """Fill a canvas frame by frame through ``client.edit`` (an :class:`ImagesClient`).
@@ -831,6 +839,11 @@ def run(
         When a frame fails: raise :class:`OutpaintIncomplete` (its ``.result``
         holds the finished frames) or return the partial result with ``.error``
         set. Either way the composite so far is stored and nothing is lost.
+    on_preview : callable, optional
+        Stream each frame (a model that streams: the GPT image models) and call
+        ``on_preview(frame_index, box, image)`` with each preview as it arrives;
+        ``image`` is the preview of the whole request square, ``box`` the frame's
+        place on the canvas. Previews are never stored.
     **edit_kwargs
         Passed to ``client.edit`` (``model``, ``size``, ``seed``, ``user``, ``cache``...).
 
@@ -873,12 +886,43 @@ def run(
             step = job.step()
             continue
         try:
-            answer = client.edit(step.image, prompt, mask=step.mask, n=1, **step.kwargs)
+            if on_preview is None:
+                answer = client.edit(step.image, prompt, mask=step.mask, n=1, **step.kwargs)
+            else:
+                answer = _streamed(client, step, prompt, on_preview)
         except BaseException as exc:  # the step function stores what is done, then raises or returns
             step = job.step(error=exc)
         else:
             step = job.step(answer)
     return step
+
+
+def _streamed(client: Any, step: _Edit, prompt: str, on_preview: Preview) -> Any:
+    """One frame as a streamed edit: each preview to ``on_preview``, then the finished result."""
+    events = client.edit(
+        step.image, prompt, mask=step.mask, n=1, stream=True, partial_images=PREVIEWS_PER_FRAME, **step.kwargs
+    )
+    with events:
+        for event in events:
+            if event.type == "partial":
+                on_preview(step.index, step.box, event.image)
+    return events.result
+
+
+async def _astreamed(client: Any, step: _Edit, prompt: str, on_preview: Preview) -> Any:
+    """The async twin of :func:`_streamed`; ``on_preview`` may be a coroutine function."""
+    events = await client.edit(
+        step.image, prompt, mask=step.mask, n=1, stream=True, partial_images=PREVIEWS_PER_FRAME, **step.kwargs
+    )
+    try:
+        async for event in events:
+            if event.type == "partial":
+                shown = on_preview(step.index, step.box, event.image)
+                if inspect.isawaitable(shown):
+                    await shown
+    finally:
+        await events.aclose()
+    return events.result
 
 
 async def arun(
@@ -892,6 +936,7 @@ async def arun(
     feather: float = 32,
     on_progress: Progress | None = None,
     on_error: str = "raise",
+    on_preview: Preview | None = None,
     **edit_kwargs: Any,
 ) -> OutpaintResult:
     """The async twin of :func:`run`, awaiting ``client.edit`` on an :class:`AsyncImagesClient`.
@@ -937,7 +982,10 @@ async def arun(
             step = await asyncio.to_thread(job.step)
             continue
         try:
-            answer = await client.edit(step.image, prompt, mask=step.mask, n=1, **step.kwargs)
+            if on_preview is None:
+                answer = await client.edit(step.image, prompt, mask=step.mask, n=1, **step.kwargs)
+            else:
+                answer = await _astreamed(client, step, prompt, on_preview)
         except Exception as exc:
             step = await asyncio.to_thread(job.step, None, exc)
         except BaseException as exc:

@@ -102,3 +102,18 @@ def test_gallery_vary_and_board_vary_all_on_a_gpt_model(gpt_client, tmp_path: Pa
     board.vary_button.click()
     board._tasks.wait(120)
     assert "1 variations of 1 pinned" in board.status.value or "variation" in board.status.value
+
+
+def test_outpaint_frames_show_streamed_previews(gpt_client) -> None:
+    from dalle_widgets.widgets import OutpaintEditor
+
+    ed = OutpaintEditor(_base(512), client=gpt_client, display_px=256)
+    ed.prompt.value = "a wide landscape"
+    ed.set_margins(right=512)
+    assert len(ed.plan) >= 1 and ed.streams(gpt_client)
+    ed.generate()
+    result = ed._tasks.wait(300)
+    assert ed.error is None, ed.status.value
+    assert result.complete and ed.image.size == (1024, 512)
+    assert ed.preview_log and set(ed.preview_log) <= set(range(len(ed.plan)))  # previews of each frame
+    assert all(f.path is None or Path(f.path).is_file() for f in ed.frames_done)

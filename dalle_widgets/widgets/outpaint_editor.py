@@ -27,6 +27,7 @@ from ipycanvas import MultiCanvas
 from PIL import Image
 
 from .. import imaging, outpaint
+from ..models import lookup
 from . import _client
 from ._canvas import Viewport, hold, rgba
 from ._static import StaticFallbackMixin
@@ -88,6 +89,8 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         self.plan: list[tuple[int, int, int, int]] = []
         self.result: Any = None
         self.frames_done: list[Any] = []
+        #: the frame index of each streamed preview drawn, in order
+        self.preview_log: list[int] = []
         self._current: tuple[int, int, int, int] | None = None
         self._build_ui(prompt, int(max_margin))
         self._tasks = TaskRunner(
@@ -374,6 +377,8 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             self._redraw()
 
         options = {"frame": self.frame, "frames": frames, "feather": self.feather, "on_progress": on_progress}
+        if self.streams(client):
+            options["on_preview"] = self._show_preview
         if inspect.iscoroutinefunction(getattr(client, "edit", None)):
             result = await outpaint.arun(client, canvas, prompt, **options)
         else:  # a sync client: run the blocking driver in a worker thread
@@ -384,6 +389,25 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         self._redraw()
         self.progress_label.value = f"✓ filled in {time.monotonic() - t0:.1f} s"
         return result
+
+    @staticmethod
+    def streams(client: Any) -> bool:
+        """Whether fills through ``client`` stream previews (its model streams, images protocol)."""
+        model = getattr(client, "model", None)
+        if not model or getattr(client, "protocol", "images") != "images":
+            return False
+        return lookup(model, warn=False).streaming
+
+    def _show_preview(self, index: int, box: tuple[int, ...], image: Image.Image) -> None:
+        """Draw a streamed preview of frame ``index`` into its box on the canvas (replaced by the
+        blended frame when it is done)."""
+        self.preview_log.append(index)
+        x0, y0, x1, y1 = box
+        (a, b), (c, d) = self._viewport.to_display(x0, y0), self._viewport.to_display(x1, y1)
+        w, h = max(1, round(c - a)), max(1, round(d - b))
+        shown = imaging.on_checkerboard(image).resize((w, h), Image.Resampling.BILINEAR).convert("RGBA")
+        with hold():
+            self.view[0].put_image_data(rgba(np.asarray(shown)), round(a), round(b))
 
     def cancel(self) -> bool:
         """Stop after the frame in flight; finished frames stay on the canvas (Fill resumes)."""
