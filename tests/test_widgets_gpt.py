@@ -97,11 +97,14 @@ def test_gallery_vary_and_board_vary_all_on_a_gpt_model(gpt_client, tmp_path: Pa
     assert g.error is None, g.status.value
     child = g.lineage[0][0]
     assert child.images[0].info["operation"] == "vary" and child.images[0].info["sent_as"] == "edit"
+    assert child.stream_log[-1][0] == "completed"  # streamed (the engine sends no preview of a whole edit)
     board = MoodBoard(tmp_path, client=gpt_client)
     board.pin(_base(), caption="a")
     board.vary_button.click()
     board._tasks.wait(120)
-    assert "1 variations of 1 pinned" in board.status.value or "variation" in board.status.value
+    assert board._tasks.last_error is None, board.status.value
+    varied = board.variations_box.children[0].images[0]
+    assert varied.info["operation"] == "vary" and varied.info["sent_as"] == "edit"
 
 
 def test_outpaint_frames_show_streamed_previews(gpt_client) -> None:
@@ -117,3 +120,23 @@ def test_outpaint_frames_show_streamed_previews(gpt_client) -> None:
     assert result.complete and ed.image.size == (1024, 512)
     assert ed.preview_log and set(ed.preview_log) <= set(range(len(ed.plan)))  # previews of each frame
     assert all(f.path is None or Path(f.path).is_file() for f in ed.frames_done)
+
+
+@pytest.mark.parametrize("cls", [AsyncImagesClient, ImagesClient])
+def test_gallery_vary_tiles_show_previews_then_the_finals(fake_openai, cls) -> None:
+    from tests.fixtures.fake_openai import FAKE_KEY
+
+    client = cls(api_key=FAKE_KEY, base_url=fake_openai.base_url, model="gpt-image-2")
+    g = Gallery([_base()], client=client, thumb_px=64, vary_n=2)
+    g.vary(0)
+    g._tasks.wait(60)
+    assert g.error is None, g.status.value
+    child = g.lineage[0][0]
+    assert child.stream_log == [("partial", 0), ("partial", 0), ("completed", 0)] * 1 + [
+        ("partial", 1),
+        ("partial", 1),
+        ("completed", 1),
+    ]
+    assert fake_openai.last.form["stream"] == "true" and fake_openai.last.path == "/v1/images/edits"
+    assert child.previews == {} and len(child.images) == 2
+    assert all("dalle-preview" not in tile._dom_classes for tile in child.grid.children)

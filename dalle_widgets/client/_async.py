@@ -207,9 +207,11 @@ class AsyncImagesClient(BaseImagesClient):
         output_format: str | None = None,
         output_compression: int | None = None,
         moderation: str | None = None,
+        stream: bool = False,
+        partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: str | None = None,
-    ) -> ImageResult:
+    ) -> ImageResult | AsyncImageStream:
         """Make ``n`` variations of ``image`` (see :meth:`ImagesClient.vary`)."""
         prepared = self.prepare(
             "vary",
@@ -226,9 +228,11 @@ class AsyncImagesClient(BaseImagesClient):
             output_format=output_format,
             output_compression=output_compression,
             moderation=moderation,
+            stream=stream,
+            partial_images=partial_images,
             extra_body=extra_body,
         )
-        return await self.send(prepared, cache=cache)
+        return await self._dispatch(prepared, cache)
 
     async def models(self) -> ModelIds:
         """The model ids the endpoint lists at ``GET /models``, as a list of str.

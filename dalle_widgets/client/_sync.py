@@ -242,15 +242,18 @@ class ImagesClient(BaseImagesClient):
         output_format: str | None = None,
         output_compression: int | None = None,
         moderation: str | None = None,
+        stream: bool = False,
+        partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: str | None = None,
-    ) -> ImageResult:
+    ) -> ImageResult | ImageStream:
         """Make ``n`` variations of ``image``.
 
         dall-e-2 has a variations endpoint. A model without one (every GPT image model)
         gets an edit of the whole image, no mask, with a variation instruction
         (:data:`~dalle_widgets.client.VARY_PROMPT`): priced as an edit, and recorded as
-        ``vary`` in the provenance.
+        ``vary`` in the provenance. Such a variation can stream (``stream=True``, as
+        :meth:`generate`); dall-e-2's cannot.
         """
         prepared = self.prepare(
             "vary",
@@ -267,9 +270,11 @@ class ImagesClient(BaseImagesClient):
             output_format=output_format,
             output_compression=output_compression,
             moderation=moderation,
+            stream=stream,
+            partial_images=partial_images,
             extra_body=extra_body,
         )
-        return self.send(prepared, cache=cache)
+        return self._dispatch(prepared, cache)
 
     def models(self) -> ModelIds:
         """The model ids the endpoint lists at ``GET /models``, as a list of str.

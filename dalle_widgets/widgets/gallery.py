@@ -80,6 +80,17 @@ def _as_list(images: Any) -> list[Any]:
     return list(images)
 
 
+def _streams(client: Any) -> bool:
+    """Whether variations through ``client`` stream: its model makes them as streamed edits."""
+    from ..models import lookup
+
+    model = getattr(client, "model", None)
+    if not model or getattr(client, "protocol", "images") != "images":
+        return False
+    spec = lookup(model, warn=False)
+    return spec.streaming and not spec.supports("vary") and spec.supports("edit")
+
+
 def _pil(item: Any) -> Image.Image:
     im = getattr(item, "image", None)  # GeneratedImage, BoardItem
     return im if isinstance(im, Image.Image) else imaging.to_pil(item)
@@ -141,6 +152,10 @@ class Gallery(StaticFallbackMixin, W.VBox):
         self.editor: Any = None
         self._select_callbacks: list[Callable[[Any], None]] = []
         self._events: list[Any] = []
+        #: previews of images on their way (streamed variations), by index, shown after the tiles
+        self.previews: dict[int, Image.Image] = {}
+        #: ``(type, index)`` of each streamed event shown, in order
+        self.stream_log: list[tuple[str, int]] = []
         self._tasks = TaskRunner(
             on_error=lambda line: self._set_status(line, error=True),
             on_cancel=lambda: self._set_status("Cancelled"),
@@ -176,7 +191,28 @@ class Gallery(StaticFallbackMixin, W.VBox):
         self._events = []
         for i, item in enumerate(self.images):
             self._tiles.append(self._tile(i, item))
-        self.grid.children = tuple(self._tiles)
+        previews = [self._preview_tile(i, im) for i, im in sorted(self.previews.items())]
+        self.grid.children = (*self._tiles, *previews)
+
+    def _preview_tile(self, index: int, image: Image.Image) -> W.VBox:
+        """A preview of image ``index`` on its way: a picture and a caption, no buttons yet."""
+        thumb = imaging.on_checkerboard(imaging.thumbnail(image, self.thumb_px))
+        pic = W.Image(value=png_bytes(thumb, max_bytes=THUMB_MAX_BYTES), format="png")
+        pic.layout = W.Layout(width=f"{thumb.size[0]}px", opacity="0.85")
+        tile = W.VBox([pic, W.HTML(f"<i>preview of image {index + 1}…</i>")])
+        tile.add_class("dalle-preview")
+        return tile
+
+    def show_event(self, event: Any) -> None:
+        """Show one streamed event: a preview replaces the last one of its image in a tile; a final
+        image (already stored) replaces its preview as a full tile."""
+        self.stream_log.append((event.type, event.index))
+        if event.type == "partial":
+            self.previews[event.index] = event.image
+        else:
+            self.previews.pop(event.index, None)
+            self.images.append(event.result)
+        self._render()
 
     def _tile(self, i: int, item: Any) -> W.VBox:
         info = _info(item)
@@ -309,17 +345,29 @@ class Gallery(StaticFallbackMixin, W.VBox):
     async def _vary(self, index: int, item: Any, n: int) -> Any:
         self._set_status(f"varying #{index}…")
         client = _client.resolve(self._client)
-        result = await _client.call(client, "vary", _pil(item), n=n)
         child = Gallery(
-            result,
+            [],
             thumb_px=max(96, self.thumb_px * 3 // 4),
             client=self._client,
             vary_n=self.vary_n,
             save_dir=self.save_dir,
             title=f"<span style='color:#555'>↳ variations of #{index}</span>",
         )
-        self.lineage.setdefault(index, []).append(child)
-        self.lineage_box.children = (*self.lineage_box.children, child)
+        if _streams(client):  # the row shows at once, its tiles fill with previews, then the finals
+            self.lineage.setdefault(index, []).append(child)
+            self.lineage_box.children = (*self.lineage_box.children, child)
+            result = await _client.stream(
+                client, "vary", _pil(item), n=n, partial_images=2, on_event=child.show_event
+            )
+            child.previews.clear()
+            child.images = list(result)
+            child._render()
+        else:
+            result = await _client.call(client, "vary", _pil(item), n=n)
+            child.images = list(result)
+            child._render()
+            self.lineage.setdefault(index, []).append(child)
+            self.lineage_box.children = (*self.lineage_box.children, child)
         self._set_status(f"✓ {len(result)} variations of #{index}")
         return result
 
