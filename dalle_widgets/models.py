@@ -776,7 +776,7 @@ def lifecycle_warning(
     True
     """
     today = today or dt.date.today()
-    spec = lookup(model) if strip_provider(model) else None
+    spec = lookup(model, warn=False) if strip_provider(model) else None
     if spec is None:
         return None
     dates = [d for d in (spec.shutdown_date, endpoint_shutdown) if d is not None]

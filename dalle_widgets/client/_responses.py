@@ -289,7 +289,7 @@ def model_not_found_message(message: str, model: str | None, where: str) -> str:
     """A model the endpoint does not have: the shutdown date and replacements when the table knows them."""
     host = where.split(" ", 1)[0]
     if model:
-        spec = lookup(model)
+        spec = lookup(model, warn=False)
         if (
             spec.known
             and (spec.shutdown_date is not None or spec.status == "shutdown")
@@ -333,7 +333,7 @@ def image_file_message(message: str, code: str | None, param: str | None, model:
     else:
         limits = ""
         if model:
-            spec = lookup(model)
+            spec = lookup(model, warn=False)
             mb = spec.max_upload_bytes // 1_000_000
             limits = f" ({spec.name} takes {', '.join(spec.upload_formats)}, each under {mb} MB)"
         fix = (
