@@ -238,3 +238,21 @@ def test_deploy_says_how_to_install_ray_when_it_is_missing(monkeypatch: pytest.M
 
     with pytest.raises(ConfigurationError, match=r"pip install 'dalle-widgets\[ray\]'"):
         deploy()
+
+
+def test_under_a_route_prefix_health_stays_public_and_links_carry_the_prefix() -> None:
+    """Serve passes a route prefix (``/tiny``) as ``root_path`` and leaves it in ``path``."""
+    app = ReplicaStamp(create_app(token="t"), "r1", _replicas)
+    with TestClient(app, root_path="/tiny") as http:
+        health = http.get("/tiny/health")
+        made = http.post(
+            "/tiny/v1/images/generations",
+            json={"prompt": "a kite", "size": "256x256", "response_format": "url"},
+            headers={"Authorization": "Bearer t"},
+        )
+        refused = http.get("/tiny/v1/models")
+        link = made.json()["data"][0]["url"]
+        image = http.get(link.split("testserver", 1)[1])
+    assert health.status_code == 200 and health.json()["replica"] == "r1"
+    assert refused.status_code == 401
+    assert "/tiny/images/" in link and image.status_code == 200 and image.content[:4] == b"\x89PNG"

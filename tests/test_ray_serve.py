@@ -32,8 +32,9 @@ psutil = pytest.importorskip("psutil")
 from openai import OpenAI  # noqa: E402
 
 import dalle_widgets  # noqa: E402
-from dalle_widgets.client import AsyncImagesClient  # noqa: E402
-from dalle_widgets.engine.ray import REPLICA_HEADER  # noqa: E402
+from dalle_widgets.client import AsyncImagesClient, ImagesClient  # noqa: E402
+from dalle_widgets.engine.ray import REPLICA_HEADER, deploy  # noqa: E402
+from dalle_widgets.errors import RateLimitError  # noqa: E402
 from dalle_widgets.store import read_info  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
@@ -137,9 +138,7 @@ class ReplicaLog:
         if response.is_success and replica and response.url.path.endswith("/images/generations"):
             self.by_request[response.headers["x-request-id"]] = replica
             if len(self.by_request) == self.kill_after:
-                # Mid-batch: the other requests of the batch are in flight on both replicas
-                # (Serve routes each to the less busy one), so some are on the victim.
-                os.kill(self.victim_pid, signal.SIGKILL)
+                os.kill(self.victim_pid, signal.SIGKILL)  # mid-batch, with requests in flight
 
     def client_factory(self, server: RayServer):  # noqa: ANN201 - a zero-argument factory for batch()
         def make() -> AsyncImagesClient:
@@ -232,10 +231,13 @@ def test_killing_a_replica_mid_batch_loses_no_image_and_stores_none_twice(
     ray_server: RayServer, isolated_env: Path
 ) -> None:
     victim_id, victim_pid = sorted(_wait_for_running_replicas(ray_server, 2).items())[0]
-    log = ReplicaLog(kill_after=8, victim_pid=victim_pid)
+    log = ReplicaLog(kill_after=12, victim_pid=victim_pid)
     prompts = [f"a harbour crane, study {i}" for i in range(40)]
+    # 8 in flight = both replicas' capacity (max_ongoing_requests 4 each): when the 12th
+    # answer comes, the 7 others in flight are at most 4 on one replica, so 3 or more are
+    # on the victim.
     result = dalle_widgets.batch(
-        prompts, size="512x512", concurrency=4, client=log.client_factory(ray_server), progress=False
+        prompts, size="512x512", concurrency=8, client=log.client_factory(ray_server), progress=False
     )
     assert not psutil.pid_exists(victim_pid) or psutil.Process(victim_pid).status() == psutil.STATUS_ZOMBIE
     assert not result.failed, [str(item.error) for item in result.failed]
@@ -282,6 +284,58 @@ def test_nothing_the_cluster_started_listens_beyond_loopback(ray_server: RayServ
     assert sum(1 for _, _, pid in listeners if pid in replica_pids) >= 4  # core worker + Serve gRPC each
     exposed = [(proto, addr, procs[pid].name()) for proto, addr, pid in listeners if not _is_loopback(addr)]
     assert not exposed, f"listening beyond loopback: {exposed}"
+
+
+def _gcs_address(server: RayServer) -> str:
+    """The cluster's GCS address, as its raylet was told it."""
+    for proc in server.processes():
+        if proc.name() == "raylet":
+            for arg in proc.cmdline():
+                if arg.startswith("--gcs-address="):
+                    return arg.split("=", 1)[1]
+    raise AssertionError("no raylet with a --gcs-address among the cluster's processes")
+
+
+def test_a_diffusers_engine_joins_the_running_cluster_beside_it(
+    ray_server: RayServer, tiny_recipe: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy(address=...) onto a running Ray and Serve: the tiny diffusers pipelines, under /tiny."""
+    if "RAY_AUTH_MODE" not in os.environ:  # deploy() turns it on to send this machine's Ray token
+        monkeypatch.setenv("RAY_AUTH_MODE", "unset")
+        monkeypatch.delenv("RAY_AUTH_MODE")
+    engine = deploy(
+        "diffusers",
+        backend_options={"recipe": str(tiny_recipe)},
+        address=_gcs_address(ray_server),
+        app_name="tiny-diffusers",
+        route_prefix="/tiny",
+        cpus_per_replica=0,  # the classical replicas hold both CPUs of this cluster
+        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}},
+        images_per_minute=2,
+        timeout=180,
+    )
+    try:
+        assert not engine.owns_ray and engine.base_url == ray_server.url + "/tiny/v1"
+        sdk = OpenAI(base_url=engine.base_url, api_key=engine.token, max_retries=0, timeout=120)
+        raw = sdk.images.with_raw_response.generate(
+            model="dall-e-2", prompt="a watercolor fox", size="256x256", response_format="b64_json"
+        )
+        assert raw.headers["x-dalle-widgets-engine"] == "diffusers" and raw.headers[REPLICA_HEADER]
+        assert base64.b64decode(raw.parse().data[0].b64_json)[:8] == b"\x89PNG\r\n\x1a\n"
+        # The replica's rate limit reaches the client through Serve as OpenAI sends it.
+        client = ImagesClient(base_url=engine.base_url, api_key=engine.token, max_retries=0)
+        with pytest.raises(RateLimitError) as limited:
+            client.generate("a second fox", n=2, size="256x256")
+        assert limited.value.status_code == 429 and 1 <= limited.value.retry_after <= 60
+        health = engine.health()
+        assert health["backend"] == "diffusers" and health["deployment"]["replicas"][0]["state"] == "RUNNING"
+        # The classical engine at / is untouched.
+        assert ray_server.health()["backend"] == "classical"
+    finally:
+        engine.shutdown()  # deletes this application and disconnects; the cluster runs on
+    assert not ray.is_initialized()
+    assert ray_server.health()["status"] == "ok"
+    assert httpx.get(engine.url + "/health").status_code != 200  # /tiny now falls through to /
 
 
 def test_sigterm_stops_ray_and_every_process_it_started(ray_server: RayServer) -> None:

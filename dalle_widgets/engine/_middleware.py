@@ -27,6 +27,22 @@ def error_response(exc: EngineError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path within the app, without the prefix it is mounted under (``root_path``).
+
+    Ray Serve, like an ASGI server behind a proxy, passes a route prefix as ``root_path``
+    and leaves it in ``path``.
+
+    >>> route_path({"path": "/tiny/health", "root_path": "/tiny"}), route_path({"path": "/health"})
+    ('/health', '/health')
+    """
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :] or "/"
+    return path
+
+
 class EngineMiddleware:
     """Pure ASGI: request id on every response, token check, early 413 from Content-Length."""
 
@@ -60,7 +76,7 @@ class EngineMiddleware:
         await self.app(scope, receive, send_with_id)
 
     def _precheck(self, scope: Scope) -> EngineError | None:
-        path: str = scope.get("path", "")
+        path = route_path(scope)
         headers = dict(scope.get("headers", []))
         if self.token is not None and not path.startswith(PUBLIC_PATHS):
             auth = headers.get(b"authorization", b"")

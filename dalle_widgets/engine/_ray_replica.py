@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._middleware import route_path
 from .urls import ImageURLStore
 
 __all__ = [
@@ -117,7 +118,7 @@ class ReplicaStamp:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path, method = scope.get("path", ""), scope.get("method")
+        path, method = route_path(scope), scope.get("method")
         if path == "/health" and method == "GET":
             await self._health(scope, receive, send)
             return

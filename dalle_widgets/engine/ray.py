@@ -94,19 +94,31 @@ class RayEngine:
     Returned by :func:`deploy`; a context manager that shuts down on exit.
     """
 
-    def __init__(self, *, host: str, port: int, token: str | None, app_name: str, owns_ray: bool) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        token: str | None,
+        app_name: str,
+        owns_ray: bool,
+        route_prefix: str = "/",
+        connected: bool = False,
+    ) -> None:
         self.host = host
         self.port = port
         self.token = token
         self.app_name = app_name
+        self.route_prefix = route_prefix.rstrip("/")
         self.owns_ray = owns_ray
+        self.connected = connected or owns_ray
         self._stopped = False
 
     @property
     def url(self) -> str:
-        """The server root (``/health`` lives there)."""
+        """The application's root (``/health`` lives there)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{host}:{self.port}{self.route_prefix}"
 
     @property
     def base_url(self) -> str:
@@ -143,7 +155,7 @@ class RayEngine:
                 except ValueError:  # already gone
                     pass
         finally:
-            if self.owns_ray:
+            if self.connected:  # stops a Ray we started; only disconnects from a cluster we joined
                 ray.shutdown()
         logger.info("offline engine on Ray Serve stopped (%s)", self.url)
 
@@ -174,6 +186,7 @@ def deploy(
     images_per_minute: int | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     app_name: str = APP_NAME,
+    route_prefix: str = "/",
     runtime_env: Mapping[str, Any] | None = None,
     num_cpus: int | None = None,
     timeout: float = 120.0,
@@ -212,6 +225,10 @@ def deploy(
         Larger request bodies get 413.
     app_name : str
         The Serve application's name (one deployment, ``engine``).
+    route_prefix : str
+        Where the application answers on Serve's proxy (default ``/``: the base URL
+        is ``http://HOST:PORT/v1``); another prefix lets several engines (say, two
+        backends) share one Serve.
     runtime_env : mapping, optional
         Ray runtime environment for the replicas (a remote cluster may need
         ``{"pip": ["dalle-widgets"]}``).
@@ -244,13 +261,23 @@ def deploy(
     if max_ongoing_requests < 1:
         raise ValueError(f"max_ongoing_requests={max_ongoing_requests}: use 1 or more")
     check_options(backend, backend_factory(backend), dict(backend_options or {}))
+    if not route_prefix.startswith("/"):
+        raise ValueError(f"route_prefix={route_prefix!r}: start it with '/', e.g. '/diffusers'")
     ray, serve = _import_ray()
     token = token or secrets.token_urlsafe(24)
-    owns_ray = False
+    owns_ray = connected = False
     if not ray.is_initialized():
+        connected = True
         if address is None:
             _start_local_ray(ray, num_cpus)
             owns_ray = True
+        elif _on_loopback(address):
+            # A cluster on this machine's loopback (one that deploy() or `ray start
+            # --node-ip-address 127.0.0.1` started): this driver must call itself
+            # 127.0.0.1 too, or Ray waits for a raylet at the machine's address.
+            _local_cluster_auth()
+            with local_ray_env():
+                ray.init(address=address, _node_ip_address=LOOPBACK, logging_level=logging.WARNING)
         else:
             ray.init(address=address, logging_level=logging.WARNING)
     try:
@@ -284,7 +311,7 @@ def deploy(
             "url_ttl": URL_TTL_S,
         }
         bound = deployment.bind(backend, dict(backend_options or {}), app_options, mirror)
-        serve.run(bound, name=app_name, route_prefix="/", blocking=False)
+        serve.run(bound, name=app_name, route_prefix=route_prefix, blocking=False)
         from ray.serve.context import _get_global_client
 
         http = _get_global_client().get_serve_details().get("http_options") or {}
@@ -294,19 +321,58 @@ def deploy(
             token=token,
             app_name=app_name,
             owns_ray=owns_ray,
+            route_prefix=route_prefix,
+            connected=connected,
         )
         _wait_until_serving(engine, serve, timeout)
     except BaseException:
         if owns_ray:
             serve.shutdown()
+        if connected:
             ray.shutdown()
         raise
     logger.info("offline engine on Ray Serve at %s (backend %s)", engine.base_url, backend)
     return engine
 
 
-def _start_local_ray(ray: Any, num_cpus: int | None, attempts: int = 2) -> None:
-    """``ray.init`` on loopback; once more if the raylet was too slow to register.
+def _on_loopback(address: str) -> bool:
+    """Whether a Ray address (``host:port``, or ``auto``: the latest Ray started here) is on loopback.
+
+    >>> _on_loopback("127.0.0.1:6379"), _on_loopback("10.0.0.2:6379"), _on_loopback("ray://127.0.0.1:10001")
+    (True, False, False)
+    """
+    if address.startswith("ray://"):
+        return False  # Ray Client: this process is no node of the cluster
+    if address == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+
+            address = canonicalize_bootstrap_address("auto") or ""
+        except Exception:  # noqa: BLE001 - Ray's own error is clearer, let ray.init raise it
+            return False
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host.startswith("127.") or host in ("localhost", "::1")
+
+
+def _local_cluster_auth() -> None:
+    """Send this machine's Ray token when joining a cluster on loopback, as ``address="auto"`` does.
+
+    Ray 2.60 starts local clusters with token authentication and, for ``auto``, sends
+    the token it finds in ``~/.ray/auth_token``; for an explicit address it sends none
+    unless ``RAY_AUTH_MODE=token`` is set. A cluster on 127.0.0.1 is a local one, so
+    Ray's own rule for local clusters applies (an explicit ``RAY_AUTH_MODE`` wins).
+    """
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # pragma: no cover - a Ray without token authentication
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
+def _start_local_ray(ray: Any, num_cpus: int | None, attempts: int = 3) -> None:
+    """``ray.init`` on loopback; again (up to ``attempts`` times) if the raylet was too slow to register.
 
     Ray gives its raylet a fixed 30 s to register with the GCS and raises otherwise,
     which a machine busy with other work can exceed on the first start.
