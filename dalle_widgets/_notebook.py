@@ -10,7 +10,10 @@ the view (a result as a Gallery, a batch as cards, batch progress as a bar).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 __all__ = ["attach_display"]
 
@@ -22,7 +25,7 @@ SHOWN = (
 )
 
 
-def attach_display(shell: Any = None) -> None:
+def attach_display(shell: InteractiveShell | None = None) -> None:
     """Let the widgets show results, batches and batch progress in ``shell`` (default: the running one).
 
     Registers a printer for :class:`~dalle_widgets.results.ImageResult`,
