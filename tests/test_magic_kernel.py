@@ -216,3 +216,33 @@ def test_interrupted_batch_resumes_from_the_cache(slow_fake: FakeOpenAI, tmp_pat
         assert kernel.value("len(b.succeeded)") == "10"
     finally:
         kernel.stop()
+
+
+def _shown(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m["content"]["data"] for m in msgs if m["msg_type"] in ("display_data", "execute_result")]
+
+
+def test_plain_python_results_show_as_widgets_without_the_extension(tmp_path: Path) -> None:
+    """No %load_ext, no widget import: importing the package in a kernel hands the display of a
+    result, a batch and its progress to the widgets, which load only when something is shown."""
+    kernel = Kernel(_env(tmp_path, DALLE_WIDGETS_OFFLINE="1"))
+    try:
+        reply, msgs = kernel.run(
+            "import sys\n"
+            "from dalle_widgets import ImagesClient, batch\n"
+            "r = ImagesClient().generate('a kite', n=2, size='256x256', seed=1)\n"
+            "loaded_before = 'dalle_widgets.widgets' in sys.modules"
+        )
+        assert reply["status"] == "ok", msgs
+        assert kernel.value("loaded_before") == "False"
+        reply, msgs = kernel.run("r")
+        assert reply["status"] == "ok", msgs
+        (shown,) = _shown(msgs)
+        assert shown["text/plain"].startswith("Gallery(")
+        assert "application/vnd.jupyter.widget-view+json" in shown
+        reply, msgs = kernel.run("b = batch(['a red kite', 'a blue kite'], size='256x256')\nb")
+        assert reply["status"] == "ok", msgs
+        bar, cards = (data["text/plain"] for data in _shown(msgs))
+        assert bar.startswith("HBox(children=(IntProgress(") and cards.startswith("VBox(")
+    finally:
+        kernel.stop()
