@@ -43,6 +43,11 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+def _has_body(scope: Scope) -> bool:
+    headers = dict(scope.get("headers", []))
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0").strip() not in (b"0", b"")
+
+
 class EngineMiddleware:
     """Pure ASGI: request id on every response, token check, early 413 from Content-Length."""
 
@@ -71,6 +76,8 @@ class EngineMiddleware:
 
         error = self._precheck(scope)
         if error is not None:
+            if _has_body(scope):  # refused unread: close rather than read or misparse the body
+                error.headers.setdefault("Connection", "close")
             await error_response(error)(scope, receive, send_with_id)
             return
         await self.app(scope, receive, send_with_id)

@@ -26,7 +26,7 @@ from ._errors import EngineError
 from .backends import ImageBackend, PreviewCallback
 from .urls import ImageURLStore
 
-__all__ = ["Engine", "Produced", "RateLimiter"]
+__all__ = ["Engine", "Produced", "RateLimiter", "Slot"]
 
 T = TypeVar("T")
 
@@ -68,6 +68,23 @@ class Produced:
     seed: int
 
 
+class Slot:
+    """One of the engine's slots, held by a request from decoding its inputs to encoding its images.
+
+    Released once (further calls do nothing), by the route that took it or, for a
+    streamed answer, when the stream ends.
+    """
+
+    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+        self._limiter = limiter
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._limiter.release_on_behalf_of(self)
+
+
 @dataclass
 class Engine:
     """The running engine's state: backend, URL store, rate limiter and worker slots.
@@ -81,7 +98,9 @@ class Engine:
     limiter : RateLimiter or None
         A simulated images-per-minute limit, or None for none.
     slots : anyio.CapacityLimiter
-        How many backend jobs run at once, each in a worker thread.
+        How many requests are served at once. A request takes its slot (:meth:`admit`)
+        before decoding any upload and keeps it until its images are encoded, so the
+        memory of decoded pixels is bounded by the slots, not by the requests waiting.
     max_body_bytes : int
         Larger request bodies are refused with 413.
     """
@@ -92,10 +111,21 @@ class Engine:
     slots: anyio.CapacityLimiter
     max_body_bytes: int
     started: int = field(default_factory=lambda: int(time.time()))
+    workers: anyio.CapacityLimiter | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is None:  # as many worker threads as slots: one per admitted request
+            self.workers = anyio.CapacityLimiter(self.slots.total_tokens)
+
+    async def admit(self) -> Slot:
+        """Wait for one of the engine's slots; the caller releases it when its request is done."""
+        slot = Slot(self.slots)
+        await self.slots.acquire_on_behalf_of(slot)
+        return slot
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` in a worker thread, within the engine's slots (the event loop stays free)."""
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.slots)
+        """Run ``fn`` in a worker thread (the event loop stays free), at most one per slot."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.workers)
 
     def take(self, n: int) -> None:
         """Count ``n`` images against the simulated rate limit (429 past it)."""

@@ -69,13 +69,27 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, produce: Producer, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        produce: Producer,
+        *,
+        headers: dict[str, str] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         self.produce = produce
+        self.on_close = on_close  # called once the stream has ended, however it ended
         self.status_code = 200
         self.background = None
         self.init_headers({"Cache-Control": "no-cache", **(headers or {})})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._stream(send)
+        finally:
+            if self.on_close is not None:
+                self.on_close()
+
+    async def _stream(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
 
         async def emit(event: dict[str, Any]) -> None:

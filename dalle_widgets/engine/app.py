@@ -38,7 +38,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
@@ -49,7 +49,7 @@ from . import gpt_image
 from . import validation as v
 from ._errors import EngineError, envelope
 from ._middleware import EngineMiddleware, error_response
-from ._runtime import Engine, Produced, RateLimiter
+from ._runtime import Engine, Produced, RateLimiter, Slot
 from ._sse import Emit, EventStream, b64, preview_size, preview_steps
 from .backends import ImageBackend, get_backend, seeds_for
 from .encode import ENGINE_NAME, encode, finish, resize_to, wants_transparency
@@ -104,30 +104,29 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """Read the body, refusing (413) as soon as it passes ``limit`` (chunked uploads included)."""
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise EngineError(
-                413,
-                f"Request body exceeds the engine's limit of {limit:,} bytes "
-                f"(images must be PNGs under 4 MB).",
-                code="request_too_large",
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise EngineError(
+                    413,
+                    f"Request body exceeds the engine's limit of {limit:,} bytes "
+                    f"(images must be PNGs under 4 MB).",
+                    code="request_too_large",
+                    headers={"Connection": "close"},  # the rest of the body is not read
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut by the server's body deadline (see _deadlines)
+        raise EngineError(
+            400, "The connection closed before the request body was complete.", code="incomplete_body"
+        ) from None
     return b"".join(chunks)
 
 
 async def read_json(request: Request) -> Any:
     """The request's JSON body (413 past the engine's limit, 400 when it does not parse)."""
     body = await _read_body(request, _engine(request).max_body_bytes)
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EngineError(
-            400,
-            f"We could not parse the JSON body of your request ({exc}). The body must be a JSON object.",
-            code="invalid_json",
-        ) from None
+    return await anyio.to_thread.run_sync(v.parse_json, body)  # megabytes of JSON: off the event loop
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[Message]]:
@@ -244,7 +243,7 @@ async def render_images(
     *,
     protocol: Protocol = "images",
     chat_model: str = DEFAULT_MODEL,
-) -> JSONResponse:
+) -> Response:
     """Encode the images with their provenance and answer in the route's protocol.
 
     ``images``: OpenAI's ``{"created", "data": [{"url"} | {"b64_json"}]}``, plus the
@@ -254,23 +253,43 @@ async def render_images(
     """
     engine = _engine(request)
     meta = _meta(engine, req, produced.seed, protocol)
-    encoded = await engine.run(_encode_all, req, produced.images, meta)
+    base_url = str(request.base_url).rstrip("/")
+    body = await engine.run(_answer, engine, req, produced.images, meta, protocol, chat_model, base_url)
     headers = {"x-dalle-widgets-engine": engine.backend.name, "x-dalle-widgets-seed": str(produced.seed)}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _answer(
+    engine: Engine,
+    req: v.ImageRequest,
+    images: list[np.ndarray],
+    meta: dict[str, Any],
+    protocol: Protocol,
+    chat_model: str,
+    base_url: str,
+) -> bytes:
+    """The JSON answer's bytes: images encoded, base64'd or stored for their URLs (in a worker thread)."""
+    encoded = _encode_all(req, images, meta)
     if protocol == "chat":
-        return JSONResponse(_chat_completion(req, encoded, chat_model), headers=headers)
+        return _json(_chat_completion(req, encoded, chat_model))
     data: list[dict[str, str]] = []
     for png in encoded:
         if req.response_format == "b64_json":
             data.append({"b64_json": base64.b64encode(png).decode("ascii")})
         else:
-            data.append({"url": f"{str(request.base_url).rstrip('/')}/images/{engine.urls.put(png)}.png"})
+            data.append({"url": f"{base_url}/images/{engine.urls.put(png)}.png"})
     body: dict[str, Any] = {"created": int(time.time()), "data": data}
     if isinstance(req, (v.GenerateRequest, v.EditRequest)) and req.gpt is not None:
         body.update(_echo(req), usage=gpt_image.usage_for(req))
-    return JSONResponse(body, headers=headers)
+    return _json(body)
 
 
-def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Response:
+def _json(body: Any) -> bytes:
+    """``body`` as JSONResponse renders it (compact, UTF-8)."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+def _stream(request: Request, req: v.GenerateRequest | v.EditRequest, slot: Slot) -> Response:
     """Answer ``stream=true``: partial images as the backend makes them, then each final image.
 
     Server-sent events as OpenAI sends them (``event:`` line plus a JSON ``data:`` line
@@ -279,7 +298,8 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Respons
     are made one at a time (image ``i`` with the request's ``i``-th seed, the same pixels
     as without streaming), and previews are encoded in the backend's worker thread and
     written out from there, so they reach the client while the backend works. Previews
-    of large images are sent at most :data:`~._sse.PREVIEW_SIDE` px a side.
+    of large images are sent at most :data:`~._sse.PREVIEW_SIDE` px a side. The request's
+    ``slot`` is released when the stream ends.
     """
     engine = _engine(request)
     assert req.gpt is not None
@@ -324,7 +344,7 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest) -> Respons
             await emit({**event, **echo, "usage": usage})
 
     headers = {"x-dalle-widgets-engine": engine.backend.name, "x-dalle-widgets-seed": str(seed)}
-    return EventStream(produce, headers=headers)
+    return EventStream(produce, headers=headers, on_close=slot.release)
 
 
 def _chat_completion(req: v.ImageRequest, pngs: list[bytes], model: str) -> dict[str, Any]:
@@ -353,11 +373,28 @@ def _chat_completion(req: v.ImageRequest, pngs: list[bytes], model: str) -> dict
     }
 
 
-async def _respond(request: Request, req: v.ImageRequest, **render: Any) -> Response:
-    """Run the request on the backend and render its images: the one path of every image route."""
-    if isinstance(req, (v.GenerateRequest, v.EditRequest)) and req.gpt is not None and req.gpt.stream:
-        return _stream(request, req)
-    return await render_images(request, req, await _engine(request).produce(req), **render)
+async def _respond(
+    request: Request, parse: Callable[[Any], v.ImageRequest], raw: Any, **render: Any
+) -> Response:
+    """The one path of every image route: in one of the engine's slots, parse, make and encode.
+
+    ``parse`` turns the raw fields (or JSON body) into a request record, decoding any
+    upload: it runs in a worker thread only once the request holds its slot, so a request
+    waiting for a slot holds its raw bytes only, never decoded pixels (a 75 KB PNG that
+    declares 4096x4096 pixels costs 75 KB while it waits, 112 MB once decoded). The
+    slot is released when the images are encoded (for a stream, when it ends).
+    """
+    engine = _engine(request)
+    slot: Slot | None = await engine.admit()
+    try:
+        req = await engine.run(parse, raw)
+        if isinstance(req, (v.GenerateRequest, v.EditRequest)) and req.gpt is not None and req.gpt.stream:
+            streamed, slot = _stream(request, req, slot), None  # the stream releases the slot
+            return streamed
+        return await render_images(request, req, await engine.produce(req), **render)
+    finally:
+        if slot is not None:
+            slot.release()
 
 
 # ---------------------------------------------------------------------------- endpoints
@@ -365,7 +402,7 @@ async def _respond(request: Request, req: v.ImageRequest, **render: Any) -> Resp
 
 @_endpoint
 async def generations(request: Request) -> Response:
-    return await _respond(request, v.parse_generate(await read_json(request)))
+    return await _respond(request, v.parse_generate, await read_json(request))
 
 
 @_endpoint
@@ -373,22 +410,26 @@ async def edits(request: Request) -> Response:
     if request.headers.get("content-type", "").lower().startswith("application/json"):
         body = await read_json(request)
         if isinstance(body, dict) and v.is_gpt_image(body.get("model")):
-            return await _respond(request, await _engine(request).run(gpt_image.parse_edit_json, body))
-    fields = await read_form(request, "edits")
-    return await _respond(request, await _engine(request).run(v.parse_edit, fields))
+            return await _respond(request, gpt_image.parse_edit_json, body)
+    return await _respond(request, v.parse_edit, await read_form(request, "edits"))
 
 
 @_endpoint
 async def variations(request: Request) -> Response:
-    fields = await read_form(request, "variations")
-    return await _respond(request, await _engine(request).run(v.parse_vary, fields))
+    return await _respond(request, v.parse_vary, await read_form(request, "variations"))
 
 
 @_endpoint
 async def chat(request: Request) -> Response:
     body = await read_json(request)
-    req = await _engine(request).run(v.parse_chat, body)
-    return await _respond(request, req, protocol="chat", chat_model=body.get("model") or DEFAULT_MODEL)
+    model = body.get("model") if isinstance(body, dict) else None
+    return await _respond(
+        request,
+        v.parse_chat,
+        body,
+        protocol="chat",
+        chat_model=model if isinstance(model, str) and model else DEFAULT_MODEL,
+    )
 
 
 def _model_card(engine: Engine, model_id: str) -> dict[str, Any]:
@@ -469,6 +510,27 @@ ROUTES = [
 ]
 
 
+def _checked_token(token: str | None) -> str:
+    """``token``, or a random one for None; an empty or unsendable token is refused (it would lock
+    everyone out, or, empty, once let everyone in)."""
+    if token is None:
+        return secrets.token_urlsafe(24)
+    if not isinstance(token, str):
+        problem = f"a {type(token).__name__}"
+    elif not token:
+        problem = "empty"
+    elif not (token.isascii() and token.isprintable()) or any(c.isspace() for c in token):
+        problem = "holding spaces, control or non-ASCII characters"  # never the token itself
+    else:
+        return token
+    raise ValueError(
+        f"token is {problem}: it must be a non-empty string of visible ASCII characters (it is sent "
+        f"in the Authorization header). Pass token=None for a random one, or require_token=False to "
+        f"serve without one (never on a shared host)."
+    )
+    return token
+
+
 def create_app(
     backend: str | ImageBackend | None = None,
     *,
@@ -487,7 +549,8 @@ def create_app(
         A backend instance, or the name of a registered one; None is ``classical``.
     token : str or None
         The bearer token clients must send. None makes a random one, available as
-        ``app.state.token``.
+        ``app.state.token``. An empty token, or one with spaces or non-ASCII characters,
+        raises ValueError.
     require_token : bool
         Set False to accept requests without a token (never do this on a shared host).
     max_body_bytes : int
@@ -511,8 +574,8 @@ def create_app(
     ...     http.get("/v1/models", headers={"Authorization": "Bearer t0k3n"}).json()["data"][0]["id"]
     'dall-e-2'
     """
-    if token is None and require_token:
-        token = secrets.token_urlsafe(24)
+    if require_token:
+        token = _checked_token(token)
     app = Starlette(
         routes=ROUTES,
         middleware=[

@@ -79,9 +79,15 @@ class BackgroundEngine:
         host: str = "127.0.0.1",
         port: int = 0,
         timeout: float = 30.0,
+        header_timeout: float | None = None,
+        body_timeout: float | None = None,
         **app_kwargs: Any,
     ) -> BackgroundEngine:
         """Start a new engine in a daemon thread and wait until it accepts connections.
+
+        ``header_timeout`` and ``body_timeout`` (seconds; None for the defaults of
+        :mod:`._deadlines`, 10 and 60) close connections that do not deliver a request's
+        head or body in time. Other keyword arguments go to :func:`.app.create_app`.
 
         Raises
         ------
@@ -91,6 +97,7 @@ class BackgroundEngine:
         try:
             import uvicorn
 
+            from ._deadlines import server_config
             from .app import create_app
         except ImportError as exc:  # pragma: no cover - the engine's deps are core deps
             raise ConfigurationError(f"the offline engine needs starlette and uvicorn: {exc}") from exc
@@ -107,8 +114,14 @@ class BackgroundEngine:
             sock.close()
             raise ConfigurationError(f"the offline engine could not bind {host}:{port}: {exc}") from exc
         bound_port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        deadlines = {"header_timeout": header_timeout, "body_timeout": body_timeout}
+        config = server_config(
+            app,
+            **{k: t for k, t in deadlines.items() if t is not None},
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(

@@ -62,6 +62,21 @@ def build_parser(prog: str = "dalle-widgets serve") -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="another option for the backend constructor (repeatable; VALUE is read as JSON if it parses)",
     )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close connections that do not send a request's headers within this time (default 10)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="close connections that do not send a request's body within this time after its headers "
+        "(default 60)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     ray = parser.add_argument_group(
         "Ray Serve", "run the engine as replicas on Ray Serve (needs: pip install 'dalle-widgets[ray]')"
@@ -237,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
     from ..errors import DalleWidgetsError
+    from ._deadlines import server_config
     from .app import create_app
     from .backends import get_backend
 
@@ -268,6 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(serve_banner(f"http://{host}:{port}/v1", token, backend.name), flush=True)
     logging.getLogger("dalle_widgets").setLevel(args.log_level.upper())
-    config = uvicorn.Config(app, log_level=args.log_level, lifespan="off")
+    config = server_config(
+        app,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        log_level=args.log_level,
+        lifespan="off",
+    )
     uvicorn.Server(config).run(sockets=[sock])
     return 0

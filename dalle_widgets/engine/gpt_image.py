@@ -412,6 +412,10 @@ def _decode(item: Any, param: str, spec: ModelSpec) -> Image.Image:
     return v.decode_image(data, param, formats=formats, max_bytes=spec.max_upload_bytes)
 
 
+def _data_of(item: Any) -> bytes:
+    return item.data if isinstance(item, v.Upload) else item if isinstance(item, bytes) else b""
+
+
 def parse_edit(fields: Mapping[str, Any]) -> v.EditRequest:
     """Validate an edits form (or JSON body) for a GPT image model.
 
@@ -429,9 +433,14 @@ def parse_edit(fields: Mapping[str, Any]) -> v.EditRequest:
     if not 1 <= len(items) <= spec.max_input_images:
         raise _bad(f"{len(items)} images sent; {model} takes 1 to {spec.max_input_images} images.", "image")
     names = ["image"] if len(items) == 1 else [f"image[{i}]" for i in range(len(items))]
-    images = [_decode(item, name, spec) for item, name in zip(items, names, strict=True)]
-    first = images[0]
     mask_item = fields.get("mask")
+    uploads = [*zip(items, names, strict=True), *([(mask_item, "mask")] if mask_item is not None else [])]
+    v.check_declared_pixels([(_data_of(item), name) for item, name in uploads])
+    first = _decode(items[0], names[0], spec)
+    # Each further image becomes RGB right after decoding: one decoded image at a time.
+    references = tuple(
+        v.rgb_of(_decode(item, name, spec)) for item, name in zip(items[1:], names[1:], strict=True)
+    )
     if mask_item is not None:
         mask_img = _decode(mask_item, "mask", spec)
         if mask_img.size != first.size:
@@ -450,6 +459,7 @@ def parse_edit(fields: Mapping[str, Any]) -> v.EditRequest:
                 "invalid_image_format",
             )
         mask = alpha == 0
+        v.check_selects(mask, "mask")
     else:
         alpha = v.alpha_of(first)
         mask = alpha == 0 if alpha is not None else np.zeros(first.size[::-1], bool)
@@ -459,7 +469,7 @@ def parse_edit(fields: Mapping[str, Any]) -> v.EditRequest:
     return v.EditRequest(
         image=v.rgb_of(first),
         mask=mask,
-        references=tuple(v.rgb_of(im) for im in images[1:]),
+        references=references,
         **common,
     )
 

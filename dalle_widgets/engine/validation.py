@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import re
 import warnings
 from collections.abc import Mapping
@@ -47,15 +48,20 @@ __all__ = [
     "GenerateRequest",
     "ImageRequest",
     "MAX_INPUT_PIXELS",
+    "MAX_REQUEST_PIXELS",
     "Upload",
     "VaryRequest",
     "alpha_of",
+    "check_declared_pixels",
+    "check_selects",
+    "declared_pixels",
     "decode_image",
     "decode_png",
     "is_gpt_image",
     "parse_chat",
     "parse_edit",
     "parse_generate",
+    "parse_json",
     "parse_vary",
     "rgb_of",
 ]
@@ -64,7 +70,15 @@ SPEC = lookup(DEFAULT_MODEL)
 #: Largest input image accepted, in pixels (4096 x 4096). Checked from the PNG header,
 #: before any pixel is decoded, so a small "bomb" file cannot exhaust memory.
 MAX_INPUT_PIXELS = 4096 * 4096
+#: Most pixels all the images of one request may declare together (an image and its mask at
+#: the per-image limit; sixteen 2048x1024 references): what one slot of the engine decodes.
+MAX_REQUEST_PIXELS = 2 * MAX_INPUT_PIXELS
 SEED_MAX = 2**63 - 1
+#: Deepest nesting of arrays and objects a JSON body may have (requests need about 6).
+MAX_JSON_DEPTH = 32
+#: Longest integer text accepted anywhere (a 64-bit seed has 19 digits).
+MAX_INT_DIGITS = 20
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 _COMMON = {"model", "n", "size", "response_format", "user", "seed"}
 GENERATE_FIELDS = _COMMON | {"prompt", "quality"}
@@ -166,6 +180,82 @@ def _bad(message: str, param: str | None, code: str | None = "invalid_value") ->
     return EngineError(400, message, param=param, code=code)
 
 
+def _invalid_json(why: str) -> EngineError:
+    return EngineError(
+        400,
+        f"We could not parse the JSON body of your request ({why}). The body must be a JSON object.",
+        code="invalid_json",
+    )
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body, or a 400 ``invalid_json`` saying what is wrong with it.
+
+    Besides syntax, refused: text that is not UTF-8 (or UTF-16/32), nesting deeper than
+    :data:`MAX_JSON_DEPTH`, integers too long for Python to convert (over 4300 digits), and
+    lone UTF-16 surrogates (``"\\ud800"``) in any key or string, which no UTF-8 text can
+    hold and which would otherwise fail much later, when the prompt is written into an
+    image's metadata or a field name into an error message.
+
+    >>> parse_json(b'{"prompt": "a fox", "n": 2}')
+    {'prompt': 'a fox', 'n': 2}
+    >>> parse_json(b'{"prompt": "\\\\ud800"}')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dalle_widgets.engine._errors.EngineError: ... (a lone UTF-16 surrogate (\\ud800) in 'prompt': ...
+    """
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        return _raise(_invalid_json(f"it is nested more than {MAX_JSON_DEPTH} levels deep"))
+    except UnicodeDecodeError as exc:
+        return _raise(_invalid_json(f"it is not UTF-8 text: {exc.reason} at byte {exc.start}"))
+    except json.JSONDecodeError as exc:
+        return _raise(_invalid_json(f"{exc.msg}: line {exc.lineno} column {exc.colno} (char {exc.pos})"))
+    except ValueError as exc:  # an integer of thousands of digits (sys.set_int_max_str_digits)
+        return _raise(_invalid_json(str(exc).split(";")[0]))
+    _check_tree(value, surrogates=_SURROGATE_ESCAPE.search(body) is not None)
+    return value
+
+
+def _raise(exc: EngineError) -> Any:
+    raise exc from None
+
+
+def _check_tree(value: Any, *, surrogates: bool) -> None:
+    """Refuse nesting past :data:`MAX_JSON_DEPTH` and (if ``surrogates``) lone surrogates, iteratively."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "body")]
+    while stack:
+        item, depth, where = stack.pop()
+        if isinstance(item, str):
+            if surrogates and not _encodable(item):
+                bad = next(c for c in item if 0xD800 <= ord(c) <= 0xDFFF)
+                raise _invalid_json(
+                    f"a lone UTF-16 surrogate ({ascii(bad)[1:-1]}) in {where}: text must be valid Unicode"
+                )
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _invalid_json(f"it is nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                if surrogates and not _encodable(key):
+                    stack.append((key, depth, "a field name"))
+                    continue
+                stack.append((sub, depth + 1, repr(key) if depth == 1 else f"{where}.{key}"[:80]))
+        else:
+            stack.extend((sub, depth + 1, where) for sub in item)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_fields(fields: Mapping[str, Any], allowed: set[str], operation: str) -> None:
     """Refuse unknown fields and fields of other models, naming the field."""
     for name in fields:
@@ -226,7 +316,15 @@ def parse_int(value: Any, param: str, *, lo: int, hi: int, default: int | None) 
         text = value.strip()
         if not text.lstrip("-").isdigit():
             raise _bad(
-                f"Invalid type for '{param}': expected an integer, but got {value!r}.", param, "invalid_type"
+                f"Invalid type for '{param}': expected an integer, but got {value[:40]!r}.",
+                param,
+                "invalid_type",
+            )
+        if len(text.lstrip("-")) > MAX_INT_DIGITS:
+            raise _bad(
+                f"'{param}' has {len(text)} digits: it is out of range (at most {hi}).",
+                param,
+                "invalid_value",
             )
         value = int(text)
     if not isinstance(value, int):
@@ -390,7 +488,51 @@ def decode_image(data: bytes, param: str, *, formats: tuple[str, ...], max_bytes
     return _open(data, param, formats, f"a {names} image", "send a smaller image")
 
 
+def declared_pixels(data: bytes) -> int:
+    """The pixel count an image file declares in its header (0 when it has none Pillow reads).
+
+    Nothing is decoded: PNG's IHDR is read directly, other formats through Pillow's lazy open.
+    """
+    if len(data) >= 24 and _png.is_png(data) and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big") * int.from_bytes(data[20:24], "big")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size[0] * img.size[1]
+    except Exception:  # noqa: BLE001 - not an image: decoding will say so with the right message
+        return 0
+
+
+def check_declared_pixels(uploads: list[tuple[bytes, str]]) -> None:
+    """Refuse, before decoding anything, a request whose images declare more than :data:`MAX_REQUEST_PIXELS`.
+
+    ``uploads`` are ``(data, param)`` pairs. Decoded, a pixel costs 7-8 bytes while it is
+    converted (RGBA, then RGB and the mask), so this bounds what one request holds.
+    """
+    sizes = [(declared_pixels(data), param) for data, param in uploads]
+    total = sum(n for n, _ in sizes)
+    if total > MAX_REQUEST_PIXELS:
+        biggest = max(sizes)[1]
+        raise _bad(
+            f"The {len(sizes)} images of this request declare {total:,} pixels together, more than the "
+            f"engine decodes for one request ({MAX_REQUEST_PIXELS:,}); send fewer or smaller images "
+            f"(the largest is '{biggest}').",
+            biggest,
+            "image_too_large",
+        )
+
+
 def _open(data: bytes, param: str, formats: tuple[str, ...], what: str, fix: str) -> Image.Image:
+    if _png.is_png(data):
+        # Pillow decodes a PNG whose pixel data stops early without a word (the missing
+        # rows come out black): check every chunk and the inflated size first.
+        try:
+            _png.check(data, max_pixels=MAX_INPUT_PIXELS)
+        except ValueError as exc:
+            raise _bad(
+                f"Invalid file '{param}': not {what} ({exc}); send the whole file.",
+                param,
+                "invalid_image_format" if formats == ("PNG",) else "invalid_image_file",
+            ) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -505,7 +647,25 @@ def parse_edit(fields: Mapping[str, Any]) -> EditRequest:
                 "image",
                 "invalid_image_format",
             )
-    return EditRequest(prompt=prompt, image=rgb_of(img), mask=alpha == 0, **common)
+    mask = alpha == 0
+    check_selects(mask, "mask" if mask_bytes is not None else "image")
+    return EditRequest(prompt=prompt, image=rgb_of(img), mask=mask, **common)
+
+
+def check_selects(mask: np.ndarray, param: str) -> None:
+    """Refuse an edit whose mask selects no pixel: it would come back unchanged and still be billed.
+
+    OpenAI documents only that transparent (alpha 0) pixels mark the area to edit, not
+    what a mask without one does; the engine refuses it with a 400 naming the fix.
+    """
+    if not mask.any():
+        where = "the mask" if param == "mask" else "the image (used as the mask when none is sent)"
+        raise _bad(
+            f"Invalid {param} - {where} has no fully transparent (alpha 0) pixel, so the edit would "
+            f"change nothing. Make the area to edit transparent (e.g. masks.to_rgba(mask)).",
+            param,
+            "empty_mask",
+        )
 
 
 def parse_vary(fields: Mapping[str, Any]) -> VaryRequest:
@@ -650,6 +810,7 @@ def parse_chat(body: Any) -> ImageRequest:
                 "mask",
                 "invalid_image_format",
             )
+        check_selects(alpha == 0, "mask")
     else:
         alpha = alpha_of(img)
     mask = alpha == 0 if alpha is not None else None
