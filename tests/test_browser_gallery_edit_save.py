@@ -43,6 +43,8 @@ def _mean_abs(a, b) -> float:
 
 def test_tile_edit_and_save(lab_page) -> None:
     page = lab_page.page
+    # wide enough for the canvas at its own 512 px beside the tools (the layout test covers narrow ones)
+    lab_page.page.set_viewport_size({"width": 1700, "height": 1400})
     lab_page.open("gallery_edit_save")
     gallery = page.locator(TOP).first
     tiles = gallery.locator(".dalle-gallery-grid").first.locator(":scope > .dalle-tile")

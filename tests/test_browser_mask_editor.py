@@ -55,6 +55,8 @@ def _wait_pixel(lab_page, x, y, pred, timeout=20):
 
 def test_paint_undo_keys_generate_accept_reload(lab_page) -> None:
     page = lab_page.page
+    # wide enough for the canvas at its own 512 px beside the tools (the layout test covers narrow ones)
+    lab_page.page.set_viewport_size({"width": 1700, "height": 1400})
     lab_page.open("mask_editor")
     canvas = _canvas(lab_page)
     editor = page.locator(EDITOR).first

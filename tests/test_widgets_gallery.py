@@ -46,7 +46,9 @@ def test_select_and_on_select() -> None:
     assert g.selected is None
     g.select(1)
     assert g.selected_index == 1 and g.selected is imgs[1] and seen == [imgs[1]]
-    assert "1976d2" in g.grid.children[1].layout.border and "transparent" in g.grid.children[0].layout.border
+    # the highlight is the theme's brand colour (a class styled from --jp-brand-color1)
+    assert "dalle-selected" in g.grid.children[1]._dom_classes
+    assert "dalle-selected" not in g.grid.children[0]._dom_classes
     # a click on the thumbnail arrives through ipyevents and goes the same way
     g._events[0]._handle_mouse_msg(None, {"event": "click", "type": "click"}, [])
     assert g.selected_index == 0 and len(seen) == 2
@@ -117,3 +119,15 @@ def test_single_image_and_static_fallback() -> None:
     bundle = g._repr_mimebundle_()
     assert bundle["text/plain"] == "Gallery(1 image)"
     assert len(base64.b64decode(bundle["image/png"])) < 100_000
+
+
+def test_a_replayed_image_says_so_on_its_tile() -> None:
+    from types import SimpleNamespace
+
+    from PIL import Image as PILImage
+
+    fresh = SimpleNamespace(image=PILImage.new("RGB", (32, 32), "red"), info={"operation": "generate"})
+    replay = SimpleNamespace(image=PILImage.new("RGB", (32, 32), "blue"), info={"cached": True})
+    g = Gallery([fresh, replay], thumb_px=32)
+    labels = [tile.children[1].children[0].value for tile in g.grid.children]
+    assert "replayed" not in labels[0] and "replayed" in labels[1]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dalle_widgets import imaging
 from dalle_widgets.client import AsyncImagesClient, ImagesClient
 from dalle_widgets.widgets import Gallery, MaskEditor, MoodBoard, OutpaintEditor
 
@@ -31,8 +32,10 @@ def sclient(offline_engine):
 
 
 def _base(size: int = 256) -> np.ndarray:
+    # textured, so that fills with different seeds differ (a smooth ramp fills the same way every time)
     yy, xx = np.mgrid[0:size, 0:size]
-    return np.dstack([xx % 256, yy % 256, np.full_like(xx, 128)]).astype(np.uint8)
+    noise = np.random.default_rng(size).integers(0, 64, (size, size))
+    return np.dstack([(xx + noise) % 256, (yy + noise) % 256, np.full_like(xx, 128)]).astype(np.uint8)
 
 
 def _editor(client, **kw) -> MaskEditor:
@@ -41,22 +44,45 @@ def _editor(client, **kw) -> MaskEditor:
     return ed
 
 
+def _run_rows(ed: MaskEditor) -> list[str]:
+    return [row.children[0].value for row in ed.staging_box.children]
+
+
 def test_generate_stage_accept_more(aclient) -> None:
     ed = _editor(aclient)
     assert ed.generate() is not None and ed.running
-    result = ed._tasks.wait(120)
+    result = ed.wait(120)
     assert ed.error is None and len(result) == 2 and len(ed.staging) == 2
-    assert len(ed.staging_box.children) == 2
+    (row,) = _run_rows(ed)  # one run, labelled with its prompt, size and cost
+    assert "edit" in row and "a red balloon" in row and "256x256" in row and "$0.032" in row
     assert result[0].info["operation"] == "edit" and result[0].path.is_file()  # on disk before display
     assert "✓ 2" in ed.progress.value
     ed.more_like(0)
-    ed._tasks.wait(120)
+    ed.wait(120)
     assert len(ed.staging) == 4 and ed.last_result[0].info["operation"] in ("vary", "variation")
+    assert ed.staging[:2] == list(ed.last_result)  # newest run first
+    assert "variations" in _run_rows(ed)[0]
     before = ed.image
-    ed.accept(1)
+    ed.accept(3)
     assert not ed.mask.any() and len(ed.staging) == 3 and ed.history[-1].shape == before.shape
+    assert all(ed.is_stale(i) for i in range(3))  # made from the base that was just replaced
+    assert all("dalle-stale" in c._dom_classes for c in ed._cards)
     ed.undo()
-    assert ed.mask.any()
+    assert ed.mask.any() and not ed.is_stale(2)
+
+
+def test_every_generate_asks_for_new_images_and_no_duplicate_is_staged(aclient) -> None:
+    ed = _editor(aclient)
+    for _ in range(3):  # the same inputs, pressed three times
+        ed.generate()
+        ed.wait(120)
+        assert ed.error is None
+    staged = ed.staging
+    hashes = {imaging.image_hash(im.image) for im in staged}
+    assert len(hashes) == len(staged) == 6  # fresh each time (the cache was refreshed), no look-alikes
+    assert not any(im.info.get("cached") for im in staged)
+    # a replay of the same pixels (what the request cache would give back) is never staged twice
+    assert ed.stage([staged[0]]) == 0 and len(ed.staging) == 6
 
 
 def test_generation_leaves_the_loop_free(aclient) -> None:

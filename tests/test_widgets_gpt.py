@@ -62,8 +62,11 @@ def test_streamed_generate_shows_previews_then_the_finals(gpt_client) -> None:
         kinds[-1] == "completed" and "partial" in kinds and kinds.index("partial") < kinds.index("completed")
     )
     assert ed.previews == {} and len(ed.staging) == 1 and ed.staging[0] is result[0]
-    classes = [c._dom_classes for c in ed.staging_box.children]
-    assert classes == [("dalle-candidate",)]  # the preview card is gone, the final took its place
+    (run,) = ed.staging_box.children  # one run, its cards in a row under its label
+    classes = [c._dom_classes for c in run.children[1].children]
+    assert classes == [
+        ("dalle-card", "dalle-candidate")
+    ]  # the preview card is gone, the final took its place
     assert result[0].path.is_file() and result[0].info["quality"] == "low"
 
 
@@ -81,7 +84,7 @@ def test_transparent_candidates_show_over_a_checkerboard(offline_engine) -> None
     assert result[0].image.mode == "RGBA" and result[0].path.suffix == ".webp"
     import io
 
-    thumb = Image.open(io.BytesIO(ed.staging_box.children[0].children[0].value))
+    thumb = Image.open(io.BytesIO(ed._cards[0].children[0].value))
     rgba = np.asarray(thumb.convert("RGBA"))
     assert rgba[..., 3].min() == 255  # drawn over a checkerboard, no transparency sent to the browser
     alpha = np.asarray(result[0].image)[..., 3]

@@ -40,7 +40,9 @@ def test_stroke_maps_display_to_full_resolution() -> None:
 def test_non_square_image_viewport() -> None:
     ed = MaskEditor(_image(512, 1024), display_px=512)
     assert (ed.canvas.width, ed.canvas.height) == (512, 256)
-    assert ed.canvas.layout.width == "512px"
+    # at zoom 1 the canvas shrinks to the output's width (and a share of the window's height)
+    assert ed.canvas.layout.max_width == "100%"
+    assert ed.canvas.layout.width == "min(512px, calc(68vh * 2.0000))"  # keeps the 2:1 shape
     _drag(ed, [(10, 10)])
     assert ed.strokes[0].points == ((20.0, 20.0),)
     assert ed.mask.shape == (512, 1024)
@@ -67,7 +69,7 @@ def test_eraser_rectangle_ellipse_tools() -> None:
     assert ed.mask[200, 200] and not ed.mask[151, 151]
     assert [s.tool for s in ed.strokes] == ["rectangle", "eraser", "ellipse"]
     with pytest.raises(ValueError, match="tool must be one of"):
-        ed.tool = "lasso"
+        ed.tool = "magic wand"
 
 
 def test_every_change_is_one_undo_step() -> None:
@@ -173,10 +175,18 @@ def test_keyboard_shortcuts() -> None:
     assert ed.mask.all()
 
 
-def test_key_events_are_swallowed_in_the_browser() -> None:
+def test_keys_come_from_the_focused_canvas_and_tab_is_left_to_the_browser() -> None:
     ed = MaskEditor(_image(64, 64), display_px=64)
-    assert ed._key_events.prevent_default_action is True
-    assert ed._key_events.watched_events == ["keydown"]
+    # no page-wide key grab (ipyevents swallowed every key, Tab included, under the pointer)
+    assert not any(
+        isinstance(c, type(ed._enter_events)) and "keydown" in c.watched_events for c in [ed._enter_events]
+    )
+    assert ed.keyguard.scope in ed._dom_classes and ed.keyguard.frame in ed.frame._dom_classes
+    assert "Esc or Tab to leave" in ed.keyguard.label
+    ed.canvas[2]._handle_frontend_event(
+        None, {"event": "key_down", "key": "l", "shift_key": False, "ctrl_key": False, "meta_key": False}, []
+    )
+    assert ed.tool == "lasso"
 
 
 def test_show_what_will_be_sent_matches_the_api_form(canvas_log) -> None:
@@ -204,9 +214,8 @@ def test_accept_makes_new_base_clears_mask_and_undo_restores() -> None:
     ed.add_rectangle((0, 0, 32, 64))
     painted = ed.mask
     cand = np.zeros((64, 64, 3), np.uint8)
-    ed.staging.append(Image.fromarray(cand))
-    ed._render_staging()
-    assert len(ed.staging_box.children) == 1
+    assert ed.stage([Image.fromarray(cand)]) == 1
+    assert len(ed.staging_box.children) == 1  # one run
     ed.accept(0)
     np.testing.assert_array_equal(ed.image, cand)
     assert not ed.mask.any() and ed.staging == [] and len(ed.history) == 1
@@ -220,7 +229,7 @@ def test_accept_with_feather_keeps_unmasked_pixels_exact() -> None:
     ed = MaskEditor(base, display_px=64)
     ed.add_rectangle((16, 16, 48, 48))
     ed.feather_slider.value = 8
-    ed.staging.append(np.zeros((64, 64, 3), np.uint8))
+    ed.stage([np.zeros((64, 64, 3), np.uint8)])
     ed.accept(0)
     out = ed.image
     outside = ~masks.rectangle((64, 64), (16, 16, 48, 48))
@@ -231,7 +240,7 @@ def test_accept_with_feather_keeps_unmasked_pixels_exact() -> None:
 
 def test_discard() -> None:
     ed = MaskEditor(_image(32, 32), display_px=32)
-    ed.staging.extend([np.zeros((32, 32, 3), np.uint8), np.ones((32, 32, 3), np.uint8)])
+    ed.stage([np.zeros((32, 32, 3), np.uint8), np.ones((32, 32, 3), np.uint8)])
     ed.discard(0)
     assert len(ed.staging) == 1 and int(np.asarray(ed.staging[0]).max()) == 1
 
@@ -282,3 +291,131 @@ def test_on_change_callbacks() -> None:
 def test_bad_image_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="image"):
         MaskEditor(np.zeros((4, 4, 2), np.uint8))
+
+
+def test_lasso_and_subtract_by_mouse() -> None:
+    ed = MaskEditor(_image(256, 256), display_px=256)
+    ed.tool = "lasso"
+    _drag(ed, [(10, 10), (200, 10), (200, 200), (10, 200)])
+    assert ed.strokes[-1].tool == "lasso" and ed.mask[100, 100] and not ed.mask[230, 230]
+    ed.subtract.value = True
+    ed.tool = "ellipse"
+    _drag(ed, [(50, 50), (150, 150)])
+    assert not ed.mask[100, 100] and ed.mask[20, 20] and ed.strokes[-1].erase
+    ed.handle_key({"key": "-"})
+    assert ed.subtract.value is False
+
+
+def test_stroke_continues_when_the_pointer_comes_back_with_the_button_held() -> None:
+    ed = MaskEditor(_image(256, 256), display_px=256, brush_size=10)
+    ed.handle_mouse_down(10, 100)
+    ed.handle_mouse_move(100, 100)
+    ed.handle_mouse_out(300, 100)  # out to the right: the stroke so far is committed
+    assert len(ed.strokes) == 1 and ed.mask[100, 200]
+    ed.handle_mouse_enter(200, 200, buttons=1)  # back in, button still held
+    ed.handle_mouse_move(150, 200)
+    ed.handle_mouse_up(100, 200)
+    assert len(ed.strokes) == 1  # still one stroke, one undo step
+    assert ed.strokes[0].breaks and ed.mask[200, 120] and ed.mask[100, 50]
+    assert not ed.mask[150, 250]  # nothing painted across the way it went outside
+    ed.undo()
+    assert not ed.mask.any()
+    # back in without the button: hovering does not paint
+    ed.handle_mouse_down(10, 10)
+    ed.handle_mouse_out(-5, 10)
+    ed.handle_mouse_enter(50, 50, buttons=0)
+    ed.handle_mouse_move(60, 60)
+    assert len(ed.strokes) == 1 and not ed.mask[60, 60]
+
+
+def test_hints_for_empty_and_full_masks_are_shown() -> None:
+    ed = MaskEditor(_image(64, 64), display_px=64)
+    assert "empty" in ed.hint.value
+    ed.invert()
+    assert "whole image" in ed.hint.value
+    ed.add_rectangle((0, 0, 8, 8), erase=True)
+    assert ed.hint.value == ""
+
+
+def test_staging_preview_cycle_before_after_accept_by_keys(canvas_log) -> None:
+    base = _image(64, 64)
+    ed = MaskEditor(base, display_px=64)
+    ed.add_rectangle((0, 0, 32, 64))
+    cands = [np.full((64, 64, 3), v, np.uint8) for v in (10, 20, 30)]
+    assert ed.stage(cands, prompt="p") == 3
+    ed.stage(cands[:1])  # the same pixels again: no duplicate card
+    assert len(ed.staging) == 3 and len(ed._cards) == 3
+    canvas_log.clear()
+    ed.handle_key({"key": "ArrowRight"})
+    assert ed.selected == 0 and ed._previewing == 0
+    assert "putImageData" in canvas_log.names()  # the candidate is drawn on the canvas
+    assert "dalle-selected" in ed._cards[0]._dom_classes and "Previewing candidate #1" in ed.status.value
+    ed.handle_key({"key": "ArrowLeft"})
+    assert ed.selected == 2  # wraps
+    ed.handle_key({"key": " "})
+    assert ed.before_after.value is True and ed._shown_image() is None  # before: the base
+    ed.handle_key({"key": " "})
+    assert int(ed._shown_image()[0, 0, 0]) == 30
+    ed.handle_key({"key": "Delete"})
+    assert len(ed.staging) == 2 and ed._previewing is None
+    ed.cycle(1)
+    ed.handle_key({"key": "Enter"})
+    assert len(ed.history) == 1 and len(ed.staging) == 1 and ed.is_stale(0)
+    assert ed.discard_all() == 1 and ed.staging == []
+
+
+def test_hover_previews_without_selecting() -> None:
+    ed = MaskEditor(_image(32, 32), display_px=32)
+    ed.stage([np.full((32, 32, 3), v, np.uint8) for v in (1, 2)])
+    ed._on_card_event(1, {"type": "mouseenter"})
+    assert ed._previewing == 1 and ed.selected is None
+    ed._on_card_event(1, {"type": "mouseleave"})
+    assert ed._previewing is None
+    ed._on_card_event(0, {"type": "click"})
+    assert ed.selected == 0 and ed._previewing == 0
+
+
+def test_show_preview_fills_a_pending_card() -> None:
+    ed = MaskEditor(_image(32, 32), display_px=32)
+    run = ed.staging_area.start("edit", prompt="p", size="256x256", n=2, base_revision=0)
+    ed._render_staging()
+    pending = ed.staging_box.children[0].children[1].children
+    assert len(pending) == 2 and all("dalle-candidate-pending" in c._dom_classes for c in pending)
+    ed.show_preview(run, 0, np.full((32, 32, 3), 99, np.uint8))
+    first = ed.staging_box.children[0].children[1].children[0]
+    assert "preview" in first.children[1].value and first.children[0].format == "png"
+    ed.staging_area.fill(run, [np.full((32, 32, 3), 5, np.uint8)])
+    ed._render_staging()
+    assert len(ed._cards) == 1 and "dalle-candidate" in ed._cards[0]._dom_classes
+
+
+def test_zoom_changes_canvas_resolution_and_maps_points() -> None:
+    ed = MaskEditor(_image(1024, 1024), display_px=256)
+    ed.set_zoom(2)
+    assert (ed.canvas.width, ed.canvas.layout.width, ed.canvas.layout.max_width) == (512, "512px", "none")
+    _drag(ed, [(100, 100)])
+    assert ed.strokes[-1].points == ((200.0, 200.0),)
+    ed.set_zoom(1)
+    assert ed.canvas.width == 256 and ed.canvas.layout.max_width == "100%"
+    with pytest.raises(ValueError, match="zoom"):
+        ed.set_zoom(9)
+
+
+def test_entering_with_the_button_held_after_a_finished_stroke_does_not_reopen_it() -> None:
+    ed = MaskEditor(_image(64, 64), display_px=64, brush_size=4)
+    _drag(ed, [(5, 5), (20, 5)])
+    ed.handle_mouse_enter(40, 40, buttons=1)  # pressed outside, dragged in: not the old stroke
+    ed.handle_mouse_move(50, 50)
+    assert len(ed.strokes) == 1 and not ed.mask[50, 50]
+
+
+def test_a_reentry_that_arrives_before_the_leaving_still_continues_the_stroke() -> None:
+    # ipyevents' mouseenter and ipycanvas' mouse out travel on different channels
+    ed = MaskEditor(_image(256, 256), display_px=256, brush_size=10)
+    ed.handle_mouse_down(10, 100)
+    ed.handle_mouse_move(100, 100)
+    ed.handle_mouse_enter(200, 200, buttons=1)  # seen first...
+    ed.handle_mouse_out(300, 100)  # ...then the leaving
+    ed.handle_mouse_move(150, 200)
+    ed.handle_mouse_up(100, 200)
+    assert len(ed.strokes) == 1 and ed.strokes[0].breaks and ed.mask[200, 120]

@@ -13,7 +13,8 @@ from typing import Any
 
 _EXPORTS = {
     "MaskEditor": "mask_editor",
-    "Stroke": "mask_editor",
+    "MaskDocument": "mask_document",
+    "Stroke": "mask_document",
     "OutpaintEditor": "outpaint_editor",
     "Gallery": "gallery",
     "MoodBoard": "board",

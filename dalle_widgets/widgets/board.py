@@ -40,8 +40,8 @@ from .. import _png, imaging
 from .._paths import OutsideFolderError, confine
 from ..store import default_root
 from . import _client
+from ._shell import WidgetShell
 from ._static import StaticFallbackMixin, placeholder, png_bytes
-from ._tasks import TaskRunner, error_line
 
 __all__ = ["BoardItem", "MoodBoard", "current_board"]
 
@@ -133,7 +133,7 @@ def _png_of(image: Any) -> tuple[bytes, dict[str, Any]]:
     return _png.encode(imaging.to_pil(getattr(image, "image", image))), info
 
 
-class MoodBoard(StaticFallbackMixin, W.VBox):
+class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
     """A mood board: pin, reorder, caption, remove; saved to ``path`` on every change.
 
     Parameters
@@ -174,6 +174,7 @@ class MoodBoard(StaticFallbackMixin, W.VBox):
         self.variations: list[Any] = []
         self._thumbs: dict[str, bytes] = {}
         self._callbacks: list[Callable[[MoodBoard], None]] = []
+        self._init_shell()
         self._load()
         self._build_ui()
         _current = self
@@ -483,7 +484,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
         usable = self._usable()
         for k, item in enumerate(usable):
             self._set_status(f"varying {k + 1}/{len(usable)}…")
-            results.append(await _client.call(cl, "vary", item.image, **kwargs))
+            results.append(await _client.call(cl, "vary", item.image, cache="refresh", **kwargs))
         self._show_variations(results)
         self._set_status(f"✓ {sum(len(r) for r in results)} variations of {len(results)} pinned images")
         return results
@@ -509,10 +510,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
         def button(label: str, tip: str, cb: Callable[[], Any], cls: str, icon: str = "") -> W.Button:
-            b = W.Button(description=label, tooltip=tip, icon=icon, layout=W.Layout(width="auto"))
-            b.on_click(lambda _b: self._guard(cb))
-            b.add_class(cls)
-            return b
+            return self.button(label, tip, cb, cls, icon=icon)
 
         self.export_png_button = button(
             "Export PNG",
@@ -536,22 +534,14 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
             "random",
         )
         self.title = W.HTML()
-        self.status = W.HTML()
-        self.status.add_class("dalle-status")
         self.grid = W.GridBox(layout=W.Layout(grid_gap="6px"))
         self.grid.add_class("dalle-board-grid")
         self.variations_box = W.VBox()
-        self._tasks = TaskRunner(
-            on_start=lambda: setattr(self.vary_button, "disabled", True),
-            on_finish=lambda: setattr(self.vary_button, "disabled", False),
-            on_error=lambda line: self._set_status(line, error=True),
-            on_cancel=lambda: self._set_status("Cancelled"),
-        )
         bar = W.HBox(
             [self.title, self.export_png_button, self.export_html_button, self.vary_button],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
-        self.children = (bar, self.grid, self.status, self.variations_box)
+        self.children = (self._theme, bar, self.grid, self.status, self.variations_box)
         self.add_class("dalle-board")
         self._render()
 
@@ -587,31 +577,45 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
             cap = W.Text(
                 value=item.caption,
                 placeholder="caption",
+                description="Caption",
+                style={"description_width": "0px"},
                 continuous_update=False,
                 layout=W.Layout(width=f"{self.thumb_px}px"),
                 tooltip=hover,
             )
             cap.add_class("dalle-caption")
             cap.observe(lambda ch, item_id=item.id: self._guard(self.caption, item_id, ch["new"]), "value")
-            left = W.Button(
-                icon="arrow-left", tooltip="Move left", layout=W.Layout(width="36px"), disabled=i == 0
+            left = self.button(
+                "Move left",
+                "one place earlier on the board",
+                lambda item_id=item.id, i=i: self.move(item_id, i - 1),
+                "dalle-move-left",
+                icon="arrow-left",
+                compact=True,
+                width="36px",
             )
-            right = W.Button(
+            left.disabled = i == 0
+            right = self.button(
+                "Move right",
+                "one place later on the board",
+                lambda item_id=item.id, i=i: self.move(item_id, i + 1),
+                "dalle-move-right",
                 icon="arrow-right",
-                tooltip="Move right",
-                layout=W.Layout(width="36px"),
-                disabled=i == len(self._items) - 1,
+                compact=True,
+                width="36px",
             )
-            rm = W.Button(icon="trash", tooltip="Remove from the board", layout=W.Layout(width="36px"))
-            left.add_class("dalle-move-left")
-            right.add_class("dalle-move-right")
-            rm.add_class("dalle-remove")
-            left.on_click(lambda _b, item_id=item.id, i=i: self._guard(self.move, item_id, i - 1))
-            right.on_click(lambda _b, item_id=item.id, i=i: self._guard(self.move, item_id, i + 1))
-            rm.on_click(lambda _b, item_id=item.id: self._guard(self.remove, item_id))
-            tile = W.VBox(
-                [img, cap, W.HBox([left, right, rm])], layout=W.Layout(border="1px solid #ddd", padding="4px")
+            right.disabled = i == len(self._items) - 1
+            rm = self.button(
+                "Remove",
+                "unpin from the board",
+                lambda item_id=item.id: self.remove(item_id),
+                "dalle-remove",
+                icon="trash",
+                compact=True,
+                width="36px",
             )
+            tile = W.VBox([img, cap, W.HBox([left, right, rm])], layout=W.Layout(padding="4px"))
+            tile.add_class("dalle-card")
             tile.add_class("dalle-board-item")
             if item.damaged:
                 tile.add_class("dalle-board-damaged")
@@ -619,7 +623,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
         self.grid.children = tuple(tiles)
         n = len(self._items)
         self.title.value = (
-            f"<b>Mood board</b> <span style='color:#666'>{html.escape(str(self.path))} · {n} pinned</span>"
+            f"<b>Mood board</b> <span class='dalle-muted'>{html.escape(str(self.path))} · {n} pinned</span>"
         )
         for b in (self.export_png_button, self.export_html_button, self.vary_button):
             b.disabled = n == 0
@@ -632,23 +636,14 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
         return path
 
     def _start_vary_all(self) -> Any:
-        if self._tasks.running:
-            self._set_status("Already varying: wait for it to finish.", error=True)
-            return None
-        return self._tasks.start(lambda: self.avary_all())
+        return self.start_task(lambda: self.avary_all(), busy="Already varying: wait for it to finish.")
 
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:  # noqa: BLE001 - one line in the widget, never a traceback
-            self._set_status(error_line(exc), error=True)
-            return None
+    def _on_busy(self, busy: bool) -> None:
+        self.vary_button.disabled = busy
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         if hasattr(self, "status"):
-            style = "color:#b00020" if error else "color:#333"
-            body = html.escape(text, quote=False)
-            self.status.value = f"<span style='{style}'>{'⚠ ' if error else ''}{body}</span>" if text else ""
+            self.set_status(text, error=error)
 
     # ---------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image | None:

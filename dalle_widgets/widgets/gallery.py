@@ -27,8 +27,8 @@ from PIL import Image
 
 from .. import _png, imaging
 from . import _client
+from ._shell import WidgetShell
 from ._static import StaticFallbackMixin, placeholder, png_bytes
-from ._tasks import TaskRunner, error_line
 
 __all__ = ["Gallery", "describe_provenance"]
 
@@ -101,7 +101,7 @@ def _info(item: Any) -> dict[str, Any]:
     return dict(info) if isinstance(info, dict) else {}
 
 
-class Gallery(StaticFallbackMixin, W.VBox):
+class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
     """A grid of image tiles with actions, for an ``ImageResult`` or any list of images.
 
     Parameters
@@ -156,21 +156,14 @@ class Gallery(StaticFallbackMixin, W.VBox):
         self.previews: dict[int, Image.Image] = {}
         #: ``(type, index)`` of each streamed event shown, in order
         self.stream_log: list[tuple[str, int]] = []
-        self._tasks = TaskRunner(
-            on_error=lambda line: self._set_status(line, error=True),
-            on_cancel=lambda: self._set_status("Cancelled"),
-            on_start=lambda: self._set_busy(True),
-            on_finish=lambda: self._set_busy(False),
-        )
+        self._init_shell()
         self.header = W.HTML(title or "")
         self.grid = W.GridBox(layout=W.Layout(grid_gap="8px"))
         self.grid.add_class("dalle-gallery-grid")
-        self.status = W.HTML()
-        self.status.add_class("dalle-status")
         self.lineage_box = W.VBox()
         self.lineage_box.add_class("dalle-lineage")
         self.detail = W.VBox()
-        self.children = (self.header, self.grid, self.status, self.lineage_box, self.detail)
+        self.children = (self._theme, self.header, self.grid, self.status, self.lineage_box, self.detail)
         self.add_class("dalle-gallery")
         self._render()
 
@@ -229,14 +222,10 @@ class Gallery(StaticFallbackMixin, W.VBox):
         icon_width = f"{max(24, min(34, self.thumb_px // 4 - 4))}px"
 
         def button(label: str, tip: str, cls: str, fn: Callable[[], Any], icon: str = "") -> W.Button:
-            b = W.Button(
-                description="" if compact else label,
-                tooltip=f"{label}: {tip}" if compact else tip,
-                icon=icon,
-                layout=W.Layout(width=icon_width if compact else "auto", padding="0" if compact else "0 6px"),
+            b = self.button(
+                label, tip, fn, cls, icon=icon, compact=compact, width=icon_width if compact else "auto"
             )
-            b.add_class(cls)
-            b.on_click(lambda _b: self._guard(fn))
+            b.layout.padding = "0" if compact else "0 6px"
             return b
 
         vary = button(
@@ -262,7 +251,10 @@ class Gallery(StaticFallbackMixin, W.VBox):
             "download" if compact else "",
         )
         info_toggle = W.ToggleButton(
-            description="", icon="info", tooltip="Show provenance", layout=W.Layout(width="32px")
+            description="",
+            icon="info",
+            tooltip="Provenance: show how this image was made",
+            layout=W.Layout(width="32px"),
         )
         info_toggle.add_class("dalle-info")
         info_html = W.HTML(layout=W.Layout(display="none", width=f"{self.thumb_px}px"))
@@ -276,9 +268,15 @@ class Gallery(StaticFallbackMixin, W.VBox):
         # The hover text lives on the label: ipywidgets 8.1 cannot render a tooltip on an Image or a Box
         # (their views have no description and crash in updateTooltip).
         show_size = info.get("size") and self.thumb_px >= 120  # "#0 · 1024x1024" wraps on smaller tiles
+        replayed = (
+            " <span class='dalle-badge' title='replayed from the request cache: nothing was sent or paid'>"
+            "replayed</span>"
+            if info.get("cached")
+            else ""
+        )
         label = W.HTML(
-            f"<span style='font-size:11px;color:#666'>#{i}"
-            f"{' · ' + html.escape(str(info['size'])) if show_size else ''}</span>",
+            f"<span class='dalle-muted' style='font-size:11px'>#{i}"
+            f"{' · ' + html.escape(str(info['size'])) if show_size else ''}</span>{replayed}",
             tooltip=describe_provenance(info),
         )
         label.add_class("dalle-tile-label")
@@ -321,7 +319,10 @@ class Gallery(StaticFallbackMixin, W.VBox):
             raise IndexError(f"gallery has {len(self.images)} images; index {index} is out of range")
         self.selected_index = index
         for k, tile in enumerate(self._tiles):
-            tile.layout.border = "2px solid #1976d2" if k == index else "2px solid transparent"
+            if k == index:
+                tile.add_class("dalle-selected")
+            else:
+                tile.remove_class("dalle-selected")
         for cb in list(self._select_callbacks):
             try:
                 cb(self.selected)
@@ -340,7 +341,9 @@ class Gallery(StaticFallbackMixin, W.VBox):
         """Ask for variations of tile ``index`` (async task); they appear beneath as a lineage row."""
         item = self.images[index]
         n = int(n or self.vary_n)
-        return self._tasks.start(lambda: self._vary(index, item, n))
+        return self.start_task(
+            lambda: self._vary(index, item, n), busy="Already varying: wait for it or press Cancel."
+        )
 
     async def _vary(self, index: int, item: Any, n: int) -> Any:
         self._set_status(f"varying #{index}…")
@@ -351,25 +354,48 @@ class Gallery(StaticFallbackMixin, W.VBox):
             client=self._client,
             vary_n=self.vary_n,
             save_dir=self.save_dir,
-            title=f"<span style='color:#555'>↳ variations of #{index}</span>",
+            title=f"<span class='dalle-muted'>↳ variations of #{index}</span>",
         )
+        # every press asks for new images (the request cache is refreshed, never replayed)
         if _streams(client):  # the row shows at once, its tiles fill with previews, then the finals
             self.lineage.setdefault(index, []).append(child)
             self.lineage_box.children = (*self.lineage_box.children, child)
             result = await _client.stream(
-                client, "vary", _pil(item), n=n, partial_images=2, on_event=child.show_event
+                client, "vary", _pil(item), n=n, partial_images=2, on_event=child.show_event, cache="refresh"
             )
             child.previews.clear()
-            child.images = list(result)
-            child._render()
         else:
-            result = await _client.call(client, "vary", _pil(item), n=n)
-            child.images = list(result)
-            child._render()
+            result = await _client.call(client, "vary", _pil(item), n=n, cache="refresh")
+        fresh = self._fresh(index, result, besides=child)
+        if not fresh:
+            if child in self.lineage.get(index, []):
+                self.lineage[index].remove(child)
+                self.lineage_box.children = tuple(c for c in self.lineage_box.children if c is not child)
+            self._set_status(f"The variations of #{index} were all duplicates of images shown already")
+            return result
+        child.images = fresh
+        child._render()
+        if child not in self.lineage.get(index, []):
             self.lineage.setdefault(index, []).append(child)
             self.lineage_box.children = (*self.lineage_box.children, child)
-        self._set_status(f"✓ {len(result)} variations of #{index}")
+        dupes = len(result) - len(fresh)
+        note = f" ({dupes} duplicate{'s' if dupes != 1 else ''} dropped)" if dupes else ""
+        self._set_status(f"✓ {len(fresh)} variations of #{index}{note}")
         return result
+
+    def _fresh(self, index: int, result: Any, *, besides: Gallery | None = None) -> list[Any]:
+        """The images of ``result`` not shown already (here or in the other lineage rows of ``index``)."""
+        seen = {imaging.image_hash(_pil(i)) for i in self.images}
+        for g in self.lineage.get(index, []):
+            if g is not besides:
+                seen |= {imaging.image_hash(_pil(i)) for i in g.images}
+        fresh = []
+        for im in result:
+            h = imaging.image_hash(_pil(im))
+            if h not in seen:
+                seen.add(h)
+                fresh.append(im)
+        return fresh
 
     def edit(self, index: int) -> Any:
         """Open a MaskEditor on tile ``index`` below the grid; return it."""
@@ -432,36 +458,15 @@ class Gallery(StaticFallbackMixin, W.VBox):
         self._set_status(f"Saved #{index} to {target}")
         return target
 
-    def cancel(self) -> bool:
-        """Cancel a running "Vary"."""
-        return self._tasks.cancel()
-
-    @property
-    def running(self) -> bool:
-        return self._tasks.running
-
     # ------------------------------------------------------------ status
-    def _guard(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - one line in the widget, never a traceback
-            self._set_status(error_line(exc), error=True)
-            return None
-
-    def _set_busy(self, busy: bool) -> None:
+    def _on_busy(self, busy: bool) -> None:
         for tile in getattr(self, "_tiles", []):
             for b in tile.children[2].children:
                 if "dalle-vary" in b._dom_classes:
                     b.disabled = busy
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        style = "color:#b00020" if error else "color:#333"
-        body = html.escape(text, quote=False)
-        self.status.value = f"<span style='{style}'>{'⚠ ' if error else ''}{body}</span>" if text else ""
-
-    @property
-    def error(self) -> str | None:
-        return self._tasks.last_error
+        self.set_status(text, error=error)
 
     # ------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image | None:

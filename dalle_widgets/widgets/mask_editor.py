@@ -1,17 +1,21 @@
 """``MaskEditor``: paint the area to regenerate on the image, inline, then generate edits.
 
-The mask is a value, not pixels on a canvas: every gesture (a brush stroke, a
-rectangle, invert, grow...) is recorded as a vector :class:`Stroke` in image
-coordinates and rasterised at full resolution by :mod:`dalle_widgets.masks`; the
-canvas only shows it. ``.mask`` reads and writes the bool array (True = generate),
-``.strokes`` lists the gestures, and ``undo()``/``redo()``/``clear()`` are the
-twins of the buttons. Each change is one undo step, whatever its source.
+The editor is a view of a :class:`~.mask_document.MaskDocument` (the base image,
+the mask, the vector strokes, undo/redo): ``.mask`` reads and writes the bool
+array (True = generate), ``.strokes`` lists the gestures, and
+``undo()``/``redo()``/``clear()`` are the twins of the buttons. Each change is
+one undo step, whatever its source.
 
-Painting stays immediate because each mouse move sends only its new segment of the
-stroke to a preview layer (one small message, whatever the stroke's length); the
-mask layer is redrawn once, when the stroke ends. Generation runs as an asyncio task on the kernel's
-loop (see :mod:`._tasks`), so the kernel stays free and Cancel works; candidates
-land in a staging strip (accept / discard / more like this).
+Painting stays immediate because each mouse move sends only its new segment of
+the stroke to a preview layer (one small message, whatever the stroke's length);
+the mask layer is redrawn once, when the stroke ends. A stroke that leaves the
+canvas and comes back with the button held goes on as the same stroke.
+Generation runs as an asyncio task on the kernel's loop (see :mod:`._tasks`), so
+the kernel stays free and Cancel works. Every press of Generate or More asks for
+new images (the request cache is refreshed, never replayed). The candidates land
+in a staging area (:mod:`.staging`): grouped by run, newest first, each run
+labelled; hovering or clicking a candidate previews it on the canvas (Before /
+After flips back), the arrow keys cycle, Enter accepts, Delete discards.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as W
@@ -32,57 +35,27 @@ from .. import imaging, masks
 from ..models import DEFAULT_MODEL, lookup
 from . import _client
 from ._canvas import Viewport, hold, overlay_rgba, rgba
+from ._keyguard import KeyGuard
+from ._shell import WidgetShell, escape
 from ._static import StaticFallbackMixin, png_bytes
-from ._tasks import TaskRunner
+from .mask_document import SHAPE_TOOLS, MaskDocument, Stroke, coerce_image
+from .staging import Candidate, Run, Staging
 
 __all__ = ["MaskEditor", "Stroke"]
 
 logger = logging.getLogger("dalle_widgets")
 
-TOOLS = ("brush", "eraser", "rectangle", "ellipse")
+TOOLS = ("brush", "eraser", "rectangle", "ellipse", "lasso")
+TOOL_KEYS = {"b": "brush", "e": "eraser", "r": "rectangle", "o": "ellipse", "l": "lasso"}
 MASK_COLOR = (255, 64, 64)
 ERASE_COLOR = (64, 160, 255)
-MAX_UNDO = 100
-STAGING_THUMB_PX = 160
+STAGING_THUMB_PX = 144
+ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0)
+MAX_CANVAS_PX = 4096
+_uids = iter(range(1, 1 << 62))
 
 
-@dataclass(frozen=True)
-class Stroke:
-    """One change to the mask, in full-resolution image coordinates.
-
-    Attributes
-    ----------
-    tool : str
-        ``brush``, ``eraser``, ``rectangle``, ``ellipse`` (gestures) or ``invert``,
-        ``grow``, ``shrink``, ``clear``, ``set`` (operations).
-    points : tuple of (float, float)
-        The path of a brush/eraser stroke, or the two corners of a rectangle/ellipse.
-    size : float
-        Brush diameter in image pixels, or the grow/shrink amount.
-    """
-
-    tool: str
-    points: tuple[tuple[float, float], ...] = ()
-    size: float = 0.0
-
-
-@dataclass
-class _State:
-    image: np.ndarray
-    mask_bits: np.ndarray
-    shape: tuple[int, int]
-    strokes: tuple[Stroke, ...]
-
-
-def _pack(mask: np.ndarray) -> np.ndarray:
-    return np.packbits(mask, axis=None)
-
-
-def _unpack(bits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
-
-
-class MaskEditor(StaticFallbackMixin, W.VBox):
+class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
     """Paint a mask on an image and generate inpainting candidates, inline in a notebook.
 
     Parameters
@@ -92,11 +65,16 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
     client : ImagesClient or AsyncImagesClient, optional
         Who generates. Default: the shared async client (offline engine without a key).
     display_px : int
-        Longest side of the canvas on screen, in pixels.
+        Longest side of the canvas at zoom 1, in canvas pixels; on screen the canvas also
+        shrinks to the width of the output.
     prompt : str
         Initial text of the prompt box.
     brush_size : int
         Initial brush diameter in image pixels.
+    n : int
+        Candidates per Generate.
+    size : str, optional
+        Requested size (default: the image's own size when the model offers it).
 
     Examples
     --------
@@ -122,46 +100,80 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         super().__init__()
         self._client = client
         self.display_px = int(display_px)
-        self._image = self._coerce_image(image)
+        self.zoom = 1.0
         self._source = image
-        shape = self._image.shape[:2]
-        self._mask = masks.empty(shape)
-        self._strokes: tuple[Stroke, ...] = ()
-        self._undo: list[_State] = []
-        self._redo: list[_State] = []
+        self.doc = MaskDocument(self._load_base(image))
+        self.doc.on_change(self._doc_changed)
         self._drag: dict[str, Any] | None = None
+        self._left: dict[str, Any] | None = None  # a gesture that left the canvas with the button held
+        self._early_enter: tuple[float, float] | None = None  # a re-entry seen before its leaving
         self._change_callbacks: list[Callable[[MaskEditor], None]] = []
-        self.staging: list[Any] = []
+        self.staging_area = Staging()
         self.history: list[np.ndarray] = []
         self.last_result: Any = None
         self.events_handled = 0
-        self._viewport = Viewport(shape, self.display_px)
+        self.selected: int | None = None
+        self._previewing: int | None = None
+        self._show_before = False
+        self._uid = f"dalle-ed-{next(_uids)}"
+        self._viewport = Viewport(self.doc.shape, self.display_px)
+        self._init_shell()
         self._build_ui(prompt, brush_size, n, size)
-        self._tasks = TaskRunner(
-            on_start=self._busy, on_finish=self._idle, on_error=self._show_error, on_cancel=self._cancelled
-        )
         self._redraw_all()
+
+    # ------------------------------------------------------------ base image
+    def _load_base(self, image: Any) -> np.ndarray:
+        """The one place a new base image comes in (construction and Accept go through here)."""
+        return coerce_image(image)
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self, prompt: str, brush_size: int, n: int, size: str | None) -> None:
         dh, dw = self._viewport.display
-        self.canvas = MultiCanvas(3, width=dw, height=dh, layout=W.Layout(width=f"{dw}px", height=f"{dh}px"))
+        self.canvas = MultiCanvas(3, width=dw, height=dh)
         self.canvas.add_class("dalle-mask-canvas")
+        self._fit_layout()
         top = self.canvas[2]
         top.on_mouse_down(self.handle_mouse_down)
         top.on_mouse_move(self.handle_mouse_move)
         top.on_mouse_up(self.handle_mouse_up)
         top.on_mouse_out(self.handle_mouse_out)
+        self.canvas.on_key_down(self._on_canvas_key)
         self.canvas[0].on_client_ready(self._draw_image_layer)
         self.canvas[1].on_client_ready(self._draw_mask_layer)
+        self._enter_events = Event(source=self.canvas, watched_events=["mouseenter"])
+        self._enter_events.on_dom_event(self._on_enter_event)
+        self.frame = W.Box([self.canvas], layout=W.Layout(max_height="72vh", overflow="auto"))
+        self.frame.add_class("dalle-canvas-frame")
+        self.keyguard = KeyGuard(scope=self._uid, frame="dalle-canvas-frame", label=self._canvas_label())
 
         self.tool_buttons = W.ToggleButtons(
-            options=[("Brush", "brush"), ("Eraser", "eraser"), ("Rect", "rectangle"), ("Ellipse", "ellipse")],
+            options=[
+                ("Brush", "brush"),
+                ("Erase", "eraser"),
+                ("Rect", "rectangle"),
+                ("Ellipse", "ellipse"),
+                ("Lasso", "lasso"),
+            ],
             value="brush",
-            tooltips=["Paint area to regenerate (B)", "Un-paint (E)", "Rectangle (R)", "Ellipse (O)"],
-            style={"button_width": "64px"},
+            tooltips=[
+                "Brush: paint the area to regenerate (B)",
+                "Eraser: un-paint (E)",
+                "Rectangle: drag a box (R)",
+                "Ellipse: drag an ellipse (O)",
+                "Lasso: trace an outline, it closes itself (L)",
+            ],
+            style={"button_width": "66px"},
             layout=W.Layout(width="auto"),
         )
+        self.tool_buttons.add_class("dalle-tools")
+        self.subtract = W.ToggleButton(
+            value=False,
+            description="Subtract",
+            icon="minus",
+            tooltip="Shapes and lasso remove from the mask instead of adding (-)",
+            layout=W.Layout(width="auto"),
+        )
+        self.subtract.add_class("dalle-subtract")
         self.size_slider = W.IntSlider(
             value=int(brush_size),
             min=2,
@@ -169,32 +181,33 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             step=2,
             description="Size",
             continuous_update=False,
-            layout=W.Layout(width="220px"),
-            style={"description_width": "36px"},
+            layout=W.Layout(width="210px"),
+            style={"description_width": "34px"},
+            tooltip="Brush diameter in image pixels ([ and ])",
         )
         self.size_slider.add_class("dalle-brush-size")
+        self.size_slider.observe(lambda _c: self._update_label(), "value")
+        self.tool_buttons.observe(lambda _c: self._update_label(), "value")
 
-        def button(label: str, tip: str, cb: Callable[[], Any], icon: str = "", cls: str = "") -> W.Button:
-            b = W.Button(description=label, tooltip=tip, icon=icon, layout=W.Layout(width="auto"))
-            b.on_click(lambda _b: cb())
-            if cls:
-                b.add_class(cls)
-            return b
-
-        self.undo_button = button("Undo", "Undo (Ctrl+Z)", self.undo, "undo", "dalle-undo")
-        self.redo_button = button("Redo", "Redo (Ctrl+Shift+Z)", self.redo, "repeat", "dalle-redo")
-        self.clear_button = button("Clear", "Clear the mask", self.clear, "", "dalle-clear")
-        self.invert_button = button(
-            "Invert", "Swap kept and regenerated areas (I)", self.invert, "", "dalle-invert"
+        self.undo_button = self.button("Undo", "Undo (Ctrl+Z)", self.undo, "dalle-undo", icon="undo")
+        self.redo_button = self.button("Redo", "Redo (Ctrl+Shift+Z)", self.redo, "dalle-redo", icon="repeat")
+        self.clear_button = self.button("Clear", "Clear the mask", self.clear, "dalle-clear")
+        self.invert_button = self.button(
+            "Invert", "Swap kept and regenerated areas (I)", self.invert, "dalle-invert"
         )
         self.amount = W.BoundedIntText(
-            value=8, min=1, max=256, layout=W.Layout(width="56px"), tooltip="pixels to grow or shrink by"
+            value=8,
+            min=1,
+            max=256,
+            layout=W.Layout(width="60px"),
+            tooltip="Pixels to grow or shrink by",
+            description="px",
+            style={"description_width": "0px"},
         )
-        self.grow_button = button(
-            "Grow", "Grow the mask by the given pixels", lambda: self.grow(), "", "dalle-grow"
-        )
-        self.shrink_button = button(
-            "Shrink", "Shrink the mask by the given pixels", lambda: self.shrink(), "", "dalle-shrink"
+        self.amount.add_class("dalle-amount")
+        self.grow_button = self.button("Grow", "Grow the mask by the given pixels", self.grow, "dalle-grow")
+        self.shrink_button = self.button(
+            "Shrink", "Shrink the mask by the given pixels", self.shrink, "dalle-shrink"
         )
         self.feather_slider = W.IntSlider(
             value=0,
@@ -202,10 +215,11 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             max=64,
             description="Feather",
             continuous_update=False,
-            layout=W.Layout(width="200px"),
+            layout=W.Layout(width="210px"),
             style={"description_width": "50px"},
             tooltip="Soften the seam when a candidate is accepted (px)",
         )
+        self.feather_slider.add_class("dalle-feather")
         self.show_sent = W.ToggleButton(
             value=False,
             description="Show what will be sent",
@@ -216,85 +230,172 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         self.show_sent.observe(lambda _c: self._draw_mask_layer(), "value")
         self.feather_slider.observe(lambda _c: self._draw_mask_layer(), "value")
 
+        self.zoom_out_button = self.button(
+            "Zoom out",
+            "Smaller view",
+            lambda: self.set_zoom(self._zoom_step(-1)),
+            "dalle-zoom-out",
+            icon="search-minus",
+            compact=True,
+        )
+        self.zoom_fit_button = self.button(
+            "Fit", "Fit the image to the width of the output", lambda: self.set_zoom(1.0), "dalle-zoom-fit"
+        )
+        self.zoom_in_button = self.button(
+            "Zoom in",
+            "Larger view; scroll to pan",
+            lambda: self.set_zoom(self._zoom_step(1)),
+            "dalle-zoom-in",
+            icon="search-plus",
+            compact=True,
+        )
         self.info = W.HTML(layout=W.Layout(margin="0 0 0 4px"))
-        self.status = W.HTML(layout=W.Layout(margin="0 0 0 4px", min_height="20px"))
-        self.status.add_class("dalle-status")
+        self.info.add_class("dalle-info-line")
+        self.hint = W.HTML(layout=W.Layout(margin="0 0 0 4px"))
+        self.hint.add_class("dalle-mask-hint")
 
         self.prompt = W.Textarea(
             value=prompt,
             placeholder="Describe the whole image, including the new part",
-            layout=W.Layout(width=f"{max(dw - 40, 240)}px", height="52px"),
+            tooltip="Prompt: describe the whole image, including the new part",
+            layout=W.Layout(width="calc(100% - 6px)", height="64px"),
         )
         self.prompt.add_class("dalle-prompt")
         # the sizes and n of the model the client will use (a lazily made default client: dall-e-2's)
         spec = lookup(getattr(self._client, "model", None) or DEFAULT_MODEL, warn=False)
-        h, w = self._image.shape[:2]
+        h, w = self.doc.shape
         own = f"{w}x{h}"
         self.n_box = W.BoundedIntText(
             value=int(n),
             min=1,
             max=spec.max_n,
             description="n",
-            layout=W.Layout(width="110px"),
+            tooltip="Candidates per Generate",
+            layout=W.Layout(width="100px"),
             style={"description_width": "16px"},
         )
+        self.n_box.add_class("dalle-n")
         sizes = list(spec.sizes)
         self.size_dd = W.Dropdown(
             options=sizes,
             value=size or (own if own in sizes else spec.default_size),
+            tooltip="Size of the images to generate",
             layout=W.Layout(width="120px"),
         )
+        self.size_dd.add_class("dalle-size")
         self._build_model_controls(spec)
-        self.generate_button = button(
-            "Generate", "Send image, mask and prompt", self.generate, "magic", "dalle-generate"
+        self.generate_button = self.button(
+            "Generate",
+            "Send image, mask and prompt: new candidates every time",
+            self.generate,
+            "dalle-generate",
+            icon="magic",
+            style="primary",
         )
-        self.generate_button.button_style = "primary"
-        self.cancel_button = button(
-            "Cancel", "Stop the request in flight", self.cancel, "stop", "dalle-cancel"
+        self.cancel_button = self.button(
+            "Cancel", "Stop the request in flight", self.cancel, "dalle-cancel", icon="stop"
         )
         self.cancel_button.disabled = True
         self.progress = W.HTML(layout=W.Layout(min_width="120px"))
         self.progress.add_class("dalle-progress")
-        self.staging_box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
-        self.staging_box.add_class("dalle-staging")
 
-        tools = W.HBox([self.tool_buttons, self.size_slider], layout=W.Layout(flex_flow="row wrap"))
-        ops = W.HBox(
-            [
-                self.undo_button,
-                self.redo_button,
-                self.clear_button,
-                self.invert_button,
-                self.grow_button,
-                self.shrink_button,
-                self.amount,
-                self.feather_slider,
-                self.show_sent,
-            ],
-            layout=W.Layout(flex_flow="row wrap"),
+        # staging area: a toolbar acting on the selected candidate, then one row per run
+        self.prev_button = self.button(
+            "Previous",
+            "Preview the previous candidate (Left)",
+            lambda: self.cycle(-1),
+            "dalle-prev",
+            icon="chevron-left",
+            compact=True,
         )
-        gen = W.HBox(
+        self.next_button = self.button(
+            "Next",
+            "Preview the next candidate (Right)",
+            lambda: self.cycle(1),
+            "dalle-next",
+            icon="chevron-right",
+            compact=True,
+        )
+        self.before_after = W.ToggleButton(
+            value=False,
+            description="Before",
+            icon="eye",
+            tooltip="Show the base image instead of the previewed candidate (Space)",
+            layout=W.Layout(width="auto"),
+        )
+        self.before_after.add_class("dalle-before-after")
+        self.before_after.observe(lambda ch: self._set_before(bool(ch["new"])), "value")
+        self.accept_selected = self.button(
+            "Accept",
+            "Make the previewed candidate the new base (Enter)",
+            self._accept_selected,
+            "dalle-accept-selected",
+            icon="check",
+            style="primary",
+        )
+        self.discard_selected = self.button(
+            "Discard",
+            "Drop the previewed candidate (Delete)",
+            self._discard_selected,
+            "dalle-discard-selected",
+            icon="times",
+        )
+        self.discard_all_button = self.button(
+            "Discard all", "Drop every staged candidate", self.discard_all, "dalle-discard-all", icon="trash"
+        )
+        self.staging_title = W.HTML()
+        self.staging_title.add_class("dalle-staging-title")
+        self.staging_bar = W.HBox(
             [
-                self.prompt,
-                W.VBox(
-                    [W.HBox([self.n_box, self.size_dd]), W.HBox([self.generate_button, self.cancel_button])]
-                ),
-                self.progress,
+                self.staging_title,
+                self.prev_button,
+                self.next_button,
+                self.before_after,
+                self.accept_selected,
+                self.discard_selected,
+                self.discard_all_button,
             ],
             layout=W.Layout(flex_flow="row wrap", align_items="center"),
         )
-        self.children = (
-            tools,
-            ops,
-            self.canvas,
-            self.info,
-            gen,
-            self.model_controls,
-            self.status,
-            self.staging_box,
+        self.staging_box = W.VBox()
+        self.staging_box.add_class("dalle-staging")
+        self._cards: list[W.VBox] = []
+        self._card_events: list[Any] = []
+
+        wrap = W.Layout(flex_flow="row wrap", align_items="center")
+        side = W.VBox(
+            [
+                W.HBox([self.tool_buttons], layout=wrap),
+                W.HBox([self.subtract, self.size_slider], layout=wrap),
+                W.HBox(
+                    [self.undo_button, self.redo_button, self.clear_button, self.invert_button], layout=wrap
+                ),
+                W.HBox([self.grow_button, self.shrink_button, self.amount], layout=wrap),
+                W.HBox([self.feather_slider, self.show_sent], layout=wrap),
+                self.prompt,
+                W.HBox(
+                    [self.n_box, W.HTML("<span style='margin:0 4px 0 10px'>Size</span>"), self.size_dd],
+                    layout=wrap,
+                ),
+                self.model_controls,
+                W.HBox([self.generate_button, self.cancel_button, self.progress], layout=wrap),
+                self.status,
+            ],
+            layout=W.Layout(flex="1 1 350px", min_width="350px", max_width="560px", margin="0 0 0 8px"),
         )
+        side.add_class("dalle-side")
+        view_bar = W.HBox(
+            [self.zoom_out_button, self.zoom_fit_button, self.zoom_in_button, self.info], layout=wrap
+        )
+        self.canvas_col = canvas_col = W.VBox(
+            [self.frame, view_bar, self.hint], layout=W.Layout(flex="4 1 360px", min_width="240px")
+        )
+        main = W.HBox([canvas_col, side], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self._fit_layout()
+        self.children = (self._theme, self.keyguard, main, self.staging_bar, self.staging_box)
         self.add_class("dalle-mask-editor")
-        self._install_keys()
+        self.add_class(self._uid)
+        self._render_staging()
 
     def _build_model_controls(self, spec: Any) -> None:
         """Quality, background, output format and streamed previews, where the model offers a choice.
@@ -303,24 +404,30 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         shown (dall-e-2 shows none of them). "default" leaves the field unset.
         """
 
-        def choice(label: str, values: tuple[str, ...], cls: str) -> W.Dropdown:
+        def choice(label: str, values: tuple[str, ...], cls: str, tip: str) -> W.Dropdown:
             dd = W.Dropdown(
                 options=["default", *values],
                 value="default",
                 description=label,
+                tooltip=tip,
                 layout=W.Layout(width="190px", display="" if len(values) > 1 else "none"),
                 style={"description_width": "72px"},
             )
             dd.add_class(cls)
             return dd
 
-        self.quality_dd = choice("Quality", spec.qualities, "dalle-quality")
-        self.background_dd = choice("Background", spec.backgrounds, "dalle-background")
+        self.quality_dd = choice(
+            "Quality", spec.qualities, "dalle-quality", "Rendering quality (price follows)"
+        )
+        self.background_dd = choice(
+            "Background", spec.backgrounds, "dalle-background", "Transparent or opaque background"
+        )
         formats = tuple(f for f in spec.output_formats if f in ("png", "jpeg", "webp"))
-        self.format_dd = choice("Format", formats, "dalle-format")
+        self.format_dd = choice("Format", formats, "dalle-format", "File format of the images")
         self.stream_box = W.Checkbox(
             value=bool(spec.streaming),
             description="Stream previews",
+            tooltip="Show rough previews in the staging area while the images are made",
             indent=False,
             layout=W.Layout(width="150px", display="" if spec.streaming else "none"),
         )
@@ -329,7 +436,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             [self.quality_dd, self.background_dd, self.format_dd, self.stream_box],
             layout=W.Layout(flex_flow="row wrap"),
         )
-        #: previews of the images in flight, by index (shown at the end of the staging strip)
+        #: previews of the images in flight, by index (shown in their run's pending cards)
         self.previews: dict[int, Image.Image] = {}
         #: ``(type, index)`` of each streamed event shown, in order (previews, then finals)
         self.stream_log: list[tuple[str, int]] = []
@@ -346,34 +453,38 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             options.update(stream=True, partial_images=2)
         return options
 
-    def _install_keys(self) -> None:
-        """Keyboard shortcuts while the pointer is over the canvas, never leaking to the notebook.
+    def _canvas_label(self) -> str:
+        h, w = self.doc.shape
+        tool = self.tool_buttons.value if hasattr(self, "tool_buttons") else "brush"
+        return (
+            f"Mask canvas, {w}×{h} image, tool {tool}"
+            ": paint with the mouse; keys B E R O L tools, [ ] size, I invert, Ctrl+Z undo, "
+            "Left/Right candidates, Enter accept, Esc or Tab to leave"
+        )
 
-        ipyevents swallows (preventDefault + stopPropagation) watched keys while the
-        pointer is over the canvas, so ``d d`` or ``x`` cannot delete or cut cells.
-        """
-        self._key_events = Event(source=self.canvas, watched_events=["keydown"], prevent_default_action=True)
-        self._key_events.on_dom_event(self.handle_key)
+    def _update_label(self) -> None:
+        if hasattr(self, "keyguard"):
+            self.keyguard.label = self._canvas_label()
 
     # ---------------------------------------------------------- properties
     @property
     def image(self) -> np.ndarray:
         """The current base image, uint8 ``(H, W, 3|4)`` (a copy)."""
-        return self._image.copy()
+        return self.doc.image
 
     @property
     def mask(self) -> np.ndarray:
         """The mask, bool ``(H, W)``, True = regenerate (a copy). Settable; setting is one undo step."""
-        return self._mask.copy()
+        return self.doc.mask
 
     @mask.setter
     def mask(self, value: Any) -> None:
-        self._commit(self._coerce_mask(value), Stroke("set"))
+        self.doc.set_mask(value)
 
     @property
     def strokes(self) -> tuple[Stroke, ...]:
-        """Every change since the last clear of history, oldest first."""
-        return self._strokes
+        """Every change so far, oldest first."""
+        return self.doc.strokes
 
     @property
     def tool(self) -> str:
@@ -395,11 +506,16 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self.doc.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self.doc.can_redo
+
+    @property
+    def staging(self) -> list[Any]:
+        """The staged candidate images in display order (newest run first); a new list."""
+        return self.staging_area.images()
 
     def on_change(self, callback: Callable[[MaskEditor], None], remove: bool = False) -> None:
         """Call ``callback(editor)`` after every change of the mask (or base image)."""
@@ -408,60 +524,13 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         else:
             self._change_callbacks.append(callback)
 
-    # ----------------------------------------------------------- coercion
-    @staticmethod
-    def _coerce_image(image: Any) -> np.ndarray:
-        src = getattr(image, "image", image)  # GeneratedImage -> PIL
-        arr = imaging.to_array(src)
-        if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-            raise ValueError(f"image must be RGB or RGBA, got an array of shape {arr.shape}")
-        return arr
-
-    def _coerce_mask(self, value: Any) -> np.ndarray:
-        arr = np.asarray(value)
-        shape = self._mask.shape
-        if arr.shape != shape:
-            raise ValueError(
-                f"mask is {arr.shape[1] if arr.ndim > 1 else '?'}x{arr.shape[0]} but image is "
-                f"{shape[1]}x{shape[0]}: resize it with dalle_widgets.masks.resize(mask, {shape})"
-            )
-        if arr.dtype == bool:
-            return arr.copy()
-        if np.issubdtype(arr.dtype, np.integer) and np.isin(arr, (0, 1)).all():
-            return arr.astype(bool)
-        raise ValueError(
-            f"mask must be a bool array (True = regenerate), got dtype {arr.dtype}; "
-            "convert an image or alpha channel with dalle_widgets.masks.from_image(...)"
-        )
-
-    # --------------------------------------------------------- history
-    def _state(self) -> _State:
-        return _State(self._image, _pack(self._mask), self._mask.shape, self._strokes)
-
-    def _restore(self, state: _State) -> None:
-        image_changed = state.image is not self._image
-        self._image = state.image
-        self._mask = _unpack(state.mask_bits, state.shape)
-        self._strokes = state.strokes
+    # ------------------------------------------------------------ document
+    def _doc_changed(self, image_changed: bool) -> None:
         if image_changed:
             self._set_viewport()
-        self._changed(image_changed)
-
-    def _commit(self, new_mask: np.ndarray, stroke: Stroke, *, image: np.ndarray | None = None) -> None:
-        self._undo.append(self._state())
-        del self._undo[:-MAX_UNDO]
-        self._redo.clear()
-        image_changed = image is not None
-        if image is not None:
-            self._image = image
-            self._set_viewport()
-        self._mask = new_mask
-        self._strokes = (*self._strokes, stroke)
-        self._changed(image_changed)
-
-    def _changed(self, image_changed: bool = False) -> None:
-        if image_changed:
             self._redraw_all()
+            self._render_staging()  # stale marks follow the base
+            self._update_label()
         else:
             self._draw_mask_layer()
         for cb in list(self._change_callbacks):
@@ -472,83 +541,66 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
 
     def undo(self) -> bool:
         """Undo the last change (stroke, button or ``.mask = ...``); False if nothing to undo."""
-        if not self._undo:
-            return False
-        self._redo.append(self._state())
-        self._restore(self._undo.pop())
-        return True
+        return self.doc.undo()
 
     def redo(self) -> bool:
         """Redo the last undone change; False if nothing to redo."""
-        if not self._redo:
-            return False
-        self._undo.append(self._state())
-        self._restore(self._redo.pop())
-        return True
+        return self.doc.redo()
 
-    # ------------------------------------------------- programmatic gestures
     def paint(
         self, points: Sequence[tuple[float, float]], size: float | None = None, *, erase: bool = False
     ) -> None:
         """Paint (or erase) a stroke through ``points`` (image coordinates), one undo step."""
-        pts = tuple((float(x), float(y)) for x, y in points)
-        if not pts:
-            raise ValueError("a stroke needs at least one point")
-        d = float(size if size is not None else self.brush_size)
-        if d <= 0:
-            raise ValueError(f"brush size must be positive, got {d}")
-        painted = masks.stroke(self._mask.shape, pts, d / 2)
-        new = masks.subtract(self._mask, painted) if erase else masks.union(self._mask, painted)
-        self._commit(new, Stroke("eraser" if erase else "brush", pts, d))
+        self.doc.paint(points, float(size if size is not None else self.brush_size), erase=erase)
 
     def add_rectangle(self, box: tuple[float, float, float, float], *, erase: bool = False) -> None:
-        """Add (or erase) the box ``(x0, y0, x1, y1)`` in image coordinates, one undo step."""
-        self._add_shape("rectangle", box, erase)
+        """Add (or subtract) the box ``(x0, y0, x1, y1)`` in image coordinates, one undo step."""
+        self.doc.add_shape("rectangle", box, erase=erase)
 
     def add_ellipse(self, box: tuple[float, float, float, float], *, erase: bool = False) -> None:
-        """Add (or erase) the ellipse inscribed in ``box``, one undo step."""
-        self._add_shape("ellipse", box, erase)
+        """Add (or subtract) the ellipse inscribed in ``box``, one undo step."""
+        self.doc.add_shape("ellipse", box, erase=erase)
 
-    def _add_shape(self, kind: str, box: tuple[float, float, float, float], erase: bool) -> None:
-        x0, y0, x1, y1 = (float(v) for v in box)
-        x0, x1 = sorted((x0, x1))
-        y0, y1 = sorted((y0, y1))
-        ibox = (round(x0), round(y0), round(x1), round(y1))
-        if ibox[2] <= ibox[0] or ibox[3] <= ibox[1]:
-            return  # a click without a drag: nothing to add
-        fn = masks.rectangle if kind == "rectangle" else masks.ellipse
-        shape_mask = fn(self._mask.shape, ibox, clip=True)
-        new = masks.subtract(self._mask, shape_mask) if erase else masks.union(self._mask, shape_mask)
-        self._commit(new, Stroke(kind, ((x0, y0), (x1, y1)), 0.0))
+    def add_lasso(self, points: Sequence[tuple[float, float]], *, erase: bool = False) -> None:
+        """Add (or subtract) the polygon through ``points`` (image coordinates), one undo step."""
+        self.doc.add_lasso(points, erase=erase)
 
     def clear(self) -> None:
         """Empty the mask (one undo step)."""
-        self._commit(masks.empty(self._mask.shape), Stroke("clear"))
+        self.doc.clear()
 
     def invert(self) -> None:
         """Swap the regenerated and kept areas (one undo step)."""
-        self._commit(masks.invert(self._mask), Stroke("invert"))
+        self.doc.invert()
 
     def grow(self, px: int | None = None) -> None:
         """Grow the mask by ``px`` pixels (default: the amount box), one undo step."""
-        px = int(px if px is not None else self.amount.value)
-        self._commit(masks.grow(self._mask, px), Stroke("grow", (), float(px)))
+        self.doc.grow(int(px if px is not None else self.amount.value))
 
     def shrink(self, px: int | None = None) -> None:
         """Shrink the mask by ``px`` pixels (default: the amount box), one undo step."""
-        px = int(px if px is not None else self.amount.value)
-        self._commit(masks.shrink(self._mask, px), Stroke("shrink", (), float(px)))
+        self.doc.shrink(int(px if px is not None else self.amount.value))
 
     def sent_mask_rgba(self) -> np.ndarray:
         """The mask exactly as the API will receive it: the image as RGBA, alpha 0 where regenerated."""
-        return masks.to_rgba(self._image, self._mask)
+        return self.doc.sent_mask_rgba()
 
     # ------------------------------------------------------- mouse handlers
     def handle_mouse_down(self, x: float, y: float) -> None:
         """Start a gesture at canvas position ``(x, y)`` (what the canvas's mouse-down calls)."""
         self.events_handled += 1
+        self._left = self._early_enter = None
+        if self._previewing is not None:
+            self.end_preview()
         ix, iy = self._viewport.to_image(x, y)
-        self._drag = {"tool": self.tool, "points": [(ix, iy)], "display": [(float(x), float(y))]}
+        self._drag = {
+            "tool": self.tool,
+            "erase": self.tool == "eraser" or (self.tool in SHAPE_TOOLS and bool(self.subtract.value)),
+            "points": [(ix, iy)],
+            "display": [(float(x), float(y))],
+            "breaks": [],
+            "amend": False,
+        }
         self._draw_preview()
 
     def handle_mouse_move(self, x: float, y: float) -> None:
@@ -565,6 +617,8 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         elif drag["points"][-1] != (ix, iy):
             drag["points"].append((ix, iy))
             drag["display"].append((float(x), float(y)))
+            if len(drag["display"]) - 1 in drag["breaks"]:
+                return  # the first point after coming back: no segment across the outside
             self._draw_preview_segment(drag["display"][-2], drag["display"][-1])
             return
         else:
@@ -574,6 +628,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
     def handle_mouse_up(self, x: float, y: float) -> None:
         """Finish the gesture: rasterise it at full resolution into the mask (one undo step)."""
         self.events_handled += 1
+        self._left = None
         if self._drag is None:
             return
         self.handle_mouse_move(x, y)
@@ -581,25 +636,78 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         self._finish(drag)
 
     def handle_mouse_out(self, x: float, y: float) -> None:
-        """Leaving the canvas ends a gesture where the pointer left (clipped to the image)."""
+        """Leaving the canvas commits the gesture so far; coming back with the button held continues it."""
         if self._drag is None:
             with hold():
                 self.canvas[2].clear()
             return
+        drag = self._drag
+        early, self._early_enter = self._early_enter, None
         self.handle_mouse_up(x, y)
+        if self.doc.strokes:
+            self._left = {"drag": drag, "stroke": self.doc.strokes[-1]}
+            if early is not None:
+                self.handle_mouse_enter(early[0], early[1], 1)
+
+    def handle_mouse_enter(self, x: float, y: float, buttons: int) -> None:
+        """The pointer came back onto the canvas; with the main button held, the gesture goes on.
+
+        The gesture committed when the pointer left is replaced by the longer one (still
+        one undo step). Called by the canvas's ``mouseenter`` event (``buttons`` as in the DOM).
+        """
+        if self._drag is not None:
+            # the canvas's own "mouse out" (another channel) can arrive after this event:
+            # keep the re-entry until the gesture has been left
+            self._early_enter = (float(x), float(y)) if int(buttons) & 1 else None
+            return
+        left, self._left = self._left, None
+        if not (int(buttons) & 1) or left is None:
+            return
+        if not self.doc.strokes or self.doc.strokes[-1] is not left["stroke"]:
+            return  # something else changed the mask meanwhile: start afresh on the next press
+        drag = left["drag"]
+        ix, iy = self._viewport.to_image(x, y)
+        if drag["tool"] in ("brush", "eraser"):
+            drag["breaks"].append(len(drag["points"]))
+        drag["points"].append((ix, iy))
+        drag["display"].append((float(x), float(y)))
+        drag["amend"] = True
+        self._drag = drag
+        self._draw_preview()
+
+    def _on_enter_event(self, event: dict[str, Any]) -> None:
+        width = float(event.get("boundingRectWidth") or 0) or 1.0
+        height = float(event.get("boundingRectHeight") or 0) or 1.0
+        x = float(event.get("relativeX", 0)) * self.canvas.width / width
+        y = float(event.get("relativeY", 0)) * self.canvas.height / height
+        self.handle_mouse_enter(x, y, int(event.get("buttons") or 0))
 
     def _finish(self, drag: dict[str, Any]) -> None:
-        tool, pts = drag["tool"], drag["points"]
+        tool, pts, erase, amend = drag["tool"], drag["points"], drag["erase"], drag["amend"]
         with hold():
             self.canvas[2].clear()
             if tool in ("brush", "eraser"):
-                self.paint(pts, erase=tool == "eraser")
+                self.doc.paint(pts, float(self.brush_size), erase=erase, breaks=drag["breaks"], amend=amend)
+            elif tool == "lasso":
+                if not self.doc.add_lasso(pts, erase=erase, amend=amend) and amend:
+                    self.doc.undo()
             elif len(pts) >= 2:
                 (x0, y0), (x1, y1) = pts[0], pts[-1]
-                self._add_shape(tool, (x0, y0, x1, y1), False)
+                self.doc.add_shape(tool, (x0, y0, x1, y1), erase=erase, amend=amend)
+
+    def _on_canvas_key(self, key: str, shift_key: bool, ctrl_key: bool, meta_key: bool) -> None:
+        self.guard(
+            self.handle_key, {"key": key, "shiftKey": shift_key, "ctrlKey": ctrl_key, "metaKey": meta_key}
+        )
 
     def handle_key(self, event: dict[str, Any]) -> None:
-        """Keyboard shortcuts (from ipyevents): ``[``/``]`` size, B/E/R/O tools, I invert, Ctrl+Z/Y."""
+        """Keyboard shortcuts on the focused canvas.
+
+        ``[``/``]`` size, B/E/R/O/L tools, ``-`` subtract, I invert, Ctrl+Z/Y undo/redo;
+        in the staging area Left/Right preview the previous/next candidate, Space flips
+        before/after, Enter accepts and Delete discards it. Tab, Shift+Tab and Esc leave the
+        canvas (handled in the browser, they never get here).
+        """
         key = str(event.get("key", ""))
         ctrl = bool(event.get("ctrlKey") or event.get("metaKey"))
         shift = bool(event.get("shiftKey"))
@@ -613,22 +721,70 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             self.brush_size = max(2, round(self.brush_size / 1.25))
         elif key == "]":
             self.brush_size = round(self.brush_size * 1.25) + 1
-        elif key.lower() in ("b", "e", "r", "o"):
-            self.tool = {"b": "brush", "e": "eraser", "r": "rectangle", "o": "ellipse"}[key.lower()]
+        elif key.lower() in TOOL_KEYS:
+            self.tool = TOOL_KEYS[key.lower()]
+        elif key == "-":
+            self.subtract.value = not self.subtract.value
         elif key.lower() == "i":
             self.invert()
+        elif key in ("ArrowRight", "ArrowDown"):
+            self.cycle(1)
+        elif key in ("ArrowLeft", "ArrowUp"):
+            self.cycle(-1)
+        elif key == " " and self._previewing is not None:
+            self.before_after.value = not self.before_after.value
+        elif key == "Enter" and self.selected is not None:
+            self._accept_selected()
+        elif key in ("Delete", "Backspace") and self.selected is not None:
+            self._discard_selected()
 
     # ------------------------------------------------------------ drawing
+    def _fit_layout(self) -> None:
+        """CSS size of the canvas: shrink to the output's width at zoom 1, real size when zoomed."""
+        dh, dw = self._viewport.display
+        lay = self.canvas.layout
+        col = getattr(self, "canvas_col", None)
+        if self.zoom <= 1.0:
+            # its own size, but no wider than the output and no taller than 68% of the window
+            # (the width follows from the height limit, so the image keeps its proportions)
+            lay.width, lay.height = f"min({dw}px, calc(68vh * {dw / dh:.4f}))", "auto"
+            lay.max_width, lay.max_height = "100%", "none"
+            if col is not None:
+                col.layout.max_width = f"{dw + 4}px"  # the column is as wide as the canvas, at most
+        else:
+            lay.width, lay.height = f"{dw}px", f"{dh}px"
+            lay.max_width, lay.max_height = "none", "none"
+            if col is not None:
+                col.layout.max_width = "100%"
+
+    def _zoom_step(self, direction: int) -> float:
+        smaller = [z for z in ZOOMS if z < self.zoom - 1e-9]
+        larger = [z for z in ZOOMS if z > self.zoom + 1e-9]
+        if direction > 0:
+            return larger[0] if larger else self.zoom
+        return smaller[-1] if smaller else self.zoom
+
+    def set_zoom(self, zoom: float) -> None:
+        """Show the canvas ``zoom`` times larger than fitted (1 = fit); scroll the frame to pan."""
+        z = float(zoom)
+        if not 1.0 <= z <= max(ZOOMS):
+            raise ValueError(f"zoom must be between 1 and {max(ZOOMS):g}; got {zoom!r}")
+        self.zoom = z
+        self._set_viewport()
+        self._redraw_all()
+        self.zoom_fit_button.description = "Fit" if z == 1.0 else f"Fit ({z:g}×)"
+
     def _set_viewport(self) -> None:
-        self._viewport = Viewport(self._image.shape[:2], self.display_px)
+        px = min(round(self.display_px * self.zoom), MAX_CANVAS_PX)
+        self._viewport = Viewport(self.doc.shape, px)
         dh, dw = self._viewport.display
         if (self.canvas.width, self.canvas.height) != (dw, dh):
             self.canvas.width, self.canvas.height = dw, dh
-            self.canvas.layout.width, self.canvas.layout.height = f"{dw}px", f"{dh}px"
+        self._fit_layout()
 
-    def _display_array(self) -> np.ndarray:
+    def _display_array(self, image: np.ndarray | None = None) -> np.ndarray:
         dh, dw = self._viewport.display
-        im = imaging.to_pil(self._image)
+        im = imaging.to_pil(self.doc.image_view if image is None else image)
         if im.size != (dw, dh):
             im = im.resize((dw, dh), Image.Resampling.LANCZOS)
         return rgba(np.asarray(im.convert("RGBA")))
@@ -639,19 +795,31 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
             self._draw_mask_layer()
             self.canvas[2].clear()
 
+    def _shown_image(self) -> np.ndarray | None:
+        """The candidate being previewed (None: the base image)."""
+        if self._previewing is None or self._show_before:
+            return None
+        cands = self.staging_area.candidates()
+        if not 0 <= self._previewing < len(cands):
+            return None
+        return coerce_image(cands[self._previewing].image)
+
     def _draw_image_layer(self) -> None:
         with hold():
             layer = self.canvas[0]
             layer.clear()
-            layer.put_image_data(self._display_array(), 0, 0)
+            layer.put_image_data(self._display_array(self._shown_image()), 0, 0)
 
     def _draw_mask_layer(self) -> None:
         dh, dw = self._viewport.display
-        small = masks.resize(self._mask, (dh, dw)) if self._mask.shape != (dh, dw) else self._mask
+        mask = self.doc.mask_view
+        small = masks.resize(mask, (dh, dw)) if mask.shape != (dh, dw) else mask
         with hold():
             layer = self.canvas[1]
             layer.clear()
-            if self.show_sent.value:
+            if self._previewing is not None:
+                pass  # a candidate is shown as it is, without the mask over it
+            elif self.show_sent.value:
                 # exactly what is sent: the image with alpha 0 (checkered) where regenerated
                 board = imaging.checkerboard((dh, dw), cell=12)
                 shown = self._display_array().copy()
@@ -659,7 +827,7 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
                 layer.put_image_data(shown, 0, 0)
             elif small.any():
                 if self.feather_slider.value:
-                    soft = masks.feather(self._mask, int(self.feather_slider.value))
+                    soft = masks.feather(mask, int(self.feather_slider.value))
                     soft_small = np.asarray(
                         Image.fromarray((soft * 255).astype(np.uint8), "L").resize(
                             (dw, dh), Image.Resampling.BILINEAR
@@ -688,14 +856,22 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
         return f"rgba({color[0]},{color[1]},{color[2]},0.55)", width
 
     def _draw_preview_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
-        """Add one segment to the brush preview: a message of constant size, however long the stroke.
+        """Add one segment to the gesture's preview: a message of constant size, however long the stroke.
 
-        The segment's area is first cut out of the layer, then painted: where it overlaps
-        the stroke so far (its round joint) the colour is replaced rather than blended
-        twice, so the whole stroke keeps one even translucency, as a redraw would.
+        For the brush the segment's area is first cut out of the layer, then painted: where it
+        overlaps the stroke so far (its round joint) the colour is replaced rather than blended
+        twice, so the whole stroke keeps one even translucency, as a redraw would. For the
+        lasso it is one more piece of the outline.
         """
-        style, width = self._brush_preview_style(self._drag["tool"] if self._drag else "brush")
+        drag = self._drag or {"tool": "brush", "erase": False}
         layer = self.canvas[2]
+        if drag["tool"] == "lasso":
+            with hold():
+                layer.line_width = 2
+                layer.stroke_style = "rgba(64,160,255,0.95)" if drag["erase"] else "rgba(255,255,255,0.95)"
+                layer.stroke_line(start[0], start[1], end[0], end[1])
+            return
+        style, width = self._brush_preview_style(drag["tool"])
         with hold():
             layer.line_width = width
             layer.line_cap = "round"
@@ -718,17 +894,26 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
                 style, width = self._brush_preview_style(drag["tool"])
                 layer.stroke_style = style
                 layer.fill_style = style
-                if len(pts) == 1:
-                    layer.fill_circle(pts[0][0], pts[0][1], width / 2)
-                else:
-                    layer.line_width = width
-                    layer.line_cap = "round"
-                    layer.line_join = "round"
+                cuts = [0, *drag["breaks"], len(pts)]
+                for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                    piece = pts[a:b]
+                    if len(piece) == 1:
+                        layer.fill_circle(piece[0][0], piece[0][1], width / 2)
+                    elif piece:
+                        layer.line_width = width
+                        layer.line_cap = "round"
+                        layer.line_join = "round"
+                        layer.stroke_lines(np.asarray(piece, dtype=np.float32))
+            elif drag["tool"] == "lasso":
+                layer.line_width = 2
+                layer.stroke_style = "rgba(64,160,255,0.95)" if drag["erase"] else "rgba(255,255,255,0.95)"
+                if len(pts) >= 2:
                     layer.stroke_lines(np.asarray(pts, dtype=np.float32))
             elif len(pts) >= 2:
                 (x0, y0), (x1, y1) = pts[0], pts[-1]
+                color = ERASE_COLOR if drag["erase"] else MASK_COLOR
                 layer.stroke_style = "rgba(255,255,255,0.95)"
-                layer.fill_style = f"rgba({MASK_COLOR[0]},{MASK_COLOR[1]},{MASK_COLOR[2]},0.35)"
+                layer.fill_style = f"rgba({color[0]},{color[1]},{color[2]},0.35)"
                 layer.line_width = 2
                 bx, by, bw, bh = min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)
                 if drag["tool"] == "rectangle":
@@ -736,215 +921,388 @@ class MaskEditor(StaticFallbackMixin, W.VBox):
                     layer.stroke_rect(bx, by, bw, bh)
                 else:
                     layer.begin_path()
-                    layer.ellipse(bx + bw / 2, by + bh / 2, bw / 2, bh / 2, 0, 0, 2 * np.pi)
+                    layer.ellipse(
+                        bx + bw / 2, by + bh / 2, max(bw / 2, 0.1), max(bh / 2, 0.1), 0, 0, 2 * np.pi
+                    )
                     layer.fill()
                     layer.stroke()
 
     def _update_info(self) -> None:
-        m = self._mask
+        m = self.doc.mask_view
         h, w = m.shape
-        cov = float(m.mean()) if m.size else 0.0
+        cov = self.doc.coverage
         box = masks.bbox(m)
         where = f", box {box}" if box else ""
+        n = len(self.doc.strokes)
         self.info.value = (
-            f"<span style='font-size:12px;color:#555'>{w}×{h} image · mask {cov:.1%} "
-            f"to regenerate{where} · {len(self._strokes)} "
-            f"change{'' if len(self._strokes) == 1 else 's'}</span>"
+            f"<span class='dalle-muted' style='font-size:12px'>{w}×{h} image · mask {cov:.1%} "
+            f"to regenerate{where} · {n} change{'' if n == 1 else 's'}</span>"
+        )
+        hint = self.doc.hint()
+        self.hint.value = (
+            f"<span class='dalle-hint' style='font-size:12px'>{escape(hint)}</span>" if hint else ""
         )
         if hasattr(self, "undo_button"):
-            self.undo_button.disabled = not self._undo
-            self.redo_button.disabled = not self._redo
+            self.undo_button.disabled = not self.doc.can_undo
+            self.redo_button.disabled = not self.doc.can_redo
 
     # ----------------------------------------------------------- generation
-    @property
-    def running(self) -> bool:
-        """True while a request is in flight."""
-        return self._tasks.running
-
     def generate(self) -> Any:
-        """Send image, mask and prompt as an edit (async task); candidates go to the staging strip.
+        """Send image, mask and prompt as an edit (async task); candidates go to the staging area.
 
-        Returns the task's future, or None when the input was refused (the reason is
-        in the status line). Bad input is refused here, before anything is sent.
+        Every call asks for new images (the request cache is refreshed, not replayed).
+        Returns the task's future, or None when the input was refused (the reason is in
+        the status line). Bad input is refused here, before anything is sent.
         """
         prompt = self.prompt.value.strip()
         if not prompt:
-            self._show_error("Write a prompt first: describe the whole image, including the new part.")
+            self.show_error("Write a prompt first: describe the whole image, including the new part.")
             return None
-        if not self._mask.any():
-            self._show_error(
-                "The mask is empty: paint the area to regenerate (or press Invert to regenerate everything)."
-            )
+        if not self.doc.mask_view.any():
+            self.show_error(self.doc.hint())
             return None
         if self._tasks.running:
-            self._show_error("A request is already running: wait for it or press Cancel.")
+            self.show_error("A request is already running: wait for it or press Cancel.")
             return None
-        image, mask = self._image, self._mask.copy()
+        image, mask = self.doc.image, self.doc.mask
         n, size = int(self.n_box.value), str(self.size_dd.value)
+        run = self.staging_area.start(
+            "edit", prompt=prompt, size=size, n=n, base_revision=self.doc.base_revision
+        )
         options = self.request_options()
-        return self._tasks.start(
-            lambda: self._run("edit", image, prompt=prompt, mask=mask, n=n, size=size, **options)
+        return self.start_task(
+            lambda: self._run(run, image, prompt=prompt, mask=mask, n=n, size=size, **options)
         )
 
     def more_like(self, index: int) -> Any:
-        """Ask for variations of staged candidate ``index``; they join the staging strip."""
-        cand = self.staging[index]
-        n = int(self.n_box.value)
-        return self._tasks.start(lambda: self._run("vary", cand, n=n, size=str(self.size_dd.value)))
+        """Ask for new variations of staged candidate ``index``; they join the staging area."""
+        cand = self._candidate(index)
+        if self._tasks.running:
+            self.show_error("A request is already running: wait for it or press Cancel.")
+            return None
+        n, size = int(self.n_box.value), str(self.size_dd.value)
+        run = self.staging_area.start("vary", prompt="", size=size, n=n, base_revision=cand.run.base_revision)
+        return self.start_task(lambda: self._run(run, cand.image, n=n, size=size))
 
-    async def _run(self, op: str, image: Any, **kwargs: Any) -> Any:
+    async def _run(self, run: Run, image: Any, **kwargs: Any) -> Any:
         import asyncio
 
+        self._render_staging()
         client = _client.resolve(self._client)
         t0 = time.monotonic()
-        label = "Generating" if op == "edit" else "Varying"
+        label = "Generating" if run.op == "edit" else "Varying"
         if kwargs.pop("stream", False):
-            first = len(self.staging)
-            coro = _client.stream(client, op, image, on_event=lambda e: self._on_event(first, e), **kwargs)
+            # each preview shows in its card; a new answer every time (the cache is refreshed)
+            coro = _client.stream(
+                client, run.op, image, on_event=lambda e: self._on_event(run, e), cache="refresh", **kwargs
+            )
         else:
-            coro = _client.call(client, op, image, **kwargs)
+            coro = _client.call(client, run.op, image, cache="refresh", **kwargs)
         call = asyncio.ensure_future(coro)
         try:
             while not call.done():
                 self.progress.value = (
-                    f"<span class='dalle-spinner'>{label} "
+                    f"<span class='dalle-spinner dalle-muted'>{label} "
                     f"{kwargs.get('n', 1)}… {time.monotonic() - t0:.1f} s</span>"
                 )
                 await asyncio.wait({call}, timeout=0.25)
             result = call.result()
+        except BaseException as exc:
+            self.staging_area.fail(run, str(exc))
+            self._render_staging()
+            raise
         finally:
             if not call.done():
                 call.cancel()
-            if self.previews:
-                self.previews.clear()
-                self._render_staging()
+            self.previews.clear()
         self.last_result = result
-        known = {id(c) for c in self.staging}
-        self.staging.extend(im for im in result if id(im) not in known)
+        new = self.staging_area.fill(
+            run,
+            list(result),
+            cost_usd=getattr(result, "cost_usd", None),
+            offline=bool(getattr(client, "is_offline", False)),
+        )
         self._render_staging()
-        self.progress.value = f"✓ {len(result)} in {time.monotonic() - t0:.1f} s"
-        self._set_status("")
+        dupes = len(result) - new
+        note = f" · {dupes} duplicate{'s' if dupes != 1 else ''} dropped" if dupes else ""
+        self.progress.value = (
+            f"<span class='dalle-muted'>✓ {new} in {time.monotonic() - t0:.1f} s{note}</span>"
+        )
+        self.set_status("")
         return result
 
-    def _on_event(self, first: int, event: Any) -> None:
-        """A streamed event: a preview replaces the last one of its image; a final image replaces
-        the preview in the staging strip (stored already, so it can be accepted at once)."""
+    def _on_event(self, run: Run, event: Any) -> None:
+        """A streamed event: a preview fills its pending card; a final image (stored already)
+        replaces the preview and can be accepted at once."""
         self.stream_log.append((event.type, event.index))
         if event.type == "partial":
             self.previews[event.index] = event.image
+            self.show_preview(run, event.index, event.image)
         else:
             self.previews.pop(event.index, None)
-            self.staging.append(event.result)
+            self.staging_area.arrive(run, event.index, event.result)
+            self._render_staging()
+
+    def show_preview(self, run: Run, index: int, image: Any) -> None:
+        """Show a streaming preview ``image`` in pending card ``index`` of ``run`` (replaced when final).
+
+        For a client that streams partial images: call it as each preview arrives.
+        """
+        self.staging_area.show_preview(run, index, image)
         self._render_staging()
 
-    def cancel(self) -> bool:
-        """Cancel the request in flight (the widget stays usable)."""
-        return self._tasks.cancel()
+    def _on_cancelled(self) -> None:
+        self.progress.value = "Cancelled"
+
+    def _on_busy(self, busy: bool) -> None:
+        self.generate_button.disabled = busy
+        self.cancel_button.disabled = not busy
+        if busy:
+            self.set_status("")
+
+    # --------------------------------------------------------- staging area
+    def _candidate(self, index: int) -> Candidate:
+        cands = self.staging_area.candidates()
+        if not 0 <= index < len(cands):
+            raise IndexError(f"{len(cands)} candidates are staged; index {index} is out of range")
+        return cands[index]
+
+    def stage(self, images: Any, *, prompt: str = "", op: str = "edit") -> int:
+        """Stage ``images`` as one run made from the current base; return how many were new."""
+        imgs = list(images) if not isinstance(images, np.ndarray | Image.Image) else [images]
+        run = self.staging_area.start(
+            op, prompt=prompt, size=str(self.size_dd.value), n=len(imgs), base_revision=self.doc.base_revision
+        )
+        new = self.staging_area.fill(run, imgs)
+        self._render_staging()
+        return new
+
+    def is_stale(self, index: int) -> bool:
+        """True when candidate ``index`` was made from an earlier base image."""
+        return self.staging_area.stale(self._candidate(index), self.doc.base_revision)
+
+    def preview(self, index: int | None, *, select: bool = True) -> None:
+        """Show candidate ``index`` full size on the canvas (None: back to the base image and mask).
+
+        ``select=False`` previews without selecting (what hovering a card does).
+        """
+        if index is None:
+            self.end_preview()
+            return
+        self._candidate(index)
+        if select:
+            self.selected = index
+        self._previewing = index
+        self._show_before = False
+        if self.before_after.value:
+            self.before_after.value = False
+        self._redraw_all()
+        self._mark_cards()
+
+    def end_preview(self) -> None:
+        """Stop previewing: the base image and the mask come back (the selection stays)."""
+        self._previewing = None
+        self._show_before = False
+        if self.before_after.value:
+            self.before_after.value = False
+        self._redraw_all()
+        self._mark_cards()
+
+    def _set_before(self, before: bool) -> None:
+        self._show_before = before
+        self.before_after.description = "After" if before else "Before"
+        if self._previewing is not None:
+            self._draw_image_layer()
+
+    def cycle(self, step: int) -> int | None:
+        """Preview the next (``step`` 1) or previous (-1) candidate, wrapping; return its index."""
+        n = len(self.staging_area.candidates())
+        if not n:
+            return None
+        start = self.selected if self.selected is not None else (-1 if step > 0 else 0)
+        self.preview((start + step) % n)
+        return self.selected
 
     def accept(self, index: int) -> None:
         """Make staged candidate ``index`` the new base image; the mask clears (undo brings both back)."""
-        cand = self.staging[index]
-        new = self._coerce_image(cand)
-        old = self._image
-        if new.shape[:2] == old.shape[:2] and self.feather_slider.value:
-            # keep the unmasked pixels exact, soften the seam inside the mask
-            soft = masks.feather(self._mask, int(self.feather_slider.value))
-            w = np.where(self._mask, soft, 0.0).astype(np.float32)[..., None]
-            base = old[..., :3].astype(np.float32)
-            new = (base * (1 - w) + new[..., :3].astype(np.float32) * w).round().astype(np.uint8)
+        cand = self._candidate(index)
+        stale = self.staging_area.stale(cand, self.doc.base_revision)
+        old = self.doc.image
+        new = cand.image if stale else self.doc.blend(cand.image, int(self.feather_slider.value))
+        new = self._load_base(new)
+        if new.shape[:2] != old.shape[:2]:
+            (h0, w0), (h1, w1) = old.shape[:2], new.shape[:2]
+            self.set_status(f"The base image is now {w1}×{h1} (it was {w0}×{h0}).", hint=True)
         self.history.append(old)
-        del self.staging[index]
-        self._commit(masks.empty(new.shape[:2]), Stroke("accept"), image=new)
+        self.staging_area.remove(index)
+        self._previewing = None
+        self.selected = None
+        self.doc.replace_image(new)
         self._render_staging()
 
     def discard(self, index: int) -> None:
         """Drop staged candidate ``index``."""
-        del self.staging[index]
+        self.staging_area.remove(index)
+        if self._previewing is not None:
+            self._previewing = None
+            self._redraw_all()
+        n = len(self.staging_area.candidates())
+        self.selected = None if not n else min(index, n - 1) if self.selected is not None else None
         self._render_staging()
 
-    def _render_staging(self) -> None:
-        cards = []
-        for i, cand in enumerate(self.staging):
-            pil = getattr(cand, "image", None) or imaging.to_pil(cand)
+    def discard_all(self) -> int:
+        """Drop every staged candidate; return how many."""
+        n = self.staging_area.clear()
+        self.selected = None
+        if self._previewing is not None:
+            self._previewing = None
+            self._redraw_all()
+        self._render_staging()
+        return n
+
+    def _accept_selected(self) -> None:
+        if self.selected is None:
+            raise ValueError("no candidate is selected: click one (or press Right) first")
+        self.accept(self.selected)
+
+    def _discard_selected(self) -> None:
+        if self.selected is None:
+            raise ValueError("no candidate is selected: click one (or press Right) first")
+        self.discard(self.selected)
+
+    def _card(self, flat: int | None, cand: Candidate, stale: bool) -> W.VBox:
+        shown = cand.image if cand.image is not None else cand.preview
+        if shown is not None:
+            pil = getattr(shown, "image", None) or imaging.to_pil(shown)
+            # a transparent image is shown over a checkerboard, as image tools do
             thumb = imaging.on_checkerboard(imaging.thumbnail(pil, STAGING_THUMB_PX))
             img = W.Image(
                 value=png_bytes(thumb, max_bytes=40_000),
                 format="png",
                 layout=W.Layout(width=f"{thumb.size[0]}px"),
             )
-            acc = W.Button(description="Accept", button_style="success", layout=W.Layout(width="auto"))
-            dis = W.Button(description="Discard", layout=W.Layout(width="auto"))
-            more = W.Button(
-                description="More", tooltip="More like this (variations)", layout=W.Layout(width="auto")
+        else:
+            img = W.HTML(
+                "<div class='dalle-muted' style='display:flex;align-items:center;justify-content:center;"
+                f"width:{STAGING_THUMB_PX}px;height:{STAGING_THUMB_PX}px'>waiting…</div>"
             )
-            acc.add_class("dalle-accept")
-            dis.add_class("dalle-discard")
-            more.add_class("dalle-more")
-            acc.on_click(lambda _b, i=i: self._guard(self.accept, i))
-            dis.on_click(lambda _b, i=i: self._guard(self.discard, i))
-            more.on_click(lambda _b, i=i: self._guard(self.more_like, i))
+        img.add_class("dalle-candidate-image")
+        if cand.pending:
+            note = "preview" if cand.preview is not None else "pending"
             card = W.VBox(
-                [img, W.HBox([acc, dis, more])],
-                layout=W.Layout(margin="2px", border="1px solid #ddd", align_items="center"),
+                [img, W.HTML(f"<span class='dalle-badge'>{note}</span>")],
+                layout=W.Layout(margin="2px", padding="2px", align_items="center"),
             )
-            card.add_class("dalle-candidate")
-            cards.append(card)
-        for index, preview in sorted(self.previews.items()):
-            thumb = imaging.on_checkerboard(imaging.thumbnail(preview, STAGING_THUMB_PX))
-            img = W.Image(value=png_bytes(thumb, max_bytes=40_000), format="png")
-            img.layout = W.Layout(width=f"{thumb.size[0]}px", opacity="0.85")
-            card = W.VBox(
-                [img, W.HTML(f"<i>preview of image {index + 1}…</i>")],
-                layout=W.Layout(margin="2px", border="1px dashed #aaa", align_items="center"),
+            card.add_class("dalle-card")
+            card.add_class("dalle-preview" if cand.preview is not None else "dalle-candidate-pending")
+            return card
+        assert flat is not None
+        badges = [f"#{flat + 1}"]
+        if cand.replayed:
+            badges.append("replayed from cache")
+        if stale:
+            badges.append("earlier base")
+        label = W.HTML(" ".join(f"<span class='dalle-badge'>{escape(b)}</span>" for b in badges))
+        label.add_class("dalle-candidate-label")
+        acc = self.button(
+            "Accept",
+            f"Make candidate #{flat + 1} the new base",
+            lambda: self.accept(flat),
+            "dalle-accept",
+            style="primary",
+        )
+        dis = self.button(
+            "Discard", f"Drop candidate #{flat + 1}", lambda: self.discard(flat), "dalle-discard"
+        )
+        more = self.button(
+            "More", f"New variations of candidate #{flat + 1}", lambda: self.more_like(flat), "dalle-more"
+        )
+        for b in (acc, dis, more):
+            b.layout.padding = "0 6px"
+        card = W.VBox(
+            [img, label, W.HBox([acc, dis, more])],
+            layout=W.Layout(margin="2px", padding="2px", align_items="center"),
+        )
+        card.add_class("dalle-card")
+        card.add_class("dalle-candidate")
+        if stale:
+            card.add_class("dalle-stale")
+        ev = Event(source=img, watched_events=["click", "mouseenter", "mouseleave"])
+        ev.on_dom_event(lambda e, i=flat: self._on_card_event(i, e))
+        self._card_events.append(ev)
+        return card
+
+    def _on_card_event(self, index: int, event: dict[str, Any]) -> None:
+        kind = event.get("type") or event.get("event")
+        if kind == "click":
+            self.guard(self.preview, index)
+        elif kind == "mouseenter":
+            self.guard(lambda: self.preview(index, select=False))
+        elif kind == "mouseleave" and self._previewing == index and self.selected != index:
+            self.guard(
+                lambda: self.preview(self.selected) if self.selected is not None else self.end_preview()
             )
-            card.add_class("dalle-preview")
-            cards.append(card)
-        self.staging_box.children = tuple(cards)
 
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run a button action; a failure becomes one line in the status, never a traceback."""
-        from ._tasks import error_line
+    def _render_staging(self) -> None:
+        rows: list[Any] = []
+        self._cards = []
+        for ev in self._card_events:
+            ev.close()
+        self._card_events = []
+        flat = 0
+        for run in self.staging_area.runs:
+            cards = []
+            for cand in run.slots:
+                if cand.pending:
+                    cards.append(self._card(None, cand, False))
+                    continue
+                card = self._card(flat, cand, self.staging_area.stale(cand, self.doc.base_revision))
+                self._cards.append(card)
+                cards.append(card)
+                flat += 1
+            state = "" if run.done else " · in flight"
+            head = W.HTML(f"<span class='dalle-run-label'>{escape(run.label() + state)}</span>")
+            head.add_class("dalle-run-title")
+            box = W.VBox([head, W.HBox(cards, layout=W.Layout(flex_flow="row wrap"))])
+            box.add_class("dalle-run")
+            rows.append(box)
+        self.staging_box.children = tuple(rows)
+        n = flat
+        self.staging_title.value = (
+            f"<b>Staging</b> <span class='dalle-muted'>{n} candidate{'s' if n != 1 else ''}"
+            f"{' · newest first' if n > 1 else ''}</span>"
+        )
+        for b in (self.prev_button, self.next_button, self.discard_all_button):
+            b.disabled = n == 0
+        if self.selected is not None and self.selected >= n:
+            self.selected = None
+        self._mark_cards()
 
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, widget stays usable
-            self._show_error(error_line(exc))
-
-    # ------------------------------------------------------------- status
-    def _busy(self) -> None:
-        self.generate_button.disabled = True
-        self.cancel_button.disabled = False
-        self._set_status("")
-
-    def _idle(self) -> None:
-        self.generate_button.disabled = False
-        self.cancel_button.disabled = True
-
-    def _cancelled(self) -> None:
-        self.progress.value = "Cancelled"
-
-    def _show_error(self, line: str) -> None:
-        self.progress.value = ""
-        self._set_status(f"<span style='color:#b00020'>⚠ {_escape(line)}</span>")
-
-    def _set_status(self, html: str) -> None:
-        self.status.value = html
-
-    @property
-    def error(self) -> str | None:
-        """The last error line shown, or None."""
-        return self._tasks.last_error
+    def _mark_cards(self) -> None:
+        for k, card in enumerate(self._cards):
+            if k == self.selected:
+                card.add_class("dalle-selected")
+            else:
+                card.remove_class("dalle-selected")
+        has = self.selected is not None
+        self.accept_selected.disabled = not has
+        self.discard_selected.disabled = not has
+        self.before_after.disabled = self._previewing is None
+        if self._previewing is not None:
+            self.set_status(
+                f"Previewing candidate #{self._previewing + 1}: Accept (Enter), Discard (Delete), "
+                "Before/After (Space), Left/Right for the others.",
+                hint=True,
+            )
+        elif self.status.value and "Previewing" in self.status.value:
+            self.set_status("")
 
     # -------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image:
-        return Image.fromarray(masks.preview(self._image[..., :3], self._mask, color=MASK_COLOR))
+        return Image.fromarray(
+            masks.preview(self.doc.image_view[..., :3], self.doc.mask_view, color=MASK_COLOR)
+        )
 
     def _summary(self) -> str:
-        h, w = self._mask.shape
-        return f"MaskEditor({w}x{h} image, mask {float(self._mask.mean()):.1%}, {len(self.staging)} staged)"
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=False)
+        h, w = self.doc.shape
+        return f"MaskEditor({w}x{h} image, mask {self.doc.coverage:.1%}, {len(self.staging)} staged)"

@@ -14,11 +14,9 @@ from what is left).
 from __future__ import annotations
 
 import asyncio
-import html
 import inspect
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
@@ -30,8 +28,8 @@ from .. import imaging, outpaint
 from ..models import lookup
 from . import _client
 from ._canvas import Viewport, hold, rgba
+from ._shell import WidgetShell
 from ._static import StaticFallbackMixin
-from ._tasks import TaskRunner, error_line
 
 __all__ = ["OutpaintEditor"]
 
@@ -43,7 +41,7 @@ PLAN_COLOR = "rgba(255,64,64,0.95)"
 DONE_COLOR = "rgba(40,170,80,0.95)"
 
 
-class OutpaintEditor(StaticFallbackMixin, W.VBox):
+class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
     """Set outpaint margins (or a target size), review the frame plan, and fill the new area.
 
     Parameters
@@ -92,10 +90,8 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         #: the frame index of each streamed preview drawn, in order
         self.preview_log: list[int] = []
         self._current: tuple[int, int, int, int] | None = None
+        self._init_shell()
         self._build_ui(prompt, int(max_margin))
-        self._tasks = TaskRunner(
-            on_start=self._busy, on_finish=self._idle, on_error=self._show_error, on_cancel=self._cancelled
-        )
         self._rebuild()
 
     # ------------------------------------------------------------------ UI
@@ -112,10 +108,17 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
                 description=side.capitalize(),
                 continuous_update=False,
                 readout=False,
+                tooltip=f"{side.capitalize()} margin in pixels",
                 layout=W.Layout(width="260px"),
                 style={"description_width": "50px"},
             )
-            t = W.BoundedIntText(value=0, min=0, max=max_margin, layout=W.Layout(width="80px"))
+            t = W.BoundedIntText(
+                value=0,
+                min=0,
+                max=max_margin,
+                tooltip=f"{side.capitalize()} margin in pixels",
+                layout=W.Layout(width="80px"),
+            )
             s.add_class(f"dalle-margin-{side}")
             t.add_class(f"dalle-margin-{side}-value")
             W.link((s, "value"), (t, "value"))
@@ -129,17 +132,26 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             style={"description_width": "50px"},
         )
         self.target.add_class("dalle-target-size")
-        self.anchor = W.Dropdown(options=ANCHORS, value="center", layout=W.Layout(width="130px"))
-        self.apply_target = W.Button(description="Apply size", layout=W.Layout(width="auto"))
-        self.apply_target.add_class("dalle-apply-target")
-        self.apply_target.on_click(
-            lambda _b: self._guard(self.set_target, self.target.value, self.anchor.value)
+        self.anchor = W.Dropdown(
+            options=ANCHORS,
+            value="center",
+            description="Anchor",
+            tooltip="Where the original sits on the larger canvas",
+            layout=W.Layout(width="180px"),
+            style={"description_width": "50px"},
+        )
+        self.apply_target = self.button(
+            "Apply size",
+            "Grow the canvas to the target size around the anchor",
+            lambda: self.set_target(self.target.value, self.anchor.value),
+            "dalle-apply-target",
         )
         margins = W.VBox(
             [W.HTML("<b>Margins</b> (px)"), *rows, W.HBox([self.target, self.anchor, self.apply_target])]
         )
 
         self.view = MultiCanvas(3, width=1, height=1)
+        self.view.layout.max_width = "100%"
         self.view.add_class("dalle-outpaint-canvas")
         self.view[0].on_client_ready(self._draw_canvas)
         self.view[1].on_client_ready(self._draw_plan)
@@ -147,37 +159,41 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         self.prompt = W.Textarea(
             value=prompt,
             placeholder="Describe the whole extended picture",
-            layout=W.Layout(width="420px", height="52px"),
+            tooltip="Prompt: describe the whole extended picture",
+            layout=W.Layout(width="420px", max_width="100%", height="52px"),
         )
         self.prompt.add_class("dalle-prompt")
-        self.generate_button = W.Button(
-            description="Fill",
+        self.generate_button = self.button(
+            "Fill",
+            "Fill the new area frame by frame",
+            self.generate,
+            "dalle-generate",
             icon="magic",
-            button_style="primary",
-            tooltip="Fill the new area frame by frame",
-            layout=W.Layout(width="auto"),
+            style="primary",
         )
-        self.generate_button.add_class("dalle-generate")
-        self.generate_button.on_click(lambda _b: self._guard(self.generate))
-        self.cancel_button = W.Button(
-            description="Cancel",
+        self.cancel_button = self.button(
+            "Cancel",
+            "Stop after the frame in flight; finished frames are kept",
+            self.cancel,
+            "dalle-cancel",
             icon="stop",
-            disabled=True,
-            tooltip="Stop after the frame in flight; finished frames are kept",
-            layout=W.Layout(width="auto"),
         )
-        self.cancel_button.add_class("dalle-cancel")
-        self.cancel_button.on_click(lambda _b: self.cancel())
-        self.progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="200px"))
+        self.cancel_button.disabled = True
+        self.progress = W.IntProgress(
+            value=0,
+            min=0,
+            max=1,
+            description="Frames",
+            layout=W.Layout(width="220px"),
+            style={"description_width": "50px"},
+        )
         self.progress.add_class("dalle-progress")
         self.progress_label = W.HTML()
-        self.status = W.HTML()
-        self.status.add_class("dalle-status")
         gen = W.HBox(
             [self.prompt, self.generate_button, self.cancel_button, self.progress, self.progress_label],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
-        self.children = (margins, self.view, self.info, gen, self.status)
+        self.children = (self._theme, margins, self.view, self.info, gen, self.status)
         self.add_class("dalle-outpaint-editor")
 
     # -------------------------------------------------------------- margins
@@ -238,7 +254,10 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         dh, dw = self._viewport.display
         if (self.view.width, self.view.height) != (dw, dh):
             self.view.width, self.view.height = dw, dh
-        self.view.layout.width, self.view.layout.height = f"{dw}px", f"{dh}px"
+        # its own size, shrunk to the output's width (and 70% of the window's height) when larger
+        self.view.layout.width = f"min({dw}px, calc(70vh * {dw / dh:.4f}))"
+        self.view.layout.height = "auto"
+        self.view.layout.max_width = "100%"
         self.target.value = "{}x{}".format(*self.canvas_state.size)  # the box shows the canvas as it is
         self.progress.max = max(1, len(self.plan))
         self.progress.value = 0
@@ -333,15 +352,11 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         )
         # two short lines rather than one that wraps mid-word at the widget's 28 px line height
         self.info.value = (
-            f"<div style='font-size:12px;color:#555;line-height:1.5'>canvas {w}×{h} · "
+            f"<div class='dalle-muted' style='font-size:12px;line-height:1.5'>canvas {w}×{h} · "
             f"original at {c.box} · {left:.0%} to generate<br>{plan}</div>"
         )
 
     # ------------------------------------------------------------ generation
-    @property
-    def running(self) -> bool:
-        return self._tasks.running
-
     def generate(self) -> Any:
         """Fill the new area frame by frame (async task); returns the task's future, or None if refused."""
         prompt = self.prompt.value.strip()
@@ -351,10 +366,9 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         if not self.canvas_state.mask.any():
             self._show_error("Nothing to fill: set a margin (or a target size) larger than the image first.")
             return None
-        if self._tasks.running:
-            self._show_error("A fill is already running: wait for it or press Cancel.")
-            return None
-        return self._tasks.start(lambda: self._fill(prompt))
+        return self.start_task(
+            lambda: self._fill(prompt), busy="A fill is already running: wait for it or press Cancel."
+        )
 
     async def _fill(self, prompt: str) -> Any:
         client = _client.resolve(self._client)
@@ -376,7 +390,13 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
             self.progress_label.value = label + (" · next…" if nxt else "")
             self._redraw()
 
-        options = {"frame": self.frame, "frames": frames, "feather": self.feather, "on_progress": on_progress}
+        options = {
+            "frame": self.frame,
+            "frames": frames,
+            "feather": self.feather,
+            "on_progress": on_progress,
+            "cache": "refresh",  # every press of Fill asks for new pixels
+        }
         if self.streams(client):
             options["on_preview"] = self._show_preview
         if inspect.iscoroutinefunction(getattr(client, "edit", None)):
@@ -409,10 +429,6 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         with hold():
             self.view[0].put_image_data(rgba(np.asarray(shown)), round(a), round(b))
 
-    def cancel(self) -> bool:
-        """Stop after the frame in flight; finished frames stay on the canvas (Fill resumes)."""
-        return self._tasks.cancel()
-
     @property
     def image(self) -> Image.Image:
         """The current composite: RGB once complete, RGBA with the unfilled area transparent before."""
@@ -420,41 +436,26 @@ class OutpaintEditor(StaticFallbackMixin, W.VBox):
         return img.convert("RGB") if self.canvas_state.done else img
 
     # --------------------------------------------------------------- status
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:  # noqa: BLE001 - one line in the widget, never a traceback
-            self._show_error(error_line(exc))
-            return None
-
-    def _busy(self) -> None:
-        self.generate_button.disabled = True
-        self.cancel_button.disabled = False
+    def _on_busy(self, busy: bool) -> None:
+        self.generate_button.disabled = busy
+        self.cancel_button.disabled = not busy
         for w in (*self.sliders.values(), *self.numbers.values(), self.apply_target):
-            w.disabled = True
-        self.status.value = ""
-
-    def _idle(self) -> None:
-        self.generate_button.disabled = False
-        self.cancel_button.disabled = True
-        for w in (*self.sliders.values(), *self.numbers.values(), self.apply_target):
-            w.disabled = False
+            w.disabled = busy
+        if busy:
+            self.status.value = ""
+            return
         self._current = None
         try:
             self._draw_plan()
         except Exception:  # noqa: BLE001
             logger.debug("redraw after fill failed", exc_info=True)
 
-    def _cancelled(self) -> None:
+    def _on_cancelled(self) -> None:
         n = len(self.frames_done)
         self.progress_label.value = f"Cancelled · {n} frame{'s' if n != 1 else ''} kept"
 
     def _show_error(self, line: str) -> None:
-        self.status.value = f"<span style='color:#b00020'>⚠ {html.escape(line, quote=False)}</span>"
-
-    @property
-    def error(self) -> str | None:
-        return self._tasks.last_error
+        self.show_error(line)
 
     # ----------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image:
