@@ -40,3 +40,12 @@ def test_cut_out_keeps_the_subject_and_what_it_encloses() -> None:
 def test_preview_steps() -> None:
     assert preview_steps(10, 0) == set() and preview_steps(0, 3) == set()
     assert preview_steps(10, 2) == {5, 10} and preview_steps(1, 3) == {1}
+
+
+def test_an_unlisted_gpt_image_id_follows_its_family_quietly(caplog) -> None:
+    from dalle_widgets.engine.gpt_image import parse_generate, usage_for
+
+    req = parse_generate({"model": "gpt-image-7", "prompt": "a fox", "size": "1536x864"})
+    assert req.size == (1536, 864) and usage_for(req)["output_tokens"] > 0
+    assert not caplog.records  # the client warns its user; the server does not repeat it per request
+    assert spec_for("gpt-image-2.6-flare-2026-11-04").name == "gpt-image-2.6-flare"

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..models import ModelSpec, lookup, parse_size, strip_provider
+from ..models import ModelSpec, find, lookup, parse_size, strip_provider
 from . import validation as v
 from ._errors import EngineError
 
@@ -113,14 +113,16 @@ class GptOptions:
 def spec_for(model: str) -> ModelSpec:
     """The table row for ``model``: its own, its dated snapshot's model's, or its family's.
 
+    The server never logs about an unlisted id (the client already warns its user).
+
     >>> spec_for("gpt-image-2.6-flare-2026-11-04").qualities[-2:]
     ('max', 'auto')
     """
     base = strip_provider(model)
     match = _SNAPSHOT.match(base)
-    if match and lookup(match.group(1)).known:
+    if find(base) is None and match and find(match.group(1)) is not None:
         return lookup(match.group(1))
-    return lookup(base)
+    return lookup(base, warn=False)
 
 
 def _bad(message: str, param: str | None, code: str = "invalid_value") -> EngineError:
