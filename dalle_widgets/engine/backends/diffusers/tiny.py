@@ -78,12 +78,13 @@ def _unet(in_channels: int):
 def _movq():
     from diffusers import VQModel
 
-    # No attention blocks: at 64 px they would cost nothing, but a tiny MoVQ with
-    # attention at higher resolutions is quadratic in pixels.
+    # Four blocks, as the real MoVQ: latents are 8x smaller than the image, so the UNet
+    # works on the grid the pipelines (and the 8 px mask dilation) assume. No attention
+    # anywhere: it is quadratic in pixels, and a tiny model gains nothing from it.
     return VQModel(
-        block_out_channels=[32, 64],
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        block_out_channels=[32, 32, 32, 32],
+        down_block_types=["DownEncoderBlock2D"] * 4,
+        up_block_types=["UpDecoderBlock2D"] * 4,
         in_channels=3,
         out_channels=3,
         latent_channels=4,
@@ -92,6 +93,7 @@ def _movq():
         norm_type="spatial",
         num_vq_embeddings=12,
         vq_embed_dim=4,
+        mid_block_add_attention=False,
     )
 
 
