@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
+import queue
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from openai import OpenAI
@@ -23,6 +28,7 @@ from scipy import ndimage
 from dalle_widgets.engine import background
 from dalle_widgets.engine.backends.diffusers import DiffusersBackend
 from dalle_widgets.engine.backends.diffusers.compose import FEATHER_PX
+from dalle_widgets.engine.backends.errors import GenerationCancelled
 from dalle_widgets.engine.background import BackgroundEngine
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -219,3 +225,158 @@ def test_constructing_the_diffusers_backend_loads_no_torch(tiny_recipe: Path) ->
         [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=120
     )
     assert out.stdout.strip() == "diffusers False", out.stderr
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_streamed_generation_shows_latent_previews_then_the_image(sdk: OpenAI) -> None:
+    stream = sdk.images.generate(
+        model="gpt-image-2",
+        prompt="a lighthouse at dusk",
+        size="1024x1024",
+        quality="high",
+        stream=True,
+        partial_images=2,
+        extra_body={"seed": 5},
+    )
+    events = list(stream)
+    assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+    partials = [pixels(e.b64_json) for e in events[:2]]
+    final = pixels(events[-1].b64_json)
+    assert final.shape == (1024, 1024, 3) and all(p.std() > 1 for p in partials)
+    assert not np.array_equal(partials[0], partials[1])  # each preview shows its own step
+    plain = sdk.images.generate(
+        model="gpt-image-2",
+        prompt="a lighthouse at dusk",
+        size="1024x1024",
+        quality="high",
+        extra_body={"seed": 5},
+    )
+    assert np.array_equal(pixels(plain.data[0].b64_json), final)  # streaming changes no pixel
+
+
+class Recorded(DiffusersBackend):
+    """The real backend, recording the progress the engine asks it to report, and how each call ended."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.steps: list[int] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        self.ended: queue.Queue[BaseException | None] = queue.Queue()
+
+    def generate(self, prompt, *, on_progress=None, **kwargs):
+        def record(progress):
+            self.steps.append(progress.done)
+            self.started.set()
+            assert self.release.wait(60)
+            if on_progress is not None:
+                on_progress(progress)
+
+        try:
+            images = super().generate(prompt, on_progress=record, **kwargs)
+        except BaseException as exc:
+            self.ended.put(exc)
+            raise
+        self.ended.put(None)
+        return images
+
+
+@pytest.fixture(scope="module")
+def slow_engine(tiny_recipe: Path) -> Iterator[tuple[BackgroundEngine, Recorded]]:
+    """The tiny recipe with 300 decoder steps at high quality: long enough to cancel in the middle."""
+    from dalle_widgets.engine.backends.diffusers.recipe import load_recipe
+
+    recipe = load_recipe(tiny_recipe)
+    recipe = recipe.with_overrides(steps={**recipe.steps, "high": 300})
+    backend = Recorded(recipe, max_queue=0)
+    engine = BackgroundEngine.start(backend=backend)
+    try:
+        yield engine, backend
+    finally:
+        engine.stop()
+
+
+def _raw_request(engine: BackgroundEngine, body: dict) -> socket.socket:
+    data = json.dumps(body).encode()
+    sock = socket.create_connection((engine.host, engine.port))
+    sock.sendall(
+        b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {engine.token}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
+    return sock
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_that_goes_away_stops_the_generation_at_the_next_step(slow_engine, stream: bool) -> None:
+    engine, backend = slow_engine
+    backend.steps.clear()
+    backend.started.clear()
+    body = {"model": "gpt-image-2", "prompt": "a fox", "size": "1024x1024", "quality": "high", "seed": 1}
+    if stream:
+        body.update(stream=True, partial_images=3)
+    sock = _raw_request(engine, body)
+    assert backend.started.wait(60)
+    sock.close()  # Cancel in a widget: the connection goes away
+    ended = backend.ended.get(timeout=120)
+    assert isinstance(ended, GenerationCancelled), ended
+    prior_steps, steps = backend.recipe.steps_for("high")
+    assert backend.steps[-1] < prior_steps + steps  # it stopped well before its 300 decoder steps
+    # The device is free again: the next request runs (and completes) at once.
+    sdk = OpenAI(base_url=engine.base_url, api_key=engine.token, max_retries=0, timeout=120)
+    result = sdk.images.generate(model="dall-e-2", prompt="a fox", size="256x256", response_format="b64_json")
+    assert pixels(result.data[0].b64_json).shape == (256, 256, 3)
+    assert backend.ended.get(timeout=5) is None
+
+
+def test_a_full_queue_answers_429_with_retry_after(slow_engine) -> None:
+    engine, backend = slow_engine
+    backend.started.clear()
+    backend.release.clear()  # the first generation holds the device at its first step
+    sdk = OpenAI(base_url=engine.base_url, api_key=engine.token, max_retries=0, timeout=120)
+    holder = threading.Thread(
+        target=lambda: sdk.images.generate(
+            model="dall-e-2", prompt="a", size="256x256", response_format="b64_json"
+        )
+    )
+    holder.start()
+    try:
+        assert backend.started.wait(60)
+        raw = httpx.post(
+            engine.base_url + "/images/generations",
+            json={"model": "dall-e-2", "prompt": "b", "size": "256x256"},
+            headers={"Authorization": f"Bearer {engine.token}"},
+            timeout=60,
+        )
+        assert raw.status_code == 429 and int(raw.headers["retry-after"]) >= 1
+        error = raw.json()["error"]
+        assert error["code"] == "engine_busy" and "the model backend is busy" in error["message"]
+    finally:
+        backend.release.set()
+        holder.join(60)
+    while not backend.ended.empty():
+        backend.ended.get()
+
+
+def test_missing_weights_are_a_503_that_says_how_to_get_them(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'family = "kandinsky2.2"\nprior = "dalle-widgets-tests/gone-prior"\n'
+        'decoder = "dalle-widgets-tests/gone"\ninpaint = "dalle-widgets-tests/gone-inpaint"\ndevice = "cpu"\n'
+    )
+    engine = BackgroundEngine.start(backend=DiffusersBackend(recipe))
+    try:
+        raw = httpx.post(
+            engine.base_url + "/images/generations",
+            json={"model": "dall-e-2", "prompt": "a fox", "size": "256x256"},
+            headers={"Authorization": f"Bearer {engine.token}"},
+            timeout=120,
+        )
+    finally:
+        engine.stop()
+    assert raw.status_code == 503 and raw.headers["x-should-retry"] == "false"
+    error = raw.json()["error"]
+    assert error["code"] == "backend_unavailable" and error["type"] == "server_error"
+    assert "not on this machine" in error["message"] and "huggingface-cli download" in error["message"]
+    assert "Traceback" not in raw.text

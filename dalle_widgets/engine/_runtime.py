@@ -4,11 +4,18 @@ The backend, the store of images served by URL, the simulated rate limit and the
 worker slots live in one small object, so the endpoints are plain module-level
 functions that find it on the request (``request.app.state.engine``) instead of
 closures over ``create_app``'s locals.
+
+A backend that takes them also gets the request's ``quality`` and an ``on_progress``
+hook called after each step: through it a request whose client has gone
+(``cancelled()`` is true) stops at the next step. A backend's own refusals
+(:class:`~.backends.errors.BackendError`: busy, out of memory, weights missing...)
+become :class:`EngineError` with their status, code and message.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import secrets
 import threading
 import time
@@ -24,9 +31,11 @@ import numpy as np
 from . import validation as v
 from ._errors import EngineError
 from .backends import ImageBackend, PreviewCallback
+from .backends.errors import BackendBusy, BackendError, GenerationCancelled
+from .backends.progress import Progress
 from .urls import ImageURLStore
 
-__all__ = ["Engine", "Produced", "RateLimiter", "Slot"]
+__all__ = ["Engine", "Produced", "RateLimiter", "Slot", "from_backend_error"]
 
 T = TypeVar("T")
 
@@ -58,6 +67,28 @@ class RateLimiter:
                     headers={"Retry-After": str(retry)},
                 )
             self._times.extend([now] * n)
+
+
+def from_backend_error(exc: BackendError) -> EngineError:
+    """The HTTP answer to a backend's refusal: its status and code, its message (which names the fix).
+
+    Busy is a 429 with ``Retry-After``; anything else tells clients not to retry
+    (``x-should-retry: false``): more memory, disk or weights do not come by waiting.
+    """
+    if isinstance(exc, BackendBusy):
+        headers = {"Retry-After": str(exc.retry_after)}
+        kind = "requests"
+    else:
+        headers = {"x-should-retry": "false"}
+        kind = "server_error" if exc.status >= 500 else "invalid_request_error"
+    return EngineError(exc.status, str(exc), code=exc.code, type=kind, headers=headers)
+
+
+def _takes(method: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # builtins, odd callables: pass only the protocol's arguments
+        return False
 
 
 @dataclass(frozen=True)
@@ -137,35 +168,55 @@ class Engine:
         """The request's seed, or a fresh random one."""
         return req.seed if req.seed is not None else secrets.randbits(63)
 
-    async def produce(self, req: v.ImageRequest) -> Produced:
+    async def produce(self, req: v.ImageRequest, *, cancelled: Callable[[], bool] | None = None) -> Produced:
         """Count the request against the rate limit, pick its seed, run the backend, check its output."""
         self.take(req.n)
         seed = self.seed_of(req)
-        return Produced(await self.make(req, n=req.n, seed=seed), seed)
+        return Produced(await self.make(req, n=req.n, seed=seed, cancelled=cancelled), seed)
 
     async def make(
-        self, req: v.ImageRequest, *, n: int, seed: int, on_preview: PreviewCallback | None = None
+        self,
+        req: v.ImageRequest,
+        *,
+        n: int,
+        seed: int,
+        on_preview: PreviewCallback | None = None,
+        cancelled: Callable[[], bool] | None = None,
     ) -> list[np.ndarray]:
-        """Run the backend for ``n`` images of ``req`` with ``seed`` in a worker thread; check them."""
+        """Run the backend for ``n`` images of ``req`` with ``seed`` in a worker thread; check them.
+
+        ``cancelled`` is asked after every step of a backend that reports progress
+        (from its worker thread); once it is true the backend stops there and this
+        raises :class:`EngineError` 499.
+        """
         b = self.backend
         if isinstance(req, v.GenerateRequest):
-            images = await self.run(
-                b.generate, req.prompt, size=req.size, n=n, seed=seed, on_preview=on_preview
-            )
+            method, args = b.generate, (req.prompt,)
+            kwargs: dict[str, Any] = {}
         elif isinstance(req, v.EditRequest):
-            images = await self.run(
-                b.edit,
-                req.image,
-                req.mask,
-                req.prompt,
-                size=req.size,
-                n=n,
-                seed=seed,
-                references=req.references,
-                on_preview=on_preview,
-            )
+            method, args = b.edit, (req.image, req.mask, req.prompt)
+            kwargs = {"references": req.references}
         else:
-            images = await self.run(b.vary, req.image, size=req.size, n=n, seed=seed, on_preview=on_preview)
+            method, args, kwargs = b.vary, (req.image,), {}
+        gpt = getattr(req, "gpt", None)
+        if gpt is not None and _takes(method, "quality"):
+            kwargs["quality"] = gpt.resolved_quality
+        if cancelled is not None and _takes(method, "on_progress"):
+
+            def on_progress(progress: Progress) -> None:
+                if cancelled():
+                    raise GenerationCancelled(
+                        f"the client went away: {progress.operation} stopped after {progress.done} of "
+                        f"{progress.total} steps"
+                    )
+
+            kwargs["on_progress"] = on_progress
+        try:
+            images = await self.run(
+                method, *args, size=req.size, n=n, seed=seed, on_preview=on_preview, **kwargs
+            )
+        except BackendError as exc:
+            raise from_backend_error(exc) from None
         return self._checked(images, n, req.size)
 
     def _checked(self, images: Any, n: int, size: tuple[int, int]) -> list[np.ndarray]:

@@ -97,6 +97,19 @@ def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def _client_gone(request: Request) -> Callable[[], bool]:
+    """A check, callable from a backend's worker thread, of whether the client has disconnected.
+
+    A backend that reports progress asks it after every step, so a request whose client
+    went away (a Cancel in a widget, a closed stream) frees the device at its next step.
+    """
+
+    def gone() -> bool:
+        return anyio.from_thread.run(request.is_disconnected)
+
+    return gone
+
+
 # ---------------------------------------------------------------------------- request bodies
 
 
@@ -311,6 +324,8 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest, slot: Slot
     fmt = _format_of(req)  # never gif: GIFs are not streamed
     wanted = req.gpt.partial_images
 
+    gone = _client_gone(request)
+
     async def produce(emit: Emit) -> None:
         for i, image_seed in enumerate(seeds_for(seed, req.n)):
             sent = 0
@@ -329,7 +344,7 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest, slot: Slot
                 anyio.from_thread.run(emit, {**event, **echo, "partial_image_index": sent})
                 sent += 1
 
-            image = (await engine.make(req, n=1, seed=image_seed, on_preview=on_preview))[0]
+            image = (await engine.make(req, n=1, seed=image_seed, on_preview=on_preview, cancelled=gone))[0]
             data = (await engine.run(_encode_all, req, [image], {**meta, "index": i}))[0]
             usage = gpt_image.usage_for(req, images=1)
             usage.pop("output_tokens_details")
@@ -391,7 +406,8 @@ async def _respond(
         if isinstance(req, (v.GenerateRequest, v.EditRequest)) and req.gpt is not None and req.gpt.stream:
             streamed, slot = _stream(request, req, slot), None  # the stream releases the slot
             return streamed
-        return await render_images(request, req, await engine.produce(req), **render)
+        produced = await engine.produce(req, cancelled=_client_gone(request))
+        return await render_images(request, req, produced, **render)
     finally:
         if slot is not None:
             slot.release()

@@ -64,7 +64,7 @@ DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 QUALITIES = ("low", "medium", "high")
 #: Request qualities that map onto the recipe's three step counts.
-_QUALITY_ALIASES = {"auto": "medium", "standard": "medium", "hd": "high"}
+_QUALITY_ALIASES = {"auto": "medium", "standard": "medium", "hd": "high", "xhigh": "high", "max": "high"}
 _ROLES = ("prior", "decoder", "inpaint")
 _KEYS = {
     "family",
