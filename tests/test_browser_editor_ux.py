@@ -298,3 +298,36 @@ def test_staging_preview_keys_accept_stale_and_painting_parity(lab_page: LabPage
     page.locator(f"{EDITOR} .dalle-discard-all").first.click()
     lab_page.wait_for("len(editor.staging)", lambda v: v == 0)
     assert not lab_page.page_errors, lab_page.page_errors
+
+
+def test_gallery_board_outpaint_names_and_contrast_in_both_themes(lab_page: LabPage) -> None:
+    page = lab_page.page
+    lab_page.open("faces_theme")
+    faces = [".dalle-gallery", ".dalle-board", ".dalle-outpaint-editor"]
+    for sel in faces:
+        page.locator(sel).first.wait_for()
+    lab_page.eval("board.show_error('Could not write the board: disk full') or 0")
+    page.locator(".dalle-board .dalle-error").first.wait_for()
+    for sel in faces:
+        bad = page.locator(sel).first.evaluate(NAMES_JS)
+        assert not bad, (sel, bad)
+    for theme in ("JupyterLab Light", "JupyterLab Dark"):
+        page.evaluate(
+            f"() => {{ window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}}); }}"
+        )
+        page.wait_for_function(
+            f"() => document.body.dataset.jpThemeLight === '{'true' if 'Light' in theme else 'false'}'"
+        )
+        time.sleep(1.0)
+        for sel in faces:
+            face = page.locator(sel).first
+            ratios = face.evaluate(CONTRAST_JS)
+            low = [r for r in ratios if r["ratio"] < 4.5 and not r["disabled"]]
+            assert ratios and not low, (theme, sel, low)
+        face = page.locator(".dalle-board").first
+        face.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+        lab_page.shot(f"faces-{theme.split()[-1].lower()}")
+    page.evaluate(
+        "() => { window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'}); }"
+    )
+    assert not lab_page.page_errors, lab_page.page_errors

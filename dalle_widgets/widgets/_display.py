@@ -31,7 +31,7 @@ def result_title(result: Any) -> str:
     >>> class R(list):
     ...     prompt, size, model, cost_usd, cached = "a fox", "512x512", "dall-e-2", 0.036, False
     >>> result_title(R([1, 2]))
-    "<span style='color:#555'><b>a fox</b> · 2 × 512x512 · dall-e-2 · $0.036</span>"
+    "<span class='dalle-muted'><b>a fox</b> · 2 × 512x512 · dall-e-2 · $0.036</span>"
     """
     parts = []
     if getattr(result, "prompt", None):
@@ -44,7 +44,7 @@ def result_title(result: Any) -> str:
         parts.append(f"${cost:.3f}")
     if getattr(result, "cached", False):
         parts.append("replayed from cache")
-    return f"<span style='color:#555'>{' · '.join(parts)}</span>"
+    return f"<span class='dalle-muted'>{' · '.join(parts)}</span>"
 
 
 def _in_kernel() -> bool:

@@ -577,11 +577,10 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
             cap = W.Text(
                 value=item.caption,
                 placeholder="caption",
-                description="Caption",
-                style={"description_width": "0px"},
                 continuous_update=False,
                 layout=W.Layout(width=f"{self.thumb_px}px"),
-                tooltip=hover,
+                # the title is the box's accessible name too: say what it is, then what it shows
+                tooltip=f"Caption{': ' + hover if hover else ''}",
             )
             cap.add_class("dalle-caption")
             cap.observe(lambda ch, item_id=item.id: self._guard(self.caption, item_id, ch["new"]), "value")

@@ -28,6 +28,7 @@ from .. import imaging, outpaint
 from ..models import lookup
 from . import _client
 from ._canvas import Viewport, hold, rgba
+from ._keyguard import KeyGuard
 from ._shell import WidgetShell
 from ._static import StaticFallbackMixin
 
@@ -116,8 +117,10 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                 value=0,
                 min=0,
                 max=max_margin,
+                description="px",
                 tooltip=f"{side.capitalize()} margin in pixels",
-                layout=W.Layout(width="80px"),
+                layout=W.Layout(width="104px"),
+                style={"description_width": "20px"},
             )
             s.add_class(f"dalle-margin-{side}")
             t.add_class(f"dalle-margin-{side}-value")
@@ -127,18 +130,15 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             rows.append(W.HBox([s, t]))
         self.target = W.Text(
             placeholder="e.g. 2048x1024",
-            description="Target",
-            layout=W.Layout(width="200px"),
-            style={"description_width": "50px"},
+            tooltip="Target canvas size, e.g. 2048x1024",
+            layout=W.Layout(width="140px"),
         )
         self.target.add_class("dalle-target-size")
         self.anchor = W.Dropdown(
             options=ANCHORS,
             value="center",
-            description="Anchor",
-            tooltip="Where the original sits on the larger canvas",
-            layout=W.Layout(width="180px"),
-            style={"description_width": "50px"},
+            tooltip="Anchor: where the original sits on the larger canvas",
+            layout=W.Layout(width="130px"),
         )
         self.apply_target = self.button(
             "Apply size",
@@ -147,7 +147,20 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             "dalle-apply-target",
         )
         margins = W.VBox(
-            [W.HTML("<b>Margins</b> (px)"), *rows, W.HBox([self.target, self.anchor, self.apply_target])]
+            [
+                W.HTML("<b>Margins</b> (px)"),
+                *rows,
+                W.HBox(
+                    [
+                        W.HTML("<span style='margin:0 4px'>Target</span>"),
+                        self.target,
+                        W.HTML("<span style='margin:0 4px'>at</span>"),
+                        self.anchor,
+                        self.apply_target,
+                    ],
+                    layout=W.Layout(align_items="center", flex_flow="row wrap"),
+                ),
+            ]
         )
 
         self.view = MultiCanvas(3, width=1, height=1)
@@ -155,6 +168,15 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.view.add_class("dalle-outpaint-canvas")
         self.view[0].on_client_ready(self._draw_canvas)
         self.view[1].on_client_ready(self._draw_plan)
+        # the canvas takes the focus like any ipycanvas: Tab/Shift+Tab/Esc must still leave it
+        self._uid = f"dalle-op-{id(self):x}"
+        self.view_frame = W.Box([self.view], layout=W.Layout(max_width="100%"))
+        self.view_frame.add_class("dalle-canvas-frame")
+        self.keyguard = KeyGuard(
+            scope=self._uid,
+            frame="dalle-canvas-frame",
+            label="Outpaint canvas: the original, the new area checkered and the numbered frame plan",
+        )
         self.info = W.HTML()
         self.prompt = W.Textarea(
             value=prompt,
@@ -193,8 +215,9 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             [self.prompt, self.generate_button, self.cancel_button, self.progress, self.progress_label],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
-        self.children = (self._theme, margins, self.view, self.info, gen, self.status)
+        self.children = (self._theme, self.keyguard, margins, self.view_frame, self.info, gen, self.status)
         self.add_class("dalle-outpaint-editor")
+        self.add_class(self._uid)
 
     # -------------------------------------------------------------- margins
     @property
