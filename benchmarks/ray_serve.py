@@ -56,14 +56,16 @@ def start(args: list[str]) -> tuple[subprocess.Popen[str], str, float]:
     )
     assert proc.stdout is not None
     base_url = None
+    lines = []
     for line in proc.stdout:
+        lines.append(line)
         found = re.search(r"export OPENAI_BASE_URL=(\S+)", line)
         if found:
             base_url = found.group(1)
         if "Ctrl+C" in line:
             break
     if base_url is None:
-        raise SystemExit(f"server {args} did not start")
+        raise SystemExit(f"server {args} did not start:\n" + "".join(lines[-20:]))
     return proc, base_url, time.perf_counter() - began
 
 

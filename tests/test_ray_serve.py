@@ -329,6 +329,7 @@ def test_a_diffusers_engine_joins_the_running_cluster_beside_it(
         assert limited.value.status_code == 429 and 1 <= limited.value.retry_after <= 60
         health = engine.health()
         assert health["backend"] == "diffusers" and health["deployment"]["replicas"][0]["state"] == "RUNNING"
+        assert [r["id"] for r in engine.replicas()] == [health["replica"]]
         # The classical engine at / is untouched.
         assert ray_server.health()["backend"] == "classical"
     finally:

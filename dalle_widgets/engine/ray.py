@@ -71,6 +71,11 @@ def parse_autoscale(text: str) -> tuple[int, int]:
     return low, high
 
 
+def _mirror_name(app_name: str) -> str:
+    """The Ray actor name of an application's image-link mirror."""
+    return f"{app_name}:image-urls"
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.bind((host, 0))
@@ -127,7 +132,7 @@ class RayEngine:
 
     def replicas(self) -> list[dict[str, Any]]:
         """The deployment's replicas as the Serve controller sees them: id, state, pid, node_ip."""
-        _, serve = _import_ray()
+        _import_ray()
         from ray.serve.context import _get_global_client
 
         details = _get_global_client().get_serve_details()
@@ -151,7 +156,7 @@ class RayEngine:
             else:
                 serve.delete(self.app_name)
                 try:
-                    ray.kill(ray.get_actor(f"{self.app_name}:image-urls", namespace=MIRROR_NAMESPACE))
+                    ray.kill(ray.get_actor(_mirror_name(self.app_name), namespace=MIRROR_NAMESPACE))
                 except ValueError:  # already gone
                     pass
         finally:
@@ -300,7 +305,7 @@ def deploy(
             health_check_period_s=HEALTH_CHECK_PERIOD_S,
             **scaling,
         )
-        mirror = (f"{app_name}:image-urls", MIRROR_NAMESPACE)
+        mirror = (_mirror_name(app_name), MIRROR_NAMESPACE)
         ray.remote(ImageURLMirror).options(
             name=mirror[0], namespace=mirror[1], lifetime="detached", num_cpus=0, get_if_exists=True
         ).remote(URL_TTL_S)
