@@ -188,7 +188,7 @@ def test_openai_sdk_works_against_the_deployment(ray_server: RayServer) -> None:
     assert len(images.data) == 2
     assert base64.b64decode(images.data[0].b64_json)[:8] == b"\x89PNG\r\n\x1a\n"
     assert raw.headers[REPLICA_HEADER]
-    assert [m.id for m in sdk.models.list()] == ["dall-e-2"]
+    assert "dall-e-2" in [m.id for m in sdk.models.list()]
 
 
 def test_image_links_resolve_on_every_replica(ray_server: RayServer) -> None:
