@@ -136,10 +136,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request) -> Any:
-    """The request's JSON body (413 past the engine's limit, 400 when it does not parse)."""
-    body = await _read_body(request, _engine(request).max_body_bytes)
-    return await anyio.to_thread.run_sync(v.parse_json, body)  # megabytes of JSON: off the event loop
+def _not_multipart(ctype: str, operation: str) -> EngineError:
+    return EngineError(
+        400,
+        f"Invalid Content-Type {ctype or '(none)'!r}: {operation} with dall-e-2 require "
+        f"multipart/form-data (JSON {operation} are for GPT image models only).",
+        code="invalid_content_type",
+    )
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[Message]]:
@@ -165,12 +168,7 @@ async def read_form(request: Request, operation: str) -> dict[str, Any]:
     """
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
-        raise EngineError(
-            400,
-            f"Invalid Content-Type {ctype or '(none)'!r}: {operation} with dall-e-2 require "
-            f"multipart/form-data (JSON {operation} are for GPT image models only).",
-            code="invalid_content_type",
-        )
+        raise _not_multipart(ctype, operation)
     body = await _read_body(request, _engine(request).max_body_bytes)
     match = _BOUNDARY.search(ctype.encode("latin-1"))
     if not match or b"--" + match.group(1) + b"--" not in body:
@@ -388,29 +386,48 @@ def _chat_completion(req: v.ImageRequest, pngs: list[bytes], model: str) -> dict
     }
 
 
-async def _respond(
-    request: Request, parse: Callable[[Any], v.ImageRequest], raw: Any, **render: Any
-) -> Response:
+async def _respond(request: Request, parse: Callable[[Any], Any], raw: Any, **render: Any) -> Response:
     """The one path of every image route: in one of the engine's slots, parse, make and encode.
 
-    ``parse`` turns the raw fields (or JSON body) into a request record, decoding any
-    upload: it runs in a worker thread only once the request holds its slot, so a request
-    waiting for a slot holds its raw bytes only, never decoded pixels (a 75 KB PNG that
-    declares 4096x4096 pixels costs 75 KB while it waits, 112 MB once decoded). The
-    slot is released when the images are encoded (for a stream, when it ends).
+    ``parse`` turns the raw body (JSON bytes) or form fields into a request record (or
+    a record and more arguments for :func:`render_images`), parsing the JSON and
+    decoding any upload: it runs in a worker thread only once the request holds its
+    slot, so a request waiting for a slot holds its raw bytes only, never parsed JSON
+    or decoded pixels (a 75 KB PNG that declares 4096x4096 pixels costs 75 KB while it
+    waits, 112 MB once decoded), and no more threads than slots compete with the
+    event loop. The slot is released when the images are encoded (for a stream, when
+    it ends).
     """
     engine = _engine(request)
     slot: Slot | None = await engine.admit()
     try:
-        req = await engine.run(parse, raw)
+        parsed = await engine.run(parse, raw)
+        req, more = parsed if isinstance(parsed, tuple) else (parsed, {})
         if isinstance(req, (v.GenerateRequest, v.EditRequest)) and req.gpt is not None and req.gpt.stream:
             streamed, slot = _stream(request, req, slot), None  # the stream releases the slot
             return streamed
         produced = await engine.produce(req, cancelled=_client_gone(request))
-        return await render_images(request, req, produced, **render)
+        return await render_images(request, req, produced, **render, **more)
     finally:
         if slot is not None:
             slot.release()
+
+
+def _generation(raw: bytes) -> v.ImageRequest:
+    return v.parse_generate(v.parse_json(raw))
+
+
+def _json_edit(raw: bytes) -> v.ImageRequest:
+    body = v.parse_json(raw)
+    if isinstance(body, dict) and v.is_gpt_image(body.get("model")):
+        return gpt_image.parse_edit_json(body)
+    raise _not_multipart("application/json", "edits")
+
+
+def _chat(raw: bytes) -> tuple[v.ImageRequest, dict[str, Any]]:
+    body = v.parse_json(raw)
+    req = v.parse_chat(body)
+    return req, {"chat_model": body.get("model") or DEFAULT_MODEL}  # echoed as the client sent it
 
 
 # ---------------------------------------------------------------------------- endpoints
@@ -418,15 +435,13 @@ async def _respond(
 
 @_endpoint
 async def generations(request: Request) -> Response:
-    return await _respond(request, v.parse_generate, await read_json(request))
+    return await _respond(request, _generation, await _read_body(request, _engine(request).max_body_bytes))
 
 
 @_endpoint
 async def edits(request: Request) -> Response:
     if request.headers.get("content-type", "").lower().startswith("application/json"):
-        body = await read_json(request)
-        if isinstance(body, dict) and v.is_gpt_image(body.get("model")):
-            return await _respond(request, gpt_image.parse_edit_json, body)
+        return await _respond(request, _json_edit, await _read_body(request, _engine(request).max_body_bytes))
     return await _respond(request, v.parse_edit, await read_form(request, "edits"))
 
 
@@ -437,15 +452,8 @@ async def variations(request: Request) -> Response:
 
 @_endpoint
 async def chat(request: Request) -> Response:
-    body = await read_json(request)
-    model = body.get("model") if isinstance(body, dict) else None
-    return await _respond(
-        request,
-        v.parse_chat,
-        body,
-        protocol="chat",
-        chat_model=model if isinstance(model, str) and model else DEFAULT_MODEL,
-    )
+    raw = await _read_body(request, _engine(request).max_body_bytes)
+    return await _respond(request, _chat, raw, protocol="chat")
 
 
 def _model_card(engine: Engine, model_id: str) -> dict[str, Any]:
