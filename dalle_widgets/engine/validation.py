@@ -574,8 +574,10 @@ def _check_square(img: Image.Image, param: str) -> None:
 
 def alpha_of(img: Image.Image) -> np.ndarray | None:
     """The alpha channel of ``img`` as uint8 (H, W), or None when it has none."""
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode in ("P", "L", "RGB") and "transparency" in img.info):
-        return np.asarray(img.convert("RGBA"))[:, :, 3]
+    if img.mode in ("RGBA", "LA"):  # the channel alone: a quarter of an RGBA copy
+        return np.asarray(img.getchannel("A"))
+    if img.mode == "PA" or (img.mode in ("P", "L", "RGB") and "transparency" in img.info):
+        return np.asarray(img.convert("RGBA").getchannel("A"))
     return None
 
 
