@@ -256,3 +256,23 @@ def test_under_a_route_prefix_health_stays_public_and_links_carry_the_prefix() -
     assert health.status_code == 200 and health.json()["replica"] == "r1"
     assert refused.status_code == 401
     assert "/tiny/images/" in link and image.status_code == 200 and image.content[:4] == b"\x89PNG"
+
+
+def test_a_ray_that_keeps_timing_out_is_one_clear_error_and_leaves_nothing() -> None:
+    from dalle_widgets.engine.ray import _start_local_ray
+    from dalle_widgets.errors import ConfigurationError
+
+    class SlowRay:
+        inits = shutdowns = 0
+
+        def init(self, **kwargs: object) -> None:
+            self.inits += 1
+            raise Exception("The current node timed out during startup. This could happen ...")
+
+        def shutdown(self) -> None:
+            self.shutdowns += 1
+
+    slow = SlowRay()
+    with pytest.raises(ConfigurationError, match="missed Ray's 30 s to register 3 times"):
+        _start_local_ray(slow, None)
+    assert slow.inits == 3 and slow.shutdowns == 3

@@ -380,7 +380,12 @@ def _start_local_ray(ray: Any, num_cpus: int | None, attempts: int = 3) -> None:
     """``ray.init`` on loopback; again (up to ``attempts`` times) if the raylet was too slow to register.
 
     Ray gives its raylet a fixed 30 s to register with the GCS and raises otherwise,
-    which a machine busy with other work can exceed on the first start.
+    which a machine busy with other work can exceed.
+
+    Raises
+    ------
+    ConfigurationError
+        When every attempt timed out (what is left of Ray is stopped first).
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -388,10 +393,15 @@ def _start_local_ray(ray: Any, num_cpus: int | None, attempts: int = 3) -> None:
                 ray.init(num_cpus=num_cpus, **local_ray_init_options(), logging_level=logging.WARNING)
             return
         except Exception as exc:
-            if "timed out during startup" not in str(exc) or attempt == attempts:
+            if "timed out during startup" not in str(exc):
                 raise
-            logger.warning("Ray's raylet was slow to start (%s); starting Ray again", exc)
             ray.shutdown()
+            if attempt == attempts:
+                raise ConfigurationError(
+                    f"Ray did not start on this machine: its raylet missed Ray's 30 s to register "
+                    f"{attempts} times (the machine is too busy); try again when it is less loaded"
+                ) from None
+            logger.warning("Ray's raylet was slow to start (%s); starting Ray again", exc)
 
 
 def _wait_until_serving(engine: RayEngine, serve: Any, timeout: float) -> None:
