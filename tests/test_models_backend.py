@@ -84,7 +84,11 @@ inpaint = "a/inpaint"
         (BASE + 'dtype = "float8"\n', "dtype = 'float8' must be one of"),
         (BASE + "guidance = -1\n", "guidance = -1 must be a number"),
         (BASE + "[steps]\nlow = 1\nmedium = 0\nhigh = 3\n", "[steps] medium = 0 must be an integer"),
-        (BASE + "[prior_steps]\nlow = 1\nmedium = 2\n", "[prior_steps] high = None"),
+        (BASE + "[prior_steps]\nlow = 2\nmedium = 2\n", "[prior_steps] high = None"),
+        (
+            BASE + "[prior_steps]\nlow = 1\nmedium = 2\nhigh = 3\n",
+            "low = 1 must be an integer from 2 to 1000",
+        ),
         (BASE.replace('"a/decoder"', '"./weights/decoder"'), "does not exist"),
         (BASE.replace('"a/decoder"', "3"), "decoder = 3 must be a local directory or a hub id"),
     ],

@@ -157,7 +157,7 @@ def _location(value: Any, key: str, base: Path | None, origin: str) -> Location:
     return Location(text, hub=True)
 
 
-def _steps(value: Any, key: str, origin: str) -> dict[str, int]:
+def _steps(value: Any, key: str, origin: str, *, least: int = 1) -> dict[str, int]:
     if not isinstance(value, dict):
         raise _bad(origin, f"[{key}] must be a table with low, medium and high step counts")
     unknown = sorted(set(value) - set(QUALITIES))
@@ -166,8 +166,9 @@ def _steps(value: Any, key: str, origin: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for q in QUALITIES:
         n = value.get(q)
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
-            raise _bad(origin, f"[{key}] {q} = {n!r} must be an integer from 1 to 1000")
+        if isinstance(n, bool) or not isinstance(n, int) or not least <= n <= 1000:
+            why = " (the prior's unCLIP scheduler needs at least 2)" if least == 2 else ""
+            raise _bad(origin, f"[{key}] {q} = {n!r} must be an integer from {least} to 1000{why}")
         out[q] = n
     return out
 
@@ -229,7 +230,7 @@ def parse_recipe(text: str, *, base: str | Path | None = None, origin: str = "<s
         prior_guidance=data.get("prior_guidance", 4.0),
         steps=_steps(data.get("steps", {"low": 10, "medium": 25, "high": 50}), "steps", origin),
         prior_steps=_steps(
-            data.get("prior_steps", {"low": 5, "medium": 15, "high": 25}), "prior_steps", origin
+            data.get("prior_steps", {"low": 5, "medium": 15, "high": 25}), "prior_steps", origin, least=2
         ),
         origin=origin,
         **locations,

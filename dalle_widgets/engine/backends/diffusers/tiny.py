@@ -231,7 +231,7 @@ medium = 2
 high = 3
 
 [prior_steps]
-low = 1
+low = 2
 medium = 2
 high = 2
 """,
