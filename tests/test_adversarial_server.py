@@ -406,3 +406,19 @@ def test_chat_bodies_are_parsed_and_answers_built_off_the_event_loop(offline_eng
     server_side = [t for t in threads if t != threading.current_thread().name]
     assert len(server_side) >= 3  # the body parsed, its image decoded, the answer encoded
     assert loop not in server_side, threads
+
+
+def test_multipart_forms_are_parsed_off_the_event_loop(http, offline_engine, monkeypatch) -> None:
+    from starlette.formparsers import MultiPartParser
+
+    threads: list[str] = []
+    parse = MultiPartParser.parse
+
+    async def watched(self):
+        threads.append(threading.current_thread().name)
+        return await parse(self)
+
+    monkeypatch.setattr(MultiPartParser, "parse", watched)
+    files = {"image": ("i.png", _png(_rgba()), "image/png")}
+    assert http.post(EDIT, files=files, data={"prompt": "x", "size": "256x256"}).status_code == 200
+    assert threads and f"dalle-widgets-engine-{offline_engine.port}" not in threads, threads

@@ -21,6 +21,7 @@ uploads are checked for the PNG signature, size and pixel count before decoding.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import json
@@ -41,7 +42,7 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message
+from starlette.types import Message, Scope
 
 from .._version import __version__
 from ..models import DEFAULT_MODEL, live_models, lookup
@@ -159,12 +160,11 @@ def _replay(body: bytes) -> Callable[[], Awaitable[Message]]:
     return receive
 
 
-async def read_form(request: Request, operation: str) -> dict[str, Any]:
-    """The multipart form as ``{name: str | bytes}``: files read, one value per name.
+async def read_form(request: Request, operation: str) -> bytes:
+    """The multipart body, read under the size limit and checked for its closing boundary.
 
-    The body is read under the size limit and checked for its closing boundary first
-    (a truncated upload is a 400, not a parser error), then parsed by Starlette from a
-    request that replays it.
+    A truncated upload is a 400 here, not a parser error later. The body is parsed by
+    :func:`parse_form`, in a worker thread, once the request holds its slot.
     """
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
@@ -177,7 +177,20 @@ async def read_form(request: Request, operation: str) -> dict[str, Any]:
             "Malformed multipart body: it is truncated or has no closing boundary.",
             code="invalid_multipart",
         )
-    held = Request(request.scope, _replay(body))
+    return body
+
+
+def parse_form(scope: Scope, body: bytes) -> dict[str, Any]:
+    """The multipart form as ``{name: str | Upload}``, one value per name (a list when repeated).
+
+    Starlette's parser is a coroutine: it runs here on an event loop of the worker
+    thread's own, so parsing megabytes of form data never holds up the server's loop.
+    """
+    return asyncio.run(_form_fields(scope, body))
+
+
+async def _form_fields(scope: Scope, body: bytes) -> dict[str, Any]:
+    held = Request(scope, _replay(body))
     try:
         form = await held.form(max_files=MAX_FILES, max_fields=48, max_part_size=64 * 1024)
     except HTTPException as exc:
@@ -413,6 +426,12 @@ async def _respond(request: Request, parse: Callable[[Any], Any], raw: Any, **re
             slot.release()
 
 
+def _form(request: Request, parse: Callable[[Any], v.ImageRequest]) -> Callable[[bytes], v.ImageRequest]:
+    """``parse`` of the form a multipart body holds (both in the worker thread)."""
+    scope = request.scope
+    return lambda body: parse(parse_form(scope, body))
+
+
 def _generation(raw: bytes) -> v.ImageRequest:
     return v.parse_generate(v.parse_json(raw))
 
@@ -442,12 +461,14 @@ async def generations(request: Request) -> Response:
 async def edits(request: Request) -> Response:
     if request.headers.get("content-type", "").lower().startswith("application/json"):
         return await _respond(request, _json_edit, await _read_body(request, _engine(request).max_body_bytes))
-    return await _respond(request, v.parse_edit, await read_form(request, "edits"))
+    body = await read_form(request, "edits")
+    return await _respond(request, _form(request, v.parse_edit), body)
 
 
 @_endpoint
 async def variations(request: Request) -> Response:
-    return await _respond(request, v.parse_vary, await read_form(request, "variations"))
+    body = await read_form(request, "variations")
+    return await _respond(request, _form(request, v.parse_vary), body)
 
 
 @_endpoint
