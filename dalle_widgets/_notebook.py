@@ -9,13 +9,16 @@ the view (a result as a Gallery, a batch as cards, batch progress as a bar).
 
 from __future__ import annotations
 
+import html
 import sys
 from typing import TYPE_CHECKING, Any
+
+from . import _notices
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
-__all__ = ["attach_display"]
+__all__ = ["attach_display", "show_notice"]
 
 # The core's types the widgets show, by name so that registering them imports nothing.
 SHOWN = (
@@ -43,6 +46,22 @@ def attach_display(shell: InteractiveShell | None = None) -> None:
     formatter = shell.display_formatter.ipython_display_formatter
     for module, name in SHOWN:
         formatter.for_type_by_name(module, name, _show_with_widgets)
+    if getattr(shell, "kernel", None) is not None:  # a notebook: notices as information lines
+        _notices.set_handler(show_notice)
+
+
+def show_notice(text: str) -> None:
+    """Show ``text`` as an information line in the notebook (display data, not red stderr)."""
+    from IPython.display import display
+
+    body = html.escape(text)
+    display(
+        {
+            "text/plain": f"ℹ {text}",
+            "text/html": f"<div class='dalle-notice' role='note' style='opacity:0.85'>ℹ {body}</div>",
+        },
+        raw=True,
+    )
 
 
 def _show_with_widgets(obj: Any) -> None:

@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-__all__ = ["OutsideFolderError", "confine"]
+__all__ = ["OUTPUT_DIR_ENV", "OutsideFolderError", "confine", "output_dir", "relative_link"]
+
+#: Names the folder where Save and board exports go (default ``./dalle-images``).
+OUTPUT_DIR_ENV = "DALLE_WIDGETS_OUTPUT_DIR"
 
 
 class OutsideFolderError(ValueError):
@@ -66,3 +70,42 @@ def confine(root: str | os.PathLike[str], name: str | os.PathLike[str]) -> Path:
     if not inside.parts:
         raise OutsideFolderError(f"{text!r} is the folder itself, not a file in it")
     return base.joinpath(*PurePosixPath(inside.as_posix()).parts)
+
+
+def output_dir(env: Any = None) -> Path:
+    """Where Save and board exports write: ``$DALLE_WIDGETS_OUTPUT_DIR``, else ``./dalle-images``.
+
+    A Jupyter kernel runs in its notebook's folder, so the default is a folder beside
+    the notebook, in reach of JupyterLab's file browser (the store under
+    ``$DALLE_WIDGETS_HOME`` is not). A relative setting is taken from the working folder.
+
+    >>> output_dir({"DALLE_WIDGETS_OUTPUT_DIR": "/tmp/out"}).as_posix()
+    '/tmp/out'
+    >>> output_dir({}) == Path.cwd() / "dalle-images"
+    True
+    """
+    environ = os.environ if env is None else env
+    setting = str(environ.get(OUTPUT_DIR_ENV) or "").strip()
+    folder = Path(setting).expanduser() if setting else Path("dalle-images")
+    return folder if folder.is_absolute() else Path.cwd() / folder
+
+
+def relative_link(path: str | os.PathLike[str], start: str | os.PathLike[str] | None = None) -> str | None:
+    """``path`` relative to ``start`` (default: the working folder) as a URL path, or None outside it.
+
+    JupyterLab resolves a relative link in an output against the notebook's folder (the
+    kernel's working folder) and opens the file in a new tab when it is clicked.
+
+    >>> relative_link(Path.cwd() / "dalle-images" / "a b.png")
+    'dalle-images/a%20b.png'
+    >>> relative_link("/elsewhere/x.png", "/home") is None
+    True
+    """
+    from urllib.parse import quote
+
+    base = Path(start) if start is not None else Path.cwd()
+    try:
+        rel = Path(path).resolve().relative_to(base.resolve())
+    except (ValueError, OSError):
+        return None
+    return quote(rel.as_posix())

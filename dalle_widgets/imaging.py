@@ -482,6 +482,26 @@ def on_checkerboard(image: Any, cell: int | None = None) -> Image.Image:
     return back
 
 
+#: Size in pixels of the captions under a contact sheet's images.
+CAPTION_PX = 13
+
+
+def caption_font(size: int = CAPTION_PX) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The font captions are drawn in: Noto Sans (Latin, Greek, Cyrillic, Vietnamese; OFL-1.1).
+
+    It ships with the package's ``fontpkg-noto-sans`` dependency, so a caption such as
+    "Ελιά · Берёза · Phở" shows its letters instead of empty boxes. Without it (a broken
+    install) Pillow's default font is used and a warning says why.
+    """
+    try:
+        import fontpkg_noto_sans
+
+        return ImageFont.truetype(str(fontpkg_noto_sans.ROOT / "files" / "NotoSans[wdth,wght].ttf"), size)
+    except (ImportError, OSError) as exc:
+        logger.warning("caption font Noto Sans not found (%s): captions use Pillow's default font", exc)
+        return ImageFont.load_default(size)
+
+
 def contact_sheet(
     images: Sequence[Any],
     cols: int | None = None,
@@ -529,7 +549,7 @@ def contact_sheet(
     thumbs = [
         on_checkerboard(thumbnail(to_pil(x, name=f"images[{i}]"), cell_px)) for i, x in enumerate(items)
     ]
-    font = ImageFont.load_default()
+    font = caption_font()
     caption_h = 0
     if captions is not None:
         caption_h = max(12, int(font.getbbox("Ag")[3]) + 6)

@@ -81,8 +81,30 @@ def test_gallery_vary_pin_board_reload(lab_page) -> None:
     assert lab_page.wait_for("len(board2.variations)", lambda v: v == 2) == 2
     reloaded.locator(".dalle-export-png").click()
     reloaded.locator(".dalle-export-html").click()
-    assert lab_page.wait_for("len(list((board2.path / 'exports').glob('board-*.*')))", lambda v: v >= 1) >= 1
+    assert lab_page.wait_for("len(list(board2.store.export_dir.glob('board-*.*')))", lambda v: v >= 2) >= 2
+    assert lab_page.eval("str(board2.last_export.parent)") == str(lab_page.server.root / "dalle-images")
     lab_page.shot("board-reloaded-varied", reloaded)
+
+    # Remove, then Undo: the image comes back to its place, on disk too
+    reloaded.locator(".dalle-board-item").nth(0).locator(".dalle-remove").click()
+    assert lab_page.wait_for("len(MoodBoard(board2.path).items)", lambda v: v == 1) == 1
+    lab_page.shot("board-removed", reloaded)
+    tile = reloaded.locator(".dalle-board-item").first
+    info = tile.locator(".dalle-board-info")
+    info.hover()  # the hover summary: the whole prompt, operation and model
+    assert info.get_attribute("title") == "a watercolor fox in a forest (generate, dall-e-2)"
+    assert tile.locator("img").count() == 1 and not tile.locator(".jupyter-widgets-error-widget").count()
+    reloaded.locator(".dalle-undo-remove").click()
+    captions = lab_page.wait_for("[i.caption for i in MoodBoard(board2.path).items]", lambda v: len(v) == 2)
+    assert captions == ["a watercolor fox in a forest", "fox one"]
+
+    # the export's link opens the file (beside the notebook) in a JupyterLab tab
+    link = reloaded.locator("a.dalle-file-link")
+    link.wait_for()
+    link.click()
+    page.locator(".lm-TabBar-tab", has_text=".html").first.wait_for(timeout=30_000)
+    lab_page.shot("board-export-opened")
+    page.locator(".lm-TabBar-tab", has_text=lab_page.name).first.click()
 
     # saved with outputs, the notebook stays small and every widget output carries a static PNG
     lab_page.save()
@@ -90,7 +112,10 @@ def test_gallery_vary_pin_board_reload(lab_page) -> None:
     size = (lab_page.server.root / lab_page.name).stat().st_size
     outputs = [o for c in nb["cells"] for o in c.get("outputs", []) if "data" in o]
     widget_outputs = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o["data"]]
-    assert widget_outputs and all("image/png" in o["data"] for o in widget_outputs)
+    twins = [outputs[outputs.index(o) + 1]["data"] for o in widget_outputs]  # each view's static twin
+    assert widget_outputs and all(
+        "image/png" in t and "dalle-static" in "".join(t["text/html"]) for t in twins
+    )
     texts = ["".join(o["data"]["text/plain"]) for o in widget_outputs]
     assert any(t.startswith("Gallery(4 images") for t in texts), texts
     assert size < 1_000_000, size

@@ -268,3 +268,37 @@ def test_high_bit_depth_grey_images_are_scaled_not_clipped() -> None:
     assert to_array(Image.fromarray(np.array([[0.0, 1.0]], np.float32), "F"))[..., 0].tolist() == [[0, 255]]
     with pytest.raises(ValueError, match="float images must lie in"):
         to_pil(Image.fromarray(np.array([[0.0, 3.0]], np.float32), "F"))
+
+
+def _glyph(font: object, ch: str) -> np.ndarray:
+    from PIL import ImageDraw
+
+    im = Image.new("L", (40, 40), 0)
+    ImageDraw.Draw(im).text((4, 4), ch, fill=255, font=font)
+    return np.asarray(im)
+
+
+def test_contact_sheet_captions_in_several_scripts_are_not_boxes() -> None:
+    from PIL import ImageDraw
+
+    caption = "Ελιά · Берёза · Phở · Zürich"
+    cell, gap = 256, 8
+    sheet = imaging.contact_sheet(
+        [np.zeros((32, 32, 3), np.uint8)], captions=[caption], cell_px=cell, gap=gap
+    )
+    font = imaging.caption_font()
+    # the sheet's caption is drawn in the shipped font...
+    strip = sheet.crop((gap, gap + cell + 3, gap + cell, sheet.height))
+    expected = Image.new("RGB", strip.size, (255, 255, 255))
+    ImageDraw.Draw(expected).text((0, 0), caption, fill=(40, 40, 40), font=font)
+    assert np.array_equal(np.asarray(strip), np.asarray(expected))
+    # ...which has a real glyph for every letter: none is drawn as the missing-glyph box
+    tofu = _glyph(font, "\ue000")  # a private-use code point no font here covers
+    assert tofu.any()
+    missing = [ch for ch in set(caption) if not ch.isspace() and np.array_equal(_glyph(font, ch), tofu)]
+    assert missing == []
+    # (Pillow's default font, used before, draws the Greek and Cyrillic letters as that box)
+    from PIL import ImageFont
+
+    default = ImageFont.load_default(13)
+    assert np.array_equal(_glyph(default, "λ"), _glyph(default, "\ue000"))

@@ -234,10 +234,18 @@ def test_plain_python_results_show_as_widgets_without_the_extension(tmp_path: Pa
             "loaded_before = 'dalle_widgets.widgets' in sys.modules"
         )
         assert reply["status"] == "ok", msgs
+        # no key: the offline engine is announced as an information line, not as red stderr
+        assert not [m for m in msgs if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"], msgs
+        (note,) = [d for d in _shown(msgs) if "offline engine" in d["text/plain"]]
+        assert note["text/plain"].startswith(
+            "ℹ No OPENAI_API_KEY set: using the offline engine at http://127.0.0.1:"
+        )
+        assert "role='note'" in note["text/html"]
         assert kernel.value("loaded_before") == "False"
         reply, msgs = kernel.run("r")
         assert reply["status"] == "ok", msgs
-        (shown,) = _shown(msgs)
+        shown, twin = _shown(msgs)  # the live view, then its static twin for the saved notebook
+        assert twin["text/plain"].startswith("Static picture of Gallery(") and "image/png" in twin
         assert shown["text/plain"].startswith("Gallery(")
         assert "application/vnd.jupyter.widget-view+json" in shown
         reply, msgs = kernel.run("b = batch(['a red kite', 'a blue kite'], size='256x256')\nb")

@@ -154,7 +154,17 @@ def test_cell_body_is_kept() -> None:
         (
             "a fox --si 256x256",
             None,
-            "%dalle: unknown option --si (see %dalle --help; put -- before a prompt that starts with a dash)",
+            "%dalle: unknown option --si: did you mean --size? (see %dalle --help)",
+        ),
+        (
+            "a fox --modle x",
+            None,
+            "%dalle: unknown option --modle: did you mean --model? (see %dalle --help)",
+        ),
+        (
+            "vary x --sizes=256x256",
+            None,
+            "%dalle vary: unknown option --sizes=256x256: did you mean --size? (see %dalle vary --help)",
         ),
     ],
 )

@@ -137,23 +137,43 @@ def test_export_html_is_self_contained(tmp_path: Path) -> None:
     assert "http://" not in page and "https://" not in page
 
 
-def test_widget_buttons_and_caption_box(tmp_path: Path) -> None:
-    board = MoodBoard(tmp_path)
+def test_widget_buttons_and_caption_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DALLE_WIDGETS_OUTPUT_DIR", raising=False)
+    board = MoodBoard(tmp_path / "board")
     board.pin(_img(1), caption="x")
     board.pin(_img(2), caption="y")
     tiles = board.grid.children
     assert len(tiles) == 2
-    caption_box = tiles[0].children[1]
+    caption_box = tiles[0].children[2]
     caption_box.value = "renamed"
     assert board.items[0].caption == "renamed"
-    right = tiles[0].children[2].children[1]
+    right = tiles[0].children[3].children[1]
     right.click()
     assert [i.caption for i in board.items] == ["y", "renamed"]
-    board.grid.children[1].children[2].children[2].click()  # trash on the 2nd tile
-    assert [i.caption for i in MoodBoard(tmp_path).items] == ["y"]
+    board.grid.children[1].children[3].children[2].click()  # trash on the 2nd tile
+    assert [i.caption for i in MoodBoard(tmp_path / "board").items] == ["y"]
+    assert "Removed 'renamed'" in board.status.value and not board.undo_button.disabled
+    board.undo_button.click()
+    assert [i.caption for i in MoodBoard(tmp_path / "board").items] == ["y", "renamed"]
+    assert "Restored 'renamed'" in board.status.value and board.undo_button.disabled
     board.export_png_button.click()
-    assert list((tmp_path / "exports").glob("board-*.png"))
-    assert "Wrote" in board.status.value
+    (sheet,) = (tmp_path / "dalle-images").glob("board-board-*.png")  # beside the notebook
+    assert board.last_export == sheet and "Wrote" in board.status.value
+    (link,) = board.file_link.outputs
+    assert f"href='dalle-images/{sheet.name}'" in link["data"]["text/html"]
+
+
+def test_tile_hover_shows_the_prompt(tmp_path: Path) -> None:
+    class Gen:
+        png = None
+        info = {"prompt": "a red fox", "operation": "generate", "model": "dall-e-2"}
+        image = Image.fromarray(_img(5))
+
+    board = MoodBoard(tmp_path)
+    board.pin(Gen(), caption="fox")
+    line = board.grid.children[0].children[1]
+    assert "title='a red fox (generate, dall-e-2)'" in line.value
 
 
 def test_current_board_and_default_path(tmp_path: Path, isolated_env: Path) -> None:
@@ -176,3 +196,28 @@ def test_static_fallback(tmp_path: Path) -> None:
 def test_vary_all_on_empty_board_is_clear(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="board is empty"):
         MoodBoard(tmp_path).vary_all()
+
+
+def test_display_shows_the_live_view_and_a_static_twin_kept_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dalle_widgets.widgets._static import WIDGET_VIEW
+
+    shown: list[tuple[dict, dict]] = []
+    updates: list[tuple[dict, dict]] = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, kw)))
+    monkeypatch.setattr("IPython.display.update_display", lambda obj, **kw: updates.append((obj, kw)))
+    board = MoodBoard(tmp_path)
+    board.pin(_img(10), caption="one")
+    board._ipython_display_()
+    (live, _), (twin, kw) = shown
+    assert set(live) == {WIDGET_VIEW, "text/plain"} and "dalle-live" in board._dom_classes
+    assert kw == {"raw": True, "display_id": f"dalle-static-{board.model_id}"}
+    assert twin["text/plain"].startswith("Static picture of MoodBoard(") and "1 items" in twin["text/plain"]
+    assert "class='dalle-static'" in twin["text/html"] and ":has(" in twin["text/html"]
+    board.pin(_img(200), caption="two")
+    board.remove(0)
+    assert len(updates) == 2
+    latest, ukw = updates[-1]
+    assert ukw["display_id"] == kw["display_id"] and latest["image/png"] != twin["image/png"]
+    assert "1 items" in latest["text/plain"] and MoodBoard(tmp_path).items[0].caption == "two"

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .. import _notices
 from .._version import __version__
 from ..errors import ConfigurationError
 from ..models import default_model
@@ -198,7 +199,7 @@ def _start_offline_engine() -> tuple[str, str | None, float | None]:
     if not _offline_announced:
         backend = getattr(running, "backend", "classical")
         what = "synthetic images" if backend == "classical" else f"backend {backend}"
-        logger.warning("No OPENAI_API_KEY set: using the offline engine at %s (%s)", base_url, what)
+        _notices.notice(f"No OPENAI_API_KEY set: using the offline engine at {base_url} ({what})")
         _offline_announced = True
     return base_url, Secret.of(getattr(running, "token", None)), getattr(running, "client_timeout", None)
 

@@ -8,6 +8,7 @@ and the error messages can never disagree.
 from __future__ import annotations
 
 import argparse
+import difflib
 import textwrap
 from dataclasses import dataclass
 from typing import NoReturn
@@ -49,6 +50,12 @@ class _Parser(MagicArgumentParser):
             extra = message[len(prefix) :].split()
             option = next((w for w in extra if w.startswith("-")), None)
             if option is not None:
+                guess = self.closest_option(option)
+                if guess is not None:
+                    raise UsageError(
+                        f"{self.prog}: unknown option {option}: did you mean {guess}? "
+                        f"(see {self.prog} --help)"
+                    )
                 raise UsageError(
                     f"{self.prog}: unknown option {option} (see {self.prog} --help; "
                     f"put -- before a prompt that starts with a dash)"
@@ -59,6 +66,21 @@ class _Parser(MagicArgumentParser):
             missing = [m for m in message[len(required) :].split(", ") if m != "PROMPT"]
             raise UsageError(f"{self.prog}: missing {', '.join(missing)} (see {self.prog} --help)")
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def closest_option(self, option: str) -> str | None:
+        """The long option ``option`` is most likely a typo of (``--si`` -> ``--size``), or None.
+
+        >>> parser_for("generate").closest_option("--sise")
+        '--size'
+        >>> parser_for("generate").closest_option("--colour") is None
+        True
+        """
+        name = option.split("=", 1)[0]
+        if not name.startswith("--"):
+            return None
+        known = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        return close[0] if close else None
 
 
 class _Formatter(argparse.HelpFormatter):

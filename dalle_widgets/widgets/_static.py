@@ -1,15 +1,32 @@
-"""A small PNG snapshot in each widget's mimebundle, for saved notebooks.
+"""A static twin beside each widget's live view, so a saved notebook shows a picture, never an error.
 
-Live kernels render the widget view; GitHub, nbviewer and nbconvert cannot, so
-each widget's ``_repr_mimebundle_`` also carries ``image/png`` (a small,
-palette-quantised snapshot, well under 100 kB) and a one-line ``text/plain``
-instead of ipywidgets' long ``repr`` of every child. JupyterLab and Notebook 7
-prefer the widget view whenever the widget manager is there.
+JupyterLab 4 and Notebook 7 (ipywidgets 8) always prefer the widget view
+(``application/vnd.jupyter.widget-view+json``) of an output over its other forms
+when the notebook is trusted, and a notebook the user saved is: reopened with a new
+kernel, the model is gone and the view reads "Error displaying widget: model not
+found"; an ``image/png`` in the same output is never used. So a displayed widget
+makes **two** outputs (:meth:`StaticFallbackMixin._ipython_display_`):
+
+1. the live view (widget view and a one-line ``text/plain``), its root marked with the
+   class ``dalle-live``;
+2. its static twin: a small PNG snapshot (palette-quantised, well under 100 kB) as
+   ``image/png`` and as ``text/html`` with a caption, shown under a ``display_id``
+   so the widget can replace it with its latest state (:meth:`refresh_static`).
+
+The twin's HTML carries a small stylesheet (CSS ``:has()``): while the live view is
+there and connected, the twin is hidden; when it is not (reopened without a kernel,
+or the kernel restarted: ipywidgets marks the view ``jupyter-widgets-disconnected``),
+the live output is hidden and the twin shows the last picture with "run the cell
+again for the live widget". GitHub, nbviewer and nbconvert show the twin's picture.
+
+``_repr_mimebundle_`` still carries ``image/png`` and the short ``text/plain`` for
+callers that ask for one bundle.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import logging
 from typing import Any
 
@@ -17,8 +34,30 @@ import numpy as np
 from PIL import Image
 
 from .. import _png
+from ..boards import placeholder
 
-__all__ = ["StaticFallbackMixin", "png_bytes", "small_png"]
+__all__ = [
+    "STATIC_CSS",
+    "WIDGET_VIEW",
+    "StaticFallbackMixin",
+    "placeholder",
+    "png_bytes",
+    "small_png",
+    "static_html",
+]
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+#: Shows the static twin only when its live widget is not there (or its kernel is gone),
+#: and hides the live output then ("Error displaying widget" or a disconnected view).
+STATIC_CSS = """<style>
+.jp-OutputArea-child:has(.dalle-live:not(.jupyter-widgets-disconnected))
+  + .jp-OutputArea-child:has(.dalle-static) { display: none; }
+.jp-OutputArea-child:has(+ .jp-OutputArea-child .dalle-static):not(
+  :has(.dalle-live:not(.jupyter-widgets-disconnected))) { display: none; }
+.dalle-static figcaption { font-size: 12px; opacity: 0.8; margin-top: 2px; }
+.dalle-static figure { margin: 0; }
+</style>"""
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -55,15 +94,16 @@ def small_png(image: Image.Image | np.ndarray, px: int = SNAPSHOT_PX) -> bytes:
     return png_bytes(thumb, max_bytes=60_000)
 
 
-def placeholder(text: str, size: tuple[int, int] = (240, 48)) -> Image.Image:
-    """A small grey card with ``text``: the static form of an empty widget."""
-    from PIL import ImageDraw
-
-    card = Image.new("RGB", size, (245, 245, 245))
-    draw = ImageDraw.Draw(card)
-    draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=(200, 200, 200))
-    draw.text((10, size[1] // 2 - 6), text, fill=(90, 90, 90))
-    return card
+def static_html(png: bytes, summary: str) -> str:
+    """The twin's HTML: the snapshot and a caption saying how to get the live widget back."""
+    b64 = base64.b64encode(png).decode("ascii")
+    text = html.escape(summary)
+    return (
+        f"{STATIC_CSS}<figure class='dalle-static'>"
+        f"<img src='data:image/png;base64,{b64}' alt='{html.escape(summary, quote=True)}'>"
+        f"<figcaption>Static picture of {text}: its kernel is gone. "
+        "Run the cell again for the live widget.</figcaption></figure>"
+    )
 
 
 class StaticFallbackMixin:
@@ -83,6 +123,59 @@ class StaticFallbackMixin:
 
     def __repr__(self) -> str:
         return self._summary()
+
+    _static_display_id: str | None = None
+
+    def _static_png(self) -> bytes | None:
+        try:
+            snap = self._snapshot()
+        except Exception:  # noqa: BLE001 - a fallback image must never break display
+            logger.debug("static snapshot failed", exc_info=True)
+            return None
+        return small_png(snap, self._snapshot_px) if snap is not None else None
+
+    def static_bundle(self) -> dict[str, Any]:
+        """The static twin's mimebundle: ``image/png``, ``text/html`` (with a caption), ``text/plain``."""
+        summary = self._summary()
+        bundle: dict[str, Any] = {
+            "text/plain": f"Static picture of {summary}: run the cell for the live widget"
+        }
+        png = self._static_png()
+        if png is not None:
+            bundle["image/png"] = base64.b64encode(png).decode("ascii")
+            bundle["text/html"] = static_html(png, summary)
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        """Display the live view and, under it, its static twin (see the module's docstring)."""
+        from IPython.display import display
+
+        data = super()._repr_mimebundle_()  # type: ignore[misc]
+        if not data or WIDGET_VIEW not in data:
+            display(self.static_bundle(), raw=True)
+            return
+        self.add_class("dalle-live")  # type: ignore[attr-defined]
+        display({WIDGET_VIEW: data[WIDGET_VIEW], "text/plain": self._summary()}, raw=True)
+        if self._static_display_id is None:
+            self._static_display_id = f"dalle-static-{self.model_id}"  # type: ignore[attr-defined]
+        display(self.static_bundle(), raw=True, display_id=self._static_display_id)
+
+    def refresh_static(self) -> bool:
+        """Replace the static twin with the widget's current state; False if it was never displayed.
+
+        The front end applies the update when it comes from code a cell runs (a method called
+        in a cell); widgets call it after each change.
+        """
+        if self._static_display_id is None:
+            return False
+        from IPython.display import update_display
+
+        try:
+            update_display(self.static_bundle(), raw=True, display_id=self._static_display_id)
+        except Exception:  # noqa: BLE001 - a stale picture is better than a failed action
+            logger.debug("static twin update failed", exc_info=True)
+            return False
+        return True
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         data = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]

@@ -1,62 +1,37 @@
-"""``MoodBoard``: pinned images with captions, saved to a folder as they change.
+"""``MoodBoard``: a view over a :class:`~dalle_widgets.boards.BoardStore` (pinned images, captions).
 
-A board is data first: a folder with ``board.json`` (the manifest: order,
-captions, provenance) and ``images/<id>.png``. Every change writes the image
-first and then the manifest, each atomically and flushed to the disk
-(:func:`dalle_widgets._png.write_atomic` with ``durable=True``), so a crash never
-leaves a half-written file and never loses a pinned image.
-``MoodBoard(path)`` reloads it; a folder damaged by hand (a missing image, a
-broken manifest) loads what it can and lists what it skipped in ``.skipped``.
-
-The manifest is untrusted input: a file it names must resolve inside the board
-folder (:func:`dalle_widgets._paths.confine`), or it is reported in ``.skipped``
-and never read, embedded in an export or deleted. An image that is there but
-damaged (cut short, corrupted) stays on the board as a damaged item (its tile
-says so, exports show a placeholder) instead of making the whole board fail.
-
-The widget shows the items in a grid (reorder, caption, remove), exports a PNG
-contact sheet or one self-contained HTML page, and "varies everything pinned"
+The board's data (the folder, ``board.json``, loading and repair of a damaged
+folder, saves, undo of a removal, exports) lives in :mod:`dalle_widgets.boards`,
+which imports no widget; this widget shows the items in a grid (reorder, caption,
+remove, undo), exports a PNG contact sheet or one self-contained HTML page into a
+folder beside the notebook with a link to the file, and "varies everything pinned"
 through the client, showing the variations as a :class:`~.gallery.Gallery`.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import html
-import json
 import logging
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
 from PIL import Image
 
-from .. import _png, imaging
-from .._paths import OutsideFolderError, confine
-from ..store import default_root
+from .. import imaging
+from .._paths import relative_link
+from ..boards import BoardItem, BoardStore, default_board_path
 from . import _client
 from ._shell import WidgetShell
 from ._static import StaticFallbackMixin, placeholder, png_bytes
 
-__all__ = ["BoardItem", "MoodBoard", "current_board"]
+__all__ = ["BoardItem", "MoodBoard", "current_board", "default_board_path"]
 
 logger = logging.getLogger("dalle_widgets")
 
-MANIFEST = "board.json"
-IMAGES = "images"
-FORMAT_VERSION = 1
-
 _current: MoodBoard | None = None
-
-
-def default_board_path() -> Path:
-    """``$DALLE_WIDGETS_HOME/boards/default`` (``~/.dalle_widgets/boards/default`` without the variable)."""
-    return default_root() / "boards" / "default"
 
 
 def current_board() -> MoodBoard:
@@ -67,74 +42,11 @@ def current_board() -> MoodBoard:
     return _current
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Every board file is written atomically and flushed: the board is curated by hand."""
-    _png.write_atomic(path, data, durable=True)
-
-
-@dataclass
-class BoardItem:
-    """One pinned image.
-
-    Attributes
-    ----------
-    id : str
-        Stable identifier (also the image's file stem).
-    path : Path
-        The PNG inside the board folder.
-    caption : str
-    info : dict
-        Provenance copied from the pinned image (prompt, operation, model, parent...).
-    added : str
-        ISO time of pinning.
-    damaged : str
-        Why the image file cannot be shown ("" when it is fine); found when the board loads.
-    """
-
-    id: str
-    path: Path
-    caption: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
-    added: str = ""
-    damaged: str = ""
-
-    @property
-    def image(self) -> Image.Image:
-        """The pixels (read from disk each time: the board folder is the truth).
-
-        Raises ValueError for a damaged item, saying why.
-        """
-        if self.damaged:
-            raise ValueError(f"board item {self.id} is damaged: {self.damaged}")
-        with Image.open(self.path) as im:
-            im.load()
-            return im.copy()
-
-    def to_json(self, root: Path) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "file": self.path.relative_to(root).as_posix(),
-            "caption": self.caption,
-            "info": self.info,
-            "added": self.added,
-        }
-
-
-def _png_of(image: Any) -> tuple[bytes, dict[str, Any]]:
-    """PNG bytes and provenance of anything pinnable (GeneratedImage keeps its own PNG and info)."""
-    png = getattr(image, "png", None)
-    info = dict(getattr(image, "info", None) or {}) if not isinstance(image, Image.Image) else {}
-    if isinstance(png, bytes | bytearray) and _png.is_png(png):
-        return bytes(png), info
-    if isinstance(image, BoardItem):
-        if image.damaged:
-            raise ValueError(f"board item {image.id} is damaged ({image.damaged}): nothing to pin")
-        return image.path.read_bytes(), dict(image.info)
-    return _png.encode(imaging.to_pil(getattr(image, "image", image))), info
-
-
 class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
-    """A mood board: pin, reorder, caption, remove; saved to ``path`` on every change.
+    """A mood board: pin, reorder, caption, remove and undo; saved to ``path`` on every change.
+
+    A view over :attr:`store` (a :class:`~dalle_widgets.boards.BoardStore`), which
+    holds the data and writes the folder.
 
     Parameters
     ----------
@@ -144,6 +56,9 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         Used by "vary everything pinned". Default: the shared client.
     thumb_px : int
         Thumbnail size in the grid.
+    export_dir : str or Path, optional
+        Where "Export PNG" and "Export HTML" write: default ``./dalle-images`` beside the
+        notebook, or ``$DALLE_WIDGETS_OUTPUT_DIR``.
 
     Examples
     --------
@@ -161,120 +76,47 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         client: Any | None = None,
         thumb_px: int = 192,
         columns: int | None = None,
+        export_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         global _current
         super().__init__()
-        self.path = Path(path) if path is not None else default_board_path()
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.store = BoardStore(path, export_dir=export_dir)
         self._client = client
         self.thumb_px = int(thumb_px)
         self.columns = columns
-        self._items: list[BoardItem] = []
-        self.skipped: list[str] = []
         self.variations: list[Any] = []
+        self.last_export: Path | None = None
         self._thumbs: dict[str, bytes] = {}
         self._callbacks: list[Callable[[MoodBoard], None]] = []
         self._init_shell()
-        self._load()
         self._build_ui()
         _current = self
-        problems = self.skipped + [f"damaged image {i.path.name} ({i.damaged})" for i in self.damaged]
-        if problems:
-            self._set_status("While loading: " + "; ".join(problems), error=True)
+        if self.store.problems:
+            self._set_status("While loading: " + "; ".join(self.store.problems), error=True)
 
     # ------------------------------------------------------------ storage
     @property
+    def path(self) -> Path:
+        """The board folder."""
+        return self.store.path
+
+    @property
     def manifest_path(self) -> Path:
-        return self.path / MANIFEST
+        return self.store.manifest_path
+
+    @property
+    def skipped(self) -> list[str]:
+        """What loading skipped (missing or unsafe files, a broken manifest), one phrase each."""
+        return self.store.skipped
 
     @property
     def damaged(self) -> list[BoardItem]:
         """The items whose image file is damaged (shown as such; export and vary skip them)."""
-        return [i for i in self._items if i.damaged]
-
-    @staticmethod
-    def _damage(path: Path) -> str:
-        """Why the PNG at ``path`` cannot be shown, or "" (checked whole, without decoding it)."""
-        try:
-            _png.check(path.read_bytes())
-        except (OSError, ValueError) as exc:
-            return str(exc) or type(exc).__name__
-        return ""
-
-    def _load(self) -> None:
-        mpath = self.manifest_path
-        known: set[str] = set()
-        if mpath.exists():
-            try:
-                data = json.loads(mpath.read_text(encoding="utf-8"))
-                entries = data["items"]
-                if not isinstance(entries, list):
-                    raise TypeError("'items' is not a list")
-            except (ValueError, KeyError, TypeError) as exc:
-                backup = mpath.with_name(f"{MANIFEST}.broken")
-                os.replace(mpath, backup)
-                self.skipped.append(
-                    f"manifest {MANIFEST} is unreadable ({exc}); kept it as {backup.name} "
-                    "and recovered the images without captions"
-                )
-                entries = []
-            for entry in entries:
-                try:
-                    if not isinstance(entry, dict):
-                        raise TypeError(f"{type(entry).__name__} is not an object")
-                    file = str(entry["file"])
-                    item = BoardItem(
-                        id=str(entry["id"]),
-                        path=confine(self.path, file),
-                        caption=str(entry.get("caption") or ""),
-                        info=dict(entry.get("info") or {}),
-                        added=str(entry.get("added") or ""),
-                    )
-                except OutsideFolderError as exc:
-                    self.skipped.append(f"{exc} of the board: skipped, not read")
-                    if Path(file).parent == Path(IMAGES):  # reported once, not again as an orphan
-                        known.add(Path(file).name)
-                    continue
-                except (KeyError, TypeError, ValueError) as exc:
-                    self.skipped.append(f"an entry without id/file ({exc!r})")
-                    continue
-                known.add(item.path.name)
-                if not item.path.is_file():
-                    label = f" {item.caption!r}" if item.caption else ""
-                    self.skipped.append(f"missing image {file}{label}")
-                    continue
-                item.damaged = self._damage(item.path)
-                self._items.append(item)
-        # images on disk the manifest does not list (crash between the two writes, manual copy)
-        img_dir = self.path / IMAGES
-        if img_dir.is_dir():
-            for png in sorted(img_dir.glob("*.png"), key=lambda p: p.lstat().st_mtime):
-                if png.name in known or png.name.startswith("."):
-                    continue
-                try:
-                    png = confine(self.path, f"{IMAGES}/{png.name}")
-                except OutsideFolderError as exc:  # a link that points out of the board
-                    self.skipped.append(f"{exc} of the board: skipped, not read")
-                    continue
-                damaged = self._damage(png)
-                if damaged:
-                    self.skipped.append(f"unreadable image {IMAGES}/{png.name} ({damaged})")
-                    continue
-                self._items.append(BoardItem(id=png.stem, path=png, added=""))
-                if mpath.exists():
-                    self.skipped.append(f"recovered {IMAGES}/{png.name} (not in the manifest)")
-        for item in self.damaged:
-            logger.warning("mood board %s: image %s is damaged (%s)", self.path, item.path.name, item.damaged)
-        if self.skipped:
-            logger.warning("mood board %s: %s", self.path, "; ".join(self.skipped))
-
-    def _save(self) -> None:
-        data = {"version": FORMAT_VERSION, "items": [i.to_json(self.path) for i in self._items]}
-        _write(self.manifest_path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))
+        return self.store.damaged
 
     def _changed(self) -> None:
-        self._save()
         self._render()
+        self.refresh_static()
         for cb in list(self._callbacks):
             try:
                 cb(self)
@@ -298,158 +140,76 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
     @property
     def items(self) -> list[BoardItem]:
         """The pinned items in board order (a new list)."""
-        return list(self._items)
+        return self.store.items
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.store)
 
     def __iter__(self) -> Iterator[BoardItem]:
-        return iter(list(self._items))
-
-    def _find(self, item: BoardItem | str | int) -> int:
-        if isinstance(item, bool):
-            raise TypeError("item must be a BoardItem, an id or an index")
-        if isinstance(item, int):
-            if not -len(self._items) <= item < len(self._items):
-                raise IndexError(f"board has {len(self._items)} items; index {item} is out of range")
-            return item % len(self._items)
-        key = item.id if isinstance(item, BoardItem) else str(item)
-        for i, it in enumerate(self._items):
-            if it.id == key:
-                return i
-        raise KeyError(f"no item {key!r} on this board; ids are {[i.id for i in self._items]}")
+        return iter(self.store)
 
     def pin(self, image: Any, caption: str | None = None) -> BoardItem:
         """Pin ``image`` (GeneratedImage, PIL, array, path or bytes); saved at once. Returns the item.
 
         The caption defaults to the image's prompt when it has provenance.
         """
-        png, info = _png_of(image)
-        item_id = uuid.uuid4().hex[:12]
-        path = self.path / IMAGES / f"{item_id}.png"
-        _write(path, png)
-        if caption is None:
-            caption = str(info.get("prompt") or "")
-        item = BoardItem(
-            id=item_id,
-            path=path,
-            caption=caption,
-            info=info,
-            added=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        )
-        self._items.append(item)
+        item = self.store.pin(image, caption=caption)
         self._changed()
         return item
 
     def remove(self, item: BoardItem | str | int) -> BoardItem:
-        """Unpin ``item`` (item, id or index); its file is deleted after the manifest is saved."""
-        removed = self._items.pop(self._find(item))
+        """Unpin ``item`` (item, id or index); :meth:`undo` puts it back."""
+        removed = self.store.remove(item)
         self._thumbs.pop(removed.id, None)
         self._changed()
-        try:  # a path confined to the board when it was loaded or pinned
-            removed.path.unlink()
-        except OSError:
-            logger.debug("could not delete %s", removed.path)
+        label = f" {removed.caption!r}" if removed.caption else ""
+        self._set_status(f"Removed{label}. Undo puts it back." if self.store.can_undo else f"Removed{label}.")
         return removed
+
+    def undo(self) -> BoardItem:
+        """Put the last removed item back where it was; return it."""
+        item = self.store.undo()
+        self._changed()
+        label = f" {item.caption!r}" if item.caption else ""
+        self._set_status(f"Restored{label}.")
+        return item
 
     def move(self, item: BoardItem | str | int, index: int) -> None:
         """Move ``item`` to position ``index`` (clamped to the board)."""
-        it = self._items.pop(self._find(item))
-        index = max(0, min(int(index), len(self._items)))
-        self._items.insert(index, it)
-        self._changed()
+        if self.store.move(item, index):
+            self._changed()
 
     def caption(self, item: BoardItem | str | int, text: str) -> None:
         """Set the caption of ``item``."""
-        i = self._find(item)
-        if self._items[i].caption == text:
-            return
-        self._items[i].caption = str(text)
-        self._changed()
+        if self.store.caption(item, text):
+            self._changed()
 
     # ----------------------------------------------------------- exports
     def contact_sheet(self, cols: int | None = None, thumb_px: int = 256) -> Image.Image:
-        """All pinned images as one contact sheet (captions under each)."""
-        if not self._items:
-            raise ValueError("the board is empty: pin images before exporting")
-        thumbs = [
-            placeholder("damaged image", (thumb_px, thumb_px))
-            if i.damaged
-            else imaging.thumbnail(i.image, thumb_px)
-            for i in self._items
-        ]
-        return imaging.contact_sheet(
-            thumbs, cols=cols, captions=[i.caption for i in self._items], cell_px=thumb_px
-        )
+        """All pinned images as one contact sheet (captions under each, in any script)."""
+        return self.store.contact_sheet(cols=cols, thumb_px=thumb_px)
 
     def export_png(
-        self, path: str | os.PathLike[str], *, cols: int | None = None, thumb_px: int = 256
+        self, path: str | os.PathLike[str] | None = None, *, cols: int | None = None, thumb_px: int = 256
     ) -> Path:
-        """Write a PNG contact sheet of the board to ``path``; return the path."""
-        out = Path(path)
-        _write(out, _png.encode(self.contact_sheet(cols=cols, thumb_px=thumb_px)))
-        return out
+        """Write a PNG contact sheet to ``path`` (default: a new file in the export folder); return it."""
+        if path is None:
+            return self.export("png")
+        return self.store.export_png(path, cols=cols, thumb_px=thumb_px)
 
     def export_html(
-        self, path: str | os.PathLike[str], *, title: str = "Mood board", max_px: int = 1024
+        self, path: str | os.PathLike[str] | None = None, *, title: str = "Mood board", max_px: int = 1024
     ) -> Path:
-        """Write one self-contained HTML page (images embedded as data URIs) to ``path``."""
-        out = Path(path)
-        figures = []
-        for item in self._items:
-            if item.damaged:
-                figures.append(
-                    f"<figure><p>damaged image: {html.escape(item.damaged)}</p>"
-                    f"<figcaption>{html.escape(item.caption)}</figcaption></figure>"
-                )
-                continue
-            im = item.image
-            if max(im.size) > max_px:
-                im = imaging.thumbnail(im, max_px)
-            b64 = base64.b64encode(png_bytes(im)).decode("ascii")
-            prov = {
-                k: v
-                for k, v in item.info.items()
-                if k
-                in (
-                    "prompt",
-                    "revised_prompt",
-                    "operation",
-                    "model",
-                    "size",
-                    "seed",
-                    "engine",
-                    "created",
-                    "parent",
-                    "mask_hash",
-                )
-            }
-            rows = "".join(
-                f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-                for k, v in prov.items()
-            )
-            details = f"<details><summary>provenance</summary><table>{rows}</table></details>" if rows else ""
-            figures.append(
-                f"<figure><img src='data:image/png;base64,{b64}' "
-                f"alt='{html.escape(item.caption, quote=True)}'>"
-                f"<figcaption>{html.escape(item.caption)}</figcaption>{details}</figure>"
-            )
-        page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<meta name="generator" content="dalle-widgets">
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 24px; background: #fafafa; color: #222; }}
-main {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 16px; }}
-figure {{ margin: 0; background: #fff; padding: 8px; border: 1px solid #ddd; border-radius: 6px; }}
-img {{ width: 100%; height: auto; display: block; }}
-figcaption {{ margin-top: 6px; font-size: 14px; }}
-details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-right: 8px; }}
-</style></head>
-<body><h1>{html.escape(title)}</h1><main>
-{chr(10).join(figures)}
-</main></body></html>
-"""
-        _write(out, page.encode("utf-8"))
+        """Write one self-contained HTML page (images embedded) to ``path`` (default: the export folder)."""
+        if path is None:
+            return self.export("html")
+        return self.store.export_html(path, title=title, max_px=max_px)
+
+    def export(self, kind: str) -> Path:
+        """Write a ``png`` contact sheet or an ``html`` page into the export folder; show a link to it."""
+        out = self.store.export(kind)
+        self.last_export = out
+        self._show_file(out)
         return out
 
     # ---------------------------------------------------------- variations
@@ -458,7 +218,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
 
         In a notebook the "Vary all pinned" button does the same without blocking the kernel.
         """
-        if not self._items:
+        if not self.store.items:
             raise ValueError("the board is empty: pin images before asking for variations")
         if client is None and self._client is None:
             from ..client import default_client
@@ -474,7 +234,7 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
 
     async def avary_all(self, client: Any | None = None, *, n: int = 1, size: str | None = None) -> list[Any]:
         """Async twin of :meth:`vary_all` (one request after another, on the kernel's loop)."""
-        if not self._items:
+        if not self.store.items:
             raise ValueError("the board is empty: pin images before asking for variations")
         cl = _client.resolve(client or self._client)
         kwargs: dict[str, Any] = {"n": n}
@@ -491,12 +251,12 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
 
     def _usable(self) -> list[BoardItem]:
         """The items that can be varied: all but the damaged ones (refused if none is left)."""
-        usable = [i for i in self._items if not i.damaged]
+        usable = [i for i in self.store.items if not i.damaged]
         if not usable:
             raise ValueError("every pinned image is damaged: nothing to vary")
-        if len(usable) < len(self._items):
+        if len(usable) < len(self.store.items):
             logger.warning(
-                "mood board %s: skipping %d damaged item(s)", self.path, len(self._items) - len(usable)
+                "mood board %s: skipping %d damaged item(s)", self.path, len(self.store.items) - len(usable)
             )
         return usable
 
@@ -514,15 +274,15 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
 
         self.export_png_button = button(
             "Export PNG",
-            "Write a contact sheet next to the board",
-            lambda: self._export("png"),
+            "Write a contact sheet into the export folder beside the notebook",
+            lambda: self.export("png"),
             "dalle-export-png",
             "image",
         )
         self.export_html_button = button(
             "Export HTML",
-            "Write one self-contained page next to the board",
-            lambda: self._export("html"),
+            "Write one self-contained page into the export folder beside the notebook",
+            lambda: self.export("html"),
             "dalle-export-html",
             "file",
         )
@@ -533,15 +293,32 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
             "dalle-vary-all",
             "random",
         )
+        self.undo_button = button(
+            "Undo remove",
+            "Put the last removed image back where it was",
+            self.undo,
+            "dalle-undo-remove",
+            "undo",
+        )
         self.title = W.HTML()
+        # an Output, not an HTML widget: JupyterLab renders its HTML with the notebook's link
+        # resolver, so a relative link opens the file from the notebook's folder
+        self.file_link = W.Output(layout=W.Layout(margin="0 0 0 4px"))
+        self.file_link.add_class("dalle-file-link-box")
         self.grid = W.GridBox(layout=W.Layout(grid_gap="6px"))
         self.grid.add_class("dalle-board-grid")
         self.variations_box = W.VBox()
         bar = W.HBox(
-            [self.title, self.export_png_button, self.export_html_button, self.vary_button],
+            [self.title, self.export_png_button, self.export_html_button, self.vary_button, self.undo_button],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
-        self.children = (self._theme, bar, self.grid, self.status, self.variations_box)
+        self.children = (
+            self._theme,
+            bar,
+            self.grid,
+            W.HBox([self.status, self.file_link]),
+            self.variations_box,
+        )
         self.add_class("dalle-board")
         self._render()
 
@@ -561,26 +338,20 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
     def _render(self) -> None:
         if not hasattr(self, "grid"):
             return
-        cols = self.columns or max(1, min(4, len(self._items)))
+        items = self.store.items
+        cols = self.columns or max(1, min(4, len(items)))
         self.grid.layout.grid_template_columns = f"repeat({cols}, {self.thumb_px + 12}px)"
         tiles = []
-        for i, item in enumerate(self._items):
+        for i, item in enumerate(items):
             img = W.Image(value=self._thumb(item), format="png", layout=W.Layout(width=f"{self.thumb_px}px"))
-            prompt = item.info.get("prompt")
-            hover = (
-                f"{prompt} ({item.info.get('operation', '?')}, {item.info.get('model', '?')})"
-                if prompt
-                else None
-            )
-            if item.damaged:
-                hover = f"damaged image {item.path.name}: {item.damaged}"
+            img.add_class("dalle-board-thumb")
             cap = W.Text(
                 value=item.caption,
                 placeholder="caption",
                 continuous_update=False,
                 layout=W.Layout(width=f"{self.thumb_px}px"),
                 # the title is the box's accessible name too: say what it is, then what it shows
-                tooltip=f"Caption{': ' + hover if hover else ''}",
+                tooltip=f"Caption: {item.summary}" if item.summary else "Caption",
             )
             cap.add_class("dalle-caption")
             cap.observe(lambda ch, item_id=item.id: self._guard(self.caption, item_id, ch["new"]), "value")
@@ -603,36 +374,72 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
                 compact=True,
                 width="36px",
             )
-            right.disabled = i == len(self._items) - 1
+            right.disabled = i == len(items) - 1
             rm = self.button(
                 "Remove",
-                "unpin from the board",
+                "unpin from the board (Undo remove puts it back)",
                 lambda item_id=item.id: self.remove(item_id),
                 "dalle-remove",
                 icon="trash",
                 compact=True,
                 width="36px",
             )
-            tile = W.VBox([img, cap, W.HBox([left, right, rm])], layout=W.Layout(padding="4px"))
+            tile = W.VBox(
+                [img, self._hover_line(item), cap, W.HBox([left, right, rm])], layout=W.Layout(padding="4px")
+            )
             tile.add_class("dalle-card")
             tile.add_class("dalle-board-item")
             if item.damaged:
                 tile.add_class("dalle-board-damaged")
             tiles.append(tile)
         self.grid.children = tuple(tiles)
-        n = len(self._items)
+        n = len(items)
         self.title.value = (
             f"<b>Mood board</b> <span class='dalle-muted'>{html.escape(str(self.path))} · {n} pinned</span>"
         )
         for b in (self.export_png_button, self.export_html_button, self.vary_button):
             b.disabled = n == 0
+        last = self.store.last_removed
+        self.undo_button.disabled = last is None
+        self.undo_button.tooltip = (
+            f"Put {last.caption or last.id!r} back where it was" if last else "Nothing removed to undo"
+        )
 
-    def _export(self, kind: str) -> Path:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = self.path / "exports" / f"board-{stamp}.{kind}"
-        path = self.export_png(out) if kind == "png" else self.export_html(out)
+    def _hover_line(self, item: BoardItem) -> W.HTML:
+        """One line under the thumbnail: the prompt, cut to fit, whole (with operation and model) on hover.
+
+        A caption box's tooltip only reaches its (empty) label in ipywidgets 8, and an Image
+        view given a tooltip fails to render, so the summary is an HTML line with a ``title``.
+        """
+        summary = item.summary
+        line = W.HTML(
+            f"<div class='dalle-board-info' title='{html.escape(summary, quote=True)}' "
+            "style='white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-size:12px'>"
+            f"{html.escape(summary)}</div>",
+            layout=W.Layout(width=f"{self.thumb_px}px"),
+        )
+        line.add_class("dalle-board-hover")
+        return line
+
+    def _show_file(self, path: Path) -> None:
+        """Say where ``path`` was written, with a link JupyterLab opens (relative to the notebook)."""
+        link = relative_link(path)
         self._set_status(f"Wrote {path}")
-        return path
+        if link is None:  # outside the notebook's folder: JupyterLab cannot reach it
+            self.file_link.outputs = ()
+            return
+        name = html.escape(path.name)
+        anchor = (
+            f"<a class='dalle-file-link' href='{html.escape(link, quote=True)}' "
+            f"title='Open {name} in JupyterLab'>open {name}</a>"
+        )
+        self.file_link.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {"text/html": anchor, "text/plain": link},
+                "metadata": {},
+            },
+        )
 
     def _start_vary_all(self) -> Any:
         return self.start_task(lambda: self.avary_all(), busy="Already varying: wait for it to finish.")
@@ -646,12 +453,12 @@ details {{ font-size: 12px; color: #555; }} th {{ text-align: left; padding-righ
 
     # ---------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image | None:
-        if not self._items:
+        if not self.store.items:
             return placeholder("empty mood board")
         return self.contact_sheet(thumb_px=128)
 
     def _summary(self) -> str:
-        return f"MoodBoard({str(self.path)!r}, {len(self._items)} items)"
+        return f"MoodBoard({str(self.path)!r}, {len(self.store.items)} items)"
 
     def __repr__(self) -> str:
         return self._summary()
