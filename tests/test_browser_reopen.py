@@ -52,6 +52,10 @@ def test_saved_notebook_reopened_shows_static_pictures(lab_page) -> None:
     gallery.locator(".dalle-pin").nth(0).click()
     gallery.locator(".dalle-pin").nth(1).click()
     assert lab_page.wait_for("len(board)", lambda v: v == 2) == 2
+    # a display update sent during a button click may not reach the notebook (JupyterLab applies
+    # updates that come with a cell's execution): the picture catches up after the next cell runs
+    lab_page.add_and_run("len(board)")
+    lab_page.wait_idle()
     lab_page.save()
     assert "2 items" in _board_twin(lab_page)
     # pin and remove from code in a later cell: the picture is still the board's latest state

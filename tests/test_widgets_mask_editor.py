@@ -419,3 +419,15 @@ def test_a_reentry_that_arrives_before_the_leaving_still_continues_the_stroke() 
     ed.handle_mouse_move(150, 200)
     ed.handle_mouse_up(100, 200)
     assert len(ed.strokes) == 1 and ed.strokes[0].breaks and ed.mask[200, 120]
+
+
+def test_static_twin_follows_the_edits(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[dict] = []
+    updates: list[dict] = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    monkeypatch.setattr("IPython.display.update_display", lambda obj, **kw: updates.append(obj))
+    ed = MaskEditor(_image(256, 256), display_px=256)
+    ed._ipython_display_()
+    first = shown[1]["image/png"]
+    ed.add_rectangle((0, 0, 200, 200))
+    assert updates and updates[-1]["image/png"] != first  # the saved picture shows the mask

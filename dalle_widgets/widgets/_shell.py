@@ -134,6 +134,9 @@ class WidgetShell:
         if not text:
             self.status.value = ""
             return
+        changed = getattr(self, "_static_changed", None)
+        if changed is not None:  # a status line follows every change worth a new saved picture
+            changed()
         cls = "dalle-error" if error else "dalle-hint" if hint else "dalle-muted"
         mark = "⚠ " if error else ""
         role = " role='alert'" if error else ""

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import weakref
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,45 @@ def static_html(png: bytes, summary: str) -> str:
     )
 
 
+#: Widgets whose twin changed while no cell ran (a button click): refreshed after the next cell.
+_stale: weakref.WeakSet[Any] = weakref.WeakSet()
+_hooked = False
+
+
+def _in_cell() -> bool:
+    """True while the kernel executes a cell (a display update then reaches the notebook)."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        if kernel is None:
+            return True  # no front end to miss the update
+        return kernel.get_parent()["header"]["msg_type"] == "execute_request"
+    except Exception:  # noqa: BLE001 - unknown: assume it reaches
+        return True
+
+
+def _refresh_stale(*_args: Any) -> None:
+    """After a cell ran: bring the twins of widgets changed by their buttons up to date."""
+    for widget in list(_stale):
+        _stale.discard(widget)
+        widget.refresh_static()
+
+
+def _hook_cells() -> None:
+    """Refresh stale twins after every cell. JupyterLab applies a display update only when it
+    comes with a cell's execution, not with a widget's button click (a comm message)."""
+    global _hooked
+    if _hooked:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.events.register("post_run_cell", _refresh_stale)
+        _hooked = True
+
+
 class StaticFallbackMixin:
     """Adds ``image/png`` and a short ``text/plain`` to an ipywidgets mimebundle.
 
@@ -158,13 +198,42 @@ class StaticFallbackMixin:
         display({WIDGET_VIEW: data[WIDGET_VIEW], "text/plain": self._summary()}, raw=True)
         if self._static_display_id is None:
             self._static_display_id = f"dalle-static-{self.model_id}"  # type: ignore[attr-defined]
+        _hook_cells()
         display(self.static_bundle(), raw=True, display_id=self._static_display_id)
+
+    _static_pending = False
+
+    def _static_changed(self, delay: float = 0.4) -> None:
+        """Refresh the static twin soon: changes in quick succession (a drag, a batch) make one update.
+
+        On the kernel's running loop the refresh waits ``delay`` seconds; without one it is immediate.
+        """
+        if self._static_display_id is None:
+            return
+        if not _in_cell():
+            _stale.add(self)
+        if self._static_pending:
+            return
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.refresh_static()
+            return
+        self._static_pending = True
+
+        def fire() -> None:
+            self._static_pending = False
+            self.refresh_static()
+
+        loop.call_later(delay, fire)
 
     def refresh_static(self) -> bool:
         """Replace the static twin with the widget's current state; False if it was never displayed.
 
-        The front end applies the update when it comes from code a cell runs (a method called
-        in a cell); widgets call it after each change.
+        JupyterLab applies the update when it comes with a cell's execution; a change made by a
+        button click is applied after the next cell runs (any cell). Widgets call it after each change.
         """
         if self._static_display_id is None:
             return False

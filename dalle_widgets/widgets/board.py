@@ -116,7 +116,7 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
 
     def _changed(self) -> None:
         self._render()
-        self.refresh_static()
+        self._static_changed()
         for cb in list(self._callbacks):
             try:
                 cb(self)

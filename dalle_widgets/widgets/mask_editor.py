@@ -533,6 +533,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             self._update_label()
         else:
             self._draw_mask_layer()
+        self._static_changed()  # the saved picture shows the edits
         for cb in list(self._change_callbacks):
             try:
                 cb(self)
