@@ -170,7 +170,7 @@ class BatchResult(Sequence[BatchItem]):
     def __repr__(self) -> str:
         return f"<BatchResult: {self.summary().splitlines()[0]}>"
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
         printer.text(self.summary())
 
 
@@ -294,7 +294,6 @@ def _result_cached(result: Any) -> bool:
 async def _run_plan(
     client: Any,
     batch_plan: BatchPlan,
-    result: BatchResult,
     *,
     concurrency: int,
     cache: str | None,
@@ -389,7 +388,6 @@ async def abatch(
             await _run_plan(
                 client,
                 batch_plan,
-                result,
                 concurrency=concurrency,
                 cache=cache,
                 on_progress=on_progress,
@@ -413,18 +411,7 @@ def async_twin(client: Any) -> Any:
     """
     from .client import AsyncImagesClient
 
-    twin = AsyncImagesClient(
-        base_url=client.base_url,
-        api_key="unused",  # replaced by the original settings just below
-        model=client.model,
-        protocol=client.protocol,
-        timeout=client.timeout,
-        max_retries=client.max_retries,
-        store=client.store,
-        cache=client.cache,
-    )
-    twin._settings = client._settings  # a twin shares the settings: key and offline flag included
-    return twin
+    return AsyncImagesClient.twin_of(client)
 
 
 def _async_client(client: Any) -> tuple[Any, bool]:

@@ -204,7 +204,7 @@ class Store:
         """How many lines of the request cache's log files could not be read as a record so far."""
         index = self._index
         with index.lock:
-            index._refresh()
+            index.refresh()
             return index.skipped
 
     @property
@@ -237,7 +237,7 @@ class _CacheIndex:
         with self.lock:
             record = self.records.get(key)
             if record is None:
-                self._refresh()
+                self.refresh()
                 record = self.records.get(key)
             return record
 
@@ -275,7 +275,7 @@ class _CacheIndex:
         if old is None or created >= self._created(old):
             self.records[record["key"]] = record
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
         """Read what was appended to the log files since the last look (complete lines only)."""
         try:
             entries = sorted(os.scandir(self.dir), key=lambda e: e.name)

@@ -165,7 +165,7 @@ def test_loopback_hook_rewrites_only_the_wildcard_bind() -> None:
         confine_serve_grpc()
         confine_serve_grpc()  # idempotent: wraps once
         wrapped = replica.add_port_to_grpc_server
-        assert wrapped is not original and getattr(wrapped, "_dalle_widgets_loopback", False)
+        assert wrapped is not original and getattr(wrapped, "dalle_widgets_loopback", False)
 
         class Server:
             def add_insecure_port(self, address: str) -> int:

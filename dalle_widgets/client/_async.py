@@ -270,7 +270,7 @@ class AsyncImagesClient(BaseImagesClient):
             raise InvalidRequestError("stream() needs a request prepared with stream=True; use send()")
         mode = self._cache_mode(cache)
         stream = AsyncImageStream(prepared, _empty())
-        stream._events = self._stream_events(prepared, mode, stream)
+        stream.attach(self._stream_events(prepared, mode, stream))
         return stream
 
     async def _stream_events(

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -90,6 +90,8 @@ from ._streaming import SSE, StreamItem, read_event
 __all__ = ["BaseImagesClient", "ModelIds", "PreparedRequest"]
 
 logger = logging.getLogger("dalle_widgets")
+#: A concrete client class (sync or async), for constructors that return their own class.
+_Client = TypeVar("_Client", bound="BaseImagesClient")
 
 #: Redirects followed when downloading an image (each hop re-checks where credentials may go).
 MAX_REDIRECTS = 5
@@ -307,17 +309,17 @@ class _Exit:
             return False
         client = self._client
         if isinstance(value, DalleWidgetsError):
-            client._scrub(value)
+            client._scrub(value)  # noqa: SLF001 - _Exit is the client's helper, in its module
             _drop_frames(value)
             return False
-        detail = redact(str(value) or type(value).__name__, *client._secrets())[:300]
+        detail = redact(str(value) or type(value).__name__, *client._secrets())[:300]  # noqa: SLF001 - as above
         error = InvalidResponseError(
             f"{self._where}: could not handle the answer ({type(value).__name__}: {detail})"
         )
-        client._scrub(value)
+        client._scrub(value)  # noqa: SLF001 - as above
         _drop_frames(value)
         del value, tb  # this frame shows in the traceback of the error raised here
-        raise client._scrub(error)
+        raise client._scrub(error)  # noqa: SLF001 - as above
 
 
 def _drop_frames(error: BaseException) -> None:
@@ -372,6 +374,27 @@ class BaseImagesClient:
         #: shutdown dates the endpoint itself reported at ``GET /models``
         self._endpoint_shutdowns: dict[str, dt.date] = {}
         self._lifecycle_warned: set[str] = set()
+
+    @classmethod
+    def twin_of(cls: type[_Client], client: BaseImagesClient) -> _Client:
+        """A new client of this class with exactly the settings and store of ``client``.
+
+        Same endpoint, key, model, protocol, timeouts, retries, store and cache, and the
+        same offline flag: the twin shares the settings object, so the key is copied
+        inside it and never exposed. :func:`dalle_widgets.batching.async_twin` uses it.
+        """
+        twin = cls(
+            base_url=client.base_url,
+            api_key="unused",  # replaced by the original settings just below
+            model=client.model,
+            protocol=client.protocol,
+            timeout=client.timeout,
+            max_retries=client.max_retries,
+            store=client.store,
+            cache=client.cache,
+        )
+        twin._settings = client._settings
+        return twin
 
     # --- read-only configuration ----------------------------------------------------------------
 
@@ -565,7 +588,7 @@ class BaseImagesClient:
             raise InvalidRequestError(f"seed={seed!r}: pass an integer", param="seed")
         fmt = self._check_response_format(response_format, spec)
 
-        uploads, lineage, input_size = self._inputs(operation, spec, image, mask, vary_as_edit=vary_as_edit)
+        uploads, lineage, input_size = self._inputs(operation, spec, image, mask)
         size = self._check_size(size, spec, input_size)
         extras = self._check_extra(extra_body)
         options = check_fields(
@@ -691,7 +714,7 @@ class BaseImagesClient:
 
     @staticmethod
     def _inputs(
-        operation: str, spec: ModelSpec, image: Any, mask: Any, *, vary_as_edit: bool = False
+        operation: str, spec: ModelSpec, image: Any, mask: Any
     ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int] | None]:
         """Check and encode the image(s) (and mask) of an edit or variation: ``(uploads, lineage, size)``.
 

@@ -139,4 +139,5 @@ class DeadlineTransport(httpx.HTTPTransport):
         pool = getattr(self, "_pool", None)
         inner = getattr(pool, "_network_backend", None)
         if isinstance(inner, httpcore.NetworkBackend):
-            pool._network_backend = _Backend(inner)  # type: ignore[union-attr]
+            # httpcore has no public hook for the backend of a pool it built: set its attribute.
+            pool._network_backend = _Backend(inner)  # type: ignore[union-attr]  # noqa: SLF001

@@ -169,6 +169,10 @@ class ImageStream(Iterator[Any]):
         self._events = events
         self.result: ImageResult | None = None
 
+    def attach(self, events: Iterator[Any]) -> None:
+        """Read events from ``events``: the client builds them after the stream, which they fill in."""
+        self._events = events
+
     def __iter__(self) -> ImageStream:
         return self
 
@@ -209,6 +213,10 @@ class AsyncImageStream(AsyncIterator[Any]):
         self.prepared = prepared
         self._events = events
         self.result: ImageResult | None = None
+
+    def attach(self, events: AsyncIterator[Any]) -> None:
+        """Read events from ``events``: the client builds them after the stream, which they fill in."""
+        self._events = events
 
     def __aiter__(self) -> AsyncImageStream:
         return self

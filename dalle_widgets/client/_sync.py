@@ -311,7 +311,7 @@ class ImagesClient(BaseImagesClient):
             raise InvalidRequestError("stream() needs a request prepared with stream=True; use send()")
         mode = self._cache_mode(cache)
         stream = ImageStream(prepared, iter(()))
-        stream._events = self._stream_events(prepared, mode, stream)
+        stream.attach(self._stream_events(prepared, mode, stream))
         return stream
 
     def _stream_events(

@@ -59,13 +59,13 @@ def confine_serve_grpc() -> None:
     except ImportError:  # pragma: no cover - a worker without Serve has no such server
         return
     original: Callable[[Any, str], int] = replica.add_port_to_grpc_server
-    if getattr(original, "_dalle_widgets_loopback", False):
+    if getattr(original, "dalle_widgets_loopback", False):
         return
 
     def add_port_on_loopback(server: Any, address: str) -> int:
         return original(server, _loopback_address(address))
 
-    add_port_on_loopback._dalle_widgets_loopback = True  # type: ignore[attr-defined]
+    add_port_on_loopback.dalle_widgets_loopback = True  # type: ignore[attr-defined]
     replica.add_port_to_grpc_server = add_port_on_loopback
 
 

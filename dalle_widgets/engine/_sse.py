@@ -82,7 +82,7 @@ class EventStream(Response):
         self.background = None
         self.init_headers({"Cache-Control": "no-cache", **(headers or {})})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, _scope: Scope, _receive: Receive, send: Send) -> None:  # ASGI's signature
         try:
             await self._stream(send)
         finally:

@@ -341,7 +341,7 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest, slot: Slot
         for i, image_seed in enumerate(seeds_for(seed, req.n)):
             sent = 0
 
-            def on_preview(index: int, step: int, total: int, image: np.ndarray, i: int = i) -> None:
+            def on_preview(_index: int, step: int, total: int, image: np.ndarray, i: int = i) -> None:
                 nonlocal sent
                 if step not in preview_steps(total, wanted):
                     return

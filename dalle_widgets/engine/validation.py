@@ -256,7 +256,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def check_fields(fields: Mapping[str, Any], allowed: set[str], operation: str) -> None:
+def check_fields(fields: Mapping[str, Any], allowed: set[str]) -> None:
     """Refuse unknown fields and fields of other models, naming the field."""
     for name in fields:
         if name in allowed:
@@ -434,7 +434,6 @@ def parse_generate(body: Any) -> GenerateRequest:
     check_fields(
         {k: v for k, v in body.items() if not (k == "quality" and quality in (None, "standard"))},
         GENERATE_FIELDS - {"quality"},
-        "generate",
     )
     return GenerateRequest(prompt=parse_prompt(body.get("prompt")), **_common(body, "generate"))
 
@@ -613,7 +612,7 @@ def parse_edit(fields: Mapping[str, Any]) -> EditRequest:
 
         return gpt_image.parse_edit(fields)
     _single(fields)
-    check_fields(fields, EDIT_FIELDS, "edit")
+    check_fields(fields, EDIT_FIELDS)
     common = _common(fields, "edit")
     prompt = parse_prompt(fields.get("prompt"))
     image_bytes = _file(fields, "image")
@@ -680,7 +679,7 @@ def parse_vary(fields: Mapping[str, Any]) -> VaryRequest:
             "prompt",
             "unknown_parameter",
         )
-    check_fields(fields, VARY_FIELDS | {"image"}, "vary")
+    check_fields(fields, VARY_FIELDS | {"image"})
     common = _common(fields, "vary")
     image_bytes = _file(fields, "image")
     if image_bytes is None:

@@ -94,7 +94,7 @@ class ModelList(list):  # type: ignore[type-arg]
             f"{model:<{width}}  {describe_model(model, self.shutdown_dates.get(model))}" for model in self
         )
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
         printer.text(self.describe())
 
 
@@ -148,7 +148,7 @@ class EffectiveConfig(dict):  # type: ignore[type-arg]
         width = max(len(k) for k in self)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in self.items())
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
         printer.text(self.describe())
 
 
@@ -291,7 +291,7 @@ class DalleMagics(Magics):
         self.ledger.budget_usd = change["new"]
 
     @observe("base_url")
-    def _endpoint_changed(self, change: Any) -> None:
+    def _endpoint_changed(self, _change: Any) -> None:
         self.close_clients()
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -555,7 +555,7 @@ class DalleMagics(Magics):
                 _png.write_atomic(target, _png.encode(image.image))
         return folder
 
-    def _dry_run(self, client: Any, prepared: Any, est: Estimate, extra: str = "") -> Any:
+    def _dry_run(self, prepared: Any, est: Estimate, extra: str = "") -> Any:
         lines = [
             "dry run: nothing sent",
             prepared.describe() if hasattr(prepared, "describe") else repr(prepared),
@@ -582,7 +582,7 @@ class DalleMagics(Magics):
         prepared = client.prepare("generate", prompt=prompt, **kwargs)
         est = self._estimate(client, prepared)
         if opts["dry_run"]:
-            return self._dry_run(client, prepared, est)
+            return self._dry_run(prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
         result, handle = self._run(
@@ -602,7 +602,7 @@ class DalleMagics(Magics):
         prepared = client.prepare("vary", image=ref.image, **kwargs)
         est = self._estimate(client, prepared)
         if opts["dry_run"]:
-            return self._dry_run(client, prepared, est)
+            return self._dry_run(prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
         result, handle = self._run(
@@ -631,7 +631,7 @@ class DalleMagics(Magics):
         prepared = client.prepare("edit", image=images, prompt=prompt, mask=mask, **kwargs)
         est = self._estimate(client, prepared)
         if opts["dry_run"]:
-            return self._dry_run(client, prepared, est)
+            return self._dry_run(prepared, est)
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
         result, handle = self._run(
@@ -739,9 +739,9 @@ class DalleMagics(Magics):
                 plan_text, opts["show"], lambda: outpaint.run(client, canvas, prompt, **kwargs)
             )
         except outpaint.OutpaintIncomplete as exc:  # the frames before the failure are stored and billed
-            self.ledger.record(self._outpaint_cost(client, exc.result, est))
+            self.ledger.record(self._outpaint_cost(exc.result, est))
             raise UsageError(_one_line(exc)) from exc
-        cost = self._outpaint_cost(client, result, est)
+        cost = self._outpaint_cost(result, est)
         self.ledger.record(cost)
         line = f"{plan_text} · {format_usd(cost)} · {self.ledger.describe()}"
         if result.path is not None:
@@ -756,7 +756,7 @@ class DalleMagics(Magics):
         return result
 
     @staticmethod
-    def _outpaint_cost(client: Any, result: Any, est: Estimate) -> float | None:
+    def _outpaint_cost(result: Any, est: Estimate) -> float | None:
         """What the frames cost (each frame's recorded cost): nothing offline or for frames replayed."""
         if est.offline:
             return 0.0
@@ -834,7 +834,7 @@ class DalleMagics(Magics):
         client = self.client(protocol or self.protocol)
         return ModelList(client.models())
 
-    def _cmd_config(self, inv: Invocation, ns: dict[str, Any]) -> EffectiveConfig:
+    def _cmd_config(self, _inv: Invocation, _ns: dict[str, Any]) -> EffectiveConfig:
         client = self.client(self.protocol)
         key_set = bool(os.environ.get("OPENAI_API_KEY"))
         offline = bool(getattr(client, "is_offline", False))

@@ -27,7 +27,7 @@ class Text:
     def __repr__(self) -> str:
         return self.text
 
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+    def _repr_pretty_(self, printer: Any, _cycle: bool) -> None:
         printer.text(self.text)
 
     def _repr_html_(self) -> str:
@@ -56,8 +56,8 @@ class ShownOnce:
         except ValueError:
             pass
 
-    def forget(self, *args: Any) -> None:
-        """Drop the record at the end of each cell."""
+    def forget(self, *_args: Any) -> None:
+        """Drop the record at the end of each cell (``post_run_cell`` passes the cell's result)."""
         self._shown.clear()
 
     def show(self, obj: Any, *, returned: Any = None) -> None:
@@ -104,7 +104,7 @@ class ShownOnce:
         import sys
 
         hook = self.shell.displayhook
-        frame = sys._getframe(2)
+        frame = sys._getframe(2)  # noqa: SLF001 - CPython's documented frame access
         for _ in range(20):
             if frame is None:
                 return False

@@ -98,7 +98,7 @@ def _new(command: str, usage: str, description: str) -> _Parser:
     return parser
 
 
-def _request_options(parser: _Parser, *, prompt_free: bool = False, streams: bool = False) -> None:
+def _request_options(parser: _Parser, *, streams: bool = False) -> None:
     """The options every image request takes (``-n``, ``--size`` ... ``--out``)."""
     group = parser.add_argument_group("request options")
     group.add_argument("-n", metavar="N", help="images per request, 1-10 (default: %%config DalleMagics.n)")

@@ -127,10 +127,11 @@ def hold() -> Iterator[None]:
     ``hold_canvas`` has no ``try/finally``: a draw error would leave every canvas
     in the process caching forever. This one always flushes and restores, and nests.
     """
+    # ipycanvas keeps its batching switch private: hold_canvas is the only public way to set it.
     from ipycanvas.canvas import _CANVAS_MANAGER
 
-    previous = _CANVAS_MANAGER._caching
-    _CANVAS_MANAGER._caching = True
+    previous = _CANVAS_MANAGER._caching  # noqa: SLF001
+    _CANVAS_MANAGER._caching = True  # noqa: SLF001
     try:
         yield
     finally:
@@ -138,4 +139,4 @@ def hold() -> Iterator[None]:
             try:
                 _CANVAS_MANAGER.flush()
             finally:
-                _CANVAS_MANAGER._caching = False
+                _CANVAS_MANAGER._caching = False  # noqa: SLF001

@@ -462,7 +462,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
     def _on_busy(self, busy: bool) -> None:
         for tile in getattr(self, "_tiles", []):
             for b in tile.children[2].children:
-                if "dalle-vary" in b._dom_classes:
+                if "dalle-vary" in b._dom_classes:  # noqa: SLF001 - ipywidgets has no public reader
                     b.disabled = busy
 
     def _set_status(self, text: str, *, error: bool = False) -> None:

@@ -403,7 +403,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             self._current = frames[0]
             self._draw_plan()
 
-        def on_progress(done: int, total: int, new_canvas: Any, record: Any) -> None:
+        def on_progress(_done: int, _total: int, new_canvas: Any, record: Any) -> None:
             self.canvas_state = new_canvas
             self.frames_done.append(record)
             nxt = next((b for b in self.plan if new_canvas.mask[b[1] : b[3], b[0] : b[2]].any()), None)

@@ -176,8 +176,15 @@ class ClassicalBackend:
         return out
 
     def vary(
-        self, image: np.ndarray, *, size: Size, n: int, seed: int, on_preview: PreviewCallback | None = None
+        self,
+        image: np.ndarray,
+        *,
+        size: Size,
+        n: int,
+        seed: int,
+        on_preview: PreviewCallback | None = None,  # noqa: ARG002
     ) -> list[np.ndarray]:
+        # The Backend protocol passes ``on_preview``; variations are one step here: no previews.
         side = max(size)
         src = np.asarray(image, np.uint8)[:, :, :3]
         return [cover(vary(src, size=side, seed=seed, index=i), size) for i in range(n)]

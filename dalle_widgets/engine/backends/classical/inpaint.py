@@ -408,7 +408,7 @@ def fill(
         from .synthesis import texture_detail
 
         try:
-            fine = texture_detail(img, mask, out, seed=seed, sigma=DETAIL_SIGMA)
+            fine = texture_detail(mask, out, seed=seed, sigma=DETAIL_SIGMA)
         except ValueError as exc:  # too little known area for any whole patch: stay smooth
             logger.debug("offline engine: no texture synthesis for this mask (%s)", exc)
         else:

@@ -72,7 +72,6 @@ def match_sources(guide: np.ndarray, mask: np.ndarray, *, seed: int) -> np.ndarr
 
 
 def texture_detail(
-    image: np.ndarray,
     mask: np.ndarray,
     base: np.ndarray,
     *,
@@ -84,8 +83,6 @@ def texture_detail(
 
     Parameters
     ----------
-    image : ndarray, shape (H, W, 3), float32
-        The image (values inside the hole are ignored).
     mask : ndarray, shape (H, W), bool
         True = hole.
     base : ndarray, shape (H, W, 3), float32

@@ -68,7 +68,7 @@ class _Hooks:
     def step_end(self, *, image: int, stage: str, steps: int, finish: Finish | None = None, role: str = ""):
         """A ``callback_on_step_end`` for one pipeline call (``finish`` makes decoder previews)."""
 
-        def on_step_end(pipe: Any, i: int, t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        def on_step_end(pipe: Any, i: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
             self.done += 1
             preview = None
             if finish is not None:
