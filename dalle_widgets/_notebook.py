@@ -41,7 +41,7 @@ def attach_display(shell: InteractiveShell | None = None) -> None:
     if shell is None:
         ipython = sys.modules.get("IPython")
         shell = ipython.get_ipython() if ipython is not None else None
-    if shell is None:
+    if shell is None or shell.display_formatter is None:
         return
     formatter = shell.display_formatter.ipython_display_formatter
     for module, name in SHOWN:

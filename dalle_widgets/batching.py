@@ -31,10 +31,18 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from ._types import AsyncImageClient, CacheMode, SyncImageClient
 from .errors import DalleWidgetsError, InvalidRequestError
 from .pricing import format_usd
+
+if TYPE_CHECKING:
+    from .client import AsyncImagesClient, ImagesClient
+
+#: What a batch's ``client=`` accepts: a client of either kind, a zero-argument factory of
+#: async clients (called in the batch's own event loop), or None (one from the environment).
+BatchClient = SyncImageClient | AsyncImageClient | Callable[[], AsyncImageClient] | None
 
 __all__ = [
     "BatchInterrupted",
@@ -100,7 +108,9 @@ class BatchResult(Sequence[BatchItem]):
     summary and one gallery card per prompt.
     """
 
-    def __init__(self, items: list[BatchItem], *, client: Any = None) -> None:
+    def __init__(
+        self, items: list[BatchItem], *, client: SyncImageClient | AsyncImageClient | None = None
+    ) -> None:
         self.items = items
         self.client = client
         self.interrupted = False
@@ -253,7 +263,7 @@ class BatchPlan:
         return "\n".join(lines)
 
 
-def plan(client: Any, prompts: Sequence[str], **kwargs: Any) -> BatchPlan:
+def plan(client: SyncImageClient | AsyncImageClient, prompts: Sequence[str], **kwargs: Any) -> BatchPlan:
     """Validate and price one generate request per prompt with ``client.prepare`` (nothing is sent).
 
     A prompt the client refuses is marked failed; when *every* prompt is refused for
@@ -292,11 +302,11 @@ def _result_cached(result: Any) -> bool:
 
 
 async def _run_plan(
-    client: Any,
+    client: AsyncImageClient,
     batch_plan: BatchPlan,
     *,
     concurrency: int,
-    cache: str | None,
+    cache: CacheMode | None,
     on_progress: ProgressCallback | None,
     kwargs: dict[str, Any],
 ) -> None:
@@ -360,8 +370,8 @@ async def abatch(
     model: str | None = None,
     seed: int | None = None,
     concurrency: int = 4,
-    client: Any = None,
-    cache: str | None = None,
+    client: AsyncImageClient | None = None,
+    cache: CacheMode | None = None,
     budget_usd: float | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> BatchResult:
@@ -374,7 +384,7 @@ async def abatch(
         raise InvalidRequestError(f"concurrency={concurrency}: use 1 or more requests in flight")
     texts = coerce_prompts(prompts)
     own = client is None
-    if own:
+    if client is None:
         from .client import AsyncImagesClient
 
         client = AsyncImagesClient()
@@ -402,7 +412,7 @@ async def abatch(
             await client.aclose()
 
 
-def async_twin(client: Any) -> Any:
+def async_twin(client: ImagesClient) -> AsyncImagesClient:
     """A new :class:`AsyncImagesClient` with exactly the settings of the :class:`ImagesClient` ``client``.
 
     Same endpoint, key, model, protocol, timeouts, retries, store and cache (so a
@@ -414,7 +424,7 @@ def async_twin(client: Any) -> Any:
     return AsyncImagesClient.twin_of(client)
 
 
-def _async_client(client: Any) -> tuple[Any, bool]:
+def _async_client(client: BatchClient) -> tuple[AsyncImageClient, bool]:
     """``(async client, owned)`` from None, a factory, a sync client or an async client."""
     if client is None:
         from .client import AsyncImagesClient
@@ -422,8 +432,9 @@ def _async_client(client: Any) -> tuple[Any, bool]:
         return AsyncImagesClient(), True
     if hasattr(client, "generate"):
         if asyncio.iscoroutinefunction(client.generate):
-            return client, False
-        return async_twin(client), True
+            return cast(AsyncImageClient, client), False
+        # A sync client is twinned: async_twin copies an ImagesClient's settings.
+        return async_twin(cast("ImagesClient", client)), True
     if callable(client):
         return client(), True
     raise InvalidRequestError(
@@ -537,8 +548,8 @@ def batch(
     model: str | None = None,
     seed: int | None = None,
     concurrency: int = 4,
-    client: Any = None,
-    cache: str | None = None,
+    client: BatchClient = None,
+    cache: CacheMode | None = None,
     budget_usd: float | None = None,
     progress: bool = True,
     on_progress: ProgressCallback | None = None,

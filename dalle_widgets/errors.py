@@ -33,10 +33,13 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # the value types sit in the same layer; imported for annotations only
     from .results import GeneratedImage, ImageResult
+
+#: Any exception: :func:`scrub` hands back the very one it was given.
+_E = TypeVar("_E", bound=BaseException)
 
 __all__ = [
     "APIConnectionError",
@@ -130,7 +133,7 @@ def redact_value(value: Any, secrets: tuple[str | None, ...] = (), depth: int = 
     return value
 
 
-def scrub(error: BaseException, *secrets: str | None) -> BaseException:
+def scrub(error: _E, *secrets: str | None) -> _E:
     """Redact ``error`` in place, everywhere a credential could hide; return it.
 
     The one redaction point for what leaves a client: :func:`redact` (with ``secrets``,
@@ -363,7 +366,7 @@ class StoreWriteError(PartialResultError):
         from . import _png
 
         out = Path(folder)
-        written = []
+        written: list[Path] = []
         for image in self.unsaved:
             label = f"{image.info.get('operation') or 'image'}-{image.info.get('n_index', len(written))}"
             target = out / f"{label}-{uuid.uuid4().hex[:8]}.png"  # a new name: never overwrite

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ._png import MAX_UPLOAD_BYTES
+from ._types import OPERATIONS, Operation
 from .errors import ConfigurationError
 
 if sys.version_info >= (3, 11):
@@ -77,8 +78,6 @@ __all__ = [
 
 logger = logging.getLogger("dalle_widgets")
 
-Operation = str  # one of "generate", "edit", "vary"
-OPERATIONS = ("generate", "edit", "vary")
 #: The kinds of endpoint that have a default model in the table's ``[endpoints]``.
 ENDPOINT_KINDS = ("openai", "azure", "compatible", "offline")
 #: Days before a shutdown date from which choosing the model logs a warning.
@@ -528,7 +527,7 @@ def _parse(data: Mapping[str, Any], source: str) -> _Table:
 
 
 def _load_shipped() -> _Table:
-    text = resources.files("dalle_widgets").joinpath("data", "models.toml").read_text("utf-8")
+    text = resources.files("dalle_widgets").joinpath("data").joinpath("models.toml").read_text("utf-8")
     return _parse(tomllib.loads(text), "dalle_widgets/data/models.toml")
 
 

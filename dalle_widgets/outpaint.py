@@ -39,6 +39,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from . import imaging
+from ._types import AnyImageClient, AsyncImageClient, SyncImageClient
 from .errors import DalleWidgetsError
 from .masks._validation import check_box, check_px
 from .models import lookup
@@ -587,11 +588,13 @@ def _frame_request(canvas: OutpaintCanvas, box: Box, side: int) -> tuple[Image.I
             # colour first, so the transparent black beside the known edge does not darken it.
             rows, cols = ndimage.distance_transform_edt(unknown, return_distances=False, return_indices=True)
             rgb = rgb[rows, cols]
-        rgb = Image.fromarray(np.ascontiguousarray(rgb), "RGB").resize((side, side), Image.Resampling.LANCZOS)
+        scaled = Image.fromarray(np.ascontiguousarray(rgb), "RGB").resize(
+            (side, side), Image.Resampling.LANCZOS
+        )
         # Any coverage counts, so a sliver of unknown pixels never vanishes when scaling down.
         soft = Image.fromarray(unknown.astype(np.float32), "F").resize((side, side), Image.Resampling.BOX)
         unknown = np.asarray(soft) > 1e-6
-        rgba = np.dstack([np.asarray(rgb), np.full((side, side), 255, np.uint8)])
+        rgba = np.dstack([np.asarray(scaled), np.full((side, side), 255, np.uint8)])
     else:
         rgba = region.copy()
     rgba[unknown] = 0
@@ -600,7 +603,7 @@ def _frame_request(canvas: OutpaintCanvas, box: Box, side: int) -> tuple[Image.I
 
 
 def _prepare_run(
-    client: Any,
+    client: AnyImageClient,
     canvas: OutpaintCanvas,
     prompt: str,
     frame: int,
@@ -650,7 +653,7 @@ def _after_frame(
     return new, record
 
 
-def _finish(client: Any, result: OutpaintResult, prompt: str) -> OutpaintResult:
+def _finish(client: AnyImageClient, result: OutpaintResult, prompt: str) -> OutpaintResult:
     """Store the composite (when the client has a store) with every frame's provenance."""
     store = getattr(client, "store", None)
     if store is None or not hasattr(store, "save") or not result.frames:
@@ -731,7 +734,7 @@ class _Run:
 
     def __init__(
         self,
-        client: Any,
+        client: AnyImageClient,
         canvas: OutpaintCanvas,
         prompt: str,
         *,
@@ -797,7 +800,7 @@ class _Run:
 
 
 def run(
-    client: Any,
+    client: SyncImageClient,
     canvas: OutpaintCanvas,
     prompt: str,
     *,
@@ -897,7 +900,7 @@ def run(
     return step
 
 
-def _streamed(client: Any, step: _Edit, prompt: str, on_preview: Preview) -> Any:
+def _streamed(client: SyncImageClient, step: _Edit, prompt: str, on_preview: Preview) -> Any:
     """One frame as a streamed edit: each preview to ``on_preview``, then the finished result."""
     events = client.edit(
         step.image, prompt, mask=step.mask, n=1, stream=True, partial_images=PREVIEWS_PER_FRAME, **step.kwargs
@@ -909,7 +912,7 @@ def _streamed(client: Any, step: _Edit, prompt: str, on_preview: Preview) -> Any
     return events.result
 
 
-async def _astreamed(client: Any, step: _Edit, prompt: str, on_preview: Preview) -> Any:
+async def _astreamed(client: AsyncImageClient, step: _Edit, prompt: str, on_preview: Preview) -> Any:
     """The async twin of :func:`_streamed`; ``on_preview`` may be a coroutine function."""
     events = await client.edit(
         step.image, prompt, mask=step.mask, n=1, stream=True, partial_images=PREVIEWS_PER_FRAME, **step.kwargs
@@ -926,7 +929,7 @@ async def _astreamed(client: Any, step: _Edit, prompt: str, on_preview: Preview)
 
 
 async def arun(
-    client: Any,
+    client: AsyncImageClient,
     canvas: OutpaintCanvas,
     prompt: str,
     *,

@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ._types import Operation
 from .models import ModelSpec, lookup, parse_size
 
 __all__ = ["Estimate", "Ledger", "cost_from_usage", "estimate", "format_usd"]
@@ -175,7 +176,7 @@ def estimate(
     n: int = 1,
     *,
     quality: str | None = None,
-    operation: str = "generate",
+    operation: Operation = "generate",
     input_sizes: Iterable[tuple[int, int]] = (),
     prompt_chars: int = 0,
     requests: int = 1,
@@ -224,7 +225,7 @@ def estimate(
     size = size or spec.default_size
     asked = quality or spec.default_quality
     images = n * requests
-    common = dict(model=model, size=size, quality=asked, images=images, requests=requests)
+    common: dict[str, Any] = dict(model=model, size=size, quality=asked, images=images, requests=requests)
     if offline:
         return Estimate(0.0, "offline", "the offline engine is free", offline=True, **common)
     if size is None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything (Chromium from Debian, torch's CPU build, the package and its
-# test/docs/benchmark/models/ray extras into .venv) and run every test: lint, unit and
+# test/docs/benchmark/models/ray extras into .venv) and run every test: lint, types, unit and
 # server tests, notebooks under nbval, browser tests in headless Chromium, the tiny-model
 # tests, the Ray Serve tests on a local cluster, the docs build (warnings are errors).
 # Safe to run again: each step reuses what the previous run installed.
@@ -52,6 +52,9 @@ export DALLE_WIDGETS_HOME="${DALLE_WIDGETS_HOME:-$(mktemp -d)/dalle-home}"
 echo "== ruff"
 ruff check .
 ruff format --check .
+
+echo "== mypy (dalle_widgets/, configured in pyproject.toml)"
+mypy
 
 echo "== pytest (unit, server, notebooks, browser)"
 python -m pytest tests notebooks dalle_widgets --doctest-modules --nbval-lax --nbval-current-env \

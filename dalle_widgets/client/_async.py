@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
+from .._types import AsyncImageClient, CacheMode
 from ..errors import DalleWidgetsError, InvalidRequestError
 from ..results import GeneratedImage, ImageEvent, ImageResult
 from ._base import MAX_MODELS_BODY, MAX_REDIRECTS, BaseImagesClient, ModelIds, PreparedRequest
@@ -29,6 +32,20 @@ def _loop_time(until: float | None) -> float | None:
     if until is None:
         return None
     return asyncio.get_running_loop().time() + (until - time.monotonic())
+
+
+if sys.version_info >= (3, 11):
+    _timeout_at = asyncio.timeout_at
+else:  # Python 3.10 has no asyncio.timeout_at: anyio (httpx's own dependency) keeps the same deadline
+
+    @contextlib.asynccontextmanager
+    async def _timeout_at(when: float | None) -> AsyncIterator[None]:
+        """Raise ``TimeoutError`` in the block once the loop's clock passes ``when`` (None: never)."""
+        import anyio
+
+        delay = None if when is None else max(0.0, when - asyncio.get_running_loop().time())
+        with anyio.fail_after(delay):
+            yield
 
 
 async def _empty() -> AsyncIterator[ImageEvent]:
@@ -115,7 +132,7 @@ class AsyncImagesClient(BaseImagesClient):
         stream: bool = False,
         partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
-        cache: str | None = None,
+        cache: CacheMode | None = None,
     ) -> ImageResult | AsyncImageStream:
         """Make ``n`` images from a text ``prompt`` (see :meth:`ImagesClient.generate`).
 
@@ -165,7 +182,7 @@ class AsyncImagesClient(BaseImagesClient):
         stream: bool = False,
         partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
-        cache: str | None = None,
+        cache: CacheMode | None = None,
     ) -> ImageResult | AsyncImageStream:
         """Edit ``image`` (or a list of up to 16) with ``prompt`` (see :meth:`ImagesClient.edit`)."""
         prepared = self.prepare(
@@ -210,7 +227,7 @@ class AsyncImagesClient(BaseImagesClient):
         stream: bool = False,
         partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
-        cache: str | None = None,
+        cache: CacheMode | None = None,
     ) -> ImageResult | AsyncImageStream:
         """Make ``n`` variations of ``image`` (see :meth:`ImagesClient.vary`)."""
         prepared = self.prepare(
@@ -254,14 +271,16 @@ class AsyncImagesClient(BaseImagesClient):
             headers=self._headers(),
             timeout=self._timeout,
         )
-        return self._list_models(response)  # type: ignore[arg-type]
+        return self._list_models(response)
 
-    async def _dispatch(self, prepared: PreparedRequest, cache: str | None) -> ImageResult | AsyncImageStream:
+    async def _dispatch(
+        self, prepared: PreparedRequest, cache: CacheMode | None
+    ) -> ImageResult | AsyncImageStream:
         if prepared.stream:
             return self.stream(prepared, cache=cache)
         return await self.send(prepared, cache=cache)
 
-    def stream(self, prepared: PreparedRequest, *, cache: str | None = None) -> AsyncImageStream:
+    def stream(self, prepared: PreparedRequest, *, cache: CacheMode | None = None) -> AsyncImageStream:
         """Send a request built by :meth:`prepare` with ``stream=True``; return its events.
 
         Nothing is sent until the stream is first read (``async for``).
@@ -274,7 +293,7 @@ class AsyncImagesClient(BaseImagesClient):
         return stream
 
     async def _stream_events(
-        self, prepared: PreparedRequest, mode: str, stream: AsyncImageStream
+        self, prepared: PreparedRequest, mode: CacheMode, stream: AsyncImageStream
     ) -> AsyncIterator[ImageEvent]:
         hit = self._cached_result(prepared, mode)
         if hit is not None:
@@ -287,7 +306,7 @@ class AsyncImagesClient(BaseImagesClient):
                 yield event
 
     async def _stream_answer(
-        self, prepared: PreparedRequest, mode: str, stream: AsyncImageStream
+        self, prepared: PreparedRequest, mode: CacheMode, stream: AsyncImageStream
     ) -> AsyncIterator[ImageEvent]:
         """The events of a stream (or of a JSON answer to it), inside the exit."""
         started = time.perf_counter()
@@ -330,6 +349,7 @@ class AsyncImagesClient(BaseImagesClient):
                         event = await asyncio.to_thread(
                             self._completed_event, prepared, item, request_id, engine
                         )
+                        assert event.result is not None  # a completed event carries its image
                         images.append(event.result)
                         yield event
             except (httpx.TransportError, TimeoutError, ValueError) as exc:
@@ -340,7 +360,7 @@ class AsyncImagesClient(BaseImagesClient):
             self._finish_stream, prepared, images, request_id, mode, started
         )
 
-    async def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
+    async def send(self, prepared: PreparedRequest, *, cache: CacheMode | None = None) -> ImageResult:
         """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
         if prepared.stream:
             return await self.stream(prepared, cache=cache).until_done()
@@ -351,7 +371,7 @@ class AsyncImagesClient(BaseImagesClient):
         with self._leaving(self._where(prepared)):
             return await self._answer(prepared, mode)
 
-    async def _answer(self, prepared: PreparedRequest, mode: str) -> ImageResult:
+    async def _answer(self, prepared: PreparedRequest, mode: CacheMode) -> ImageResult:
         """Send, read, download and store: :meth:`send` inside the exit (see :meth:`_leaving`)."""
         started = time.perf_counter()
         response = await self._send(
@@ -364,7 +384,7 @@ class AsyncImagesClient(BaseImagesClient):
         )
         request_id = response.headers.get("x-request-id")
         engine = response.headers.get("x-dalle-widgets-engine")
-        raws, usage = self._read_images(prepared, response)  # type: ignore[arg-type]
+        raws, usage = self._read_images(prepared, response)
         limit = self._image_limit(prepared)
         raws = list(await asyncio.gather(*(self._fetch(raw, i, limit) for i, raw in enumerate(raws))))
         # disk writes run in a worker thread: the event loop (a kernel's) never waits on I/O
@@ -402,7 +422,7 @@ class AsyncImagesClient(BaseImagesClient):
     async def _read_reply(self, response: httpx.Response, limit: int, until: float | None) -> Reply:
         """Read ``response``'s body within ``limit`` bytes and the deadline ``until``, then close it."""
         try:
-            async with asyncio.timeout_at(_loop_time(until)):
+            async with _timeout_at(_loop_time(until)):
                 reader = self._reader(response, limit)
                 parts = []
                 async for raw in response.aiter_raw():
@@ -421,7 +441,7 @@ class AsyncImagesClient(BaseImagesClient):
         splitter = LineSplitter()
         chunks = response.aiter_raw()
         while True:
-            async with asyncio.timeout_at(when):  # each read under the stream's one deadline
+            async with _timeout_at(when):  # each read under the stream's one deadline
                 raw = await anext(chunks, None)
             if raw is None:
                 break
@@ -440,7 +460,7 @@ class AsyncImagesClient(BaseImagesClient):
         http = self._client()
         for hops in range(MAX_HOPS):
             # connect, send and the headers under the exchange's deadline, cancelled at it
-            async with asyncio.timeout_at(_loop_time(until)):
+            async with _timeout_at(_loop_time(until)):
                 request = http.build_request(method, url, **kwargs)
                 response = await http.send(request, stream=True, follow_redirects=False)
             hop = self._redirect(response, kwargs, hops) if follow else None
@@ -467,6 +487,7 @@ class AsyncImagesClient(BaseImagesClient):
         """Send with retries under one deadline per attempt; the answer read whole within ``limit``
         (a :class:`Reply`), or with ``stream`` a successful answer's body left unread (the response)."""
         retries = 0
+        cause: BaseException | None
         while True:
             try:
                 response = await self._exchange(method, url, limit, dict(kwargs), stream)
@@ -482,3 +503,9 @@ class AsyncImagesClient(BaseImagesClient):
                 cause, headers = None, response.headers
             await self._sleep(self._retry_wait(self._scrub(error), cause, retries, headers, where))
             retries += 1
+
+
+def _fits(client: AsyncImagesClient) -> AsyncImageClient:
+    """Nothing at run time: mypy proves here that the client is what ``batching``, ``outpaint``
+    and the faces take as an async client (:class:`dalle_widgets._types.AsyncImageClient`)."""
+    return client

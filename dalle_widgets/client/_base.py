@@ -28,12 +28,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import httpx
 
 from .. import _png
 from .._formats import sniff
+from .._types import CacheMode, WireProtocol
 from .._version import __version__
 from ..errors import (
     APIConnectionError,
@@ -48,7 +49,7 @@ from ..errors import (
     redact,
     scrub,
 )
-from ..models import OPERATIONS, ModelSpec, lifecycle_warning, lookup, parse_size
+from ..models import OPERATIONS, ModelSpec, Operation, lifecycle_warning, lookup, parse_size
 from ..pricing import Estimate, cost_from_usage, estimate
 from ..results import GeneratedImage, ImageEvent, ImageResult
 from ..store import Store
@@ -92,6 +93,8 @@ __all__ = ["BaseImagesClient", "ModelIds", "PreparedRequest"]
 logger = logging.getLogger("dalle_widgets")
 #: A concrete client class (sync or async), for constructors that return their own class.
 _Client = TypeVar("_Client", bound="BaseImagesClient")
+#: Any exception: redaction hands back the very one it was given.
+_Error = TypeVar("_Error", bound=BaseException)
 
 #: Redirects followed when downloading an image (each hop re-checks where credentials may go).
 MAX_REDIRECTS = 5
@@ -148,8 +151,8 @@ class PreparedRequest:
         variations endpoint (an edit of the whole image with :data:`VARY_PROMPT`).
     """
 
-    operation: str
-    protocol: str
+    operation: Operation
+    protocol: WireProtocol
     method: str
     url: str
     fields: dict[str, Any]
@@ -217,7 +220,9 @@ class PreparedRequest:
         return self.describe()
 
 
-def _cache_key(url: str, protocol: str, fields: dict[str, Any], uploads: list[_uploads.Upload]) -> str:
+def _cache_key(
+    url: str, protocol: WireProtocol, fields: dict[str, Any], uploads: list[_uploads.Upload]
+) -> str:
     material = {
         "v": 1,
         "endpoint": url,
@@ -228,7 +233,7 @@ def _cache_key(url: str, protocol: str, fields: dict[str, Any], uploads: list[_u
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class ModelIds(list):  # type: ignore[type-arg]
+class ModelIds(list):
     """What :meth:`models` returns: the endpoint's model ids, as a list of str.
 
     ``shutdown_dates`` maps each id to the ``shutdown_date`` the endpoint reported for it
@@ -304,7 +309,7 @@ class _Exit:
     def __enter__(self) -> _Exit:
         return self
 
-    def __exit__(self, typ: Any, value: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, typ: Any, value: BaseException | None, tb: Any) -> Literal[False]:
         if value is None or not isinstance(value, Exception):
             return False
         client = self._client
@@ -343,12 +348,12 @@ class BaseImagesClient:
         base_url: str | None = None,
         *,
         model: str | None = None,
-        protocol: str = "images",
+        protocol: WireProtocol = "images",
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         http_client: Any = None,
         store: Store | str | None = None,
-        cache: str | None = None,
+        cache: CacheMode | None = None,
         azure_endpoint: str | None = None,
         api_version: str | None = None,
     ) -> None:
@@ -407,7 +412,7 @@ class BaseImagesClient:
         return self._settings.model
 
     @property
-    def protocol(self) -> str:
+    def protocol(self) -> WireProtocol:
         return self._settings.protocol
 
     @property
@@ -434,7 +439,7 @@ class BaseImagesClient:
         return self._store
 
     @property
-    def cache(self) -> str:
+    def cache(self) -> CacheMode:
         return self._settings.cache
 
     def __repr__(self) -> str:
@@ -468,7 +473,7 @@ class BaseImagesClient:
 
     # --- what leaves the client -------------------------------------------------------------------
 
-    def _scrub(self, error: BaseException) -> BaseException:
+    def _scrub(self, error: _Error) -> _Error:
         """``error`` with this client's key (and anything like a credential) redacted everywhere."""
         return scrub(error, *self._secrets())
 
@@ -528,7 +533,7 @@ class BaseImagesClient:
 
     def prepare(
         self,
-        operation: str,
+        operation: Operation,
         /,
         prompt: str | None = None,
         image: Any = None,
@@ -714,7 +719,7 @@ class BaseImagesClient:
 
     @staticmethod
     def _inputs(
-        operation: str, spec: ModelSpec, image: Any, mask: Any
+        operation: Operation, spec: ModelSpec, image: Any, mask: Any
     ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int] | None]:
         """Check and encode the image(s) (and mask) of an edit or variation: ``(uploads, lineage, size)``.
 
@@ -952,14 +957,14 @@ class BaseImagesClient:
         """The most bytes one downloaded image of ``prepared`` may take."""
         return image_limit(prepared.size)
 
-    def _cache_mode(self, cache: str | None) -> str:
+    def _cache_mode(self, cache: str | None) -> CacheMode:
         if cache is None:
             return self._settings.cache
         if cache not in CACHE_MODES:
             raise InvalidRequestError(f"cache={cache!r} is not a cache mode; use 'use', 'refresh' or 'off'")
         return cache
 
-    def _cached_result(self, prepared: PreparedRequest, cache: str) -> ImageResult | None:
+    def _cached_result(self, prepared: PreparedRequest, cache: CacheMode) -> ImageResult | None:
         if cache != "use":
             return None
         images = self._store.cache_get(prepared.cache_key)
@@ -1062,7 +1067,7 @@ class BaseImagesClient:
         raws: list[RawImage],
         request_id: str | None,
         engine: str | None,
-        cache: str,
+        cache: CacheMode,
         started: float,
         usage: dict[str, Any] | None = None,
     ) -> ImageResult:
@@ -1219,7 +1224,7 @@ class BaseImagesClient:
         prepared: PreparedRequest,
         images: list[GeneratedImage],
         request_id: str | None,
-        cache: str,
+        cache: CacheMode,
         started: float,
         cost_usd: float | None = None,
     ) -> ImageResult:
@@ -1307,7 +1312,7 @@ class BaseImagesClient:
         prepared: PreparedRequest,
         images: list[GeneratedImage],
         request_id: str | None,
-        cache: str,
+        cache: CacheMode,
         started: float,
     ) -> ImageResult:
         """The result of a stream that ended cleanly; no completed image at all is an error."""
@@ -1321,7 +1326,8 @@ class BaseImagesClient:
                 len(images),
             )
         shares = [im.info.get("cost_usd") for im in images]
-        total = None if any(c is None for c in shares) else round(sum(shares), 6)
+        known = [c for c in shares if c is not None]
+        total = round(sum(known), 6) if len(known) == len(shares) else None
         complete = len(images) == prepared.n  # an incomplete answer is not replayed as the whole one
         return self._finish(prepared, images, request_id, cache if complete else "off", started, total)
 

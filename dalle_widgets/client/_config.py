@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import _notices
+from .._types import CACHE_MODES, WIRE_PROTOCOLS, CacheMode, WireProtocol
 from .._version import __version__
 from ..errors import ConfigurationError
 from ..models import default_model
@@ -53,8 +54,7 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 #: A server asking to wait longer than this fails at once, with the wait in the message.
 MAX_RETRY_AFTER = 60.0
-CACHE_MODES = ("use", "refresh", "off")
-PROTOCOLS = ("images", "chat")
+PROTOCOLS = WIRE_PROTOCOLS
 USER_AGENT = f"dalle-widgets/{__version__} (python; httpx {httpx.__version__})"
 
 _TRUTHY = {"1", "true", "yes", "on"}
@@ -106,10 +106,10 @@ class Settings:
     organization: str | None
     project: str | None
     model: str
-    protocol: str
+    protocol: WireProtocol
     timeout: httpx.Timeout
     max_retries: int
-    cache: str
+    cache: CacheMode
     offline: bool = False
     api_version: str | None = None
     azure: bool = False
@@ -178,7 +178,7 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
 
 
-def _start_offline_engine() -> tuple[str, str | None, float | None]:
+def _start_offline_engine() -> tuple[str, Secret | None, float | None]:
     """Start (or reuse) the background offline engine; return ``(base_url, token, read timeout)``.
 
     The timeout is the engine's own advice (a model backend on a CPU takes minutes per
@@ -209,10 +209,10 @@ def resolve_settings(
     base_url: str | None = None,
     *,
     model: str | None = None,
-    protocol: str = "images",
+    protocol: WireProtocol = "images",
     timeout: float | httpx.Timeout | None = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
-    cache: str | None = None,
+    cache: CacheMode | None = None,
     azure_endpoint: str | None = None,
     api_version: str | None = None,
     env: Any = None,

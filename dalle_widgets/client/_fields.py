@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._types import Operation
 from ..errors import InvalidRequestError
 from ..models import ModelSpec, live_models, lookup
 
@@ -90,7 +91,7 @@ def _check_choice(spec: ModelSpec, field: str, value: Any) -> str:
 
 def check_fields(
     spec: ModelSpec,
-    operation: str,
+    operation: Operation,
     *,
     quality: Any = None,
     background: Any = None,

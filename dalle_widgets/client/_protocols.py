@@ -20,6 +20,7 @@ import base64
 import re
 from typing import Any
 
+from .._types import Operation
 from ..errors import InvalidResponseError
 from ._responses import RawImage, decode_data_url, snippet
 from ._uploads import Upload
@@ -51,7 +52,7 @@ def data_url(upload: Upload) -> str:
 
 
 def build_chat_body(
-    operation: str,
+    operation: Operation,
     model: str,
     prompt: str | None,
     uploads: list[Upload],

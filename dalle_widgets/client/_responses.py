@@ -236,7 +236,8 @@ def moderation_message(message: str, err: dict[str, Any]) -> str:
     ... # doctest: +ELLIPSIS
     Rejected by the safety system. safety_violations=[violence]. Categories: violence. Rephrase ...
     """
-    details = err.get("moderation_details") if isinstance(err.get("moderation_details"), dict) else {}
+    raw = err.get("moderation_details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
     categories = [str(c) for c in details.get("categories") or [] if isinstance(c, str)]
     if not categories:
         found = _SAFETY_LIST.search(message)

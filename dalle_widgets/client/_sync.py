@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from .._types import CacheMode, SyncImageClient
 from ..errors import DalleWidgetsError, InvalidRequestError
 from ..results import GeneratedImage, ImageEvent, ImageResult
 from ._base import MAX_MODELS_BODY, MAX_REDIRECTS, BaseImagesClient, ModelIds, PreparedRequest
@@ -126,7 +127,7 @@ class ImagesClient(BaseImagesClient):
         stream: bool = False,
         partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
-        cache: str | None = None,
+        cache: CacheMode | None = None,
     ) -> ImageResult | ImageStream:
         """Make ``n`` images from a text ``prompt``.
 
@@ -185,7 +186,7 @@ class ImagesClient(BaseImagesClient):
         stream: bool = False,
         partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
-        cache: str | None = None,
+        cache: CacheMode | None = None,
     ) -> ImageResult | ImageStream:
         """Edit ``image``: regenerate its masked area (True in a bool ``mask``), or all of it.
 
@@ -245,7 +246,7 @@ class ImagesClient(BaseImagesClient):
         stream: bool = False,
         partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
-        cache: str | None = None,
+        cache: CacheMode | None = None,
     ) -> ImageResult | ImageStream:
         """Make ``n`` variations of ``image``.
 
@@ -296,12 +297,12 @@ class ImagesClient(BaseImagesClient):
             headers=self._headers(),
             timeout=self._timeout,
         )
-        return self._list_models(response)  # type: ignore[arg-type]
+        return self._list_models(response)
 
-    def _dispatch(self, prepared: PreparedRequest, cache: str | None) -> ImageResult | ImageStream:
+    def _dispatch(self, prepared: PreparedRequest, cache: CacheMode | None) -> ImageResult | ImageStream:
         return self.stream(prepared, cache=cache) if prepared.stream else self.send(prepared, cache=cache)
 
-    def stream(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageStream:
+    def stream(self, prepared: PreparedRequest, *, cache: CacheMode | None = None) -> ImageStream:
         """Send a request built by :meth:`prepare` with ``stream=True``; return its events.
 
         Nothing is sent until the stream is first read. A cache hit replays the stored
@@ -315,7 +316,7 @@ class ImagesClient(BaseImagesClient):
         return stream
 
     def _stream_events(
-        self, prepared: PreparedRequest, mode: str, stream: ImageStream
+        self, prepared: PreparedRequest, mode: CacheMode, stream: ImageStream
     ) -> Iterator[ImageEvent]:
         hit = self._cached_result(prepared, mode)
         if hit is not None:
@@ -326,7 +327,7 @@ class ImagesClient(BaseImagesClient):
             yield from self._stream_answer(prepared, mode, stream)
 
     def _stream_answer(
-        self, prepared: PreparedRequest, mode: str, stream: ImageStream
+        self, prepared: PreparedRequest, mode: CacheMode, stream: ImageStream
     ) -> Iterator[ImageEvent]:
         """The events of a stream (or of a JSON answer to it), inside the exit."""
         started = time.perf_counter()
@@ -363,6 +364,7 @@ class ImagesClient(BaseImagesClient):
                         yield self._partial_event(prepared, item)
                     else:
                         event = self._completed_event(prepared, item, request_id, engine)
+                        assert event.result is not None  # a completed event carries its image
                         images.append(event.result)
                         yield event
             except (httpx.TransportError, TimeoutError, ValueError) as exc:
@@ -371,7 +373,7 @@ class ImagesClient(BaseImagesClient):
             response.close()
         stream.result = self._finish_stream(prepared, images, request_id, mode, started)
 
-    def send(self, prepared: PreparedRequest, *, cache: str | None = None) -> ImageResult:
+    def send(self, prepared: PreparedRequest, *, cache: CacheMode | None = None) -> ImageResult:
         """Send a request built by :meth:`prepare` (replaying it from the cache if allowed)."""
         if prepared.stream:
             return self.stream(prepared, cache=cache).until_done()
@@ -382,7 +384,7 @@ class ImagesClient(BaseImagesClient):
         with self._leaving(self._where(prepared)):
             return self._answer(prepared, mode)
 
-    def _answer(self, prepared: PreparedRequest, mode: str) -> ImageResult:
+    def _answer(self, prepared: PreparedRequest, mode: CacheMode) -> ImageResult:
         """Send, read, download and store: :meth:`send` inside the exit (see :meth:`_leaving`)."""
         started = time.perf_counter()
         response = self._send(
@@ -395,7 +397,7 @@ class ImagesClient(BaseImagesClient):
         )
         request_id = response.headers.get("x-request-id")
         engine = response.headers.get("x-dalle-widgets-engine")
-        raws, usage = self._read_images(prepared, response)  # type: ignore[arg-type]
+        raws, usage = self._read_images(prepared, response)
         limit = self._image_limit(prepared)
         raws = [self._fetch(raw, i, limit) for i, raw in enumerate(raws)]
         return self._store_answer(prepared, raws, request_id, engine, mode, started, usage)
@@ -497,6 +499,7 @@ class ImagesClient(BaseImagesClient):
         """Send with retries under one deadline per attempt; the answer read whole within ``limit``
         (a :class:`Reply`), or with ``stream`` a successful answer's body left unread (the response)."""
         retries = 0
+        cause: BaseException | None
         while True:
             try:
                 response = self._exchange(method, url, limit, dict(kwargs), stream)
@@ -512,3 +515,9 @@ class ImagesClient(BaseImagesClient):
                 cause, headers = None, response.headers
             self._sleep(self._retry_wait(self._scrub(error), cause, retries, headers, where))
             retries += 1
+
+
+def _fits(client: ImagesClient) -> SyncImageClient:
+    """Nothing at run time: mypy proves here that the client is what ``batching``, ``outpaint``
+    and the faces take as a sync client (:class:`dalle_widgets._types.SyncImageClient`)."""
+    return client

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._formats import sniff
+from .._types import Operation
 from ..errors import InvalidRequestError
 from ..imaging import image_hash
 from ..models import ModelSpec
@@ -84,7 +85,7 @@ def coerce_image(image: Any, *, name: str = "image") -> tuple[Image.Image, dict[
     return pil, lineage
 
 
-def check_square(image: Image.Image, spec: ModelSpec, operation: str) -> None:
+def check_square(image: Image.Image, spec: ModelSpec, operation: Operation) -> None:
     if spec.square_inputs and image.width != image.height:
         verb = "edits" if operation == "edit" else "variations"
         raise InvalidRequestError(

@@ -60,7 +60,7 @@ def protocol_class(
     """uvicorn's automatic HTTP protocol class with deadlines on the head and the body of each request."""
     base: Any = AutoHTTPProtocol
 
-    class DeadlineHTTPProtocol(base):  # type: ignore[misc, valid-type]
+    class DeadlineHTTPProtocol(base):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._timer: asyncio.TimerHandle | None = None

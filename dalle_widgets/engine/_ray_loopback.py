@@ -90,7 +90,7 @@ def local_ray_env() -> Iterator[None]:
     """
     saved = os.environ.get(_LOCAL_ONLY_ENV)
     os.environ[_LOCAL_ONLY_ENV] = "0"
-    constants = sys.modules.get("ray._private.ray_constants")
+    constants: Any = sys.modules.get("ray._private.ray_constants")
     saved_flag = getattr(constants, "ENABLE_RAY_CLUSTER", None)
     if constants is not None:
         constants.ENABLE_RAY_CLUSTER = False

@@ -190,6 +190,8 @@ class Engine:
         raises :class:`EngineError` 499.
         """
         b = self.backend
+        method: Callable[..., list[np.ndarray]]
+        args: tuple[Any, ...]
         if isinstance(req, v.GenerateRequest):
             method, args = b.generate, (req.prompt,)
             kwargs: dict[str, Any] = {}

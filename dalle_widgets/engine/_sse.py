@@ -13,7 +13,7 @@ import base64
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from starlette.responses import Response
@@ -28,7 +28,7 @@ logger = logging.getLogger("dalle_widgets")
 #: Longest side of a streamed preview: larger images are previewed scaled down (cheap to send).
 PREVIEW_SIDE = 1024
 
-Emit = Callable[[dict[str, Any]], Awaitable[None]]
+Emit = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 Producer = Callable[[Emit], Awaitable[None]]
 
 

@@ -39,7 +39,7 @@ def animate(image: np.ndarray, frames: int, *, seed: int = 0) -> list[np.ndarray
         bw, bh = w / zoom, h / zoom
         x0 = min(max(cx - bw / 2, 0), w - bw)
         y0 = min(max(cy - bh / 2, 0), h - bh)
-        view = src.resize((w, h), Image.BICUBIC, box=(x0, y0, x0 + bw, y0 + bh))
+        view = src.resize((w, h), Image.Resampling.BICUBIC, box=(x0, y0, x0 + bw, y0 + bh))
         out.append(np.asarray(view))
     return out
 

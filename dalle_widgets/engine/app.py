@@ -30,7 +30,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -44,6 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Scope
 
+from .._types import WireProtocol
 from .._version import __version__
 from ..models import DEFAULT_MODEL, live_models, lookup
 from . import gpt_image
@@ -68,7 +69,6 @@ _BOUNDARY = re.compile(rb'boundary="?([^";,]+)"?', re.I)
 _PAST_TENSE = {"generate": "generated", "edit": "edited", "vary": "varied"}
 
 Handler = Callable[[Request], Awaitable[Response]]
-Protocol = Literal["images", "chat"]
 
 
 def _endpoint(fn: Handler) -> Handler:
@@ -199,10 +199,11 @@ async def _form_fields(scope: Scope, body: bytes) -> dict[str, Any]:
         raise EngineError(400, f"Malformed multipart body: {exc}", code="invalid_multipart") from None
     fields: dict[str, Any] = {}
     try:
-        for key, value in form.multi_items():
+        for key, part in form.multi_items():
             name = key.removesuffix("[]")
-            if isinstance(value, UploadFile):
-                value = v.Upload(value.filename, value.content_type, await value.read())
+            value: Any = part
+            if isinstance(part, UploadFile):
+                value = v.Upload(part.filename, part.content_type, await part.read())
             if name in fields or key.endswith("[]"):  # a repeated field or an array: a list
                 previous = fields.get(name, [])
                 fields[name] = [*(previous if isinstance(previous, list) else [previous]), value]
@@ -216,13 +217,13 @@ async def _form_fields(scope: Scope, body: bytes) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- rendering
 
 
-def _meta(engine: Engine, req: v.ImageRequest, seed: int, protocol: Protocol) -> dict[str, Any]:
+def _meta(engine: Engine, req: v.ImageRequest, seed: int, protocol: WireProtocol) -> dict[str, Any]:
     """The provenance record every image carries (see :mod:`.encode`)."""
     meta: dict[str, Any] = {
         "engine": ENGINE_NAME,
         "backend": engine.backend.name,
         "operation": req.operation,
-        "model": req.gpt.model if getattr(req, "gpt", None) else DEFAULT_MODEL,
+        "model": gpt.model if (gpt := getattr(req, "gpt", None)) else DEFAULT_MODEL,
         "synthetic": True,
         "request_seed": seed,
     }
@@ -265,7 +266,7 @@ async def render_images(
     req: v.ImageRequest,
     produced: Produced,
     *,
-    protocol: Protocol = "images",
+    protocol: WireProtocol = "images",
     chat_model: str = DEFAULT_MODEL,
 ) -> Response:
     """Encode the images with their provenance and answer in the route's protocol.
@@ -288,7 +289,7 @@ def _answer(
     req: v.ImageRequest,
     images: list[np.ndarray],
     meta: dict[str, Any],
-    protocol: Protocol,
+    protocol: WireProtocol,
     chat_model: str,
     base_url: str,
 ) -> bytes:
@@ -341,7 +342,7 @@ def _stream(request: Request, req: v.GenerateRequest | v.EditRequest, slot: Slot
         for i, image_seed in enumerate(seeds_for(seed, req.n)):
             sent = 0
 
-            def on_preview(_index: int, step: int, total: int, image: np.ndarray, i: int = i) -> None:
+            def on_preview(index: int, step: int, total: int, image: np.ndarray, i: int = i) -> None:  # noqa: ARG001
                 nonlocal sent
                 if step not in preview_steps(total, wanted):
                     return
@@ -412,12 +413,13 @@ async def _respond(request: Request, parse: Callable[[Any], Any], raw: Any, **re
     it ends).
     """
     engine = _engine(request)
-    slot: Slot | None = await engine.admit()
+    admitted = await engine.admit()
+    slot: Slot | None = admitted
     try:
         parsed = await engine.run(parse, raw)
         req, more = parsed if isinstance(parsed, tuple) else (parsed, {})
         if isinstance(req, (v.GenerateRequest, v.EditRequest)) and req.gpt is not None and req.gpt.stream:
-            streamed, slot = _stream(request, req, slot), None  # the stream releases the slot
+            streamed, slot = _stream(request, req, admitted), None  # the stream releases the slot
             return streamed
         produced = await engine.produce(req, cancelled=_client_gone(request))
         return await render_images(request, req, produced, **render, **more)

@@ -48,6 +48,8 @@ class BackgroundEngine:
     ) -> None:
         self._server = server
         self._thread = thread
+        #: the listening socket, closed by stop() (set by the constructor that bound it)
+        self._sock: socket.socket | None = None
         self.host = host
         self.port = port
         self.token = token

@@ -74,7 +74,7 @@ def cut_out(image: np.ndarray, *, threshold: float = THRESHOLD) -> np.ndarray:
     alpha = ndimage.gaussian_filter(opaque.astype(np.float32), 0.7) * 255
     out = Image.fromarray(np.clip(np.rint(alpha), 0, 255).astype(np.uint8))
     if out.size != (w, h):
-        out = out.resize((w, h), Image.BILINEAR)
+        out = out.resize((w, h), Image.Resampling.BILINEAR)
     return np.asarray(out)
 
 

@@ -53,7 +53,9 @@ def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``image`` scaled to ``size`` (width, height), or itself when it has that size already."""
     if image.shape[1::-1] == tuple(size):
         return image
-    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(tuple(size), Image.BILINEAR))
+    return np.asarray(
+        Image.fromarray(np.ascontiguousarray(image)).resize((size[0], size[1]), Image.Resampling.BILINEAR)
+    )
 
 
 def encode(

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .._types import Operation
 from ..models import ModelSpec, find, lookup, parse_size, strip_provider
 from . import validation as v
 from ._errors import EngineError
@@ -280,7 +281,7 @@ def _gif_size(value: Any, spec: ModelSpec, model: str, auto: tuple[int, int], fr
     )
 
 
-def _options(fields: Mapping[str, Any], spec: ModelSpec, model: str, operation: str) -> GptOptions:
+def _options(fields: Mapping[str, Any], spec: ModelSpec, model: str, operation: Operation) -> GptOptions:
     output_format = _output_format(fields, spec, model)
     background = _choice(fields, "background", spec.backgrounds, "auto", model)
     if background == "transparent" and output_format not in ("png", "webp"):
@@ -357,7 +358,7 @@ def _check_fields(fields: Mapping[str, Any], allowed: set[str]) -> None:
             raise _unknown(name)
 
 
-def _common(fields: Mapping[str, Any], operation: str, auto: tuple[int, int]) -> dict[str, Any]:
+def _common(fields: Mapping[str, Any], operation: Operation, auto: tuple[int, int]) -> dict[str, Any]:
     model = strip_provider(str(fields["model"]))
     spec = spec_for(model)
     if not spec.supports(operation):

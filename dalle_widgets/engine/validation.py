@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from .. import _png
+from .._types import Operation
 from ..models import DEFAULT_MODEL, family_of, lookup, strip_provider
 from ._errors import EngineError
 
@@ -405,7 +406,7 @@ def _single(fields: Mapping[str, Any]) -> None:
             )
 
 
-def _common(fields: Mapping[str, Any], operation: str) -> dict[str, Any]:
+def _common(fields: Mapping[str, Any], operation: Operation) -> dict[str, Any]:
     return {
         "model": parse_model(fields.get("model"), operation),
         "n": parse_int(fields.get("n"), "n", lo=1, hi=SPEC.max_n, default=1),
@@ -783,7 +784,8 @@ def parse_chat(body: Any) -> ImageRequest:
             "unsupported_parameter",
         )
     texts, images = _chat_user_parts(body.get("messages"))
-    image_config = body.get("image_config") if isinstance(body.get("image_config"), dict) else {}
+    config = body.get("image_config")
+    image_config: dict[str, Any] = config if isinstance(config, dict) else {}
     common: dict[str, Any] = {
         "model": model,
         "n": parse_int(body.get("n"), "n", lo=1, hi=SPEC.max_n, default=1),

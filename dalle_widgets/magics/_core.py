@@ -30,6 +30,7 @@ from IPython.core.magic import (
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, observe, validate
 
 from .. import _png
+from .._types import AnyImageClient
 from ..errors import ConfigurationError, DalleWidgetsError, InvalidRequestError, redact
 from ..models import DEFAULT_MODEL, family_of, find, live_replacements, lookup
 from ..pricing import Estimate, Ledger, estimate, format_usd
@@ -75,7 +76,7 @@ class OutpaintPlan:
     estimate: Estimate
 
 
-class ModelList(list):  # type: ignore[type-arg]
+class ModelList(list):
     """The model ids an endpoint offers, shown one per line with what the table knows of each.
 
     ``shutdown_dates`` holds the ``shutdown_date`` the endpoint reported for each id.
@@ -140,7 +141,7 @@ def describe_model(model: str, endpoint_shutdown: Any = None, today: Any = None)
     return " · ".join(parts)
 
 
-class EffectiveConfig(dict):  # type: ignore[type-arg]
+class EffectiveConfig(dict):
     """The configuration ``%dalle`` would use now, as ``{setting: value}`` (never the key)."""
 
     def describe(self) -> str:
@@ -428,7 +429,7 @@ class DalleMagics(Magics):
 
     # -- pricing -----------------------------------------------------------------------------------
     @staticmethod
-    def _estimate(client: Any, prepared: Any, *, requests: int = 1) -> Estimate:
+    def _estimate(client: AnyImageClient, prepared: Any, *, requests: int = 1) -> Estimate:
         """The request's own estimate (``prepared.estimate``, the one pricing path), ``requests`` times."""
         est = getattr(prepared, "estimate", None)
         if est is None:  # nothing sendable (every prompt of a batch refused): price the client's default
@@ -444,7 +445,7 @@ class DalleMagics(Magics):
             raise UsageError(f"refused before sending: {reason}")
 
     @staticmethod
-    def _cost_of(client: Any, result: Any) -> float | None:
+    def _cost_of(client: AnyImageClient, result: Any) -> float | None:
         """What a finished request cost: nothing offline or replayed from the cache."""
         if getattr(client, "is_offline", False) or getattr(result, "cached", False):
             return 0.0
@@ -467,7 +468,7 @@ class DalleMagics(Magics):
 
         return display(Text(text), display_id=True)
 
-    def _gallery(self, result: Any, client: Any) -> Any:
+    def _gallery(self, result: Any, client: AnyImageClient) -> Any:
         from ..widgets import Gallery
 
         return Gallery(result, client=client)
@@ -509,7 +510,13 @@ class DalleMagics(Magics):
         return answer.result
 
     def _finish(
-        self, result: Any, client: Any, opts: dict[str, Any], *, prompt: str | None, handle: Any = None
+        self,
+        result: Any,
+        client: AnyImageClient,
+        opts: dict[str, Any],
+        *,
+        prompt: str | None,
+        handle: Any = None,
     ) -> Any:
         cost = self._cost_of(client, result)
         self.ledger.record(cost)
@@ -644,7 +651,13 @@ class DalleMagics(Magics):
         return self._finish(result, client, opts, prompt=prompt, handle=handle)
 
     def _open_editor(
-        self, kind: str, ref: Any, client: Any, inv: Invocation, ns: dict[str, Any], opts: dict[str, Any]
+        self,
+        kind: str,
+        ref: Any,
+        client: AnyImageClient,
+        inv: Invocation,
+        ns: dict[str, Any],
+        opts: dict[str, Any],
     ) -> Any:
         if opts["dry_run"]:
             raise UsageError(
@@ -668,13 +681,14 @@ class DalleMagics(Magics):
         ref = resolve_image(a.image, ns)
         opts = self._options(inv, ns)
         client = self.client(opts["protocol"])
-        margins = {
+        margins: dict[str, int] = {
             side: to_int(
                 None if getattr(a, side) is None else interpolate(getattr(a, side), ns),
                 f"--{side}",
                 minimum=0,
                 default=0,
             )
+            or 0
             for side in ("left", "top", "right", "bottom")
         }
         target = to_size(interpolate(a.to, ns)) if a.to is not None else None

@@ -102,9 +102,10 @@ class ShownOnce:
     def _is_displayhook(self) -> bool:
         """Whether the current display request comes from the display hook (``Out[n]``)."""
         import sys
+        import types
 
         hook = self.shell.displayhook
-        frame = sys._getframe(2)  # noqa: SLF001 - CPython's documented frame access
+        frame: types.FrameType | None = sys._getframe(2)  # noqa: SLF001 - CPython's documented frame access
         for _ in range(20):
             if frame is None:
                 return False

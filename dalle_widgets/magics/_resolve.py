@@ -14,6 +14,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .._types import WIRE_PROTOCOLS as PROTOCOLS
 from ._lexer import interpolate
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PROTOCOLS = ("images", "chat")
 
 
 def to_int(value: str | None, option: str, *, minimum: int = 1, default: int | None = None) -> int | None:

@@ -13,12 +13,19 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
-__all__ = ["call", "resolve", "stream"]
+from .._types import AnyImageClient, AsyncImageClient
+
+__all__ = ["call", "is_async", "resolve", "stream"]
 
 
-def resolve(client: Any | None) -> Any:
+def is_async(client: AnyImageClient, method: str = "edit") -> TypeGuard[AsyncImageClient]:
+    """Whether ``client.<method>`` is awaited (an async client) rather than called."""
+    return inspect.iscoroutinefunction(getattr(client, method, None))
+
+
+def resolve(client: AnyImageClient | None) -> AnyImageClient:
     """``client`` itself, or the shared default async client when None."""
     if client is not None:
         return client
@@ -27,7 +34,7 @@ def resolve(client: Any | None) -> Any:
     return default_async_client()
 
 
-async def call(client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+async def call(client: AnyImageClient, method: str, *args: Any, **kwargs: Any) -> Any:
     """Await ``client.<method>(*args, **kwargs)``; a sync client's call runs in a thread."""
     fn = getattr(client, method)
     if inspect.iscoroutinefunction(fn):
@@ -38,7 +45,9 @@ async def call(client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-async def stream(client: Any, method: str, *args: Any, on_event: Callable[[Any], None], **kwargs: Any) -> Any:
+async def stream(
+    client: AnyImageClient, method: str, *args: Any, on_event: Callable[[Any], None], **kwargs: Any
+) -> Any:
     """Call ``client.<method>(*args, stream=True, **kwargs)``, hand each event to ``on_event`` on
     the kernel's loop as it arrives, and return the finished :class:`ImageResult`.
 

@@ -10,6 +10,7 @@ through the client, showing the variations as a :class:`~.gallery.Gallery`.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import os
@@ -22,6 +23,7 @@ from PIL import Image
 
 from .. import imaging
 from .._paths import relative_link
+from .._types import AnyImageClient
 from ..boards import BoardItem, BoardStore, default_board_path
 from . import _client
 from ._shell import WidgetShell
@@ -73,7 +75,7 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        client: Any | None = None,
+        client: AnyImageClient | None = None,
         thumb_px: int = 192,
         columns: int | None = None,
         export_dir: str | os.PathLike[str] | None = None,
@@ -213,26 +215,30 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         return out
 
     # ---------------------------------------------------------- variations
-    def vary_all(self, client: Any | None = None, *, n: int = 1, size: str | None = None) -> list[Any]:
+    def vary_all(
+        self, client: AnyImageClient | None = None, *, n: int = 1, size: str | None = None
+    ) -> list[Any]:
         """Ask for ``n`` variations of every pinned image (blocking); return one result per item.
 
         In a notebook the "Vary all pinned" button does the same without blocking the kernel.
         """
         if not self.store.items:
             raise ValueError("the board is empty: pin images before asking for variations")
-        if client is None and self._client is None:
+        chosen = client or self._client
+        if chosen is None:
             from ..client import default_client
 
-            client = default_client()
-        client = client or self._client
+            chosen = default_client()
         kwargs: dict[str, Any] = {"n": n}
         if size:
             kwargs["size"] = size
-        results = [client.vary(item.image, **kwargs) for item in self._usable()]
+        results = [chosen.vary(item.image, **kwargs) for item in self._usable()]
         self._show_variations(results)
         return results
 
-    async def avary_all(self, client: Any | None = None, *, n: int = 1, size: str | None = None) -> list[Any]:
+    async def avary_all(
+        self, client: AnyImageClient | None = None, *, n: int = 1, size: str | None = None
+    ) -> list[Any]:
         """Async twin of :meth:`vary_all` (one request after another, on the kernel's loop)."""
         if not self.store.items:
             raise ValueError("the board is empty: pin images before asking for variations")
@@ -358,7 +364,7 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
             left = self.button(
                 "Move left",
                 "one place earlier on the board",
-                lambda item_id=item.id, i=i: self.move(item_id, i - 1),
+                functools.partial(self.move, item.id, i - 1),
                 "dalle-move-left",
                 icon="arrow-left",
                 compact=True,
@@ -368,7 +374,7 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
             right = self.button(
                 "Move right",
                 "one place later on the board",
-                lambda item_id=item.id, i=i: self.move(item_id, i + 1),
+                functools.partial(self.move, item.id, i + 1),
                 "dalle-move-right",
                 icon="arrow-right",
                 compact=True,
@@ -378,7 +384,7 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
             rm = self.button(
                 "Remove",
                 "unpin from the board (Undo remove puts it back)",
-                lambda item_id=item.id: self.remove(item_id),
+                functools.partial(self.remove, item.id),
                 "dalle-remove",
                 icon="trash",
                 compact=True,

@@ -26,6 +26,7 @@ from ipyevents import Event
 from PIL import Image
 
 from .. import _png, imaging
+from .._types import AnyImageClient
 from . import _client
 from ._shell import WidgetShell
 from ._static import StaticFallbackMixin, placeholder, png_bytes
@@ -80,7 +81,7 @@ def _as_list(images: Any) -> list[Any]:
     return list(images)
 
 
-def _streams(client: Any) -> bool:
+def _streams(client: AnyImageClient) -> bool:
     """Whether variations through ``client`` stream: its model makes them as streamed edits."""
     from ..models import lookup
 
@@ -135,7 +136,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         *,
         columns: int | None = None,
         thumb_px: int = 256,
-        client: Any | None = None,
+        client: AnyImageClient | None = None,
         vary_n: int = 3,
         save_dir: str | os.PathLike[str] | None = None,
         title: str | None = None,

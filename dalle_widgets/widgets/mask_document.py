@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 
 from .. import imaging, masks
+from .._types import SHAPE_TOOLS
 
 __all__ = ["SHAPE_TOOLS", "MaskDocument", "Stroke"]
 
 logger = logging.getLogger("dalle_widgets")
 
 #: Gestures that fill an outline (a dragged box, a traced lasso) rather than follow a brush path.
-SHAPE_TOOLS = ("rectangle", "ellipse", "lasso")
 MAX_UNDO = 100
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import ipywidgets as W
 import numpy as np
@@ -32,6 +32,7 @@ from ipyevents import Event
 from PIL import Image
 
 from .. import imaging, masks
+from .._types import MASK_TOOLS, AnyImageClient, MaskTool
 from ..models import DEFAULT_MODEL, lookup
 from . import _client
 from ._canvas import Viewport, hold, overlay_rgba, rgba
@@ -45,8 +46,8 @@ __all__ = ["MaskEditor", "Stroke"]
 
 logger = logging.getLogger("dalle_widgets")
 
-TOOLS = ("brush", "eraser", "rectangle", "ellipse", "lasso")
-TOOL_KEYS = {"b": "brush", "e": "eraser", "r": "rectangle", "o": "ellipse", "l": "lasso"}
+TOOLS = MASK_TOOLS
+TOOL_KEYS: dict[str, MaskTool] = {"b": "brush", "e": "eraser", "r": "rectangle", "o": "ellipse", "l": "lasso"}
 MASK_COLOR = (255, 64, 64)
 ERASE_COLOR = (64, 160, 255)
 STAGING_THUMB_PX = 144
@@ -90,7 +91,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self,
         image: Any,
         *,
-        client: Any | None = None,
+        client: AnyImageClient | None = None,
         display_px: int = 512,
         prompt: str = "",
         brush_size: int = 64,
@@ -487,11 +488,11 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         return self.doc.strokes
 
     @property
-    def tool(self) -> str:
-        return str(self.tool_buttons.value)
+    def tool(self) -> MaskTool:
+        return cast(MaskTool, str(self.tool_buttons.value))  # the buttons offer MASK_TOOLS only
 
     @tool.setter
-    def tool(self, value: str) -> None:
+    def tool(self, value: MaskTool) -> None:
         if value not in TOOLS:
             raise ValueError(f"tool must be one of {', '.join(TOOLS)}; got {value!r}")
         self.tool_buttons.value = value
@@ -851,7 +852,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                 layer.line_width = 1.5
                 layer.stroke_circle(float(x), float(y), self._viewport.length_to_display(self.brush_size) / 2)
 
-    def _brush_preview_style(self, tool: str) -> tuple[str, float]:
+    def _brush_preview_style(self, tool: MaskTool) -> tuple[str, float]:
         color = MASK_COLOR if tool == "brush" else ERASE_COLOR
         width = self._viewport.length_to_display(self.brush_size)
         return f"rgba({color[0]},{color[1]},{color[2]},0.55)", width

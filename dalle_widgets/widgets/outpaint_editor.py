@@ -14,10 +14,9 @@ from what is left).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import ipywidgets as W
 import numpy as np
@@ -25,6 +24,7 @@ from ipycanvas import MultiCanvas
 from PIL import Image
 
 from .. import imaging, outpaint
+from .._types import AnyImageClient, SyncImageClient
 from ..models import lookup
 from . import _client
 from ._canvas import Viewport, hold, rgba
@@ -71,7 +71,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self,
         image: Any,
         *,
-        client: Any | None = None,
+        client: AnyImageClient | None = None,
         display_px: int = 640,
         frame: int = 1024,
         prompt: str = "",
@@ -413,7 +413,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             self.progress_label.value = label + (" · next…" if nxt else "")
             self._redraw()
 
-        options = {
+        options: dict[str, Any] = {
             "frame": self.frame,
             "frames": frames,
             "feather": self.feather,
@@ -422,10 +422,11 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         }
         if self.streams(client):
             options["on_preview"] = self._show_preview
-        if inspect.iscoroutinefunction(getattr(client, "edit", None)):
+        if _client.is_async(client):
             result = await outpaint.arun(client, canvas, prompt, **options)
         else:  # a sync client: run the blocking driver in a worker thread
-            result = await asyncio.to_thread(outpaint.run, client, canvas, prompt, **options)
+            sync = cast(SyncImageClient, client)
+            result = await asyncio.to_thread(outpaint.run, sync, canvas, prompt, **options)
         self.result = result
         self.canvas_state = result.canvas
         self._current = None
@@ -434,7 +435,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         return result
 
     @staticmethod
-    def streams(client: Any) -> bool:
+    def streams(client: AnyImageClient) -> bool:
         """Whether fills through ``client`` stream previews (its model streams, images protocol)."""
         model = getattr(client, "model", None)
         if not model or getattr(client, "protocol", "images") != "images":

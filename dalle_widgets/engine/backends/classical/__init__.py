@@ -44,10 +44,10 @@ REFERENCE_STRENGTH = 0.65
 RESTYLE_STRENGTH = 0.5
 
 
-def _resize(image: np.ndarray, size: Size, resample: int = Image.LANCZOS) -> np.ndarray:
+def _resize(image: np.ndarray, size: Size, resample: int = Image.Resampling.LANCZOS) -> np.ndarray:
     if image.shape[1::-1] == tuple(size):
         return image
-    return np.asarray(Image.fromarray(image).resize(tuple(size), resample))
+    return np.asarray(Image.fromarray(image).resize((size[0], size[1]), resample))
 
 
 def _fit(image: np.ndarray, mask: np.ndarray, size: Size) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +56,7 @@ def _fit(image: np.ndarray, mask: np.ndarray, size: Size) -> tuple[np.ndarray, n
         return image, mask
     both = crop_to_aspect(np.dstack([image, mask.astype(np.uint8) * 255]), size)
     img = _resize(np.ascontiguousarray(both[:, :, :3]), size)
-    m = _resize(np.ascontiguousarray(both[:, :, 3]), size, Image.NEAREST) > 127
+    m = _resize(np.ascontiguousarray(both[:, :, 3]), size, Image.Resampling.NEAREST) > 127
     return img, m
 
 
@@ -65,10 +65,10 @@ def _shrink_known(image: np.ndarray, mask: np.ndarray, size: Size) -> tuple[np.n
     both = crop_to_aspect(np.dstack([image, (~mask).astype(np.uint8)]), size)
     known = both[:, :, 3].astype(np.float32)
     shape = (size[1], size[0])
-    weight = resize(known, shape, resample=Image.BOX)
-    total = resize(both[:, :, :3].astype(np.float32) * known[..., None], shape, resample=Image.BOX)
+    weight = resize(known, shape, resample=Image.Resampling.BOX)
+    total = resize(both[:, :, :3].astype(np.float32) * known[..., None], shape, resample=Image.Resampling.BOX)
     small = to_u8(total / np.maximum(weight, 1e-6)[..., None])
-    small_mask = _resize(np.ascontiguousarray(both[:, :, 3] * 255), size, Image.NEAREST) < 128
+    small_mask = _resize(np.ascontiguousarray(both[:, :, 3] * 255), size, Image.Resampling.NEAREST) < 128
     return small, small_mask
 
 

@@ -19,7 +19,9 @@ def to_u8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def resize(array: np.ndarray, shape: tuple[int, int], *, resample: int = Image.BILINEAR) -> np.ndarray:
+def resize(
+    array: np.ndarray, shape: tuple[int, int], *, resample: int = Image.Resampling.BILINEAR
+) -> np.ndarray:
     """Resize a float32 (H, W) or (H, W, C) array to ``shape`` (H, W) with Pillow, channel by channel.
 
     Pillow's float mode keeps full precision and uses pixel-centre alignment, the same
@@ -43,7 +45,7 @@ def resize_u8(image: np.ndarray, size: int) -> np.ndarray:
     """Resize a uint8 RGB image to ``size`` x ``size`` (Lanczos), or return it as is."""
     if image.shape[:2] == (size, size):
         return image
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.LANCZOS))
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.LANCZOS))
 
 
 def blur(array: np.ndarray, sigma: float) -> np.ndarray:
@@ -77,7 +79,7 @@ def cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     image = crop_to_aspect(image, size)
     if image.shape[:2] == (h, w):
         return np.ascontiguousarray(image)
-    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((w, h), Image.LANCZOS))
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((w, h), Image.Resampling.LANCZOS))
 
 
 def match_colours(image: np.ndarray, source: np.ndarray, where: np.ndarray, strength: float) -> np.ndarray:

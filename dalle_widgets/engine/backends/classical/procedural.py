@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -133,8 +134,11 @@ def palette_for(prompt: str, rng: np.random.Generator) -> np.ndarray:
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
-    rgb = Image.new("HSV", (1, 1), (int(h * 255), int(s * 255), int(v * 255))).convert("RGB").getpixel((0, 0))
-    return tuple(int(c) for c in rgb)  # type: ignore[return-value]
+    pixel = (
+        Image.new("HSV", (1, 1), (int(h * 255), int(s * 255), int(v * 255))).convert("RGB").getpixel((0, 0))
+    )
+    rgb = cast("tuple[int, int, int]", pixel)  # an RGB image's pixel is a 3-tuple
+    return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
 
 
 def fbm(shape: tuple[int, int], rng: np.random.Generator, *, octaves: int = 5, base: int = 4) -> np.ndarray:
@@ -145,7 +149,7 @@ def fbm(shape: tuple[int, int], rng: np.random.Generator, *, octaves: int = 5, b
     for o in range(octaves):
         cells = base * 2**o
         grid = rng.random((cells + 1, cells + 1)).astype(np.float32)
-        total += amp * resize(grid, (h, w), resample=Image.BICUBIC)
+        total += amp * resize(grid, (h, w), resample=Image.Resampling.BICUBIC)
         norm += amp
         amp *= 0.5
     total /= norm
@@ -227,7 +231,7 @@ def _paint(prompt: str, size: int, rng: np.random.Generator, on_stage: Stage | N
         for k, depth in enumerate((0.0, 0.5)):
             ridge = _ridge(size, rng, rough=0.55)
             line = horizon * size - (0.12 + 0.14 * (1 - depth)) * size * ridge - k * 0.03 * size
-            rock = np.float32([70, 78, 100]) if night else np.float32([95, 105, 120])
+            rock = np.array([70, 78, 100], np.float32) if night else np.array([95, 105, 120], np.float32)
             col = (0.6 * rock + 0.4 * pal[(3 + k) % 5]) * (0.55 + 0.6 * depth) + 25 * depth
             below = yy * size > line[None, :]
             shade = (0.85 + 0.3 * noise)[..., None]
@@ -250,8 +254,8 @@ def _paint(prompt: str, size: int, rng: np.random.Generator, on_stage: Stage | N
         sea = yy > horizon + 0.02
         waves = 0.5 + 0.5 * np.sin(np.clip(yy - horizon, 0, None) ** 0.6 * 140 + 6 * noise + xx * 3)
         col = _lerp(
-            pal[1] * 0.6 + np.float32([0, 30, 60]),
-            pal[0] * 0.5 + np.float32([0, 20, 50]),
+            pal[1] * 0.6 + np.array([0, 30, 60], np.float32),
+            pal[0] * 0.5 + np.array([0, 20, 50], np.float32),
             np.clip((yy - horizon) * 2.5, 0, 1),
         )
         col = col * (0.85 + 0.2 * waves)[..., None]

@@ -68,9 +68,9 @@ def vary(image: np.ndarray, *, size: int, seed: int, index: int = 0) -> np.ndarr
     rng = np.random.default_rng([seed, index, 0x5EED])
     src = Image.fromarray(image)
     if src.size != (size, size):
-        src = src.resize((size, size), Image.LANCZOS)
+        src = src.resize((size, size), Image.Resampling.LANCZOS)
     coeffs, mirror = _homography(size, rng)
     if mirror:
-        src = src.transpose(Image.FLIP_LEFT_RIGHT)
-    out = src.transform((size, size), Image.PERSPECTIVE, coeffs, Image.BICUBIC)
+        src = src.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    out = src.transform((size, size), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
     return _colour_jitter(np.asarray(out), rng)

@@ -51,7 +51,7 @@ def resample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     w, h = size
     if image.shape[:2] == (h, w):
         return image
-    return np.asarray(Image.fromarray(image).resize((w, h), Image.LANCZOS))
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.LANCZOS))
 
 
 def resample_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -64,7 +64,7 @@ def resample_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if m.shape == (h, w):
         return m.copy()
     area = np.asarray(
-        Image.fromarray(m.astype(np.float32), mode="F").resize((w, h), Image.BOX), dtype=np.float32
+        Image.fromarray(m.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BOX), dtype=np.float32
     )
     return area > 1e-3
 

@@ -57,4 +57,4 @@ def latents_to_rgb(latents: np.ndarray, coef: np.ndarray, *, scale: int = 8) -> 
     flat = np.concatenate([latents.reshape(c, -1).T, np.ones((h * w, 1), np.float32)], axis=1)
     rgb = np.clip(flat @ coef, 0.0, 1.0).reshape(h, w, 3)
     small = Image.fromarray(np.rint(rgb * 255).astype(np.uint8))
-    return np.asarray(small.resize((w * scale, h * scale), Image.BILINEAR))
+    return np.asarray(small.resize((w * scale, h * scale), Image.Resampling.BILINEAR))

@@ -221,7 +221,7 @@ class Runtime:
                 CLIPVisionModelWithProjection.from_pretrained, loc, library="transformers"
             )
             proc_loc = Location(loc.source, loc.hub, subfolder="image_processor" if loc.subfolder else None)
-            kwargs = {"subfolder": proc_loc.subfolder} if proc_loc.subfolder else {}
+            kwargs: dict[str, Any] = {"subfolder": proc_loc.subfolder} if proc_loc.subfolder else {}
             if not loc.hub:
                 kwargs["local_files_only"] = True
             processor = CLIPImageProcessor.from_pretrained(loc.source, **kwargs)
