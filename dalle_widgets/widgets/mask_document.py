@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 
 from .. import imaging, masks
-from .._types import SHAPE_TOOLS
+from .._types import SHAPE_TOOLS  # gestures that fill an outline rather than follow a brush path
 
 __all__ = ["SHAPE_TOOLS", "MaskDocument", "Stroke"]
 
 logger = logging.getLogger("dalle_widgets")
 
-#: Gestures that fill an outline (a dragged box, a traced lasso) rather than follow a brush path.
 MAX_UNDO = 100
 
 
