@@ -142,9 +142,16 @@ def test_gallery_vary_builds_lineage(aclient) -> None:
     assert g.error is None and len(g.lineage[0]) == 1
     child = g.lineage[0][0]
     assert len(child.images) == 2 and child in g.lineage_box.children
+    assert [child.label(i) for i in range(2)] == ["#0.1", "#0.2"]  # labelled by lineage, not #0 again
+    assert "#0.1" in child.grid.children[0].children[1].children[0].value and "#0.1" not in g.header.value
     child.vary(1)  # lineages nest
     child._tasks.wait(120)
-    assert len(child.lineage[1][0].images) == 2
+    grandchild = child.lineage[1][0]
+    assert len(grandchild.images) == 2 and grandchild.label(0) == "#0.2.1"
+    assert "variations of #0.2" in grandchild.header.value and "variations of #0.2" in child.status.value
+    g.vary(0)  # a second row of variations of #0 goes on counting
+    g._tasks.wait(120)
+    assert g.lineage[0][1].label(0) == "#0.3"
 
 
 def test_board_vary_all(sclient, aclient, tmp_path: Path) -> None:

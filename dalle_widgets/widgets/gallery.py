@@ -140,8 +140,13 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         vary_n: int = 3,
         save_dir: str | os.PathLike[str] | None = None,
         title: str | None = None,
+        lineage_of: str | None = None,
+        number_from: int = 1,
     ) -> None:
         super().__init__()
+        #: the label of the tile these images vary ("0", "0.2"), None in a top-level gallery
+        self.lineage_of = lineage_of
+        self.number_from = int(number_from)
         self.images: list[Any] = _as_list(images)
         self.columns = columns
         self.thumb_px = int(thumb_px)
@@ -276,7 +281,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
             else ""
         )
         label = W.HTML(
-            f"<span class='dalle-muted' style='font-size:11px'>#{i}"
+            f"<span class='dalle-muted' style='font-size:11px'>{self.label(i)}"
             f"{' · ' + html.escape(str(info['size'])) if show_size else ''}</span>{replayed}",
             tooltip=describe_provenance(info),
         )
@@ -338,6 +343,16 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
             self._select_callbacks.append(callback)
 
     # ---------------------------------------------------------- actions
+    def label(self, index: int) -> str:
+        """Tile ``index``'s label: ``#2`` at the top, ``#2.1``, ``#2.2`` for its variations, ``#2.1.1``...
+
+        >>> Gallery([], lineage_of="0.2", number_from=4).label(1)
+        '#0.2.5'
+        """
+        if self.lineage_of is None:
+            return f"#{index}"
+        return f"#{self.lineage_of}.{self.number_from + index}"
+
     def vary(self, index: int, n: int | None = None) -> Any:
         """Ask for variations of tile ``index`` (async task); they appear beneath as a lineage row."""
         item = self.images[index]
@@ -347,7 +362,8 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         )
 
     async def _vary(self, index: int, item: Any, n: int) -> Any:
-        self._set_status(f"varying #{index}…")
+        name = self.label(index)
+        self._set_status(f"varying {name}…")
         client = _client.resolve(self._client)
         child = Gallery(
             [],
@@ -355,7 +371,9 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
             client=self._client,
             vary_n=self.vary_n,
             save_dir=self.save_dir,
-            title=f"<span class='dalle-muted'>↳ variations of #{index}</span>",
+            title=f"<span class='dalle-muted'>↳ variations of {name}</span>",
+            lineage_of=name[1:],
+            number_from=1 + sum(len(g.images) for g in self.lineage.get(index, [])),
         )
         # every press asks for new images (the request cache is refreshed, never replayed)
         if _streams(client):  # the row shows at once, its tiles fill with previews, then the finals
@@ -372,7 +390,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
             if child in self.lineage.get(index, []):
                 self.lineage[index].remove(child)
                 self.lineage_box.children = tuple(c for c in self.lineage_box.children if c is not child)
-            self._set_status(f"The variations of #{index} were all duplicates of images shown already")
+            self._set_status(f"The variations of {name} were all duplicates of images shown already")
             return result
         child.images = fresh
         child._render()
@@ -381,7 +399,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
             self.lineage_box.children = (*self.lineage_box.children, child)
         dupes = len(result) - len(fresh)
         note = f" ({dupes} duplicate{'s' if dupes != 1 else ''} dropped)" if dupes else ""
-        self._set_status(f"✓ {len(fresh)} variations of #{index}{note}")
+        self._set_status(f"✓ {len(fresh)} variations of {name}{note}")
         return result
 
     def _fresh(self, index: int, result: Any, *, besides: Gallery | None = None) -> list[Any]:
