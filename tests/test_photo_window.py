@@ -1,0 +1,140 @@
+"""A window around the mask, sized for the model, pasted back into the photo at its own size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from dalle_widgets import masks
+from dalle_widgets.photo_window import Window, choose_window, cut, paste_back, seam_weight, square_fit
+
+DALLE2 = square_fit((256, 512, 1024))
+
+
+def flexible_fit(width: int, height: int) -> tuple[int, int]:
+    """A GPT-image-like rule: multiples of 16, aspect within 3:1, at least 1024 on the short side."""
+    aspect = min(max(width / height, 1 / 3), 3)
+    short = 1024
+    w, h = (
+        (round(short * aspect / 16) * 16, short) if aspect >= 1 else (short, round(short / aspect / 16) * 16)
+    )
+    return w, h
+
+
+@st.composite
+def photo_and_mask(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    w = draw(st.integers(8, 160))
+    h = draw(st.integers(8, 160))
+    x0 = draw(st.integers(0, w - 1))
+    y0 = draw(st.integers(0, h - 1))
+    x1 = draw(st.integers(x0 + 1, w))
+    y1 = draw(st.integers(y0 + 1, h))
+    seed = draw(st.integers(0, 2**16))
+    photo = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    return photo, masks.rectangle((h, w), (x0, y0, x1, y1))
+
+
+SMALL = square_fit((16, 32, 64))
+
+
+@settings(max_examples=60, deadline=None)
+@given(photo_and_mask(), st.integers(0, 12), st.sampled_from([SMALL, flexible_fit]))
+def test_paste_back_keeps_the_photo_size_and_every_pixel_outside_the_window(case, context, fit):
+    photo, mask = case
+    h, w = mask.shape
+    window = choose_window((w, h), masks.bbox(mask), fit, context=context)
+    x0, y0, x1, y1 = window.box
+    # The window has the request's aspect and contains the mask's box.
+    bx0, by0, bx1, by1 = masks.bbox(mask)
+    assert x0 <= bx0 and y0 <= by0 and x1 >= bx1 and y1 >= by1
+    assert abs((x1 - x0) - (y1 - y0) * window.size[0] / window.size[1]) <= window.size[0] / window.size[1]
+    piece, sent_mask = cut(photo, mask, window)
+    assert piece.size == window.size and sent_mask.shape == window.size[::-1]
+    generated = Image.new("RGB", window.size, (1, 2, 3))
+    out = np.asarray(paste_back(photo, generated, window, mask, feather=4))
+    assert out.shape == photo.shape
+    outside = np.ones((h, w), dtype=bool)
+    outside[max(0, y0) : y1, max(0, x0) : x1] = False
+    assert (out[outside] == photo[outside]).all()
+    # Far from the mask (beyond the ramp) the photo is untouched inside the window too.
+    far = ~masks.grow(mask, 6)
+    assert (out[far] == photo[far]).all()
+    # On the mask the result replaces the photo (a flat colour survives any resampling).
+    assert (out[mask] == (1, 2, 3)).all()
+
+
+def test_dalle2_window_on_a_large_photo_is_cut_at_its_own_pixels():
+    window = choose_window((2400, 1500), (1000, 600, 1200, 800), DALLE2)
+    assert window.box == (844, 444, 1356, 956) and window.size == (512, 512) and window.scale == 1.0
+    assert window.as_dict() == {
+        "box": [844, 444, 1356, 956],
+        "size": "512x512",
+        "photo_size": "2400x1500",
+        "scale": 1.0,
+    }
+
+
+def test_a_mask_bigger_than_the_largest_request_is_downscaled_and_centred():
+    window = choose_window((2400, 1500), (100, 100, 2300, 1400), DALLE2, context=0)
+    assert window.size == (1024, 1024)
+    assert window.box_size == (2200, 2200)  # wider than the photo is tall: reaches past it
+    assert window.box[0] == 100 and window.box[1] < 0 and window.box[3] > 1500
+
+
+def test_window_past_the_photo_repeats_its_edge_and_is_never_masked():
+    photo = np.zeros((600, 800, 3), np.uint8)
+    photo[:, :, 0] = np.arange(800, dtype=np.uint16)[None, :] % 256
+    mask = masks.rectangle((600, 800), (0, 0, 800, 600))
+    window = choose_window((800, 600), masks.bbox(mask), DALLE2, context=0)
+    assert window.box == (0, -100, 800, 700) and window.size == (1024, 1024)
+    piece, sent = cut(photo, mask, window)
+    sent_full = masks.resize(sent, (800, 800))
+    assert not sent_full[:100].any() and not sent_full[700:].any()
+    out = paste_back(photo, piece, window, mask)
+    assert out.size == (800, 600)
+
+
+def test_a_photo_the_model_takes_whole_is_a_whole_window():
+    window = choose_window((512, 512), None, DALLE2)
+    assert window.is_whole and window.box == (0, 0, 512, 512)
+
+
+def test_seam_ramps_outward_from_the_mask_edge():
+    mask = masks.rectangle((64, 64), (24, 24, 40, 40))
+    window = Window((0, 0, 64, 64), (64, 64), (64, 64))
+    weight = seam_weight(mask, window, 8)
+    row = weight[32]
+    assert row[24:40].min() == 1.0 and row[:14].max() == 0.0
+    assert 0 < row[20] < 1 and np.all(np.diff(row[14:25]) >= 0)
+
+
+def test_rgba_photo_stays_rgba_only_where_transparency_is_left():
+    photo = np.zeros((40, 60, 4), np.uint8)
+    photo[..., 3] = 255
+    photo[10:20, 10:20, 3] = 0  # the area to generate, transparent
+    mask = photo[..., 3] == 0
+    window = choose_window((60, 40), masks.bbox(mask), SMALL, context=4)
+    out = paste_back(photo, Image.new("RGB", window.size, (9, 9, 9)), window, mask)
+    assert out.mode == "RGB" and out.size == (60, 40)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (((0, 10), None), "photo_size must be positive"),
+        (((10, 10), (5, 5, 20, 8)), "not a non-empty box inside a 10x10 photo"),
+        (((10, 10), (5, 5, 5, 8)), "not a non-empty box"),
+    ],
+)
+def test_bad_input_is_named(args, message):
+    with pytest.raises(ValueError, match=message):
+        choose_window(*args, DALLE2)
+
+
+def test_cut_refuses_a_photo_of_another_size():
+    window = choose_window((100, 80), None, SMALL)
+    with pytest.raises(ValueError, match="photo is 80x80; the window was chosen for"):
+        cut(np.zeros((80, 80, 3), np.uint8), None, window)
