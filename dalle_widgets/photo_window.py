@@ -41,7 +41,7 @@ from . import masks
 from .imaging import to_pil
 from .masks._validation import check_mask
 
-__all__ = ["Window", "choose_window", "cut", "paste_back", "square_fit"]
+__all__ = ["Window", "choose_window", "cut", "fixed_fit", "paste_back", "seam_weight", "square_fit"]
 
 #: Pixels of picture kept around the mask's box by default (A1111's "only masked padding").
 DEFAULT_CONTEXT = 32
@@ -111,6 +111,29 @@ def square_fit(sides: Sequence[int]) -> Fit:
         want = max(width, height)
         side = next((s for s in ordered if s >= want), ordered[-1])
         return side, side
+
+    return fit
+
+
+def fixed_fit(sizes: Sequence[Sequence[int]]) -> Fit:
+    """A ``fit`` for a model that takes only ``sizes`` (``(width, height)`` pairs).
+
+    The sizes whose aspect is nearest the wanted window's; of those the smallest that
+    holds the window at its own pixels, else the biggest.
+
+    >>> fit = fixed_fit([(1024, 1024), (1536, 1024), (1024, 1536)])
+    >>> fit(900, 500), fit(300, 310), fit(200, 700)
+    ((1536, 1024), (1024, 1024), (1024, 1536))
+    """
+    pairs = sorted({_check_size(s, "sizes") for s in sizes}, key=lambda s: s[0] * s[1])
+    if not pairs:
+        raise ValueError("sizes is empty: give at least one (width, height).")
+
+    def fit(width: int, height: int) -> tuple[int, int]:
+        want = math.log(width / height)
+        best = min(abs(math.log(w / h) - want) for w, h in pairs)
+        same = [(w, h) for w, h in pairs if abs(math.log(w / h) - want) <= best + 1e-9]
+        return next(((w, h) for w, h in same if w >= width and h >= height), same[-1])
 
     return fit
 

@@ -136,10 +136,14 @@ def test_lineage_links_a_variation_to_its_parent(twin, fake_openai) -> None:
 
 
 def test_gpt_image_edits_take_non_square_images_without_mask(twin, fake_openai) -> None:
-    twin(model="gpt-image-1").edit(_rgb(48, 64), "make it night")
+    out = twin(model="gpt-image-1").edit(_rgb(48, 64), "make it night")[0]
     sent = fake_openai.last
     assert sent.form["model"] == "gpt-image-1" and "response_format" not in sent.form
-    assert _decode(sent.files["image"][2]).shape[:2] == (48, 64)  # RGB stays RGB: GPT models take any PNG
+    # 64x48 is no size gpt-image-1 makes: the photo goes as a window at the nearest size
+    # it does (RGB stays RGB), and the answer comes back at the photo's size.
+    assert sent.form["size"] == "1536x1024"
+    assert _decode(sent.files["image"][2]).shape == (1024, 1536, 3)
+    assert out.size == (64, 48) and out.info["window"]["size"] == "1536x1024"
 
 
 # --- refusals: before anything is sent -----------------------------------------------------------
@@ -149,11 +153,10 @@ def test_gpt_image_edits_take_non_square_images_without_mask(twin, fake_openai) 
     "call, message",
     [
         (
-            lambda c: c.edit(_rgb(768, 1024), "x", mask=np.ones((768, 1024), bool)),
-            "image is 1024x768; dall-e-2 edits need a square image: use "
+            lambda c: c.vary(_rgb(30, 40)),
+            "image is 40x30; dall-e-2 variations need a square image: use "
             "dalle_widgets.imaging.fit_square(image, mode='pad'|'crop')",
         ),
-        (lambda c: c.vary(_rgb(30, 40)), "image is 40x30; dall-e-2 variations need a square image"),
         (
             lambda c: c.edit(_rgb(1024, 1024), "x", mask=np.ones((512, 512), bool)),
             "mask is 512x512 but image is 1024x1024",

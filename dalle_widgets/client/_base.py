@@ -87,6 +87,7 @@ from ._responses import (
     retry_wait,
 )
 from ._streaming import SSE, StreamItem, read_event
+from ._window import Framing, model_fit, takes_as_is, windowed
 
 __all__ = ["BaseImagesClient", "ModelIds", "PreparedRequest"]
 
@@ -149,6 +150,11 @@ class PreparedRequest:
     sent_as : str
         The operation on the wire: ``edit`` for a ``vary`` on a model without a
         variations endpoint (an edit of the whole image with :data:`VARY_PROMPT`).
+    framing : Framing or None
+        Set when an edit's photo is not a size the model takes: the request is a window
+        around the mask (``framing.window``, a :class:`dalle_widgets.photo_window.Window`)
+        and each answer is pasted back into the photo at its own size, with the window
+        in its provenance (``info["window"]``).
     """
 
     operation: Operation
@@ -172,6 +178,7 @@ class PreparedRequest:
     stream: bool = False
     partial_images: int | None = None
     sent_as: str = ""
+    framing: Framing | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.sent_as = self.sent_as or self.operation
@@ -199,6 +206,8 @@ class PreparedRequest:
         for name, (filename, nbytes, (w, h)) in self.files.items():
             kind = filename.rsplit(".", 1)[-1].upper().replace("JPG", "JPEG")
             lines.append(f"  {name}: {filename} {w}x{h} {kind}, {nbytes:,} bytes")
+        if self.framing is not None:
+            lines.append(f"  {self.framing.describe()}")
         est = self.estimate
         if est.offline:
             lines.append("  cost: $0.00 (offline engine)")
@@ -593,7 +602,7 @@ class BaseImagesClient:
             raise InvalidRequestError(f"seed={seed!r}: pass an integer", param="seed")
         fmt = self._check_response_format(response_format, spec)
 
-        uploads, lineage, input_size = self._inputs(operation, spec, image, mask)
+        uploads, lineage, input_size, framing = self._inputs(operation, spec, image, mask, size=size)
         size = self._check_size(size, spec, input_size)
         extras = self._check_extra(extra_body)
         options = check_fields(
@@ -659,6 +668,8 @@ class BaseImagesClient:
         )
         key_fields = {**fields, "size": size} if self.protocol == "chat" else fields
         key_fields = {k: v for k, v in key_fields.items() if k not in ("stream", "partial_images")}
+        if framing is not None:  # the answer is pasted into this photo: another photo is another request
+            key_fields = {**key_fields, "window": framing.window.as_dict(), "photo": lineage["parent_hash"]}
         return PreparedRequest(
             operation=operation,
             protocol=self.protocol,
@@ -681,6 +692,7 @@ class BaseImagesClient:
             stream=bool(stream),
             partial_images=options.get("partial_images"),
             sent_as=sent_as,
+            framing=framing,
         )
 
     def _cache_endpoint(self, path: str, model: str) -> str:
@@ -719,18 +731,26 @@ class BaseImagesClient:
 
     @staticmethod
     def _inputs(
-        operation: Operation, spec: ModelSpec, image: Any, mask: Any
-    ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int] | None]:
-        """Check and encode the image(s) (and mask) of an edit or variation: ``(uploads, lineage, size)``.
+        operation: Operation,
+        spec: ModelSpec,
+        image: Any,
+        mask: Any,
+        *,
+        size: Any = None,
+    ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int] | None, Framing | None]:
+        """Check and encode the image(s) (and mask) of an edit or variation.
 
-        ``image`` may be a list of up to ``spec.max_input_images`` images (edits): one goes as
-        the ``image`` part, several as repeated ``image[]`` parts; a mask applies to the first.
-        ``size`` is the first image's.
+        Returns ``(uploads, lineage, size, framing)``. ``image`` may be a list of up to
+        ``spec.max_input_images`` images (edits): one goes as the ``image`` part, several as
+        repeated ``image[]`` parts; a mask applies to the first. ``size`` is the first
+        image's, or the window's when one image is edited through a window (``framing``):
+        a photo the model does not take at its own size is sent as a window around its
+        mask and the answer pasted back (:mod:`dalle_widgets.photo_window`).
         """
         if operation == "generate":
             if image is not None or mask is not None:
                 raise InvalidRequestError("generate takes no image or mask; use edit() or vary()")
-            return [], {}, None
+            return [], {}, None, None
         if image is None:
             raise InvalidRequestError(f"{operation} needs an image", param="image")
         if mask is not None and operation == "vary":
@@ -758,6 +778,10 @@ class BaseImagesClient:
         for i, original in enumerate(images):
             label = f"image[{i}]" if several else "image"
             pil, facts = _uploads.coerce_image(original, name=label)
+            if operation == "edit" and not several and not takes_as_is(spec, pil.size):
+                fit = model_fit(spec, size)
+                if fit is not None:
+                    return windowed(spec, original, pil, facts, mask, fit)
             _uploads.check_square(pil, spec, operation)
             pils.append(pil)
             uploads.append(_uploads.input_upload(part, label, original, pil, spec))
@@ -770,10 +794,10 @@ class BaseImagesClient:
         if mask is None:
             if operation == "edit":
                 _uploads.check_transparency(pils[0], spec)
-            return uploads, lineage, pils[0].size
+            return uploads, lineage, pils[0].size, None
         bool_mask = _uploads.coerce_mask(mask, pils[0], several=several)
         lineage["mask_hash"] = _uploads.mask_hash(bool_mask)
-        return [*uploads, _uploads.mask_upload(bool_mask, spec)], lineage, pils[0].size
+        return [*uploads, _uploads.mask_upload(bool_mask, spec)], lineage, pils[0].size, None
 
     @staticmethod
     def _check_n(n: Any, spec: ModelSpec) -> int:
@@ -1000,6 +1024,11 @@ class BaseImagesClient:
         revised prompt) cannot make the stored file unreadable.
         """
         where = f"{self._where(prepared)} image {index}"
+        window: dict[str, Any] | None = None
+        if prepared.framing is not None and sniff(data) != "svg":
+            check_image(data, where)  # what was delivered is checked before it is pasted
+            data = prepared.framing.paste(data)
+            window = prepared.framing.window.as_dict()
         if sniff(data) == "svg":  # vector: no pixels to check; the size asked for is its size
             w, h = parse_size(prepared.size or "") or (0, 0)
         else:
@@ -1033,6 +1062,8 @@ class BaseImagesClient:
         }
         if prepared.sent_as != prepared.operation:
             info["sent_as"] = prepared.sent_as
+        if window is not None:
+            info["window"] = window
         if len(prepared.lineage.get("parent_hashes", ())) > 1:
             info["parent_hashes"] = list(prepared.lineage["parent_hashes"])
         if "parent_hash" in prepared.lineage:

@@ -1,0 +1,112 @@
+"""``client.edit`` on a photo of any size: a window sized for the model, pasted back (real engine, HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dalle_widgets import masks
+from dalle_widgets.client import AsyncImagesClient, ImagesClient
+
+
+def _photo(w: int, h: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def client(offline_engine):
+    with ImagesClient(api_key=offline_engine.token, base_url=offline_engine.base_url, cache="off") as c:
+        yield c
+
+
+def _pixels(image) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(image.png)).convert("RGB"))
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "box", "window", "sent"),
+    [
+        (800, 600, (500, 40, 800, 240), [288, 0, 800, 512], "512x512"),
+        (2400, 1500, (1000, 600, 1200, 800), [844, 444, 1356, 956], "512x512"),
+    ],
+)
+def test_dalle2_edit_of_a_photo_returns_the_photo_size_and_leaves_the_rest(client, w, h, box, window, sent):
+    photo = _photo(w, h)
+    mask = masks.rectangle((h, w), box)
+    prepared = client.prepare("edit", "a red balloon", photo, mask=mask, seed=3)
+    assert prepared.size == sent and prepared.files["image"][2] == (512, 512)
+    assert "window: box" in prepared.describe() and f"of the {w}x{h} photo" in prepared.describe()
+    result = client.send(prepared)
+    out = result[0]
+    assert out.size == (w, h) and out.path.exists()
+    assert out.info["window"] == {"box": window, "size": sent, "photo_size": f"{w}x{h}", "scale": 1.0}
+    assert out.info["size"] == f"{w}x{h}" and out.info["requested_size"] == sent
+    pixels = _pixels(out)
+    x0, y0, x1, y1 = window
+    outside = np.ones((h, w), bool)
+    outside[max(0, y0) : y1, max(0, x0) : x1] = False
+    assert (pixels[outside] == photo[outside]).all()
+    assert (pixels[~masks.grow(mask, 20)] == photo[~masks.grow(mask, 20)]).all()
+    assert not (pixels[mask] == photo[mask]).all()  # the engine painted the mask
+
+
+def test_dalle2_edit_by_transparency_windows_the_transparent_area(client):
+    photo = np.dstack([_photo(900, 500, 1), np.full((500, 900), 255, np.uint8)])
+    photo[100:200, 300:420, 3] = 0
+    out = client.edit(photo, "a window", seed=1)[0]
+    assert out.size == (900, 500) and out.info["window"]["size"] == "256x256"
+    got = np.asarray(Image.open(io.BytesIO(out.png)))
+    assert got.shape == (500, 900, 3)  # the hole is filled: no transparency left, so RGB
+
+
+def test_a_mask_larger_than_the_biggest_square_is_downscaled_into_it(client):
+    photo = _photo(1500, 1100, 2)
+    mask = masks.rectangle((1100, 1500), (100, 100, 1300, 1000))
+    prepared = client.prepare("edit", "a lake", photo, mask=mask)
+    assert prepared.size == "1024x1024" and prepared.framing.window.scale < 1
+    out = client.send(prepared)[0]
+    assert out.size == (1500, 1100) and out.info["window"]["scale"] < 1
+
+
+def test_a_square_photo_the_model_takes_is_sent_whole(client):
+    photo = _photo(256, 256)
+    prepared = client.prepare("edit", "x", photo, mask=masks.rectangle((256, 256), (10, 10, 50, 50)))
+    assert prepared.framing is None and prepared.files["image"][2] == (256, 256)
+
+
+def test_gpt_image_edit_of_a_photo_is_sent_at_a_size_the_model_takes(client):
+    photo = _photo(1000, 700, 4)
+    mask = masks.rectangle((700, 1000), (100, 100, 300, 250))
+    prepared = client.prepare("edit", "a boat", photo, mask=mask, model="gpt-image-2")
+    wsize = prepared.framing.window.size
+    assert prepared.size == f"{wsize[0]}x{wsize[1]}" and wsize[0] % 16 == 0 and wsize[1] % 16 == 0
+    out = client.send(prepared)[0]
+    assert out.size == (1000, 700)
+    far = ~masks.grow(mask, 20)
+    assert (_pixels(out)[far] == photo[far]).all()
+
+
+def test_another_photo_with_the_same_window_is_another_request(offline_engine, tmp_path):
+    a, b = _photo(800, 600, 5), _photo(800, 600, 5)
+    b[500:, 700:] = 0  # differs only far from the window
+    mask = masks.rectangle((600, 800), (100, 100, 200, 200))
+    with ImagesClient(api_key=offline_engine.token, base_url=offline_engine.base_url) as c:
+        first = c.prepare("edit", "x", a, mask=mask)
+        second = c.prepare("edit", "x", b, mask=mask)
+    assert first.uploads[0].sha256 == second.uploads[0].sha256
+    assert first.cache_key != second.cache_key
+
+
+def test_async_client_pastes_back_too(offline_engine):
+    async def main():
+        async with AsyncImagesClient(
+            api_key=offline_engine.token, base_url=offline_engine.base_url, cache="off"
+        ) as c:
+            return await c.edit(_photo(640, 480), "x", mask=masks.rectangle((480, 640), (0, 0, 64, 64)))
+
+    out = asyncio.run(main())[0]
+    assert out.size == (640, 480) and out.info["window"]["box"] == [0, 0, 256, 256]
