@@ -136,14 +136,10 @@ def test_lineage_links_a_variation_to_its_parent(twin, fake_openai) -> None:
 
 
 def test_gpt_image_edits_take_non_square_images_without_mask(twin, fake_openai) -> None:
-    out = twin(model="gpt-image-1").edit(_rgb(48, 64), "make it night")[0]
+    twin(model="gpt-image-1").edit(_rgb(48, 64), "make it night")
     sent = fake_openai.last
     assert sent.form["model"] == "gpt-image-1" and "response_format" not in sent.form
-    # 64x48 is no size gpt-image-1 makes: the photo goes as a window at the nearest size
-    # it does (RGB stays RGB), and the answer comes back at the photo's size.
-    assert sent.form["size"] == "1536x1024"
-    assert _decode(sent.files["image"][2]).shape == (1024, 1536, 3)
-    assert out.size == (64, 48) and out.info["window"]["size"] == "1536x1024"
+    assert _decode(sent.files["image"][2]).shape[:2] == (48, 64)  # RGB stays RGB: GPT models take any PNG
 
 
 # --- refusals: before anything is sent -----------------------------------------------------------

@@ -778,7 +778,11 @@ class BaseImagesClient:
         for i, original in enumerate(images):
             label = f"image[{i}]" if several else "image"
             pil, facts = _uploads.coerce_image(original, name=label)
-            if operation == "edit" and not several and not takes_as_is(spec, pil.size):
+            if (
+                operation == "edit"
+                and not several
+                and not takes_as_is(spec, pil.size, has_mask=mask is not None)
+            ):
                 fit = model_fit(spec, size)
                 if fit is not None:
                     return windowed(spec, original, pil, facts, mask, fit)

@@ -77,15 +77,23 @@ def windowed(
     return uploads, lineage, window.size, Framing(window, photo, full)
 
 
-def takes_as_is(spec: ModelSpec, size: tuple[int, int]) -> bool:
-    """Whether ``spec`` edits an image of ``size`` at its own size (no window needed)."""
+def takes_as_is(spec: ModelSpec, size: tuple[int, int], *, has_mask: bool) -> bool:
+    """Whether ``spec`` edits an image of ``size`` as it is (no window needed).
+
+    A model that needs square inputs (dall-e-2) takes any square and nothing else. Other
+    models take any input: an edit of the whole image (no mask) goes as it is, byte for
+    byte; a masked one goes through a window unless the photo is a size the model makes,
+    so the answer can be pasted back at the photo's size.
+    """
+    if spec.square_inputs:
+        return size[0] == size[1]
+    if not has_mask:
+        return True
     rule = spec.size_rule
     own = f"{size[0]}x{size[1]}"
     if rule.kind == "fixed":
         return own in spec.sizes
-    if rule.kind == "flexible":
-        return rule.allows(own)
-    return not (spec.square_inputs and size[0] != size[1])
+    return rule.kind != "flexible" or rule.allows(own)
 
 
 def model_fit(spec: ModelSpec, size: str | None = None) -> Fit | None:
