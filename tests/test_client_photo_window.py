@@ -110,3 +110,15 @@ def test_async_client_pastes_back_too(offline_engine):
 
     out = asyncio.run(main())[0]
     assert out.size == (640, 480) and out.info["window"]["box"] == [0, 0, 256, 256]
+
+
+def test_mask_editor_generates_at_the_photo_size_for_an_800x600_photo(offline_engine):
+    from dalle_widgets.widgets import MaskEditor
+
+    aclient = AsyncImagesClient(api_key=offline_engine.token, base_url=offline_engine.base_url)
+    ed = MaskEditor(_photo(800, 600, 6), client=aclient, display_px=200, prompt="a kite", n=1, size="512x512")
+    ed.add_rectangle((600, 100, 760, 260))
+    assert ed.generate() is not None
+    result = ed.wait(180)
+    assert ed.error is None and result[0].size == (800, 600)
+    assert result[0].info["window"]["size"] == "512x512"
