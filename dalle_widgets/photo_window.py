@@ -226,8 +226,9 @@ def _edge_padded(arr: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     if not any(before) and not any(after):
         return inner
     pads = [(before[0], after[0]), (before[1], after[1])] + [(0, 0)] * (arr.ndim - 2)
-    mode = "edge" if arr.dtype != bool else "constant"
-    return np.pad(inner, pads, mode=mode)
+    if arr.dtype == bool:  # a mask: the outside is never masked
+        return np.pad(inner, pads, mode="constant")
+    return np.pad(inner, pads, mode="edge")
 
 
 def cut(photo: Any, mask: np.ndarray | None, window: Window) -> tuple[Image.Image, np.ndarray | None]:
