@@ -101,10 +101,10 @@ class MaskDocument:
     --------
     >>> import numpy as np
     >>> doc = MaskDocument(np.zeros((4, 8, 3), np.uint8))
-    >>> doc.add_shape("rectangle", (0, 0, 4, 4)); float(doc.mask.mean())
-    0.5
-    >>> doc.add_shape("rectangle", (0, 0, 2, 4), erase=True); float(doc.mask.mean())
-    0.25
+    >>> doc.add_shape("rectangle", (0, 0, 4, 4)), float(doc.mask.mean())
+    (True, 0.5)
+    >>> doc.add_shape("rectangle", (0, 0, 2, 4), erase=True), float(doc.mask.mean())
+    (True, 0.25)
     >>> doc.undo(), doc.undo(), int(doc.mask.sum()), doc.can_redo
     (True, True, 0, True)
     """
