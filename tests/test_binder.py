@@ -190,8 +190,9 @@ def test_binder_environment_runs_the_quickstart(tmp_path: Path) -> None:
     for cell in executed["cells"]:
         for output in cell.get("outputs", []):
             assert output.get("output_type") != "error", output
-            text = output.get("text", "")
-            texts.append(text if isinstance(text, str) else "".join(text))
+            # stream text, and display data: the offline notice is an information line (text/plain)
+            for text in (output.get("text", ""), output.get("data", {}).get("text/plain", "")):
+                texts.append(text if isinstance(text, str) else "".join(text))
     assert "offline engine" in "".join(texts)
     # Images were written to the visitor's store.
     assert list((home / ".dalle_widgets").rglob("*.png"))
