@@ -15,7 +15,12 @@ def page(lab_page: Any) -> Any:
     return lab_page
 
 
-OUTPUT = ".jp-OutputArea-output:not([data-mime-type='application/vnd.jupyter.stderr'])"
+# What the magic itself shows: not stderr, not the one-time offline notice (an information line),
+# not the static twin each widget leaves under its live view for saved notebooks.
+OUTPUT = (
+    ".jp-OutputArea-output:not([data-mime-type='application/vnd.jupyter.stderr'])"
+    ":not(:has(.dalle-static)):not(:has(.dalle-notice))"
+)
 CELLS = [
     "%load_ext dalle_widgets",
     "%dalle a watercolor fox in the snow -n 4 --size 256x256 --seed 3",
