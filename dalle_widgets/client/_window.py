@@ -81,19 +81,13 @@ def takes_as_is(spec: ModelSpec, size: tuple[int, int], *, has_mask: bool) -> bo
     """Whether ``spec`` edits an image of ``size`` as it is (no window needed).
 
     A model that needs square inputs (dall-e-2) takes any square and nothing else. Other
-    models take any input: an edit of the whole image (no mask) goes as it is, byte for
-    byte; a masked one goes through a window unless the photo is a size the model makes,
-    so the answer can be pasted back at the photo's size.
+    models (the GPT image family) take an input of any size, and it goes as it is, byte for
+    byte, exactly as the openai SDK sends it; the answer comes at the requested size.
     """
     if spec.square_inputs:
         return size[0] == size[1]
-    if not has_mask:
-        return True
-    rule = spec.size_rule
-    own = f"{size[0]}x{size[1]}"
-    if rule.kind == "fixed":
-        return own in spec.sizes
-    return rule.kind != "flexible" or rule.allows(own)
+    del has_mask  # any input size is fine for these models, masked or not
+    return True
 
 
 def model_fit(spec: ModelSpec, size: str | None = None) -> Fit | None:
