@@ -24,18 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+# The test command installs the ray extra: a missing one fails here, it does not skip.
+import psutil
 import pytest
+import ray
+from openai import OpenAI
 
-ray = pytest.importorskip("ray", reason="the Ray tests need the extra: pip install 'dalle-widgets[ray]'")
-psutil = pytest.importorskip("psutil")
-
-from openai import OpenAI  # noqa: E402
-
-import dalle_widgets  # noqa: E402
-from dalle_widgets.client import AsyncImagesClient, ImagesClient  # noqa: E402
-from dalle_widgets.engine.ray import REPLICA_HEADER, deploy  # noqa: E402
-from dalle_widgets.errors import RateLimitError  # noqa: E402
-from dalle_widgets.store import read_info  # noqa: E402
+import dalle_widgets
+from dalle_widgets.client import AsyncImagesClient, ImagesClient
+from dalle_widgets.engine.ray import REPLICA_HEADER, deploy
+from dalle_widgets.errors import RateLimitError
+from dalle_widgets.store import read_info
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
 
@@ -140,7 +140,7 @@ class ReplicaLog:
             if len(self.by_request) == self.kill_after:
                 os.kill(self.victim_pid, signal.SIGKILL)  # mid-batch, with requests in flight
 
-    def client_factory(self, server: RayServer):  # noqa: ANN201 - a zero-argument factory for batch()
+    def client_factory(self, server: RayServer):
         def make() -> AsyncImagesClient:
             http = httpx.AsyncClient(timeout=120, event_hooks={"response": [self]})
             return AsyncImagesClient(base_url=server.base_url, api_key=TOKEN, http_client=http)
