@@ -96,13 +96,12 @@ class BackgroundEngine:
         ConfigurationError
             If the server cannot bind or does not come up within ``timeout`` seconds.
         """
-        try:
-            import uvicorn
+        # Imported here, not at module level: uvicorn and starlette are core dependencies,
+        # but a kernel that never starts the engine should not pay for importing them.
+        import uvicorn
 
-            from ._deadlines import server_config
-            from .app import create_app
-        except ImportError as exc:  # pragma: no cover - the engine's deps are core deps
-            raise ConfigurationError(f"the offline engine needs starlette and uvicorn: {exc}") from exc
+        from ._deadlines import server_config
+        from .app import create_app
         from .backends import get_backend
 
         image_backend = get_backend(backend)
