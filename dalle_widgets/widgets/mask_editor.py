@@ -37,6 +37,7 @@ from ..models import DEFAULT_MODEL, lookup
 from . import _client
 from ._canvas import Viewport, hold, overlay_rgba, rgba
 from ._keyguard import KeyGuard
+from ._model_controls import ModelControls
 from ._shell import WidgetShell, escape
 from ._static import StaticFallbackMixin, png_bytes
 from .mask_document import SHAPE_TOOLS, MaskDocument, Stroke, coerce_image
@@ -399,44 +400,17 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self._render_staging()
 
     def _build_model_controls(self, spec: Any) -> None:
-        """Quality, background, output format and streamed previews, where the model offers a choice.
-
-        Each control lists the values of the model table; a field with one value or none is not
-        shown (dall-e-2 shows none of them). "default" leaves the field unset.
-        """
-
-        def choice(label: str, values: tuple[str, ...], cls: str, tip: str) -> W.Dropdown:
-            dd = W.Dropdown(
-                options=["default", *values],
-                value="default",
-                description=label,
-                tooltip=tip,
-                layout=W.Layout(width="190px", display="" if len(values) > 1 else "none"),
-                style={"description_width": "72px"},
-            )
-            dd.add_class(cls)
-            return dd
-
-        self.quality_dd = choice(
-            "Quality", spec.qualities, "dalle-quality", "Rendering quality (price follows)"
+        """Quality, background, output format and streamed previews, where the model offers a choice
+        (the shared row of :mod:`._model_controls`; formats a canvas can take: png, jpeg, webp)."""
+        self.model_controls = ModelControls(
+            spec,
+            formats=("png", "jpeg", "webp"),
+            stream_tip="Show rough previews in the staging area while the images are made",
         )
-        self.background_dd = choice(
-            "Background", spec.backgrounds, "dalle-background", "Transparent or opaque background"
-        )
-        formats = tuple(f for f in spec.output_formats if f in ("png", "jpeg", "webp"))
-        self.format_dd = choice("Format", formats, "dalle-format", "File format of the images")
-        self.stream_box = W.Checkbox(
-            value=bool(spec.streaming),
-            description="Stream previews",
-            tooltip="Show rough previews in the staging area while the images are made",
-            indent=False,
-            layout=W.Layout(width="150px", display="" if spec.streaming else "none"),
-        )
-        self.stream_box.add_class("dalle-stream")
-        self.model_controls = W.HBox(
-            [self.quality_dd, self.background_dd, self.format_dd, self.stream_box],
-            layout=W.Layout(flex_flow="row wrap"),
-        )
+        self.quality_dd = self.model_controls.quality_dd
+        self.background_dd = self.model_controls.background_dd
+        self.format_dd = self.model_controls.format_dd
+        self.stream_box = self.model_controls.stream_box
         #: previews of the images in flight, by index (shown in their run's pending cards)
         self.previews: dict[int, Image.Image] = {}
         #: ``(type, index)`` of each streamed event shown, in order (previews, then finals)
@@ -444,15 +418,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
 
     def request_options(self) -> dict[str, Any]:
         """The model fields the controls set (unset ones left out), and ``stream``/``partial_images``."""
-        options = {
-            "quality": self.quality_dd.value,
-            "background": self.background_dd.value,
-            "output_format": self.format_dd.value,
-        }
-        options = {k: v for k, v in options.items() if v != "default"}
-        if self.stream_box.value and self.stream_box.layout.display != "none":
-            options.update(stream=True, partial_images=2)
-        return options
+        return self.model_controls.options()
 
     def _canvas_label(self) -> str:
         h, w = self.doc.shape
