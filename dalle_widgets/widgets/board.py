@@ -22,10 +22,10 @@ import ipywidgets as W
 from PIL import Image
 
 from .. import imaging
-from .._paths import relative_link
 from .._types import AnyImageClient
 from ..boards import BoardItem, BoardStore, default_board_path
 from . import _client
+from ._file_link import FileLink
 from ._shell import WidgetShell
 from ._static import StaticFallbackMixin, placeholder, png_bytes
 
@@ -309,8 +309,7 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         self.title = W.HTML()
         # an Output, not an HTML widget: JupyterLab renders its HTML with the notebook's link
         # resolver, so a relative link opens the file from the notebook's folder
-        self.file_link = W.Output(layout=W.Layout(margin="0 0 0 4px"))
-        self.file_link.add_class("dalle-file-link-box")
+        self.file_link = FileLink()
         self.grid = W.GridBox(layout=W.Layout(grid_gap="6px"))
         self.grid.add_class("dalle-board-grid")
         self.variations_box = W.VBox()
@@ -429,23 +428,8 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
 
     def _show_file(self, path: Path) -> None:
         """Say where ``path`` was written, with a link JupyterLab opens (relative to the notebook)."""
-        link = relative_link(path)
         self._set_status(f"Wrote {path}")
-        if link is None:  # outside the notebook's folder: JupyterLab cannot reach it
-            self.file_link.outputs = ()
-            return
-        name = html.escape(path.name)
-        anchor = (
-            f"<a class='dalle-file-link' href='{html.escape(link, quote=True)}' "
-            f"title='Open {name} in JupyterLab'>open {name}</a>"
-        )
-        self.file_link.outputs = (
-            {
-                "output_type": "display_data",
-                "data": {"text/html": anchor, "text/plain": link},
-                "metadata": {},
-            },
-        )
+        self.file_link.show(path)
 
     def _start_vary_all(self) -> Any:
         return self.start_task(lambda: self.avary_all(), busy="Already varying: wait for it to finish.")
