@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
+from typing import Any
 
 import ipywidgets as W
 
