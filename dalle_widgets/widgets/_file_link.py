@@ -22,6 +22,8 @@ __all__ = ["FileLink"]
 class FileLink(W.Output):
     """An output area holding one ``<a class="dalle-file-link">`` to the last file shown."""
 
+    outputs: tuple[dict[str, Any], ...]  # the Output trait, as notebook output dicts
+
     def __init__(self) -> None:
         super().__init__(layout=W.Layout(margin="0 0 0 4px"))
         self.add_class("dalle-file-link-box")
@@ -38,13 +40,12 @@ class FileLink(W.Output):
             f"<a class='dalle-file-link' href='{html.escape(link, quote=True)}' "
             f"title='Open {name} in JupyterLab'>open {name}</a>"
         )
-        self.outputs = (
-            {
-                "output_type": "display_data",
-                "data": {"text/html": anchor, "text/plain": link},
-                "metadata": {},
-            },
-        )
+        output: dict[str, Any] = {
+            "output_type": "display_data",
+            "data": {"text/html": anchor, "text/plain": link},
+            "metadata": {},
+        }
+        self.outputs = (output,)
         return link
 
     def clear(self) -> None:
