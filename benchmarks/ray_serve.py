@@ -4,7 +4,7 @@ Three servers of the same classical backend, each started as a user starts it (a
 subprocess, 127.0.0.1): ``dalle-widgets serve``, ``serve --ray --replicas 1`` and
 ``serve --ray --replicas 2``. Against each:
 
-- **latency**: ``--requests`` sequential ``images.generate`` at 256 px, ``b64_json``,
+- **latency**: ``--requests`` sequential ``images.generate`` at ``--size`` (256 px by default), ``b64_json``,
   through one keep-alive httpx client (median ms per request);
 - **throughput**: a :func:`dalle_widgets.batch` of ``--requests`` prompts at
   concurrency 4 through the dalle-widgets client (images per second, store writes
@@ -17,7 +17,7 @@ Printed ratios: Serve per-request overhead = Ray (1 replica) latency / serve lat
 (goal: under 1.10); scale = 2-replica throughput / 1-replica throughput (this machine
 has 2 cores, so 2 is the ceiling, and the client and Serve's proxy share them).
 
-Usage: ``python benchmarks/ray_serve.py [--requests 40]``. Needs the ``ray`` extra.
+Usage: ``python benchmarks/ray_serve.py [--requests 40] [--size 256x256]``. Needs the ``ray`` extra.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TOKEN = "bench-token"
-BODY = {"model": "dall-e-2", "size": "256x256", "response_format": "b64_json"}
+BODY = {"model": "dall-e-2", "response_format": "b64_json"}
 
 
 def start(args: list[str]) -> tuple[subprocess.Popen[str], str, float]:
@@ -80,20 +80,21 @@ def memory(proc: subprocess.Popen[str]) -> tuple[float, int]:
     return total / 2**30, len(procs)
 
 
-def latency_ms(base_url: str, requests: int) -> float:
+def latency_ms(base_url: str, requests: int, size: str) -> float:
+    body = {**BODY, "size": size}
     times = []
     with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120) as http:
-        http.post(base_url + "/images/generations", json={**BODY, "prompt": "warm up"}).raise_for_status()
+        http.post(base_url + "/images/generations", json={**body, "prompt": "warm up"}).raise_for_status()
         for i in range(requests):
             began = time.perf_counter()
             http.post(
-                base_url + "/images/generations", json={**BODY, "prompt": f"latency {i}"}
+                base_url + "/images/generations", json={**body, "prompt": f"latency {i}"}
             ).raise_for_status()
             times.append(time.perf_counter() - began)
     return statistics.median(times) * 1000
 
 
-def throughput(base_url: str, requests: int, tag: str) -> float:
+def throughput(base_url: str, requests: int, tag: str, size: str) -> float:
     import dalle_widgets
     from dalle_widgets import ImagesClient
 
@@ -101,7 +102,7 @@ def throughput(base_url: str, requests: int, tag: str) -> float:
     prompts = [f"a lighthouse {tag} {i}" for i in range(requests)]
     client = ImagesClient(base_url=base_url, api_key=TOKEN)
     began = time.perf_counter()
-    result = dalle_widgets.batch(prompts, size="256x256", concurrency=4, client=client, progress=False)
+    result = dalle_widgets.batch(prompts, size=size, concurrency=4, client=client, progress=False)
     elapsed = time.perf_counter() - began
     assert not result.failed, result.summary()
     return requests / elapsed
@@ -115,6 +116,12 @@ def stop(proc: subprocess.Popen[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--size",
+        default="256x256",
+        choices=("256x256", "512x512", "1024x1024"),
+        help="image size: the fixed cost of the Serve hop weighs less on a longer request",
+    )
     args = parser.parse_args()
     rows = []
     for name, flags in (
@@ -125,18 +132,20 @@ def main() -> None:
         proc, base_url, started = start(flags)
         try:
             gib, count = memory(proc)
-            lat = latency_ms(base_url, args.requests)
-            rate = throughput(base_url, args.requests, name)
+            lat = latency_ms(base_url, args.requests, args.size)
+            rate = throughput(base_url, args.requests, name, args.size)
         finally:
             stop(proc)
         rows.append((name, started, gib, count, lat, rate))
         print(f"  {name}: started in {started:.1f} s", flush=True)
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    load, cores = os.getloadavg()[0], os.cpu_count()
+    print(f"\n{args.size}, {args.requests} requests; load average at the end: {load:.1f} on {cores} cores")
     print(f"{'server':28} {'start s':>8} {'RSS GiB':>8} {'procs':>6} {'ms/req':>8} {'img/s @4':>9}")
     for name, started, gib, count, lat, rate in rows:
         print(f"{name:28} {started:8.1f} {gib:8.2f} {count:6d} {lat:8.1f} {rate:9.2f}")
     serve, one, two = rows
     print(f"\nServe overhead per request (1 replica / serve): {one[4] / serve[4]:.2f}x (goal < 1.10)")
+    print(f"  = {one[4] - serve[4]:.1f} ms per request added by the Serve path (about fixed)")
     print(f"throughput, 2 replicas / 1 replica: {two[5] / one[5]:.2f}x")
     print(f"throughput, 2 replicas / serve: {two[5] / serve[5]:.2f}x")
 
