@@ -21,10 +21,11 @@ dalle_widgets._paths.OutsideFolderError: '../x.png' points outside the folder
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["OUTPUT_DIR_ENV", "OutsideFolderError", "confine", "output_dir", "relative_link"]
+__all__ = ["OUTPUT_DIR_ENV", "OutsideFolderError", "confine", "free_path", "output_dir", "relative_link"]
 
 #: Names the folder where Save and board exports go (default ``./dalle-images``).
 OUTPUT_DIR_ENV = "DALLE_WIDGETS_OUTPUT_DIR"
@@ -109,3 +110,27 @@ def relative_link(path: str | os.PathLike[str], start: str | os.PathLike[str] | 
     except (ValueError, OSError):
         return None
     return quote(rel.as_posix())
+
+
+def free_path(folder: str | os.PathLike[str], text: str, suffix: str = ".png") -> Path:
+    """The first unused ``<slug>-<k><suffix>`` in ``folder``, the slug made from ``text``.
+
+    The slug keeps ASCII letters and digits (lowercased, at most 40), other runs become one
+    ``-``; an empty slug becomes ``image``. A save never overwrites an earlier one.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> free_path(folder, "A fox, at dawn!").name
+    'a-fox-at-dawn-0.png'
+    >>> _ = (folder / "a-fox-at-dawn-0.png").write_bytes(b"")
+    >>> free_path(folder, "A fox, at dawn!").name
+    'a-fox-at-dawn-1.png'
+    >>> free_path(folder, "✨", ".webp").name
+    'image-0.webp'
+    """
+    stem = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")[:40].strip("-") or "image"
+    base = Path(folder)
+    k = 0
+    while (base / f"{stem}-{k}{suffix}").exists():
+        k += 1
+    return base / f"{stem}-{k}{suffix}"
