@@ -31,6 +31,8 @@ __all__ = [
     "WIRE_PROTOCOLS",
     "AsyncImageClient",
     "CacheMode",
+    "FRAMING_MODES",
+    "FramingMode",
     "SyncImageClient",
     "MaskTool",
     "Operation",
@@ -48,12 +50,15 @@ CacheMode = Literal["use", "refresh", "off"]
 ShapeTool = Literal["rectangle", "ellipse", "lasso"]
 #: Every tool of the mask editor.
 MaskTool = Literal["brush", "eraser", "rectangle", "ellipse", "lasso"]
+#: How an edit frames a photo the model cannot take at its own size (see ``photo_window``).
+FramingMode = Literal["window", "pad", "crop"]
 
 OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 WIRE_PROTOCOLS: tuple[WireProtocol, ...] = get_args(WireProtocol)
 CACHE_MODES: tuple[CacheMode, ...] = get_args(CacheMode)
 SHAPE_TOOLS: tuple[ShapeTool, ...] = get_args(ShapeTool)
 MASK_TOOLS: tuple[MaskTool, ...] = get_args(MaskTool)
+FRAMING_MODES: tuple[FramingMode, ...] = get_args(FramingMode)
 
 
 class SyncImageClient(Protocol):

@@ -41,12 +41,28 @@ from . import masks
 from .imaging import to_pil
 from .masks._validation import check_mask
 
-__all__ = ["Window", "choose_window", "cut", "fixed_fit", "paste_back", "seam_weight", "square_fit"]
+__all__ = [
+    "FRAMINGS",
+    "Window",
+    "choose_window",
+    "cut",
+    "describe_window",
+    "fixed_fit",
+    "frame_window",
+    "masked_outside",
+    "paste_back",
+    "seam_weight",
+    "square_fit",
+]
 
 #: Pixels of picture kept around the mask's box by default (A1111's "only masked padding").
 DEFAULT_CONTEXT = 32
 #: Width in photo pixels of the seam's ramp outside the mask by default.
 DEFAULT_FEATHER = 16
+
+#: How a photo the model cannot take at its own size is framed: a window around the mask,
+#: the whole photo padded to the request's aspect, or its centred crop of that aspect.
+FRAMINGS = ("window", "pad", "crop")
 
 Fit = Callable[[int, int], tuple[int, int]]
 
@@ -214,6 +230,101 @@ def choose_window(
     bx = _place((x0 + x1) / 2, box_w, pw)
     by = _place((y0 + y1) / 2, box_h, ph)
     return Window((bx, by, bx + box_w, by + box_h), (rw, rh), (pw, ph))
+
+
+def frame_window(
+    photo_size: Sequence[int],
+    mask_box: Sequence[int] | None,
+    fit: Fit,
+    framing: str = "window",
+    *,
+    context: int = DEFAULT_CONTEXT,
+) -> Window:
+    """The window to send for a ``framing`` of a ``photo_size`` photo (see :data:`FRAMINGS`).
+
+    - ``"window"``: a window around the mask, as :func:`choose_window` chooses it (the
+      most detail: the model sees the mask's surroundings at the photo's own pixels
+      where it can);
+    - ``"pad"``: the whole photo, centred in the smallest box of the request's aspect
+      that holds it (the model sees everything; the padding repeats the edge and is
+      discarded on the way back);
+    - ``"crop"``: the largest centred box of the request's aspect inside the photo
+      (the model sees the middle; what lies outside it is untouched).
+
+    Every framing is pasted back into the photo, so the result keeps the photo's size.
+
+    >>> fit = square_fit((256, 512, 1024))
+    >>> frame_window((800, 600), None, fit, "pad").box
+    (0, -100, 800, 700)
+    >>> frame_window((800, 600), None, fit, "crop").box, frame_window((800, 600), None, fit, "crop").size
+    ((100, 0, 700, 600), (1024, 1024))
+    """
+    if framing == "window":
+        return choose_window(photo_size, mask_box, fit, context=context)
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {', '.join(FRAMINGS)}; got {framing!r}.")
+    pw, ph = _check_size(photo_size, "photo_size")
+    rw, rh = _check_size(fit(pw, ph), "fit(...)")
+    aspect = rw / rh
+    if framing == "pad":
+        bw = max(float(pw), ph * aspect)
+    else:
+        bw = min(float(pw), ph * aspect)
+    box_w = max(1, round(bw))
+    box_h = box_w if rw == rh else max(1, round(box_w / aspect))
+    size = _check_size(fit(box_w, box_h), "fit(...)")
+    if size[0] * rh != size[1] * rw:  # the fit changed its mind about the aspect: keep the first
+        size = (rw, rh)
+    bx = _place(pw / 2, box_w, pw) if framing == "crop" else round((pw - box_w) / 2)
+    by = _place(ph / 2, box_h, ph) if framing == "crop" else round((ph - box_h) / 2)
+    return Window((bx, by, bx + box_w, by + box_h), size, (pw, ph))
+
+
+def masked_outside(mask: np.ndarray, window: Window) -> int:
+    """How many masked pixels of ``mask`` (the photo's) lie outside ``window``'s box.
+
+    A window chosen around the mask covers it all (0); a centred crop may not, and those
+    pixels would never be regenerated.
+
+    >>> from dalle_widgets.masks import rectangle
+    >>> w = frame_window((800, 600), None, square_fit((512,)), "crop")
+    >>> masked_outside(rectangle((600, 800), (0, 0, 150, 10)), w)
+    1000
+    """
+    mask = np.asarray(mask, dtype=bool)
+    h, w = mask.shape
+    x0, y0, x1, y1 = window.box
+    inside = int(np.count_nonzero(mask[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]))
+    return int(np.count_nonzero(mask)) - inside
+
+
+def describe_window(window: Window, framing: str = "window") -> str:
+    """One line saying what a window sends and what comes back, for a status line.
+
+    >>> w = Window((844, 444, 1356, 956), (512, 512), (2400, 1500))
+    >>> describe_window(w)
+    'sends a 512x512 window at (844, 444) of your 2400x1500 photo; the result keeps 2400x1500'
+    >>> pad = frame_window((2400, 1500), None, fixed_fit([(1024, 1024)]), "pad")
+    >>> print(describe_window(pad, "pad"))  # doctest: +NORMALIZE_WHITESPACE
+    sends your whole 2400x1500 photo padded to a square, at 1024x1024 (scaled x0.43);
+    the result keeps 2400x1500
+    """
+    pw, ph = window.photo_size
+    bw, bh = window.box_size
+    scaled = f" (scaled x{window.scale:.2g})" if window.scale != 1 else ""
+    shape = "a square" if bw == bh else f"{bw}:{bh}"
+    if framing == "pad":
+        what = f"your whole {pw}x{ph} photo padded to {shape}, at {window.request_size}{scaled}"
+    elif framing == "crop":
+        what = (
+            f"the centre {bw}x{bh} of your {pw}x{ph} photo at {window.request_size}{scaled}"
+            " (outside it nothing changes)"
+        )
+    else:
+        size = f"{bw}x{bh} window, sent at {window.request_size}{scaled}," if scaled else f"{bw}x{bh} window"
+        article = "an" if size.startswith(("8", "11", "18")) else "a"  # "an 800x800"
+        what = f"{article} {size} at ({window.box[0]}, {window.box[1]}) of your {pw}x{ph} photo"
+    return f"sends {what}; the result keeps {pw}x{ph}"
 
 
 def _edge_padded(arr: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

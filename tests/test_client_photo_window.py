@@ -118,3 +118,45 @@ def test_mask_editor_generates_at_the_photo_size_for_an_800x600_photo(offline_en
     result = ed.wait(180)
     assert ed.error is None and result[0].size == (800, 600)
     assert result[0].info["window"]["size"] == "512x512"
+
+
+@pytest.mark.parametrize(
+    ("framing", "window", "scale"),
+    [("pad", [0, -100, 800, 700], 0.64), ("crop", [100, 0, 700, 600], 0.8533)],
+)
+def test_pad_and_crop_framings_send_a_square_and_keep_the_photo_size(client, framing, window, scale):
+    photo = _photo(800, 600, 4)
+    mask = masks.rectangle((600, 800), (300, 200, 420, 320))
+    prepared = client.prepare("edit", "a lamp", photo, mask=mask, size="512x512", framing=framing)
+    assert prepared.files["image"][2] == (512, 512) and prepared.framing.window.box == tuple(window)
+    out = client.send(prepared)[0]
+    assert out.size == (800, 600) and out.info["window"]["box"] == window
+    assert out.info["window"]["scale"] == scale
+    far = ~masks.grow(mask, 40)
+    assert (_pixels(out)[far] == photo[far]).all()
+
+
+def test_crop_framing_refuses_a_mask_outside_the_centre_square_before_sending(client):
+    from dalle_widgets.errors import InvalidRequestError
+
+    photo = _photo(800, 600, 5)
+    mask = masks.rectangle((600, 800), (20, 20, 90, 90))  # left of the centre square (100..700)
+    with pytest.raises(InvalidRequestError, match=r"framing='crop'.*4900 masked pixels.*framing='window'"):
+        client.edit(photo, "a lamp", mask=mask, framing="crop")
+    with pytest.raises(InvalidRequestError, match="framing='centre'.*'window', 'pad', 'crop'"):
+        client.edit(photo, "a lamp", mask=mask, framing="centre")
+
+
+def test_planned_window_is_what_the_client_sends(client):
+    from dalle_widgets.client._window import planned_window
+    from dalle_widgets.models import lookup
+
+    photo = _photo(2400, 1500, 7)
+    mask = masks.rectangle((1500, 2400), (1000, 600, 1200, 800))
+    spec = lookup("dall-e-2")
+    for framing in ("window", "pad", "crop"):
+        planned = planned_window(spec, (2400, 1500), masks.bbox(mask), size="1024x1024", framing=framing)
+        sent = client.prepare("edit", "x", photo, mask=mask, size="1024x1024", framing=framing).framing
+        assert planned == sent.window
+    assert planned_window(spec, (512, 512), None, size="1024x1024") is None  # a square goes as it is
+    assert planned_window(lookup("gpt-image-1"), (2400, 1500), (0, 0, 9, 9)) is None  # any size as is

@@ -9,7 +9,18 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from dalle_widgets import masks
-from dalle_widgets.photo_window import Window, choose_window, cut, paste_back, seam_weight, square_fit
+from dalle_widgets.photo_window import (
+    Window,
+    choose_window,
+    cut,
+    describe_window,
+    fixed_fit,
+    frame_window,
+    masked_outside,
+    paste_back,
+    seam_weight,
+    square_fit,
+)
 
 DALLE2 = square_fit((256, 512, 1024))
 
@@ -138,3 +149,61 @@ def test_cut_refuses_a_photo_of_another_size():
     window = choose_window((100, 80), None, SMALL)
     with pytest.raises(ValueError, match="photo is 80x80; the window was chosen for"):
         cut(np.zeros((80, 80, 3), np.uint8), None, window)
+
+
+@pytest.mark.parametrize(
+    ("photo", "framing", "box", "size"),
+    [
+        ((800, 600), "pad", (0, -100, 800, 700), (1024, 1024)),
+        ((600, 800), "pad", (-100, 0, 700, 800), (1024, 1024)),
+        ((2400, 1500), "pad", (0, -450, 2400, 1950), (1024, 1024)),
+        ((800, 600), "crop", (100, 0, 700, 600), (1024, 1024)),
+        ((2400, 1500), "crop", (450, 0, 1950, 1500), (1024, 1024)),
+        ((300, 200), "crop", (50, 0, 250, 200), (256, 256)),
+    ],
+)
+def test_pad_holds_the_whole_photo_and_crop_lies_inside_it(photo, framing, box, size):
+    w = frame_window(photo, (10, 10, 20, 20), DALLE2, framing)
+    assert (w.box, w.size, w.photo_size) == (box, size, photo)
+    x0, y0, x1, y1 = w.box
+    inside = 0 <= x0 and 0 <= y0 and x1 <= photo[0] and y1 <= photo[1]
+    holds = x0 <= 0 and y0 <= 0 and x1 >= photo[0] and y1 >= photo[1]
+    assert (inside if framing == "crop" else holds) and x1 - x0 == y1 - y0
+
+
+def test_pad_and_crop_paste_back_at_the_photo_size():
+    photo = np.random.default_rng(2).integers(0, 256, (60, 90, 3), dtype=np.uint8)
+    mask = masks.rectangle((60, 90), (40, 20, 50, 30))
+    for framing in ("pad", "crop"):
+        w = frame_window((90, 60), masks.bbox(mask), square_fit((32,)), framing)
+        piece, sub = cut(photo, mask, w)
+        assert piece.size == (32, 32) and sub is not None and sub.any()
+        out = np.asarray(paste_back(photo, Image.new("RGB", (32, 32), "red"), w, mask, feather=2))
+        assert out.shape == photo.shape
+        far = ~masks.grow(mask, 6)
+        assert (out[far] == photo[far]).all() and (out[mask] == (255, 0, 0)).all()
+
+
+def test_masked_outside_counts_what_a_crop_would_leave_out():
+    w = frame_window((90, 60), None, square_fit((32,)), "crop")  # box (15, 0, 75, 60)
+    assert w.box == (15, 0, 75, 60)
+    assert masked_outside(masks.rectangle((60, 90), (20, 10, 30, 20)), w) == 0
+    assert masked_outside(masks.rectangle((60, 90), (0, 0, 20, 10)), w) == 150
+    window = choose_window((90, 60), (0, 0, 20, 10), square_fit((32,)))
+    assert masked_outside(masks.rectangle((60, 90), (0, 0, 20, 10)), window) == 0
+
+
+def test_describe_window_names_what_is_sent_and_the_size_kept():
+    win = frame_window((2400, 1500), (1000, 600, 1200, 800), fixed_fit([(512, 512)]))
+    assert describe_window(win) == (
+        "sends a 512x512 window at (844, 444) of your 2400x1500 photo; the result keeps 2400x1500"
+    )
+    crop = frame_window((800, 600), None, fixed_fit([(512, 512)]), "crop")
+    assert describe_window(crop, "crop") == (
+        "sends the centre 600x600 of your 800x600 photo at 512x512 (scaled x0.85)"
+        " (outside it nothing changes); the result keeps 800x600"
+    )
+    small = frame_window((800, 600), (0, 0, 800, 10), fixed_fit([(512, 512)]))  # mask wider than 512
+    assert "an 800x800 window, sent at 512x512 (scaled x0.64), at (0, -200)" in describe_window(small)
+    with pytest.raises(ValueError, match="framing must be one of window, pad, crop; got 'centre'"):
+        frame_window((800, 600), None, DALLE2, "centre")

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .._types import AsyncImageClient, CacheMode
+from .._types import AsyncImageClient, CacheMode, FramingMode
 from ..errors import DalleWidgetsError, InvalidRequestError
 from ..results import GeneratedImage, ImageEvent, ImageResult
 from ._base import MAX_MODELS_BODY, MAX_REDIRECTS, BaseImagesClient, ModelIds, PreparedRequest
@@ -182,6 +182,7 @@ class AsyncImagesClient(BaseImagesClient):
         stream: bool = False,
         partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        framing: FramingMode = "window",
         cache: CacheMode | None = None,
     ) -> ImageResult | AsyncImageStream:
         """Edit ``image`` (or a list of up to 16) with ``prompt`` (see :meth:`ImagesClient.edit`)."""
@@ -206,6 +207,7 @@ class AsyncImagesClient(BaseImagesClient):
             stream=stream,
             partial_images=partial_images,
             extra_body=extra_body,
+            framing=framing,
         )
         return await self._dispatch(prepared, cache)
 

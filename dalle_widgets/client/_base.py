@@ -34,7 +34,7 @@ import httpx
 
 from .. import _png
 from .._formats import sniff
-from .._types import CacheMode, WireProtocol
+from .._types import CacheMode, FramingMode, WireProtocol
 from .._version import __version__
 from ..errors import (
     APIConnectionError,
@@ -87,7 +87,7 @@ from ._responses import (
     retry_wait,
 )
 from ._streaming import SSE, StreamItem, read_event
-from ._window import Framing, model_fit, takes_as_is, windowed
+from ._window import Framing, check_framing, model_fit, takes_as_is, windowed
 
 __all__ = ["BaseImagesClient", "ModelIds", "PreparedRequest"]
 
@@ -564,6 +564,7 @@ class BaseImagesClient:
         complexity: str | None = None,
         stream: bool = False,
         partial_images: int | None = None,
+        framing: FramingMode = "window",
     ) -> PreparedRequest:
         """Validate a request and build it without sending anything.
 
@@ -602,7 +603,9 @@ class BaseImagesClient:
             raise InvalidRequestError(f"seed={seed!r}: pass an integer", param="seed")
         fmt = self._check_response_format(response_format, spec)
 
-        uploads, lineage, input_size, framing = self._inputs(operation, spec, image, mask, size=size)
+        uploads, lineage, input_size, framed = self._inputs(
+            operation, spec, image, mask, size=size, framing=check_framing(framing)
+        )
         size = self._check_size(size, spec, input_size)
         extras = self._check_extra(extra_body)
         options = check_fields(
@@ -668,8 +671,8 @@ class BaseImagesClient:
         )
         key_fields = {**fields, "size": size} if self.protocol == "chat" else fields
         key_fields = {k: v for k, v in key_fields.items() if k not in ("stream", "partial_images")}
-        if framing is not None:  # the answer is pasted into this photo: another photo is another request
-            key_fields = {**key_fields, "window": framing.window.as_dict(), "photo": lineage["parent_hash"]}
+        if framed is not None:  # the answer is pasted into this photo: another photo is another request
+            key_fields = {**key_fields, "window": framed.window.as_dict(), "photo": lineage["parent_hash"]}
         return PreparedRequest(
             operation=operation,
             protocol=self.protocol,
@@ -692,7 +695,7 @@ class BaseImagesClient:
             stream=bool(stream),
             partial_images=options.get("partial_images"),
             sent_as=sent_as,
-            framing=framing,
+            framing=framed,
         )
 
     def _cache_endpoint(self, path: str, model: str) -> str:
@@ -737,6 +740,7 @@ class BaseImagesClient:
         mask: Any,
         *,
         size: Any = None,
+        framing: str = "window",
     ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int] | None, Framing | None]:
         """Check and encode the image(s) (and mask) of an edit or variation.
 
@@ -745,7 +749,8 @@ class BaseImagesClient:
         repeated ``image[]`` parts; a mask applies to the first. ``size`` is the first
         image's, or the window's when one image is edited through a window (``framing``):
         a photo the model does not take at its own size is sent as a window around its
-        mask and the answer pasted back (:mod:`dalle_widgets.photo_window`).
+        mask and the answer pasted back (:mod:`dalle_widgets.photo_window`); ``framing``
+        picks that window: around the mask, the whole photo padded, or its centre crop.
         """
         if operation == "generate":
             if image is not None or mask is not None:
@@ -785,7 +790,7 @@ class BaseImagesClient:
             ):
                 fit = model_fit(spec, size)
                 if fit is not None:
-                    return windowed(spec, original, pil, facts, mask, fit)
+                    return windowed(spec, original, pil, facts, mask, fit, framing)
             _uploads.check_square(pil, spec, operation)
             pils.append(pil)
             uploads.append(_uploads.input_upload(part, label, original, pil, spec))

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from .._types import CacheMode, SyncImageClient
+from .._types import CacheMode, FramingMode, SyncImageClient
 from ..errors import DalleWidgetsError, InvalidRequestError
 from ..results import GeneratedImage, ImageEvent, ImageResult
 from ._base import MAX_MODELS_BODY, MAX_REDIRECTS, BaseImagesClient, ModelIds, PreparedRequest
@@ -186,6 +186,7 @@ class ImagesClient(BaseImagesClient):
         stream: bool = False,
         partial_images: int | None = None,
         extra_body: dict[str, Any] | None = None,
+        framing: FramingMode = "window",
         cache: CacheMode | None = None,
     ) -> ImageResult | ImageStream:
         """Edit ``image``: regenerate its masked area (True in a bool ``mask``), or all of it.
@@ -195,6 +196,12 @@ class ImagesClient(BaseImagesClient):
         types, and ``mask`` applies to the first. With no mask, dall-e-2 edits the image's
         transparent pixels and GPT image models the whole image. ``input_fidelity`` is sent
         only to models that take it.
+
+        A photo the model cannot take at its own size (a non-square photo for dall-e-2) is
+        sent as a window sized for the model and the answer pasted back, so the result keeps
+        the photo's size; ``framing`` picks the window: ``"window"`` (default) around the
+        mask, ``"pad"`` the whole photo padded to a square, ``"crop"`` its centre square
+        (a mask reaching outside it is refused). See :mod:`dalle_widgets.photo_window`.
 
         GPT image fields (each checked against the model table before sending; leave unset
         to let the endpoint decide): ``quality`` (low, medium, high, auto; xhigh and max on
@@ -225,6 +232,7 @@ class ImagesClient(BaseImagesClient):
             stream=stream,
             partial_images=partial_images,
             extra_body=extra_body,
+            framing=framing,
         )
         return self._dispatch(prepared, cache)
 

@@ -15,11 +15,12 @@ import numpy as np
 from PIL import Image
 
 from .. import masks
+from ..errors import InvalidRequestError
 from ..models import ModelSpec, parse_size
-from ..photo_window import Fit, Window, choose_window, cut, fixed_fit, paste_back
+from ..photo_window import FRAMINGS, Fit, Window, cut, fixed_fit, frame_window, masked_outside, paste_back
 from . import _uploads
 
-__all__ = ["Framing", "model_fit", "takes_as_is", "windowed"]
+__all__ = ["Framing", "check_framing", "model_fit", "planned_window", "takes_as_is", "windowed"]
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,32 @@ class Framing:
         )
 
 
+def check_framing(framing: Any) -> str:
+    """``framing`` if it is one of :data:`~dalle_widgets.photo_window.FRAMINGS`, else a clear error."""
+    if framing not in FRAMINGS:
+        raise InvalidRequestError(
+            f"framing={framing!r}: pass one of {', '.join(repr(f) for f in FRAMINGS)} "
+            "(a window around the mask, the whole photo padded, or its centre crop)",
+            param="framing",
+        )
+    return str(framing)
+
+
 def windowed(
-    spec: ModelSpec, original: Any, photo: Image.Image, facts: dict[str, Any], mask: Any, fit: Fit
+    spec: ModelSpec,
+    original: Any,
+    photo: Image.Image,
+    facts: dict[str, Any],
+    mask: Any,
+    fit: Fit,
+    framing: str = "window",
 ) -> tuple[list[_uploads.Upload], dict[str, Any], tuple[int, int], Framing]:
     """The uploads of an edit of ``photo`` through a window around its mask (see ``_inputs``).
 
     With no mask, dall-e-2 edits the photo's transparent pixels (they are the mask) and a
     GPT image model the whole photo (the window is the photo, fitted to a size it takes).
+    ``framing`` picks the window (see :func:`~dalle_widgets.photo_window.frame_window`); a
+    centre crop that would leave part of the mask out is refused before anything is sent.
     """
     lineage = dict(facts)
     prompt = getattr(original, "info", None) and original.info.get("prompt")
@@ -69,7 +89,16 @@ def windowed(
     else:
         full = None
     box = masks.bbox(full) if full is not None else None
-    window = choose_window(photo.size, box, fit)
+    window = frame_window(photo.size, box, fit, framing)
+    outside = masked_outside(full, window) if full is not None else 0
+    if outside:
+        x0, y0, x1, y1 = window.box
+        raise InvalidRequestError(
+            f"framing='crop' sends the centre box ({x0}, {y0}, {x1}, {y1}) of the "
+            f"{photo.size[0]}x{photo.size[1]} photo, but {outside} masked pixels lie outside it and "
+            "would never change: use framing='window' or 'pad', or keep the mask inside the box",
+            param="framing",
+        )
     piece, sub = cut(photo, full, window)
     uploads = [_uploads.input_upload("image", "image", piece, piece, spec)]
     if mask is not None and sub is not None:
@@ -88,6 +117,27 @@ def takes_as_is(spec: ModelSpec, size: tuple[int, int], *, has_mask: bool) -> bo
         return size[0] == size[1]
     del has_mask  # any input size is fine for these models, masked or not
     return True
+
+
+def planned_window(
+    spec: ModelSpec,
+    photo_size: tuple[int, int],
+    mask_box: tuple[int, int, int, int] | None,
+    *,
+    size: str | None = None,
+    framing: str = "window",
+) -> Window | None:
+    """The window a masked edit of a ``photo_size`` photo is sent through, or None (sent as it is).
+
+    The same rule :meth:`ImagesClient.edit` follows, so what a widget draws before sending
+    is what is sent. ``mask_box`` is the mask's :func:`~dalle_widgets.masks.bbox`.
+    """
+    if takes_as_is(spec, photo_size, has_mask=True):
+        return None
+    fit = model_fit(spec, size)
+    if fit is None:
+        return None
+    return frame_window(photo_size, mask_box, fit, check_framing(framing))
 
 
 def model_fit(spec: ModelSpec, size: str | None = None) -> Fit | None:
