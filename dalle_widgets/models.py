@@ -71,6 +71,7 @@ __all__ = [
     "live_models",
     "live_replacements",
     "lookup",
+    "models_taking_images",
     "register",
     "strip_provider",
     "user_file",
@@ -758,6 +759,31 @@ def live_replacements(model: str, today: dt.date | None = None) -> list[str]:
             found.append(name)
     if not found:
         found = live_models(today, family=family_of(model))[:3]
+    return found
+
+
+def models_taking_images(count: int, today: dt.date | None = None) -> list[str]:
+    """Ids of the live models whose edits take ``count`` input images or more.
+
+    The model OpenAI's endpoint uses by default comes first (when it qualifies), then
+    the others, newest release first. What a message names when a model cannot take
+    several images (dall-e-2 takes one).
+
+    >>> models_taking_images(3, dt.date(2026, 12, 5))[:2]
+    ['gpt-image-2', 'gpt-image-2.6-flare']
+    >>> models_taking_images(17, dt.date(2026, 12, 5))
+    []
+    """
+    specs = _all_specs()
+    found = [
+        name
+        for name in live_models(today)
+        if specs[name].supports("edit") and specs[name].max_input_images >= count
+    ]
+    first = default_model("openai")
+    if first in found:
+        found.remove(first)
+        found.insert(0, first)
     return found
 
 

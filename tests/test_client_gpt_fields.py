@@ -167,7 +167,11 @@ def test_multi_image_refusals(twin, fake_openai) -> None:
         client.edit([_rgb(32, 48), _rgb()], "x", mask=np.ones((64, 64), bool))
     with pytest.raises(errors.InvalidRequestError, match="image=\\[\\]: edit needs at least one image"):
         client.edit([], "x")
-    with pytest.raises(errors.InvalidRequestError, match="dall-e-2 takes at most 1 input image per edit"):
+    with pytest.raises(
+        errors.InvalidRequestError,
+        match="dall-e-2 takes at most 1 input image per edit: pass one image, or use a model whose "
+        "edits take 2, e.g. model='gpt-image-2'",
+    ):
         client.edit([_rgb(), _rgb()], "x", model="dall-e-2")
     assert fake_openai.api_requests() == []
 

@@ -49,7 +49,15 @@ from ..errors import (
     redact,
     scrub,
 )
-from ..models import OPERATIONS, ModelSpec, Operation, lifecycle_warning, lookup, parse_size
+from ..models import (
+    OPERATIONS,
+    ModelSpec,
+    Operation,
+    lifecycle_warning,
+    lookup,
+    models_taking_images,
+    parse_size,
+)
 from ..pricing import Estimate, cost_from_usage, estimate
 from ..results import GeneratedImage, ImageEvent, ImageResult
 from ..store import Store
@@ -105,6 +113,17 @@ MAX_MODELS_BODY = 8_000_000
 _LISTED_FAILURES = 5
 
 _SIZE_SHAPE = "WIDTHxHEIGHT"
+
+
+def _fewer_images_fix(operation: Operation, count: int, most: int) -> str:
+    """What to do about too many input images: fewer, or a model whose edits take that many."""
+    if operation == "vary":
+        return "pass one image (a list of several is for edits on GPT image models)"
+    able = models_taking_images(count)
+    fewer = f"pass at most {most}" if most > 1 else "pass one image"
+    if not able:
+        return fewer
+    return f"{fewer}, or use a model whose edits take {count}, e.g. model={able[0]!r}"
 
 
 def _join(values: tuple[str, ...]) -> str:
@@ -767,12 +786,8 @@ class BaseImagesClient:
             most = 1 if operation == "vary" else spec.max_input_images
             raise InvalidRequestError(
                 f"{len(images)} images: {spec.name} takes at most {most} input image"
-                f"{'s' if most != 1 else ''} per {operation}"
-                + (
-                    ": pass fewer"
-                    if most > 1
-                    else ": pass one image (a list of several is for edits on GPT image models)"
-                ),
+                f"{'s' if most != 1 else ''} per {operation}: "
+                + _fewer_images_fix(operation, len(images), most),
                 param="image",
             )
         several = len(images) > 1

@@ -33,6 +33,7 @@ from PIL import Image
 
 from .. import imaging, masks
 from .._types import MASK_TOOLS, AnyImageClient, MaskTool
+from ..errors import DalleWidgetsError
 from ..models import DEFAULT_MODEL, lookup
 from . import _client
 from ._canvas import Viewport, hold, overlay_rgba, rgba
@@ -40,7 +41,9 @@ from ._keyguard import KeyGuard
 from ._model_controls import ModelControls
 from ._shell import WidgetShell, escape
 from ._static import StaticFallbackMixin, png_bytes
+from ._tasks import error_line
 from .mask_document import SHAPE_TOOLS, MaskDocument, Stroke, coerce_image
+from .references import ReferenceStrip
 from .staging import Candidate, Run, Staging
 
 __all__ = ["MaskEditor", "Stroke"]
@@ -77,6 +80,10 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         Candidates per Generate.
     size : str, optional
         Requested size (default: the image's own size when the model offers it).
+    references : list of images, optional
+        Extra input images sent with each edit (GPT image models take up to 16 inputs in
+        all): the model draws on them, and the mask applies to the base image only. Shown
+        as a strip of thumbnails with remove buttons (:class:`~.references.ReferenceStrip`).
 
     Examples
     --------
@@ -98,9 +105,11 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         brush_size: int = 64,
         n: int = 2,
         size: str | None = None,
+        references: Sequence[Any] = (),
     ) -> None:
         super().__init__()
         self._client = client
+        self._references = references
         self.display_px = int(display_px)
         self.zoom = 1.0
         self._source = image
@@ -265,6 +274,12 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.prompt.add_class("dalle-prompt")
         # the sizes and n of the model the client will use (a lazily made default client: dall-e-2's)
         spec = lookup(getattr(self._client, "model", None) or DEFAULT_MODEL, warn=False)
+        # a given client's model is known now: more references than it takes are refused here
+        self.references_strip = ReferenceStrip(
+            self._references,
+            spec=spec if self._client is not None else None,
+            fix=f"MaskEditor(..., client={type(self._client).__name__}(model={{model!r}}))",
+        )
         h, w = self.doc.shape
         own = f"{w}x{h}"
         self.n_box = W.BoundedIntText(
@@ -375,6 +390,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                 W.HBox([self.grow_button, self.shrink_button, self.amount], layout=wrap),
                 W.HBox([self.feather_slider, self.show_sent], layout=wrap),
                 self.prompt,
+                self.references_strip,
                 W.HBox(
                     [self.n_box, W.HTML("<span style='margin:0 4px 0 10px'>Size</span>"), self.size_dd],
                     layout=wrap,
@@ -932,15 +948,45 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         if self._tasks.running:
             self.show_error("A request is already running: wait for it or press Cancel.")
             return None
-        image, mask = self.doc.image, self.doc.mask
+        image: Any = self.doc.image
+        mask = self.doc.mask
         n, size = int(self.n_box.value), str(self.size_dd.value)
+        options = self.request_options()
+        if len(self.references_strip):  # the base image first: the mask applies to it
+            image = [image, *self.references_strip.images]
+            problem = self._check_references(image, prompt=prompt, mask=mask, n=n, size=size, **options)
+            if problem:
+                self.show_error(problem)
+                return None
         run = self.staging_area.start(
             "edit", prompt=prompt, size=size, n=n, base_revision=self.doc.base_revision
         )
-        options = self.request_options()
         return self.start_task(
             lambda: self._run(run, image, prompt=prompt, mask=mask, n=n, size=size, **options)
         )
+
+    @property
+    def references(self) -> list[Any]:
+        """The reference images sent after the base image with each edit (a new list)."""
+        return self.references_strip.images
+
+    def add_reference(self, image: Any) -> None:
+        """Send ``image`` with each edit as one more reference (checked before it is added)."""
+        self.references_strip.add(image)
+
+    def _check_references(self, images: list[Any], **request: Any) -> str | None:
+        """Why the edit with references cannot be sent, or None: the client's own checks, run
+        before anything is sent (count, formats, bytes, the mask against the base image)."""
+        client = _client.resolve(self._client)
+        try:
+            self.references_strip.check(lookup(getattr(client, "model", None) or DEFAULT_MODEL, warn=False))
+            client.prepare("edit", image=images, **request)
+        except (ValueError, DalleWidgetsError) as exc:
+            line = error_line(exc)
+            if "image[" in line:
+                line += " (image[0] is the base image, image[1] on the references in order)"
+            return line
+        return None
 
     def more_like(self, index: int) -> Any:
         """Ask for new variations of staged candidate ``index``; they join the staging area."""
