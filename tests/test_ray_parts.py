@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import ray
 from starlette.testclient import TestClient
 
 from dalle_widgets.engine._ray_loopback import _loopback_address, confine_serve_grpc, local_ray_env
@@ -58,6 +59,13 @@ def test_deploy_checks_its_options_before_starting_ray() -> None:
     with pytest.raises(ValueError, match="max_ongoing_requests=0"):
         deploy(max_ongoing_requests=0)
     assert parse_autoscale("0:3") == (0, 3)
+    with pytest.raises(ValueError, match="autoscaling_options need autoscale"):
+        deploy(autoscaling_options={"upscale_delay_s": 1})
+    with pytest.raises(ValueError, match=r"unknown \['upscale_delay'\]; Serve knows .*'upscale_delay_s'"):
+        deploy(autoscale=(1, 2), autoscaling_options={"upscale_delay": 1})
+    with pytest.raises(ValueError, match="upscale_delay_s: Input should be greater than or equal to 0"):
+        deploy(autoscale=(1, 2), autoscaling_options={"upscale_delay_s": -1})
+    assert not ray.is_initialized()
 
 
 def test_backend_options_reach_the_backend_constructor() -> None:

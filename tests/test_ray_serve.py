@@ -296,6 +296,63 @@ def _gcs_address(server: RayServer) -> str:
     raise AssertionError("no raylet with a --gcs-address among the cluster's processes")
 
 
+def test_autoscale_adds_a_replica_under_load(ray_server: RayServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy(autoscale=(1, 2)): one replica when idle, a second one once requests queue up."""
+    if "RAY_AUTH_MODE" not in os.environ:  # deploy() turns it on to send this machine's Ray token
+        monkeypatch.setenv("RAY_AUTH_MODE", "unset")
+        monkeypatch.delenv("RAY_AUTH_MODE")
+    engine = deploy(
+        address=_gcs_address(ray_server),
+        app_name="autoscaled",
+        route_prefix="/auto",
+        autoscale=(1, 2),
+        # Serve's defaults wait 30 s of sustained load; these react within seconds.
+        autoscaling_options={
+            "target_ongoing_requests": 1,
+            "upscale_delay_s": 0,
+            "metrics_interval_s": 0.5,
+            "look_back_period_s": 2,
+            "downscale_delay_s": 600,
+        },
+        cpus_per_replica=0,  # the classical replicas at / hold both CPUs of this cluster
+        timeout=180,
+    )
+    try:
+        assert len(engine.replicas()) == 1
+        stop = threading.Event()
+        served_by: Counter[str] = Counter()
+
+        def keep_busy() -> None:
+            with httpx.Client(headers={"Authorization": f"Bearer {engine.token}"}, timeout=120) as http:
+                while not stop.is_set():
+                    answer = http.post(
+                        engine.base_url + "/images/generations",
+                        json={"prompt": "a busy harbour", "size": "512x512", "response_format": "b64_json"},
+                    )
+                    assert answer.status_code == 200, answer.text
+                    served_by[answer.headers[REPLICA_HEADER]] += 1
+
+        workers = [threading.Thread(target=keep_busy, daemon=True) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        try:
+            deadline = time.monotonic() + 150
+            while time.monotonic() < deadline:
+                running = [r for r in engine.replicas() if r["state"] == "RUNNING"]
+                if len(running) == 2 and len(served_by) == 2:
+                    break
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=120)
+        assert [r["state"] for r in engine.replicas()].count("RUNNING") == 2, engine.replicas()
+        assert len(served_by) == 2, served_by  # the new replica takes a share of the load
+    finally:
+        engine.shutdown()
+    assert ray_server.health()["backend"] == "classical"
+
+
 def test_a_diffusers_engine_joins_the_running_cluster_beside_it(
     ray_server: RayServer, tiny_recipe: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -182,6 +182,7 @@ def deploy(
     token: str | None = None,
     replicas: int | None = None,
     autoscale: tuple[int, int] | None = None,
+    autoscaling_options: Mapping[str, Any] | None = None,
     gpus_per_replica: float = 0.0,
     cpus_per_replica: float = 1.0,
     max_ongoing_requests: int = 4,
@@ -212,6 +213,10 @@ def deploy(
         A fixed number of replicas (default 1). Exclusive with ``autoscale``.
     autoscale : (int, int), optional
         Let Serve scale between ``min`` and ``max`` replicas on load.
+    autoscaling_options : mapping, optional
+        More fields of Serve's ``AutoscalingConfig`` for ``autoscale`` (for example
+        ``{"target_ongoing_requests": 1, "upscale_delay_s": 5}``; Serve's defaults wait
+        30 s of sustained load before adding a replica). Checked before anything starts.
     gpus_per_replica : float
         GPUs each replica reserves (fractions share a GPU).
     cpus_per_replica : float
@@ -266,9 +271,16 @@ def deploy(
     if max_ongoing_requests < 1:
         raise ValueError(f"max_ongoing_requests={max_ongoing_requests}: use 1 or more")
     check_options(backend, backend_factory(backend), dict(backend_options or {}))
+    if autoscaling_options and autoscale is None:
+        raise ValueError("autoscaling_options need autoscale=(MIN, MAX)")
     if not route_prefix.startswith("/"):
         raise ValueError(f"route_prefix={route_prefix!r}: start it with '/', e.g. '/diffusers'")
     ray, serve = _import_ray()
+    scaling: dict[str, Any] = (
+        {"autoscaling_config": _autoscaling_config(autoscale, autoscaling_options or {})}
+        if autoscale is not None
+        else {"num_replicas": replicas or 1}
+    )
     token = token or secrets.token_urlsafe(24)
     owns_ray = connected = False
     if not ray.is_initialized():
@@ -292,11 +304,6 @@ def deploy(
         actor_options: dict[str, Any] = {"num_cpus": cpus_per_replica, "num_gpus": gpus_per_replica}
         if runtime_env:
             actor_options["runtime_env"] = dict(runtime_env)
-        scaling: dict[str, Any] = (
-            {"autoscaling_config": {"min_replicas": autoscale[0], "max_replicas": autoscale[1]}}
-            if autoscale is not None
-            else {"num_replicas": replicas or 1}
-        )
         deployment = serve.deployment(
             deployment_class(serve),
             name=DEPLOYMENT_NAME,
@@ -338,6 +345,27 @@ def deploy(
         raise
     logger.info("offline engine on Ray Serve at %s (backend %s)", engine.base_url, backend)
     return engine
+
+
+def _autoscaling_config(autoscale: tuple[int, int], options: Mapping[str, Any]) -> dict[str, Any]:
+    """Serve's autoscaling config for ``autoscale`` plus ``options``, checked by Serve's own model.
+
+    Raises ValueError naming the bad field (and the known ones) instead of pydantic's report.
+    """
+    from ray.serve.config import AutoscalingConfig
+
+    known = set(AutoscalingConfig.model_fields) - {"min_replicas", "max_replicas"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"autoscaling_options: unknown {unknown}; Serve knows {sorted(known)}")
+    config = {"min_replicas": autoscale[0], "max_replicas": autoscale[1], **options}
+    try:
+        AutoscalingConfig(**config)
+    except Exception as exc:  # pydantic's ValidationError, whichever pydantic Ray uses
+        problems = exc.errors() if callable(getattr(exc, "errors", None)) else []  # type: ignore[attr-defined]
+        said = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems) or str(exc)
+        raise ValueError(f"autoscaling_options {dict(options)!r}: {said}") from None
+    return config
 
 
 def _on_loopback(address: str) -> bool:
