@@ -839,7 +839,8 @@ class BaseImagesClient:
             raise InvalidRequestError("prompt is empty; describe the image you want", param="prompt")
         if spec.max_prompt_chars is not None and len(prompt) > spec.max_prompt_chars:
             raise InvalidRequestError(
-                f"prompt is {len(prompt)} characters; {spec.name} accepts at most {spec.max_prompt_chars}",
+                f"prompt is {len(prompt)} characters; {spec.name} accepts at most {spec.max_prompt_chars}: "
+                f"shorten it by {len(prompt) - spec.max_prompt_chars} characters",
                 param="prompt",
             )
         return prompt

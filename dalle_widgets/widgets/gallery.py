@@ -13,6 +13,7 @@ of clicking a tile.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 import re
@@ -25,9 +26,14 @@ import numpy as np
 from ipyevents import Event
 from PIL import Image
 
-from .. import _png, imaging
-from .._types import AnyImageClient
+from .. import _formats, _png, imaging
+from .._paths import output_dir
+from .._types import AnyImageClient, Operation
+from ..store import sidecar_of
 from . import _client
+from ._file_link import FileLink
+from ._model_controls import PARTIAL_IMAGES, ModelControls
+from ._prompt_counter import PromptCounter
 from ._shell import WidgetShell
 from ._static import StaticFallbackMixin, placeholder, png_bytes
 
@@ -81,20 +87,28 @@ def _as_list(images: Any) -> list[Any]:
     return list(images)
 
 
-def _streams(client: AnyImageClient) -> bool:
-    """Whether variations through ``client`` stream: its model makes them as streamed edits."""
+def _streams(client: AnyImageClient, model: str | None, operation: Operation) -> bool:
+    """Whether ``operation`` through ``client`` with ``model`` can stream: generations of a streaming
+    model, and variations it makes as streamed edits (a model without a variations endpoint)."""
     from ..models import lookup
 
-    model = getattr(client, "model", None)
+    model = model or getattr(client, "model", None)
     if not model or getattr(client, "protocol", "images") != "images":
         return False
     spec = lookup(model, warn=False)
-    return spec.streaming and not spec.supports("vary") and spec.supports("edit")
+    if operation == "vary":
+        return spec.streaming and not spec.supports("vary") and spec.supports("edit")
+    return spec.streaming and spec.supports(operation)
 
 
 def _pil(item: Any) -> Image.Image:
     im = getattr(item, "image", None)  # GeneratedImage, BoardItem
     return im if isinstance(im, Image.Image) else imaging.to_pil(item)
+
+
+def _key(item: Any) -> str:
+    """What makes two tiles the same image: the hash of their pixels."""
+    return imaging.image_hash(_pil(item))
 
 
 def _info(item: Any) -> dict[str, Any]:
@@ -118,7 +132,18 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
     vary_n : int
         Variations per "Vary" click.
     save_dir : path, optional
-        Where "Save" writes (default ``./dalle-images``).
+        Where "Save" writes (default :func:`~dalle_widgets.config` ``output_dir``:
+        ``$DALLE_WIDGETS_OUTPUT_DIR`` or ``./dalle-images`` beside the notebook).
+    model : str, optional
+        The model Vary and Generate ask (default: the client's model, else the model that
+        made the images, else the package default). Its row of the model table decides the
+        controls shown (quality, background, output format, streamed previews) and the
+        prompt counter's limit.
+    prompt : str, optional
+        The prompt of the "Generate" bar (default: the images' prompt).
+    generate_bar : bool, optional
+        Show the bar that asks for more images (prompt, counter, n, model controls,
+        Generate, Cancel). Default: shown in a top-level gallery, not in a lineage row.
 
     Examples
     --------
@@ -142,6 +167,9 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         title: str | None = None,
         lineage_of: str | None = None,
         number_from: int = 1,
+        model: str | None = None,
+        prompt: str | None = None,
+        generate_bar: bool | None = None,
     ) -> None:
         super().__init__()
         #: the label of the tile these images vary ("0", "0.2"), None in a top-level gallery
@@ -162,6 +190,9 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         self.previews: dict[int, Image.Image] = {}
         #: ``(type, index)`` of each streamed event shown, in order
         self.stream_log: list[tuple[str, int]] = []
+        self._thumbs: dict[int, tuple[Any, bytes]] = {}  # id(image) -> (image, thumbnail PNG)
+        #: the model asked when it is not the client's own (given, or the one that made the images)
+        self._model = model or (None if client is not None else self._made_by())
         self._init_shell()
         self.header = W.HTML(title or "")
         self.grid = W.GridBox(layout=W.Layout(grid_gap="8px"))
@@ -169,15 +200,120 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         self.lineage_box = W.VBox()
         self.lineage_box.add_class("dalle-lineage")
         self.detail = W.VBox()
-        self.children = (self._theme, self.header, self.grid, self.status, self.lineage_box, self.detail)
+        self.file_link = FileLink()
+        self._build_bar(prompt)
+        show_bar = generate_bar if generate_bar is not None else lineage_of is None
+        self.bar.layout.display = "" if show_bar else "none"
+        self.children = (
+            self._theme,
+            self.header,
+            self.grid,
+            self.bar,
+            W.HBox([self.status, self.file_link], layout=W.Layout(flex_flow="row wrap")),
+            self.lineage_box,
+            self.detail,
+        )
         self.add_class("dalle-gallery")
         self._render()
 
+    # -------------------------------------------------------------- model
+    def _made_by(self) -> str | None:
+        """The model recorded in the images' provenance (the first that has one)."""
+        return next((str(m) for i in self.images if (m := _info(i).get("model"))), None)
+
+    @property
+    def model(self) -> str:
+        """The model Vary and Generate ask (see the ``model`` parameter)."""
+        from ..models import DEFAULT_MODEL
+
+        return self._model or getattr(self._client, "model", None) or DEFAULT_MODEL
+
+    def _model_kwargs(self) -> dict[str, Any]:
+        return {"model": self._model} if self._model else {}
+
+    def _build_bar(self, prompt: str | None) -> None:
+        """The "Generate" bar: prompt, its counter, n, the model's controls, Generate and Cancel."""
+        from ..models import lookup
+
+        spec = lookup(self.model, warn=False)
+        if prompt is None:
+            prompt = next((str(p) for i in self.images if (p := _info(i).get("prompt"))), "")
+        self.prompt = W.Textarea(
+            value=prompt,
+            placeholder="Describe the images to add to this gallery",
+            tooltip="Prompt for Generate: new images are added to this gallery",
+            layout=W.Layout(width="calc(100% - 6px)", max_width="640px", height="48px"),
+        )
+        self.prompt.add_class("dalle-gallery-prompt")
+        self.counter = PromptCounter(self.prompt, spec.max_prompt_chars)
+        self.n_box = W.BoundedIntText(
+            value=max(1, min(len(self.images) or 1, 4, spec.max_n)),
+            min=1,
+            max=spec.max_n,
+            description="n",
+            tooltip="Images per Generate",
+            layout=W.Layout(width="100px"),
+            style={"description_width": "16px"},
+        )
+        self.n_box.add_class("dalle-gallery-n")
+        self.model_controls = ModelControls(
+            spec, stream_tip="Show rough previews in the gallery's tiles while the images are made"
+        )
+        self.generate_button = self.button(
+            "Generate",
+            f"Ask {spec.name} for new images from the prompt; they are added to this gallery",
+            self.generate,
+            "dalle-gallery-generate",
+            icon="magic",
+            style="primary",
+        )
+        self.cancel_button = self.button(
+            "Cancel", "Stop the request in flight", self.cancel, "dalle-gallery-cancel", icon="stop"
+        )
+        self.cancel_button.disabled = True
+        wrap = W.Layout(flex_flow="row wrap", align_items="center")
+        self.bar = W.VBox(
+            [
+                self.prompt,
+                self.counter,
+                W.HBox(
+                    [self.n_box, self.model_controls, self.generate_button, self.cancel_button], layout=wrap
+                ),
+            ],
+            layout=W.Layout(margin="6px 0 0 0"),
+        )
+        self.bar.add_class("dalle-gallery-bar")
+
+    def request_options(self) -> dict[str, Any]:
+        """The model fields the controls set (unset ones left out), without the streaming switch."""
+        options = self.model_controls.options()
+        options.pop("stream", None)
+        options.pop("partial_images", None)
+        return options
+
+    def _size(self) -> str | None:
+        """The size of the gallery's images for Generate, when the model makes it (else its default)."""
+        from ..models import lookup
+
+        spec = lookup(self.model, warn=False)
+        for item in self.images:
+            info = _info(item)
+            size = info.get("requested_size") or info.get("size")
+            if isinstance(size, str) and (size in spec.sizes or spec.size_rule.allows(size)):
+                return size
+        return None
+
     # ------------------------------------------------------------ tiles
     def _thumb_png(self, item: Any) -> bytes:
+        # made once per image: a streamed event re-renders the grid, the tiles shown stay as they are
+        cached = self._thumbs.get(id(item))
+        if cached is not None and cached[0] is item:
+            return cached[1]
         # a transparent image is shown over a checkerboard, as image tools do
         thumb = imaging.on_checkerboard(imaging.thumbnail(_pil(item), self.thumb_px))
-        return png_bytes(thumb, max_bytes=THUMB_MAX_BYTES)
+        png = png_bytes(thumb, max_bytes=THUMB_MAX_BYTES)
+        self._thumbs[id(item)] = (item, png)
+        return png
 
     def _render(self) -> None:
         # Without an explicit column count the grid fills the output's width and wraps, so four
@@ -374,17 +510,27 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
             title=f"<span class='dalle-muted'>↳ variations of {name}</span>",
             lineage_of=name[1:],
             number_from=1 + sum(len(g.images) for g in self.lineage.get(index, [])),
+            model=self._model,
         )
+        kwargs = {**self._model_kwargs(), **self.request_options()}
         # every press asks for new images (the request cache is refreshed, never replayed)
-        if _streams(client):  # the row shows at once, its tiles fill with previews, then the finals
+        if self.model_controls.streams and _streams(client, self._model, "vary"):
+            # the row shows at once, its tiles fill with previews, then the finals
             self.lineage.setdefault(index, []).append(child)
             self.lineage_box.children = (*self.lineage_box.children, child)
             result = await _client.stream(
-                client, "vary", _pil(item), n=n, partial_images=2, on_event=child.show_event, cache="refresh"
+                client,
+                "vary",
+                _pil(item),
+                n=n,
+                partial_images=PARTIAL_IMAGES,
+                on_event=child.show_event,
+                cache="refresh",
+                **kwargs,
             )
             child.previews.clear()
         else:
-            result = await _client.call(client, "vary", _pil(item), n=n, cache="refresh")
+            result = await _client.call(client, "vary", _pil(item), n=n, cache="refresh", **kwargs)
         fresh = self._fresh(index, result, besides=child)
         if not fresh:
             if child in self.lineage.get(index, []):
@@ -402,15 +548,84 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         self._set_status(f"✓ {len(fresh)} variations of {name}{note}")
         return result
 
+    def generate(self, prompt: str | None = None, n: int | None = None) -> Any:
+        """Ask for ``n`` new images of ``prompt`` (default: the bar's) and add them to the gallery.
+
+        Runs as the gallery's task (Cancel stops it). With a streaming model and "Stream
+        previews" checked, each image shows as a preview tile that its final image replaces;
+        either way the finals are stored before they are shown. Every press asks for new
+        images (the request cache is refreshed); a duplicate of a tile shown already is dropped.
+        """
+        text = self.prompt.value if prompt is None else prompt
+        if not text.strip():
+            raise ValueError("The prompt is empty: describe the images to add, then press Generate.")
+        count = int(n or self.n_box.value)
+        return self.start_task(
+            lambda: self._generate(text, count), busy="Already generating: wait for it or press Cancel."
+        )
+
+    async def _generate(self, prompt: str, n: int) -> Any:
+        self._set_status(f"generating {n} image{'s' if n != 1 else ''}…")
+        client = _client.resolve(self._client)
+        size = self._size()
+        kwargs: dict[str, Any] = {
+            **self._model_kwargs(),
+            **self.request_options(),
+            "n": n,
+            "cache": "refresh",
+        }
+        if size:
+            kwargs["size"] = size
+        before = len(self.images)
+        if self.model_controls.streams and _streams(client, self._model, "generate"):
+            try:
+                result = await _client.stream(
+                    client,
+                    "generate",
+                    prompt,
+                    partial_images=PARTIAL_IMAGES,
+                    on_event=self.show_event,
+                    **kwargs,
+                )
+            finally:  # a cancelled or failed stream leaves no preview behind
+                if self.previews:
+                    self.previews.clear()
+                    self._render()
+            streamed = self.images[before:]  # shown already, as they came: drop the duplicates
+            del self.images[before:]
+            fresh = self._new_images(streamed)
+        else:
+            result = await _client.call(client, "generate", prompt, **kwargs)
+            fresh = self._new_images(list(result))
+        self.images.extend(fresh)
+        self._render()
+        dupes = len(result) - len(fresh)
+        note = f" ({dupes} duplicate{'s' if dupes != 1 else ''} dropped)" if dupes else ""
+        cost = getattr(result, "cost_usd", None)
+        price = f" · ${cost:.3f}" if cost is not None else ""
+        self._set_status(f"✓ {len(fresh)} new image{'s' if len(fresh) != 1 else ''}{note}{price}")
+        return result
+
+    def _new_images(self, images: list[Any]) -> list[Any]:
+        """The ``images`` not shown in this gallery already (nor twice among themselves)."""
+        seen = {_key(i) for i in self.images}
+        fresh = []
+        for im in images:
+            k = _key(im)
+            if k not in seen:
+                seen.add(k)
+                fresh.append(im)
+        return fresh
+
     def _fresh(self, index: int, result: Any, *, besides: Gallery | None = None) -> list[Any]:
         """The images of ``result`` not shown already (here or in the other lineage rows of ``index``)."""
-        seen = {imaging.image_hash(_pil(i)) for i in self.images}
+        seen = {_key(i) for i in self.images}
         for g in self.lineage.get(index, []):
             if g is not besides:
-                seen |= {imaging.image_hash(_pil(i)) for i in g.images}
+                seen |= {_key(i) for i in g.images}
         fresh = []
         for im in result:
-            h = imaging.image_hash(_pil(im))
+            h = _key(im)
             if h not in seen:
                 seen.add(h)
                 fresh.append(im)
@@ -457,28 +672,41 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         return item
 
     def save(self, index: int, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write tile ``index`` as PNG (provenance kept when the image has it); return the path."""
+        """Write tile ``index`` as it was delivered (PNG, JPEG, WebP, GIF or SVG, byte for byte, with
+        its provenance: inside a PNG or JPEG, in a ``.json`` sidecar otherwise); return the path.
+
+        An image with no file of its own (an array, a PIL image) is written as PNG. The status
+        line names the file and a link under it opens the file in JupyterLab.
+        """
         item = self.images[index]
+        data = getattr(item, "png", None)  # a GeneratedImage's file, whatever its format
+        fmt = _formats.sniff(data) if isinstance(data, bytes) else None
+        if fmt is None or not isinstance(data, bytes):
+            fmt, data = "png", _png.encode(_pil(item))
+        suffix = _formats.SUFFIXES[fmt]
         if path is None:
-            folder = self.save_dir or Path.cwd() / "dalle-images"
+            folder = self.save_dir or output_dir()
             folder.mkdir(parents=True, exist_ok=True)
             prompt = str(_info(item).get("prompt") or "image").lower()
-            stem = re.sub(r"[^a-z0-9]+", "-", prompt).strip("-")[:40]
+            stem = re.sub(r"[^a-z0-9]+", "-", prompt).strip("-")[:40] or "image"
             k = 0
-            while (folder / f"{stem or 'image'}-{k}.png").exists():
+            while (folder / f"{stem}-{k}{suffix}").exists():
                 k += 1
-            target = folder / f"{stem or 'image'}-{k}.png"
+            target = folder / f"{stem}-{k}{suffix}"
         else:
             target = Path(path)
-        png = getattr(item, "png", None)
-        _png.write_atomic(
-            target, png if isinstance(png, bytes) and _png.is_png(png) else _png.encode(_pil(item))
-        )
-        self._set_status(f"Saved #{index} to {target}")
+        _png.write_atomic(target, data)
+        info = _info(item)
+        if info and not _formats.embeds(fmt):
+            _png.write_atomic(sidecar_of(target), json.dumps(info, sort_keys=True, default=str).encode())
+        self._set_status(f"Saved {self.label(index)} to {target}")
+        self.file_link.show(target)
         return target
 
     # ------------------------------------------------------------ status
     def _on_busy(self, busy: bool) -> None:
+        self.generate_button.disabled = busy
+        self.cancel_button.disabled = not busy
         for tile in getattr(self, "_tiles", []):
             for b in tile.children[2].children:
                 if "dalle-vary" in b._dom_classes:  # noqa: SLF001 - ipywidgets has no public reader
