@@ -16,7 +16,6 @@ import html
 import json
 import logging
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from ipyevents import Event
 from PIL import Image
 
 from .. import _formats, _png, imaging
-from .._paths import output_dir
+from .._paths import free_path, output_dir
 from .._types import AnyImageClient, Operation
 from ..store import sidecar_of
 from . import _client
@@ -687,12 +686,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         if path is None:
             folder = self.save_dir or output_dir()
             folder.mkdir(parents=True, exist_ok=True)
-            prompt = str(_info(item).get("prompt") or "image").lower()
-            stem = re.sub(r"[^a-z0-9]+", "-", prompt).strip("-")[:40] or "image"
-            k = 0
-            while (folder / f"{stem}-{k}{suffix}").exists():
-                k += 1
-            target = folder / f"{stem}-{k}{suffix}"
+            target = free_path(folder, str(_info(item).get("prompt") or "image"), suffix)
         else:
             target = Path(path)
         _png.write_atomic(target, data)
