@@ -19,14 +19,29 @@ __all__ = ["save_png"]
 
 
 def save_png(
-    image: Any, name: str, folder: str | os.PathLike[str] | None = None, *, stored: Any = None
+    image: Any,
+    name: str,
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    stored: Any = None,
+    path: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write ``image`` as a new PNG named after ``name`` in ``folder`` (default: the output folder).
 
     ``stored`` is the path of the same image in the store, when there is one: its bytes
-    are copied as they are, provenance included. Nothing is overwritten. Returns the path.
+    are copied as they are, provenance included. Nothing is overwritten, unless ``path``
+    names the file to write instead. Returns the path written.
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> folder = tempfile.mkdtemp()
+    >>> save_png(np.zeros((2, 2, 3), np.uint8), "A fox", folder).name
+    'a-fox-0.png'
     """
-    target = free_path(Path(folder) if folder is not None else output_dir(), name)
+    if path is not None:
+        target = Path(path)
+    else:
+        target = free_path(Path(folder) if folder is not None else output_dir(), name)
     png = None
     if stored is not None and Path(stored).is_file():
         data = Path(stored).read_bytes()

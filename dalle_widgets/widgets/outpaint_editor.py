@@ -4,18 +4,26 @@ Margins per side (slider and number, linked in the browser) or a target canvas
 size with an anchor define an :class:`~dalle_widgets.outpaint.OutpaintCanvas`;
 the canvas view shows the original with the new area checkered and the frame
 plan from :func:`dalle_widgets.outpaint.plan` drawn as numbered boxes *before*
-anything is sent (each frame is one paid request). Generate runs
+anything is sent (each frame is one paid request). Fill runs
 :func:`dalle_widgets.outpaint.arun` as an asyncio task on the kernel's loop: each
-finished frame updates the preview and the progress bar; Cancel stops after the
-frame in flight and keeps every frame already filled (Generate again resumes
-from what is left).
+finished frame updates the preview and the progress bar (a model that streams
+shows rough previews of each frame first); Cancel stops after the frame in flight
+and keeps every frame already filled (Fill again resumes from what is left). Fill
+after a finished fill re-rolls: the whole new area is asked for afresh.
+
+The result is stored (the status line names its file) before it is shown; Save
+copies it into the folder beside the notebook with a link, Pin adds it to the mood
+board, and "Edit further" opens a :class:`~.mask_editor.MaskEditor` on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import time
+from pathlib import Path
 from typing import Any, cast
 
 import ipywidgets as W
@@ -25,10 +33,13 @@ from PIL import Image
 
 from .. import imaging, outpaint
 from .._types import AnyImageClient, SyncImageClient
-from ..models import lookup
+from ..models import DEFAULT_MODEL, lookup
 from . import _client
 from ._canvas import Viewport, hold, rgba
+from ._file_link import FileLink
 from ._keyguard import KeyGuard
+from ._model_controls import ModelControls
+from ._save import save_png
 from ._shell import WidgetShell
 from ._static import StaticFallbackMixin
 
@@ -40,6 +51,10 @@ SIDES = ("left", "top", "right", "bottom")
 ANCHORS = ("center", "top-left", "top", "top-right", "left", "right", "bottom-left", "bottom", "bottom-right")
 PLAN_COLOR = "rgba(255,64,64,0.95)"
 DONE_COLOR = "rgba(40,170,80,0.95)"
+#: The margin sliders move in steps of this many px (the number boxes take any value).
+MARGIN_STEP = 64
+#: Output formats a frame can come back in and still be blended into the canvas.
+CANVAS_FORMATS = ("png", "jpeg", "webp")
 
 
 class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
@@ -57,6 +72,17 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         Largest frame side (1024 for dall-e-2).
     prompt : str
         Initial prompt (describe the whole extended picture).
+    max_margin : int
+        The largest margin per side, in px.
+    feather : float
+        Width of the seam cross-fade between frames, in px.
+
+    Attributes
+    ----------
+    result : OutpaintResult or None
+        The last fill (``result.path``: where the composite is stored).
+    results : list of OutpaintResult
+        Every fill of this editor, oldest first (each one stored).
 
     Examples
     --------
@@ -87,7 +113,12 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.canvas_state: outpaint.OutpaintCanvas = outpaint.extend(self._original)
         self.plan: list[tuple[int, int, int, int]] = []
         self.result: Any = None
+        self.results: list[Any] = []
         self.frames_done: list[Any] = []
+        #: the MaskEditor opened by :meth:`edit_result`, if any
+        self.editor: Any = None
+        self._margins = dict.fromkeys(SIDES, 0)
+        self._syncing = False
         #: the frame index of each streamed preview drawn, in order
         self.preview_log: list[int] = []
         self._current: tuple[int, int, int, int] | None = None
@@ -97,35 +128,35 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self, prompt: str, max_margin: int) -> None:
+        self.max_margin = max_margin
         self.sliders: dict[str, W.IntSlider] = {}
-        self.numbers: dict[str, W.BoundedIntText] = {}
+        self.numbers: dict[str, W.IntText] = {}
         rows = []
         for side in SIDES:
             s = W.IntSlider(
                 value=0,
                 min=0,
                 max=max_margin,
-                step=16,
+                step=MARGIN_STEP,
                 description=side.capitalize(),
                 continuous_update=False,
                 readout=False,
-                tooltip=f"{side.capitalize()} margin in pixels",
+                tooltip=f"{side.capitalize()} margin, in steps of {MARGIN_STEP} px (type any value)",
                 layout=W.Layout(width="260px"),
                 style={"description_width": "50px"},
             )
-            t = W.BoundedIntText(
+            # an unbounded box: a typed value out of range is refused with a message, not clamped
+            t = W.IntText(
                 value=0,
-                min=0,
-                max=max_margin,
                 description="px",
-                tooltip=f"{side.capitalize()} margin in pixels",
+                tooltip=f"{side.capitalize()} margin in pixels, 0 to {max_margin}",
                 layout=W.Layout(width="104px"),
                 style={"description_width": "20px"},
             )
             s.add_class(f"dalle-margin-{side}")
             t.add_class(f"dalle-margin-{side}-value")
-            W.link((s, "value"), (t, "value"))
-            s.observe(self._on_margin, "value")
+            s.observe(functools.partial(self._on_margin_control, side), "value")
+            t.observe(functools.partial(self._on_margin_control, side), "value")
             self.sliders[side], self.numbers[side] = s, t
             rows.append(W.HBox([s, t]))
         self.target = W.Text(
@@ -178,6 +209,15 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             label="Outpaint canvas: the original, the new area checkered and the numbered frame plan",
         )
         self.info = W.HTML()
+        self.plan_toggle = W.ToggleButton(
+            value=True,
+            description="Frame plan",
+            icon="th",
+            tooltip="Show or hide the numbered frame plan over the canvas",
+            layout=W.Layout(width="auto"),
+        )
+        self.plan_toggle.add_class("dalle-plan-toggle")
+        self.plan_toggle.observe(lambda _c: self._guard(self._draw_plan), "value")
         self.prompt = W.Textarea(
             value=prompt,
             placeholder="Describe the whole extended picture",
@@ -215,7 +255,55 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             [self.prompt, self.generate_button, self.cancel_button, self.progress, self.progress_label],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
-        self.children = (self._theme, self.keyguard, margins, self.view_frame, self.info, gen, self.status)
+        spec = lookup(getattr(self._client, "model", None) or DEFAULT_MODEL, warn=False)
+        self.model_controls = ModelControls(
+            spec,
+            formats=CANVAS_FORMATS,
+            stream_tip="Show rough previews of each frame on the canvas while it is made",
+        )
+        # the composite is one opaque picture: a transparent frame would lose its alpha when blended
+        bg = self.model_controls.background_dd
+        bg.options = [o for o in bg.options if o != "transparent"]
+        if len(bg.options) <= 2:
+            bg.layout.display = "none"
+        self.model_controls.quality_dd.observe(lambda _c: self._update_info(), "value")
+        self.save_button = self.button(
+            "Save",
+            "Copy the result into the folder beside the notebook (with a link to open it)",
+            self.save,
+            "dalle-save",
+            icon="download",
+        )
+        self.pin_button = self.button(
+            "Pin", "Pin the result to the mood board", self.pin, "dalle-pin", icon="thumb-tack"
+        )
+        self.edit_button = self.button(
+            "Edit further",
+            "Open the result in a MaskEditor below: paint a mask and regenerate a part of it",
+            self.edit_result,
+            "dalle-edit-result",
+            icon="paint-brush",
+        )
+        self.file_link = FileLink()
+        self.result_bar = W.HBox(
+            [self.save_button, self.pin_button, self.edit_button, self.file_link],
+            layout=W.Layout(align_items="center", flex_flow="row wrap"),
+        )
+        self.result_bar.add_class("dalle-result-bar")
+        self.detail = W.VBox()
+        view_bar = W.HBox([self.info, self.plan_toggle], layout=W.Layout(align_items="center"))
+        self.children = (
+            self._theme,
+            self.keyguard,
+            margins,
+            self.view_frame,
+            view_bar,
+            gen,
+            self.model_controls,
+            self.result_bar,
+            self.status,
+            self.detail,
+        )
         self.add_class("dalle-outpaint-editor")
         self.add_class(self._uid)
 
@@ -223,7 +311,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
     @property
     def margins(self) -> dict[str, int]:
         """Current margins in px: ``{"left": .., "top": .., "right": .., "bottom": ..}``."""
-        return {side: int(self.sliders[side].value) for side in SIDES}
+        return dict(self._margins)
 
     def set_margins(
         self,
@@ -232,24 +320,42 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         right: int | None = None,
         bottom: int | None = None,
     ) -> None:
-        """Set some margins (px) at once; the canvas and the plan follow (one rebuild)."""
+        """Set some margins (px, any whole number from 0 to ``max_margin``) at once; the canvas and
+        the plan follow (one rebuild)."""
         values = {"left": left, "top": top, "right": right, "bottom": bottom}
         for side, v in values.items():
             if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0):
                 raise ValueError(f"{side} margin must be a whole number of pixels >= 0; got {v!r}")
-            if v is not None and v > self.sliders[side].max:
+            if v is not None and v > self.max_margin:
                 raise ValueError(
-                    f"{side} margin {v} is above the maximum {self.sliders[side].max} px; "
+                    f"{side} margin {v} is above the maximum {self.max_margin} px; "
                     "pass max_margin= to the editor for larger canvases"
                 )
-        self._batch = True
-        try:
-            for side, v in values.items():
-                if v is not None:
-                    self.sliders[side].value = int(v)
-        finally:
-            self._batch = False
+        if self._tasks.running:
+            raise RuntimeError("a fill is running: cancel it before changing the margins")
+        self._margins.update({side: int(v) for side, v in values.items() if v is not None})
+        self._sync_margin_controls()
         self._rebuild()
+
+    def _sync_margin_controls(self) -> None:
+        """Show :attr:`margins` in the sliders and the number boxes (without reacting to it)."""
+        self._syncing = True
+        try:
+            for side in SIDES:
+                self.sliders[side].value = self._margins[side]
+                self.numbers[side].value = self._margins[side]
+        finally:
+            self._syncing = False
+
+    def _on_margin_control(self, side: str, change: dict[str, Any]) -> None:
+        """A slider moved or a number was typed: set that margin, or say why not and show the old one."""
+        if self._syncing or change["new"] == self._margins[side]:
+            return
+        try:
+            self.set_margins(**{side: change["new"]})
+        except Exception as exc:  # noqa: BLE001 - one line in the status; the controls show the margin kept
+            self._sync_margin_controls()
+            self.show_error(f"{exc}; kept {self._margins[side]} px")
 
     def set_target(self, size: Any, anchor: str = "center") -> None:
         """Grow the canvas to ``size`` (``"WxH"``, ``(w, h)`` or an int) with the original at ``anchor``."""
@@ -260,10 +366,6 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         w, h = c.size
         self.set_margins(left=x0, top=y0, right=w - x1, bottom=h - y1)
 
-    def _on_margin(self, _change: dict[str, Any]) -> None:
-        if not getattr(self, "_batch", False):
-            self._guard(self._rebuild)
-
     def _rebuild(self) -> None:
         if self._tasks.running:
             raise RuntimeError("a fill is running: cancel it before changing the margins")
@@ -272,6 +374,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.plan = outpaint.plan(self.canvas_state, frame=self.frame) if self.canvas_state.mask.any() else []
         self.result = None
         self.frames_done = []
+        self._update_result_bar()
         self._current = None
         self._viewport = Viewport(self.canvas_state.shape, self.display_px)
         dh, dw = self._viewport.display
@@ -317,6 +420,8 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         done = {tuple(f.box) for f in self.frames_done}
         with hold():
             layer.clear()
+            if not self.plan_toggle.value:  # hidden: the picture alone
+                return
             # the original's outline
             x0, y0, x1, y1 = self.canvas_state.box
             (a, b), (c, d) = self._viewport.to_display(x0, y0), self._viewport.to_display(x1, y1)
@@ -346,16 +451,16 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         n = len(self.plan)
         price = ""
         try:
-            from .. import outpaint
-            from ..models import DEFAULT_MODEL
             from ..pricing import estimate, format_usd
 
             model = getattr(self._client, "model", None) or DEFAULT_MODEL
             req = outpaint.request_size(self.plan, model)
+            quality = self.model_controls.quality_dd.value
             est = estimate(  # the one pricing path, as the magic's --dry-run
                 model,
                 f"{req}x{req}",
                 1,
+                quality=None if quality == "default" else quality,
                 operation="edit",
                 input_sizes=[(req, req)],
                 prompt_chars=len(self.prompt.value),
@@ -381,23 +486,37 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
 
     # ------------------------------------------------------------ generation
     def generate(self) -> Any:
-        """Fill the new area frame by frame (async task); returns the task's future, or None if refused."""
+        """Fill the new area frame by frame (async task); returns the task's future, or None if refused.
+
+        After a finished fill, this re-rolls: the whole new area is asked for afresh (new
+        requests, never the request cache), and the previous result stays on disk.
+        """
         prompt = self.prompt.value.strip()
         if not prompt:
             self._show_error("Write a prompt first: describe the whole extended picture.")
             return None
-        if not self.canvas_state.mask.any():
+        if not self.plan:
             self._show_error("Nothing to fill: set a margin (or a target size) larger than the image first.")
             return None
-        return self.start_task(
-            lambda: self._fill(prompt), busy="A fill is already running: wait for it or press Cancel."
-        )
+        if self._tasks.running:
+            self._show_error("A fill is already running: wait for it or press Cancel.")
+            return None
+        if self.canvas_state.done:  # a finished fill: start over from the original for new pixels
+            self.canvas_state = outpaint.extend(self._original, **self._margins)
+            self.frames_done = []
+            self.progress.value = 0
+            self._redraw()
+        options = {**self.model_controls.options()}
+        stream = bool(options.pop("stream", False))
+        options.pop("partial_images", None)
+        return self.start_task(lambda: self._fill(prompt, options, stream))
 
-    async def _fill(self, prompt: str) -> Any:
+    async def _fill(self, prompt: str, fields: dict[str, Any], stream: bool) -> Any:
         client = _client.resolve(self._client)
         canvas = self.canvas_state
         frames = [b for b in self.plan if canvas.mask[b[1] : b[3], b[0] : b[2]].any()]
         t0 = time.monotonic()
+        self._previews_shown = 0
         self.progress_label.value = f"frame 1 of {len(self.plan)}…"
         if frames:
             self._current = frames[0]
@@ -408,6 +527,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             self.frames_done.append(record)
             nxt = next((b for b in self.plan if new_canvas.mask[b[1] : b[3], b[0] : b[2]].any()), None)
             self._current = nxt
+            self._previews_shown = 0
             self.progress.value = len(self.frames_done)
             label = f"{len(self.frames_done)} of {len(self.plan)} frames · {time.monotonic() - t0:.1f} s"
             self.progress_label.value = label + (" · next…" if nxt else "")
@@ -419,24 +539,43 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             "feather": self.feather,
             "on_progress": on_progress,
             "cache": "refresh",  # every press of Fill asks for new pixels
+            **fields,  # quality, background, output_format: passed to every frame's edit
         }
-        if self.streams(client):
+        if stream and self.streams(client):
             options["on_preview"] = self._show_preview
-        if _client.is_async(client):
-            result = await outpaint.arun(client, canvas, prompt, **options)
-        else:  # a sync client: run the blocking driver in a worker thread
-            sync = cast(SyncImageClient, client)
-            result = await asyncio.to_thread(outpaint.run, sync, canvas, prompt, **options)
-        self.result = result
-        self.canvas_state = result.canvas
+        try:
+            if _client.is_async(client):
+                result = await outpaint.arun(client, canvas, prompt, **options)
+            else:  # a sync client: run the blocking driver in a worker thread
+                sync = cast(SyncImageClient, client)
+                result = await asyncio.to_thread(outpaint.run, sync, canvas, prompt, **options)
+        except outpaint.OutpaintIncomplete as exc:  # the frames filled are stored: keep them at hand
+            self._keep(exc.result)
+            raise
+        self._keep(result)
         self._current = None
         self._redraw()
         self.progress_label.value = f"✓ filled in {time.monotonic() - t0:.1f} s"
+        self.set_status(self._result_line(result))
         return result
+
+    def _keep(self, result: Any) -> None:
+        self.result = result
+        self.results.append(result)
+        self.canvas_state = result.canvas
+
+    def _result_line(self, result: Any) -> str:
+        """One line on the result: its size (and that it is the original's plus the margins) and its file."""
+        w, h = result.canvas.size
+        oh, ow = self._original.shape[:2]
+        where = f"stored at {result.path}" if result.path else "not stored (the client has no store)"
+        grown = f" (the {ow}×{oh} original with its margins)" if (w, h) != (ow, oh) else ""
+        state = "Filled" if result.complete else f"Partly filled ({len(result.frames)} frames)"
+        return f"✓ {state}: {w}×{h}{grown}, {where}"
 
     @staticmethod
     def streams(client: AnyImageClient) -> bool:
-        """Whether fills through ``client`` stream previews (its model streams, images protocol)."""
+        """Whether fills through ``client`` can stream previews (its model streams, images protocol)."""
         model = getattr(client, "model", None)
         if not model or getattr(client, "protocol", "images") != "images":
             return False
@@ -446,12 +585,90 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         """Draw a streamed preview of frame ``index`` into its box on the canvas (replaced by the
         blended frame when it is done)."""
         self.preview_log.append(index)
+        self._previews_shown = getattr(self, "_previews_shown", 0) + 1
+        self.progress_label.value = f"frame {index + 1} of {len(self.plan)} · preview {self._previews_shown}…"
         x0, y0, x1, y1 = box
         (a, b), (c, d) = self._viewport.to_display(x0, y0), self._viewport.to_display(x1, y1)
         w, h = max(1, round(c - a)), max(1, round(d - b))
         shown = imaging.on_checkerboard(image).resize((w, h), Image.Resampling.BILINEAR).convert("RGBA")
         with hold():
             self.view[0].put_image_data(rgba(np.asarray(shown)), round(a), round(b))
+
+    # --------------------------------------------------------------- result
+    def _need_result(self, what: str) -> Any:
+        if self.result is None:
+            raise RuntimeError(f"Nothing to {what} yet: press Fill first.")
+        return self.result
+
+    @staticmethod
+    def _stored(result: Any) -> Any:
+        """The result as stored (a GeneratedImage with its provenance), or its image when not stored."""
+        if result.path and Path(result.path).is_file():
+            from ..store import open_image
+
+            return open_image(result.path)
+        return result.image
+
+    def _update_result_bar(self, busy: bool = False) -> None:
+        for b in (self.save_button, self.pin_button, self.edit_button):
+            b.disabled = busy or self.result is None
+        # after a finished fill the same button re-rolls: say so
+        again = self.canvas_state.done and self.result is not None
+        self.generate_button.description = "Fill again" if again else "Fill"
+        self.generate_button.tooltip = (
+            "Re-roll: new pixels for the whole new area (the last result stays on disk)"
+            if again
+            else "Fill the new area frame by frame"
+        )
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Copy the result (its stored PNG, provenance included) to ``path`` or a new file in the
+        folder beside the notebook (``$DALLE_WIDGETS_OUTPUT_DIR``); show a link; return the path."""
+        result = self._need_result("save")
+        target = save_png(result.image, self.prompt.value or "outpaint", stored=result.path, path=path)
+        w, h = result.canvas.size
+        self.set_status(f"Saved the {w}×{h} result to {target}")
+        self.file_link.show(target)
+        return target
+
+    def pin(self, board: Any | None = None, caption: str | None = None) -> Any:
+        """Pin the result to ``board`` (default: the current mood board); return the board item."""
+        from .board import current_board
+
+        result = self._need_result("pin")
+        board = board or current_board()
+        item = board.pin(
+            self._stored(result), caption=caption if caption is not None else self.prompt.value.strip()
+        )
+        self.set_status(f"Pinned the result to the board at {board.path}")
+        return item
+
+    def edit_result(self) -> Any:
+        """Open a :class:`~.mask_editor.MaskEditor` on the result below the canvas; return it."""
+        from .mask_editor import MaskEditor
+
+        result = self._need_result("edit")
+        self.editor = MaskEditor(
+            self._stored(result),
+            client=self._client,
+            prompt=self.prompt.value,
+            display_px=min(self.display_px, 640),
+        )
+        close = self.button(
+            "Close editor", "Close the editor", self._close_editor, "dalle-close-editor", icon="times"
+        )
+        w, h = result.canvas.size
+        head = W.HBox(
+            [W.HTML(f"<b>Editing the {w}×{h} result</b>"), close],
+            layout=W.Layout(align_items="center", justify_content="space-between", margin="8px 0 4px 0"),
+        )
+        self.detail.children = (head, self.editor)
+        self.set_status(f"Editing the result in the MaskEditor below (from {result.path or 'memory'})")
+        return self.editor
+
+    def _close_editor(self) -> None:
+        self.detail.children = ()
+        self.editor = None
 
     @property
     def image(self) -> Image.Image:
@@ -465,6 +682,9 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.cancel_button.disabled = not busy
         for w in (*self.sliders.values(), *self.numbers.values(), self.apply_target):
             w.disabled = busy
+        for w in self.model_controls.children:
+            w.disabled = busy
+        self._update_result_bar(busy)
         if busy:
             self.status.value = ""
             return
@@ -483,7 +703,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
 
     # ----------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image:
-        return outpaint.draw_plan(self.canvas_state, self.plan)
+        return outpaint.draw_plan(self.canvas_state, self.plan if self.plan_toggle.value else [])
 
     def _summary(self) -> str:
         w, h = self.canvas_state.size
