@@ -32,9 +32,11 @@ from ipyevents import Event
 from PIL import Image
 
 from .. import imaging, masks
-from .._types import MASK_TOOLS, AnyImageClient, MaskTool
+from .._types import FRAMING_MODES, MASK_TOOLS, AnyImageClient, FramingMode, MaskTool
+from ..client._window import planned_window
 from ..errors import DalleWidgetsError
 from ..models import DEFAULT_MODEL, lookup
+from ..photo_window import Window, describe_window, masked_outside
 from . import _client
 from ._canvas import Viewport, hold, overlay_rgba, rgba
 from ._keyguard import KeyGuard
@@ -54,6 +56,7 @@ TOOLS = MASK_TOOLS
 TOOL_KEYS: dict[str, MaskTool] = {"b": "brush", "e": "eraser", "r": "rectangle", "o": "ellipse", "l": "lasso"}
 MASK_COLOR = (255, 64, 64)
 ERASE_COLOR = (64, 160, 255)
+WINDOW_COLOR = "rgba(255,214,0,0.95)"
 STAGING_THUMB_PX = 144
 ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0)
 MAX_CANVAS_PX = 4096
@@ -84,6 +87,11 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         Extra input images sent with each edit (GPT image models take up to 16 inputs in
         all): the model draws on them, and the mask applies to the base image only. Shown
         as a strip of thumbnails with remove buttons (:class:`~.references.ReferenceStrip`).
+    framing : {"window", "pad", "crop"}
+        How a photo the model cannot take at its own size (any non-square photo for
+        dall-e-2) is sent: a window around the mask (default), the whole photo padded to
+        a square, or its centre square. Every framing is pasted back, so candidates keep
+        the photo's size. The window is outlined on the canvas before anything is sent.
 
     Examples
     --------
@@ -106,8 +114,11 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         n: int = 2,
         size: str | None = None,
         references: Sequence[Any] = (),
+        framing: FramingMode = "window",
     ) -> None:
         super().__init__()
+        if framing not in FRAMING_MODES:
+            raise ValueError(f"framing must be one of {', '.join(FRAMING_MODES)}; got {framing!r}")
         self._client = client
         self._references = references
         self.display_px = int(display_px)
@@ -129,7 +140,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self._uid = f"dalle-ed-{next(_uids)}"
         self._viewport = Viewport(self.doc.shape, self.display_px)
         self._init_shell()
-        self._build_ui(prompt, brush_size, n, size)
+        self._build_ui(prompt, brush_size, n, size, framing)
         self._redraw_all()
 
     # ------------------------------------------------------------ base image
@@ -138,7 +149,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         return coerce_image(image)
 
     # ------------------------------------------------------------------ UI
-    def _build_ui(self, prompt: str, brush_size: int, n: int, size: str | None) -> None:
+    def _build_ui(self, prompt: str, brush_size: int, n: int, size: str | None, framing: str) -> None:
         dh, dw = self._viewport.display
         self.canvas = MultiCanvas(3, width=dw, height=dh)
         self.canvas.add_class("dalle-mask-canvas")
@@ -300,6 +311,27 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             layout=W.Layout(width="120px"),
         )
         self.size_dd.add_class("dalle-size")
+        self._spec = spec
+        self.framing_buttons = W.ToggleButtons(
+            options=[("Window", "window"), ("Pad", "pad"), ("Crop", "crop")],
+            value=framing,
+            tooltips=[
+                "Send a model-sized window around the mask; the result keeps your photo's size",
+                "Send the whole photo padded to a square (scaled to the size); the result keeps its size",
+                "Send the photo's centre square; outside it nothing changes",
+            ],
+            style={"button_width": "74px"},
+            layout=W.Layout(width="auto"),
+        )
+        self.framing_buttons.add_class("dalle-framing")
+        self.plan = W.HTML(layout=W.Layout(margin="0 0 0 4px"))
+        self.plan.add_class("dalle-plan")
+        self.framing_row = W.HBox(
+            [W.HTML("<span style='margin:0 4px 0 2px'>Photo</span>"), self.framing_buttons],
+            layout=W.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        self.framing_buttons.observe(lambda _c: self._draw_mask_layer(), "value")
+        self.size_dd.observe(lambda _c: self._draw_mask_layer(), "value")
         self._build_model_controls(spec)
         self.generate_button = self.button(
             "Generate",
@@ -395,6 +427,8 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                     [self.n_box, W.HTML("<span style='margin:0 4px 0 10px'>Size</span>"), self.size_dd],
                     layout=wrap,
                 ),
+                self.framing_row,
+                self.plan,
                 self.model_controls,
                 W.HBox([self.generate_button, self.cancel_button, self.progress], layout=wrap),
                 self.status,
@@ -478,6 +512,52 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         if value not in TOOLS:
             raise ValueError(f"tool must be one of {', '.join(TOOLS)}; got {value!r}")
         self.tool_buttons.value = value
+
+    @property
+    def framing(self) -> FramingMode:
+        """How a photo the model cannot take at its own size is sent: window, pad or crop."""
+        return cast(FramingMode, str(self.framing_buttons.value))  # the buttons offer FRAMING_MODES only
+
+    @framing.setter
+    def framing(self, value: FramingMode) -> None:
+        if value not in FRAMING_MODES:
+            raise ValueError(f"framing must be one of {', '.join(FRAMING_MODES)}; got {value!r}")
+        self.framing_buttons.value = value
+
+    @property
+    def send_window(self) -> Window | None:
+        """The window of the photo that Generate will send (None: the image goes as it is).
+
+        The client's own rule (:func:`dalle_widgets.client._window.planned_window`) for the
+        current mask, size and :attr:`framing`; it is outlined on the canvas.
+        """
+        h, w = self.doc.shape
+        box = masks.bbox(self.doc.mask_view)
+        return planned_window(self._spec, (w, h), box, size=str(self.size_dd.value), framing=self.framing)
+
+    def send_plan(self) -> str:
+        """One line saying what Generate will send and what size the result has."""
+        h, w = self.doc.shape
+        window = self.send_window
+        if window is not None:
+            text = describe_window(window, self.framing)
+            if self.framing == "window" and not self.doc.mask_view.any():
+                text = (
+                    f"Paint where to regenerate: a {window.request_size} window around it is sent; "
+                    f"the result keeps {w}x{h}"
+                )
+            outside = masked_outside(self.doc.mask_view, window) if self.framing == "crop" else 0
+            if outside:
+                text += f". {outside} masked pixels lie outside the centre square: use Window or Pad"
+            return text[0].upper() + text[1:]
+        size, own = str(self.size_dd.value), f"{w}x{h}"
+        sends = f"Sends your {own} image as it is; "
+        if size == own:
+            return sends + f"the result keeps {own}"
+        if "x" not in size:
+            return sends + f"the model picks the result's size ({size})"
+        keep = f" (pick {own} to keep it)" if own in self.size_dd.options else ""
+        return sends + f"the result is {size}: Accept makes the base {size}{keep}"
 
     @property
     def brush_size(self) -> int:
@@ -823,7 +903,37 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                     layer.put_image_data(over, 0, 0)
                 else:
                     layer.put_image_data(overlay_rgba(small, MASK_COLOR, 128), 0, 0)
+            if self._previewing is None:
+                self._draw_window_outline(layer)
         self._update_info()
+
+    def _draw_window_outline(self, layer: Any) -> None:
+        """Outline (dashed) the window Generate will send, with its request size, on ``layer``."""
+        if not hasattr(self, "framing_buttons"):
+            return
+        window = self.send_window
+        if window is None or (self.framing == "window" and not self.doc.mask_view.any()):
+            return
+        x0, y0, x1, y1 = window.box
+        dh, dw = self._viewport.display
+        # a padded window reaches past the photo: its outline is drawn along the canvas's edge
+        dx0, dy0 = (max(1.0, v) for v in self._viewport.to_display(x0, y0))
+        dx1, dy1 = self._viewport.to_display(x1, y1)
+        dx1, dy1 = min(dw - 2.0, dx1), min(dh - 2.0, dy1)
+        layer.line_width = 2
+        layer.set_line_dash([8, 5])
+        layer.stroke_style = "rgba(0,0,0,0.7)"
+        layer.stroke_rect(dx0 + 1, dy0 + 1, dx1 - dx0, dy1 - dy0)
+        layer.stroke_style = WINDOW_COLOR
+        layer.stroke_rect(dx0, dy0, dx1 - dx0, dy1 - dy0)
+        layer.set_line_dash([])
+        layer.font = "12px sans-serif"
+        label = f"sent: {window.request_size}"
+        lx, ly = max(dx0, 0) + 4, max(dy0, 0) + 15
+        layer.fill_style = "rgba(0,0,0,0.6)"
+        layer.fill_rect(lx - 3, ly - 12, 7.2 * len(label) + 6, 16)
+        layer.fill_style = WINDOW_COLOR
+        layer.fill_text(label, lx, ly)
 
     def _draw_cursor(self, x: float, y: float) -> None:
         layer = self.canvas[2]
@@ -922,6 +1032,16 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             f"<span class='dalle-muted' style='font-size:12px'>{w}×{h} image · mask {cov:.1%} "
             f"to regenerate{where} · {n} change{'' if n == 1 else 's'}</span>"
         )
+        if hasattr(self, "plan"):
+            h, w = self.doc.shape
+            needs_window = planned_window(self._spec, (w, h), None, size=str(self.size_dd.value)) is not None
+            self.framing_row.layout.display = "" if needs_window else "none"
+            plan = self.send_plan()
+            warn = "outside the centre square" in plan or "Accept makes the base" in plan
+            self.plan.value = (
+                f"<div class='{'dalle-hint' if warn else 'dalle-muted'}' "
+                f"style='font-size:12px;line-height:1.4;margin:2px 0'>{escape(plan)}</div>"
+            )
         hint = self.doc.hint()
         self.hint.value = (
             f"<span class='dalle-hint' style='font-size:12px'>{escape(hint)}</span>" if hint else ""
@@ -948,10 +1068,19 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         if self._tasks.running:
             self.show_error("A request is already running: wait for it or press Cancel.")
             return None
+        window = self.send_window
+        if window is not None and self.framing == "crop" and masked_outside(self.doc.mask_view, window):
+            self.show_error(
+                f"{masked_outside(self.doc.mask_view, window)} masked pixels lie outside the centre square "
+                "that Crop sends and would never change: choose Window or Pad, or paint inside the outline."
+            )
+            return None
         image: Any = self.doc.image
         mask = self.doc.mask
         n, size = int(self.n_box.value), str(self.size_dd.value)
         options = self.request_options()
+        if window is not None and self.framing != "window" and not len(self.references_strip):
+            options["framing"] = self.framing
         if len(self.references_strip):  # the base image first: the mask applies to it
             image = [image, *self.references_strip.images]
             problem = self._check_references(image, prompt=prompt, mask=mask, n=n, size=size, **options)
@@ -1186,8 +1315,11 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
 
     def _card(self, flat: int | None, cand: Candidate, stale: bool) -> W.VBox:
         shown = cand.image if cand.image is not None else cand.preview
+        resized = ""
         if shown is not None:
             pil = getattr(shown, "image", None) or imaging.to_pil(shown)
+            if cand.image is not None and pil.size != self.doc.shape[::-1]:
+                resized = f"{pil.size[0]}×{pil.size[1]}: Accept resizes the base"
             # a transparent image is shown over a checkerboard, as image tools do
             thumb = imaging.on_checkerboard(imaging.thumbnail(pil, STAGING_THUMB_PX))
             img = W.Image(
@@ -1216,6 +1348,8 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             badges.append("replayed from cache")
         if stale:
             badges.append("earlier base")
+        if resized:
+            badges.append(resized)
         label = W.HTML(" ".join(f"<span class='dalle-badge'>{escape(b)}</span>" for b in badges))
         label.add_class("dalle-candidate-label")
         acc = self.button(
