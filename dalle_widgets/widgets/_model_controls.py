@@ -34,8 +34,8 @@ def _choice(label: str, values: tuple[str, ...], cls: str, tip: str) -> W.Dropdo
         value="default",
         description=label,
         tooltip=tip,
-        layout=W.Layout(width="190px", display="" if len(values) > 1 else "none"),
-        style={"description_width": "72px"},
+        layout=W.Layout(width="205px", display="" if len(values) > 1 else "none"),
+        style={"description_width": "84px"},
     )
     dd.add_class(cls)
     return dd

@@ -275,9 +275,8 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
             [
                 self.prompt,
                 self.counter,
-                W.HBox(
-                    [self.n_box, self.model_controls, self.generate_button, self.cancel_button], layout=wrap
-                ),
+                self.model_controls,
+                W.HBox([self.n_box, self.generate_button, self.cancel_button], layout=wrap),
             ],
             layout=W.Layout(margin="6px 0 0 0"),
         )
