@@ -38,7 +38,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,8 @@ _PROVENANCE = (
     "created",
     "parent",
     "mask_hash",
+    "sources",
+    "cost_usd",
 )
 
 
@@ -111,6 +113,10 @@ class BoardItem:
         ISO time of pinning.
     damaged : str
         Why the image file cannot be shown ("" when it is fine); found when the board loads.
+
+    An item made on the board from other items (:meth:`BoardStore.pin` with ``sources``,
+    what the mood board's Combine does) lists their ids in ``info["sources"]``
+    (:attr:`sources`): its lineage on the board, kept when those items are removed.
     """
 
     id: str
@@ -133,6 +139,12 @@ class BoardItem:
             return im.copy()
 
     @property
+    def sources(self) -> list[str]:
+        """Ids of the board items this one was made from (empty for a pinned image)."""
+        found = self.info.get("sources")
+        return [str(s) for s in found] if isinstance(found, list) else []
+
+    @property
     def summary(self) -> str:
         """One line for a tooltip: the prompt, operation and model, or why the image is damaged."""
         if self.damaged:
@@ -140,7 +152,10 @@ class BoardItem:
         prompt = self.info.get("prompt")
         if not prompt:
             return self.caption
-        return f"{prompt} ({self.info.get('operation', '?')}, {self.info.get('model', '?')})"
+        made = f"{self.info.get('operation', '?')}, {self.info.get('model', '?')}"
+        if self.sources:
+            made = f"combined from {len(self.sources)} board images, {made}"
+        return f"{prompt} ({made})"
 
     def to_json(self, root: Path) -> dict[str, Any]:
         return {
@@ -329,12 +344,20 @@ class BoardStore:
                 return i
         raise KeyError(f"no item {key!r} on this board; ids are {[i.id for i in self._items]}")
 
-    def pin(self, image: Any, caption: str | None = None) -> BoardItem:
+    def pin(self, image: Any, caption: str | None = None, *, sources: Sequence[str] = ()) -> BoardItem:
         """Pin ``image`` (GeneratedImage, PIL, array, path or bytes); saved at once. Returns the item.
 
-        The caption defaults to the image's prompt when it has provenance.
+        The caption defaults to the image's prompt when it has provenance. ``sources`` are
+        the ids of the board items ``image`` was made from (recorded as ``info["sources"]``).
         """
         png, info = _png_of(image)
+        if sources:
+            unknown = [s for s in sources if s not in {i.id for i in self._items}]
+            if unknown:
+                raise KeyError(
+                    f"sources {unknown} are not on this board; ids are {[i.id for i in self._items]}"
+                )
+            info["sources"] = list(sources)
         item_id = uuid.uuid4().hex[:12]
         path = self.path / IMAGES / f"{item_id}.png"
         _write(path, png)

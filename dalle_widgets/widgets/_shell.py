@@ -44,6 +44,7 @@ body[data-jp-theme-light='false'] .dalle-widget .dalle-error { color: var(--jp-e
 }
 .dalle-widget .dalle-card.dalle-selected,
 .dalle-widget .dalle-tile.dalle-selected { outline: 3px solid var(--jp-brand-color1); }
+.dalle-widget .dalle-board-item.dalle-selected { outline-offset: -3px; }
 .dalle-widget .dalle-card.dalle-stale { opacity: 0.75; border-style: dashed; }
 .dalle-widget .dalle-badge {
   font-size: 11px; padding: 0 4px; border-radius: 3px;

@@ -6,6 +6,12 @@ which imports no widget; this widget shows the items in a grid (reorder, caption
 remove, undo), exports a PNG contact sheet or one self-contained HTML page into a
 folder beside the notebook with a link to the file, and "varies everything pinned"
 through the client, showing the variations as a :class:`~.gallery.Gallery`.
+
+"Combine" makes one new image from several pinned ones: select them (the first
+selected is the base image, the others are references), describe the result, and
+the board sends them as one multi-image edit (GPT image models take up to 16
+inputs). The result is stored by the client, then pinned with its lineage (the
+ids of its sources) and its cost.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from PIL import Image
 from .. import imaging
 from .._types import AnyImageClient
 from ..boards import BoardItem, BoardStore, default_board_path
+from ..errors import InvalidRequestError
+from ..models import DEFAULT_MODEL, lookup, models_taking_images
 from . import _client
 from ._file_link import FileLink
 from ._shell import WidgetShell
@@ -55,7 +63,8 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
     path : str or Path, optional
         The board folder (created if missing). Default ``$DALLE_WIDGETS_HOME/boards/default``.
     client : ImagesClient or AsyncImagesClient, optional
-        Used by "vary everything pinned". Default: the shared client.
+        Used by "vary everything pinned" and "Combine". Default: the shared client.
+        Combine needs a model whose edits take several images (e.g. ``gpt-image-2``).
     thumb_px : int
         Thumbnail size in the grid.
     export_dir : str or Path, optional
@@ -90,6 +99,9 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         self.last_export: Path | None = None
         self._thumbs: dict[str, bytes] = {}
         self._callbacks: list[Callable[[MoodBoard], None]] = []
+        self._selected: list[str] = []  # ids chosen for Combine, in the order they were chosen
+        #: the last :meth:`combine` answer (an ImageResult, stored by the client)
+        self.last_combined: Any = None
         self._init_shell()
         self._build_ui()
         _current = self
@@ -163,6 +175,8 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         """Unpin ``item`` (item, id or index); :meth:`undo` puts it back."""
         removed = self.store.remove(item)
         self._thumbs.pop(removed.id, None)
+        if removed.id in self._selected:
+            self._selected.remove(removed.id)
         self._changed()
         label = f" {removed.caption!r}" if removed.caption else ""
         self._set_status(f"Removed{label}. Undo puts it back." if self.store.can_undo else f"Removed{label}.")
@@ -273,6 +287,180 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         images = [im for r in results for im in r]
         self.variations_box.children = (Gallery(images, thumb_px=160, client=self._client),)
 
+    # ------------------------------------------------------------- combine
+    @property
+    def selected(self) -> list[BoardItem]:
+        """The items selected for :meth:`combine`, in the order they were selected (the first is the base)."""
+        by_id = {i.id: i for i in self.store.items}
+        return [by_id[k] for k in self._selected if k in by_id]
+
+    def select(self, item: BoardItem | str | int, selected: bool = True) -> None:
+        """Select ``item`` (item, id or index) for Combine, after those already selected;
+        ``selected=False`` takes it out of the selection."""
+        key = self.store.items[self.store.index(item)].id
+        if selected == (key in self._selected):
+            return
+        if selected:
+            self._selected.append(key)
+        else:
+            self._selected.remove(key)
+        self._render()
+
+    def clear_selection(self) -> None:
+        """Select nothing."""
+        if self._selected:
+            self._selected.clear()
+            self._render()
+
+    def combine(
+        self,
+        prompt: str,
+        items: list[BoardItem | str | int] | None = None,
+        *,
+        client: AnyImageClient | None = None,
+        model: str | None = None,
+        n: int = 1,
+        size: str | None = None,
+        **fields: Any,
+    ) -> list[BoardItem]:
+        """Make ``n`` new images from several board items and pin them (blocking); return the new items.
+
+        The items (default: the :attr:`selected` ones, in selection order) go as one edit:
+        the first is the base image, the others references the model draws on. The model
+        (the client's, or ``model``) must take that many input images: GPT image models take
+        up to 16, dall-e-2 only one (refused before sending, naming a model that can). Each
+        new image is stored by the client, then pinned with ``info["sources"]`` (the ids of
+        the items it came from) and its cost (``info["cost_usd"]``, from the answer's ``usage``).
+        ``fields`` are further edit fields (``quality``, ``background``, ``output_format``...).
+
+        In a notebook the "Combine" button does the same without blocking the kernel.
+        """
+        chosen = client or self._client
+        if chosen is None:
+            from ..client import default_client
+
+            chosen = default_client()
+        if _client.is_async(chosen):
+            raise TypeError("combine() blocks: pass a sync ImagesClient, or use `await board.acombine(...)`")
+        sources = self._combine_sources(items)
+        kwargs = self._combine_request(chosen, sources, model=model, n=n, size=size, fields=fields)
+        result = chosen.edit([i.path for i in sources], prompt, cache="refresh", **kwargs)
+        return self._pin_combined(result, sources)
+
+    async def acombine(
+        self,
+        prompt: str,
+        items: list[BoardItem | str | int] | None = None,
+        *,
+        client: AnyImageClient | None = None,
+        model: str | None = None,
+        n: int = 1,
+        size: str | None = None,
+        **fields: Any,
+    ) -> list[BoardItem]:
+        """Async twin of :meth:`combine` (on the kernel's loop; a sync client runs in a thread)."""
+        sources = self._combine_sources(items)
+        cl = _client.resolve(client or self._client)
+        kwargs = self._combine_request(cl, sources, model=model, n=n, size=size, fields=fields)
+        self._set_status(f"combining {len(sources)} board images…")
+        paths = [i.path for i in sources]
+        result = await _client.call(cl, "edit", paths, prompt, cache="refresh", **kwargs)
+        return self._pin_combined(result, sources)
+
+    def _combine_sources(self, items: list[BoardItem | str | int] | None) -> list[BoardItem]:
+        """The items to combine: at least two, none damaged, each once."""
+        if items is None:
+            sources = self.selected
+        else:
+            every = self.store.items
+            sources = [every[self.store.index(i)] for i in items]
+        if len({i.id for i in sources}) != len(sources):
+            raise InvalidRequestError("the same board image is listed twice: combine each image once")
+        if len(sources) < 2:
+            more = 2 - len(sources)
+            raise InvalidRequestError(
+                f"Combine needs at least 2 board images; {len(sources)} selected: select {more} more "
+                "(the first selected is the base image, the others are references)"
+            )
+        damaged = [i for i in sources if i.damaged]
+        if damaged:
+            raise InvalidRequestError(
+                f"board image {damaged[0].path.name} is damaged ({damaged[0].damaged}): deselect it"
+            )
+        return sources
+
+    def _combine_request(
+        self,
+        client: AnyImageClient,
+        sources: list[BoardItem],
+        *,
+        model: str | None,
+        n: int,
+        size: str | None,
+        fields: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The edit's keyword arguments, after checking that the model takes that many images."""
+        name = model or getattr(client, "model", None) or DEFAULT_MODEL
+        spec = lookup(name, warn=False)
+        count = len(sources)
+        if not spec.supports("edit") or spec.max_input_images < count:
+            most = spec.max_input_images
+            takes = f"takes {most} input image{'s' if most != 1 else ''} per edit"
+            if not spec.supports("edit"):
+                takes = "has no edits"
+            able = models_taking_images(count)
+            fix = (
+                f"use a model whose edits take {count}, e.g. "
+                f"MoodBoard(..., client={type(client).__name__}(model={able[0]!r}))"
+                if able
+                else "no model in the table takes that many"
+            )
+            if spec.supports("edit") and spec.max_input_images > 1:
+                fix = f"select at most {spec.max_input_images}, or {fix}"
+            raise InvalidRequestError(
+                f"Combine sends the {count} selected images as one edit; {spec.name} {takes}: {fix}",
+                param="model",
+            )
+        kwargs: dict[str, Any] = {"n": n, **fields}
+        if model:
+            kwargs["model"] = model
+        if size:
+            kwargs["size"] = size
+        return kwargs
+
+    def _pin_combined(self, result: Any, sources: list[BoardItem]) -> list[BoardItem]:
+        """Pin the combined images (already stored by the client) with their lineage; say what it cost."""
+        self.last_combined = result
+        ids = [i.id for i in sources]
+        try:
+            made = [self.store.pin(image, sources=ids) for image in result]
+        except OSError as exc:
+            where = ", ".join(str(im.path) for im in result if getattr(im, "path", None))
+            raise OSError(
+                f"could not pin the combined image to the board ({exc}); it is saved at {where}"
+            ) from exc
+        self._changed()
+        cost = getattr(result, "cost_usd", None)
+        if any(im.info.get("offline") for im in result):
+            paid = " · free (offline engine)"
+        elif cost is not None:
+            paid = f" · ${cost:.3f}"
+        else:
+            paid = ""
+        what = "a new image" if len(made) == 1 else f"{len(made)} new images"
+        self._set_status(f"✓ Combined {len(sources)} board images into {what} (last on the board){paid}")
+        return made
+
+    def _start_combine(self) -> Any:
+        prompt = self.combine_prompt.value.strip()
+        if not prompt:
+            self._set_status(
+                "Describe the new image first: what should the selected images become?", error=True
+            )
+            return None
+        self._combine_sources(None)  # fewer than two, or damaged: one line now, nothing started
+        return self.start_task(lambda: self.acombine(prompt), busy="Already working: wait for it to finish.")
+
     # ------------------------------------------------------------------ UI
     def _build_ui(self) -> None:
         def button(label: str, tip: str, cb: Callable[[], Any], cls: str, icon: str = "") -> W.Button:
@@ -306,6 +494,24 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
             "dalle-undo-remove",
             "undo",
         )
+        self.combine_prompt = W.Text(
+            placeholder="Combine the selected images into…",
+            tooltip="What the new image shows: the first selected image is the base, the others references",
+            layout=W.Layout(width="320px"),
+        )
+        self.combine_prompt.add_class("dalle-combine-prompt")
+        self.combine_button = button(
+            "Combine",
+            "Make one new image from the selected ones (one multi-image edit; needs e.g. gpt-image-2)",
+            self._start_combine,
+            "dalle-combine",
+            "object-group",
+        )
+        self.clear_selection_button = button(
+            "Clear selection", "Select nothing", self.clear_selection, "dalle-clear-selection", "square-o"
+        )
+        self.selection_line = W.HTML(layout=W.Layout(margin="0 0 0 4px"))
+        self.selection_line.add_class("dalle-selection-line")
         self.title = W.HTML()
         # an Output, not an HTML widget: JupyterLab renders its HTML with the notebook's link
         # resolver, so a relative link opens the file from the notebook's folder
@@ -317,10 +523,16 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
             [self.title, self.export_png_button, self.export_html_button, self.vary_button, self.undo_button],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
+        combine_bar = W.HBox(
+            [self.combine_prompt, self.combine_button, self.clear_selection_button, self.selection_line],
+            layout=W.Layout(align_items="center", flex_flow="row wrap"),
+        )
+        combine_bar.add_class("dalle-combine-bar")
         self.children = (
             self._theme,
             bar,
             self.grid,
+            combine_bar,
             W.HBox([self.status, self.file_link]),
             self.variations_box,
         )
@@ -389,11 +601,31 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
                 compact=True,
                 width="36px",
             )
+            order = self._selected.index(item.id) + 1 if item.id in self._selected else 0
+            pick = W.ToggleButton(
+                value=bool(order),
+                description=("1 · base" if order == 1 else f"{order} · reference") if order else "Select",
+                icon="check-square" if order else "square-o",
+                tooltip=(
+                    ("Selected as the base image" if order == 1 else f"Selected as reference {order - 1}")
+                    + ": click to deselect"
+                    if order
+                    else "Select for Combine (the first selected is the base image)"
+                ),
+                layout=W.Layout(width=f"{self.thumb_px}px"),
+            )
+            pick.add_class("dalle-select")
+            pick.observe(
+                lambda ch, item_id=item.id: self._guard(self.select, item_id, bool(ch["new"])), "value"
+            )
             tile = W.VBox(
-                [img, self._hover_line(item), cap, W.HBox([left, right, rm])], layout=W.Layout(padding="4px")
+                [img, self._hover_line(item), cap, W.HBox([left, right, rm]), pick],
+                layout=W.Layout(padding="4px"),
             )
             tile.add_class("dalle-card")
             tile.add_class("dalle-board-item")
+            if order:
+                tile.add_class("dalle-selected")
             if item.damaged:
                 tile.add_class("dalle-board-damaged")
             tiles.append(tile)
@@ -404,10 +636,29 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         )
         for b in (self.export_png_button, self.export_html_button, self.vary_button):
             b.disabled = n == 0
+        self._render_selection()
         last = self.store.last_removed
         self.undo_button.disabled = last is None
         self.undo_button.tooltip = (
             f"Put {last.caption or last.id!r} back where it was" if last else "Nothing removed to undo"
+        )
+
+    def _render_selection(self) -> None:
+        """The Combine bar: what is selected (base first) and whether Combine can run."""
+        chosen = self.selected
+        self.combine_button.disabled = len(chosen) < 2 or self.running
+        self.combine_button.description = f"Combine {len(chosen)}" if len(chosen) >= 2 else "Combine"
+        self.clear_selection_button.disabled = not chosen
+        if not chosen:
+            text = "Select 2 or more images to combine them into a new one."
+        else:
+            base = chosen[0].caption or f"image {chosen[0].id}"
+            refs = len(chosen) - 1
+            text = f"Base: {base!r}" + (
+                f", then {refs} reference{'s' if refs != 1 else ''}" if refs else ": select 1 more"
+            )
+        self.selection_line.value = (
+            f"<span class='dalle-muted' style='font-size:12px'>{html.escape(text)}</span>"
         )
 
     def _hover_line(self, item: BoardItem) -> W.HTML:
@@ -436,6 +687,7 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
 
     def _on_busy(self, busy: bool) -> None:
         self.vary_button.disabled = busy
+        self.combine_button.disabled = busy or len(self.selected) < 2
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         if hasattr(self, "status"):
