@@ -104,3 +104,58 @@ def test_vary_on_a_gpt_model_edits_the_whole_image(ipshell: Shell, fake: FakeOpe
     assert run.error is None, run.printed
     assert fake.last.path == "/v1/images/edits" and fake.last.form["quality"] == "low"
     assert ipshell.ns["v"].operation == "vary"
+
+
+def test_vary_streams_previews_then_the_gallery(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    ipshell.run("r = %dalle a cat --model gpt-image-2 --no-show")
+    run = ipshell.run("v = %dalle vary r[0] --model gpt-image-2 -n 2 --stream --partial-images 1")
+    assert run.error is None, run.printed
+    sent = fake.last
+    assert (
+        sent.path == "/v1/images/edits"
+        and sent.form["stream"] == "true"
+        and sent.form["partial_images"] == "1"
+    )
+    assert ipshell.magics.previews_shown == 2  # one preview of each image, shown in place
+    result = ipshell.ns["v"]
+    assert result.operation == "vary" and len(result) == 2
+    assert all(im.info["operation"] == "vary" and im.info["streamed"] is True for im in result)
+    folder = result[0].path.parent  # the two finals (and the cat), never a preview
+    assert {p.name for p in folder.iterdir()} == {im.path.name for im in (*ipshell.ns["r"], *result)}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "%dalle vary r[0] --stream",
+            "stream=True: dall-e-2 does not stream; drop stream=True (GPT image models such as "
+            "gpt-image-2.6-flare, gpt-image-2.6-sunburst do)",
+        ),
+        (
+            "%dalle vary r[0] --partial-images 2",
+            "--partial-images needs --stream (previews arrive while the images are made)",
+        ),
+        (
+            "%dalle " + "x" * 1003,
+            "prompt is 1003 characters; dall-e-2 accepts at most 1000: shorten it by 3 characters",
+        ),
+    ],
+)
+def test_vary_stream_and_long_prompts_are_refused_before_sending(
+    ipshell: Shell,
+    fake: FakeOpenAI,  # noqa: F811
+    line: str,
+    message: str,
+) -> None:
+    ipshell.ns["r"] = [np.full((64, 64, 3), 90, np.uint8)]
+    assert_one_line_error(ipshell.run(line), message)
+    assert fake.api_requests() == []
+
+
+def test_vary_dry_run_shows_the_stream(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    ipshell.ns["photo"] = np.full((64, 64, 3), 90, np.uint8)
+    run = ipshell.run("%dalle vary photo --model gpt-image-2 --stream --dry-run")
+    assert run.error is None, run.printed
+    assert "stream: yes, 2 preview(s) per image" in "\n".join(run.texts())
+    assert fake.api_requests() == []

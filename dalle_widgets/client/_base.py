@@ -130,6 +130,10 @@ def _join(values: tuple[str, ...]) -> str:
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
 
 
+def _chars(k: int) -> str:
+    return f"{k} character{'' if k == 1 else 's'}"
+
+
 @dataclass
 class PreparedRequest:
     """A validated request, ready to send; building it sends nothing and costs nothing.
@@ -840,7 +844,7 @@ class BaseImagesClient:
         if spec.max_prompt_chars is not None and len(prompt) > spec.max_prompt_chars:
             raise InvalidRequestError(
                 f"prompt is {len(prompt)} characters; {spec.name} accepts at most {spec.max_prompt_chars}: "
-                f"shorten it by {len(prompt) - spec.max_prompt_chars} characters",
+                f"shorten it by {_chars(len(prompt) - spec.max_prompt_chars)}",
                 param="prompt",
             )
         return prompt

@@ -604,8 +604,6 @@ class DalleMagics(Magics):
         opts = self._options(inv, ns)
         client = self.client(opts["protocol"])
         kwargs = self._request_kwargs(opts)
-        if kwargs.get("stream"):
-            raise UsageError("%dalle vary: --stream applies to generate and edit; drop it")
         prepared = client.prepare("vary", image=ref.image, **kwargs)
         est = self._estimate(client, prepared)
         if opts["dry_run"]:
@@ -615,7 +613,7 @@ class DalleMagics(Magics):
         result, handle = self._run(
             f"varying {inv.args.image} ({est.images} x {est.size})",
             opts["show"],
-            lambda: client.vary(ref.image, cache=cache, **kwargs),
+            lambda: self._maybe_stream(client.vary(ref.image, cache=cache, **kwargs), opts["show"]),
         )
         return self._finish(result, client, opts, prompt=f"{inv.args.image}-variation", handle=handle)
 

@@ -98,8 +98,9 @@ def _new(command: str, usage: str, description: str) -> _Parser:
     return parser
 
 
-def _request_options(parser: _Parser, *, streams: bool = False) -> None:
-    """The options every image request takes (``-n``, ``--size`` ... ``--out``)."""
+def _request_options(parser: _Parser, *, streams: bool = False, complexity: bool = False) -> None:
+    """The options every image request takes (``-n``, ``--size`` ... ``--out``); ``streams`` adds
+    ``--stream``/``--partial-images``, ``complexity`` adds 2.6's ``--complexity``."""
     group = parser.add_argument_group("request options")
     group.add_argument("-n", metavar="N", help="images per request, 1-10 (default: %%config DalleMagics.n)")
     group.add_argument(
@@ -126,8 +127,9 @@ def _request_options(parser: _Parser, *, streams: bool = False) -> None:
     gpt.add_argument("--output-format", metavar="FMT", help="png, jpeg or webp (gif, svg on 2.6)")
     gpt.add_argument("--output-compression", metavar="PCT", help="0-100, for jpeg and webp")
     gpt.add_argument("--moderation", metavar="M", help="auto or low")
-    if streams:
+    if complexity:
         gpt.add_argument("--complexity", metavar="C", help="low, medium or high (gpt-image-2.6)")
+    if streams:
         gpt.add_argument("--stream", action="store_true", help="show previews while the images are made")
         gpt.add_argument(
             "--partial-images", metavar="K", help="previews per image with --stream, 0-3 (default 2)"
@@ -144,12 +146,17 @@ def _build() -> dict[str, _Parser]:
         "{name} and {expression} are replaced from the notebook's namespace, {{ and }} are literal braces.",
     )
     p.add_argument("prompt", nargs="*", metavar="PROMPT", help="the prompt words")
-    _request_options(p, streams=True)
+    _request_options(p, streams=True, complexity=True)
     parsers["generate"] = p
 
-    p = _new("vary", "%dalle vary IMAGE [options]", "Make variations of IMAGE.")
+    p = _new(
+        "vary",
+        "%dalle vary IMAGE [options]",
+        "Make variations of IMAGE. On a GPT image model (no variations endpoint) they are an edit of the "
+        "whole image, which can stream previews with --stream.",
+    )
     p.add_argument("image", metavar="IMAGE", help=_IMAGE_HELP)
-    _request_options(p)
+    _request_options(p, streams=True)
     parsers["vary"] = p
 
     p = _new(
@@ -174,7 +181,7 @@ def _build() -> dict[str, _Parser]:
         "without --mask the whole image is edited",
     )
     p.add_argument("--input-fidelity", metavar="F", help="high or low, on models that take it")
-    _request_options(p, streams=True)
+    _request_options(p, streams=True, complexity=True)
     parsers["edit"] = p
 
     p = _new(
