@@ -32,12 +32,20 @@ from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, obse
 from .. import _png
 from .._types import AnyImageClient
 from ..errors import ConfigurationError, DalleWidgetsError, InvalidRequestError, redact
-from ..models import DEFAULT_MODEL, family_of, find, live_replacements, lookup
+from ..models import DEFAULT_MODEL, family_of, find, live_replacements, lookup, models_taking_images
 from ..pricing import Estimate, Ledger, estimate, format_usd
 from ._display import ShownOnce, Text
 from ._lexer import interpolate
 from ._parser import Invocation, full_help, parse, parser_for
-from ._resolve import resolve_image, resolve_mask, resolve_object, to_int, to_protocol, to_size
+from ._resolve import (
+    resolve_image,
+    resolve_images,
+    resolve_mask,
+    resolve_object,
+    to_int,
+    to_protocol,
+    to_size,
+)
 
 __all__ = ["DalleMagics", "DalleUsageError", "EffectiveConfig", "ModelList", "OutpaintPlan"]
 
@@ -622,7 +630,7 @@ class DalleMagics(Magics):
         opts = self._options(inv, ns)
         client = self.client(opts["protocol"])
         mask = resolve_mask(inv.args.mask, ns) if inv.args.mask is not None else ref.mask
-        refs = [resolve_image(r, ns).image for r in (inv.args.ref or [])]
+        refs = [image for r in (inv.args.ref or []) for image in resolve_images(r, ns)]
         if mask is None and not refs:
             return self._open_editor("MaskEditor", ref, client, inv, ns, opts)
         images = [ref.image, *refs] if refs else ref.image
@@ -633,6 +641,8 @@ class DalleMagics(Magics):
             "%dalle edit photo --mask m a red hat",
         )
         kwargs = self._request_kwargs(opts)
+        if refs:
+            self._check_input_count(kwargs.get("model") or getattr(client, "model", None), len(refs))
         prepared = client.prepare("edit", image=images, prompt=prompt, mask=mask, **kwargs)
         est = self._estimate(client, prepared)
         if opts["dry_run"]:
@@ -647,6 +657,23 @@ class DalleMagics(Magics):
             ),
         )
         return self._finish(result, client, opts, prompt=prompt, handle=handle)
+
+    @staticmethod
+    def _check_input_count(model: str | None, refs: int) -> None:
+        """Refuse IMAGE plus ``refs`` --ref images on a model whose edits take fewer, in the magic's terms."""
+        spec = lookup(model or DEFAULT_MODEL, warn=False)
+        total = refs + 1
+        if total <= spec.max_input_images:
+            return
+        most = spec.max_input_images
+        fix = "drop the --ref images" if most == 1 else f"keep at most {most - 1} --ref images"
+        able = models_taking_images(total)
+        if able:
+            fix += f", or add --model {able[0]} (its edits take up to {lookup(able[0]).max_input_images})"
+        raise UsageError(
+            f"%dalle edit: IMAGE and {refs} --ref image{'s' if refs != 1 else ''} make {total} input images; "
+            f"{spec.name} takes {most} per edit: {fix}"
+        )
 
     def _open_editor(
         self,

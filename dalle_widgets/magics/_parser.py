@@ -177,8 +177,8 @@ def _build() -> dict[str, _Parser]:
         "--ref",
         metavar="IMAGE",
         action="append",
-        help="another input image for GPT image models (repeat for several, up to 16 in all); "
-        "without --mask the whole image is edited",
+        help="another input image for GPT image models, or a list, result or mood board holding "
+        "several (repeat for more, up to 16 images in all); without --mask the whole image is edited",
     )
     p.add_argument("--input-fidelity", metavar="F", help="high or low, on models that take it")
     _request_options(p, streams=True, complexity=True)

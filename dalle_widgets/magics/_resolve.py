@@ -20,6 +20,7 @@ from ._lexer import interpolate
 __all__ = [
     "ImageRef",
     "resolve_image",
+    "resolve_images",
     "resolve_mask",
     "resolve_object",
     "to_int",
@@ -152,6 +153,40 @@ def resolve_image(ref: str, namespace: Mapping[str, Any], *, what: str = "image"
     if not found:
         return ImageRef(_existing_file(str(value), ref, what))
     return _coerce_image(value, ref, what)
+
+
+def resolve_images(ref: str, namespace: Mapping[str, Any], *, what: str = "--ref") -> list[Any]:
+    """Resolve one word that may stand for several images (``--ref``): what IMAGE takes, or
+    a list or tuple of them, a result holding several, or a mood board (its selected
+    images, or all of them when none is selected). Each image is checked, and named by
+    its index when it is not one (``refs[2]``)."""
+    value, found = resolve_object(ref, namespace, what=what)
+    if not found:
+        return [_existing_file(str(value), ref, what)]
+    if _is_board(value):
+        items = value.selected or [i for i in value.items if not i.damaged]
+        if not items:
+            raise UsageError(f"{what} {ref!r} is an empty mood board: pin images to it first")
+        return [item.path for item in items]
+    if not _several(value):
+        return [_coerce_image(value, ref, what).image]
+    images = list(value)
+    if not images:
+        raise UsageError(f"{what} {ref!r} is empty: put the reference images in it, or drop {what} {ref}")
+    return [_coerce_image(v, f"{ref}[{i}]", what).image for i, v in enumerate(images)]
+
+
+def _several(value: Any) -> bool:
+    """A list or tuple, or a result (a sequence of generated images): not one image."""
+    if isinstance(value, (list, tuple)):
+        return True
+    if isinstance(value, (str, bytes, bytearray, os.PathLike)) or hasattr(value, "__array_interface__"):
+        return False
+    return _is_sequence(value) and len(value) > 1 and all(_is_generated(v) for v in value)
+
+
+def _is_board(value: Any) -> bool:
+    return hasattr(value, "store") and hasattr(value, "selected") and hasattr(value, "pin")
 
 
 def _coerce_image(value: Any, ref: str, what: str) -> ImageRef:
