@@ -100,6 +100,10 @@ def placeholder(text: str, size: tuple[int, int] = (240, 48)) -> Image.Image:
 class BoardItem:
     """One pinned image.
 
+    An item made on the board from other items (:meth:`BoardStore.pin` with ``sources``,
+    what the mood board's Combine does) lists their ids in ``info["sources"]``
+    (:attr:`sources`): its lineage on the board, kept when those items are removed.
+
     Attributes
     ----------
     id : str
@@ -113,10 +117,6 @@ class BoardItem:
         ISO time of pinning.
     damaged : str
         Why the image file cannot be shown ("" when it is fine); found when the board loads.
-
-    An item made on the board from other items (:meth:`BoardStore.pin` with ``sources``,
-    what the mood board's Combine does) lists their ids in ``info["sources"]``
-    (:attr:`sources`): its lineage on the board, kept when those items are removed.
     """
 
     id: str

@@ -57,15 +57,34 @@ def execute(path: Path) -> None:
     )
 
 
+def _is_static_twin(output: dict) -> bool:
+    """The output a widget displays after its live view: a picture marked ``dalle-static``."""
+    html = output.get("data", {}).get("text/html", "")
+    return "dalle-static" in ("".join(html) if isinstance(html, list) else str(html))
+
+
 def strip_widget_views(nb: nbformat.NotebookNode) -> int:
-    """Drop live-widget views that have a static fallback; return how many were dropped."""
+    """Drop live-widget views that have a static fallback; return how many were dropped.
+
+    The fallback is in the same output (an ``image/png`` beside the view), or, as the
+    widgets display it now, the next output of the cell (the static twin): then the
+    live output goes as a whole and the twin stays.
+    """
     dropped = 0
     for cell in nb.cells:
-        for output in cell.get("outputs", []):
+        outputs = cell.get("outputs", [])
+        kept = []
+        for k, output in enumerate(outputs):
             data = output.get("data", {})
             if WIDGET_VIEW in data and ("image/png" in data or "text/html" in data):
                 del data[WIDGET_VIEW]
                 dropped += 1
+            elif WIDGET_VIEW in data and k + 1 < len(outputs) and _is_static_twin(outputs[k + 1]):
+                dropped += 1
+                continue
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
     nb.metadata.pop("widgets", None)
     return dropped
 
