@@ -29,6 +29,7 @@ import io
 import logging
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,22 +37,26 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from . import _png
+from . import _formats, _png
 from ._png import MAX_UPLOAD_BYTES
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
+    "animated_thumbnail",
     "checkerboard",
     "contact_sheet",
     "encode_png",
     "fit_square",
     "has_alpha",
     "image_hash",
+    "is_animated",
     "on_checkerboard",
+    "svg_size",
     "thumbnail",
     "to_array",
     "to_pil",
     "unfit_square",
+    "vector_placeholder",
 ]
 
 logger = logging.getLogger("dalle_widgets")
@@ -122,10 +127,28 @@ def _open(data: Any, name: str, origin: str) -> Image.Image:
                 return opened.convert("RGBA" if has_alpha(opened) else "RGB")
             return opened.copy()
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
+        if _is_svg(data):
+            raise ValueError(
+                f"{name} ({origin}) is an SVG (vector) image: it has no pixels to work on here. It shows "
+                "in the browser as it is; to edit or vary it, rasterise it first (e.g. with cairosvg) "
+                "and pass the PNG."
+            ) from None
         raise ValueError(
             f"{name} ({origin}) could not be decoded as an image ({exc.__class__.__name__}: {exc}); "
             "pass a PNG, JPEG or WebP file."
         ) from None
+
+
+def _is_svg(data: Any) -> bool:
+    """Whether ``data`` (a path, or a file object: rewound) holds an SVG document."""
+    try:
+        if isinstance(data, (str, os.PathLike)):
+            with open(data, "rb") as f:
+                return _formats.sniff(f.read(4096)) == "svg"
+        data.seek(0)
+        return _formats.sniff(data.read(4096)) == "svg"
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _coerce(x: Any, name: str) -> Image.Image:
@@ -569,3 +592,124 @@ def contact_sheet(
                 text = text[:-2] + "…" if len(text) > 1 else ""
             draw.text((x0, y0 + cell_px + 3), text, fill=(40, 40, 40), font=font)
     return sheet
+
+
+# ----------------------------------------------------------------------------- other formats
+_SVG_LENGTH = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(px)?\s*$")
+_SVG_ROOT = re.compile(rb"<svg\b[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def svg_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` an SVG document declares (its ``width``/``height`` in px, else its
+    ``viewBox``), or None when it declares neither (or the bytes are no SVG).
+
+    >>> svg_size(b'<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"></svg>')
+    (640, 480)
+    >>> svg_size(b"<svg viewBox='0 0 1024 1536'><rect/></svg>"), svg_size(b"<svg width='50%'/>")
+    ((1024, 1536), None)
+    """
+    root = _SVG_ROOT.search(bytes(data[:65536]))
+    if root is None:
+        return None
+    tag = root.group(0).decode("utf-8", "replace")
+
+    def attr(key: str) -> str | None:
+        m = re.search(rf"\s{key}\s*=\s*([\"'])(.*?)\1", tag)
+        return m.group(2) if m else None
+
+    w, h = attr("width"), attr("height")
+    mw, mh = (_SVG_LENGTH.match(w) if w else None), (_SVG_LENGTH.match(h) if h else None)
+    if mw and mh and float(mw.group(1)) >= 1 and float(mh.group(1)) >= 1:
+        return round(float(mw.group(1))), round(float(mh.group(1)))
+    box = attr("viewBox")
+    if box:
+        parts = re.split(r"[\s,]+", box.strip())
+        try:
+            vw, vh = float(parts[2]), float(parts[3])
+        except (IndexError, ValueError):
+            return None
+        if vw >= 1 and vh >= 1:
+            return round(vw), round(vh)
+    return None
+
+
+def vector_placeholder(size: tuple[int, int], px: int, label: str = "SVG") -> Image.Image:
+    """A still stand-in for an image that has no pixels here (an SVG), for contact sheets and
+    saved snapshots: a light card of the image's aspect ratio, at most ``px`` a side, that
+    says what it is (``label``) and its size. The browser shows the real SVG.
+
+    >>> vector_placeholder((2048, 1024), 128).size
+    (128, 64)
+    """
+    px = _check_int(px, "px")
+    w, h = (max(1, int(v)) for v in size)
+    scale = min(1.0, px / max(w, h))
+    tw, th = max(1, round(w * scale)), max(1, round(h * scale))
+    card = Image.new("RGB", (tw, th), (236, 238, 242))
+    draw = ImageDraw.Draw(card)
+    draw.rectangle((0, 0, tw - 1, th - 1), outline=(150, 156, 168), width=max(1, min(tw, th) // 64))
+    draw.line((0, 0, tw - 1, th - 1), fill=(205, 209, 216))
+    draw.line((0, th - 1, tw - 1, 0), fill=(205, 209, 216))
+    font = caption_font(max(9, min(tw, th) // 8))
+    text = f"{label}\n{w}x{h}"
+    box = draw.multiline_textbbox((0, 0), text, font=font, align="center")
+    x = (tw - (box[2] - box[0])) // 2
+    y = (th - (box[3] - box[1])) // 2
+    draw.multiline_text((x, y), text, fill=(40, 44, 52), font=font, align="center")
+    return card
+
+
+def is_animated(data: bytes) -> bool:
+    """Whether ``data`` is an image file with more than one frame (an animated GIF or WebP).
+
+    >>> buf = io.BytesIO()
+    >>> red = Image.new("RGB", (4, 4), "red")
+    >>> Image.new("RGB", (4, 4)).save(buf, "GIF", save_all=True, append_images=[red])
+    >>> is_animated(buf.getvalue()), is_animated(encode_png(Image.new("RGB", (4, 4))))
+    (True, False)
+    """
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as im:
+            return bool(getattr(im, "is_animated", False)) and getattr(im, "n_frames", 1) > 1
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        return False
+
+
+def animated_thumbnail(data: bytes, px: int, *, max_bytes: int = 400_000) -> bytes | None:
+    """An animated GIF of ``data`` (an animated GIF or WebP) whose longer side is at most ``px``:
+    every frame, its timing and looping kept, transparent parts over a checkerboard.
+
+    Tried at ``px``, then smaller, until the file is under ``max_bytes``; None when even a
+    small one is not (or ``data`` is not animated): show a still thumbnail then.
+
+    >>> frames = [Image.new("RGB", (64, 32), c) for c in ("red", "blue", "green")]
+    >>> buf = io.BytesIO()
+    >>> frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=120, loop=0)
+    >>> thumb = Image.open(io.BytesIO(animated_thumbnail(buf.getvalue(), 16)))
+    >>> thumb.size, thumb.n_frames, thumb.info["duration"]
+    ((16, 8), 3, 120)
+    """
+    px = _check_int(px, "px")
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as im:
+            if not getattr(im, "is_animated", False):
+                return None
+            frames, durations = [], []
+            for k in range(im.n_frames):
+                im.seek(k)
+                frames.append(im.convert("RGBA"))
+                durations.append(int(im.info.get("duration") or 100))
+            loop = im.info.get("loop", 0)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        return None
+    side = px
+    while side >= min(48, px):
+        stills = [on_checkerboard(thumbnail(f, side)) for f in frames]
+        buf = io.BytesIO()
+        stills[0].save(
+            buf, "GIF", save_all=True, append_images=stills[1:], duration=durations, loop=loop, optimize=True
+        )
+        if buf.tell() <= max_bytes:
+            return buf.getvalue()
+        side = side * 3 // 4
+    return None

@@ -15,6 +15,7 @@ layer shows an :class:`ImageResult` as a live Gallery instead.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,11 +24,20 @@ from typing import Any, overload
 import numpy as np
 from PIL import Image
 
-from . import _png, imaging
+from . import _formats, _png, imaging
 
 __all__ = ["GeneratedImage", "ImageEvent", "ImageResult"]
 
 THUMB_PX = 128
+#: An SVG larger than this is not inlined in HTML (its labelled stand-in is shown instead).
+MAX_INLINE_SVG_BYTES = 300_000
+#: CSS that draws a checkerboard behind an ``<img>``: transparent parts of an SVG show over it.
+CHECKER_CSS = (
+    "background-color:#fff;background-image:linear-gradient(45deg,#ccc 25%,transparent 25%),"
+    "linear-gradient(-45deg,#ccc 25%,transparent 25%),linear-gradient(45deg,transparent 75%,#ccc 75%),"
+    "linear-gradient(-45deg,transparent 75%,#ccc 75%);background-size:16px 16px;"
+    "background-position:0 0,0 8px,8px -8px,-8px 0"
+)
 
 
 class GeneratedImage:
@@ -67,25 +77,51 @@ class GeneratedImage:
 
     @property
     def image(self) -> Image.Image:
+        """The pixels (an animated GIF's first frame). An SVG has none: ValueError says so."""
         if self._image is None:
             # RGB or RGBA, like every image the package hands out (palette and grey PNGs converted)
             self._image = imaging.to_pil(self.png)
         return self._image
 
     @property
+    def format(self) -> str:
+        """The file's format as delivered: ``png``, ``jpeg``, ``webp``, ``gif`` or ``svg``."""
+        return _formats.sniff(self.png) or "png"
+
+    @property
+    def is_vector(self) -> bool:
+        """True for an SVG: shown by the browser as it is, no pixels here."""
+        return self.format == "svg"
+
+    @property
+    def is_animated(self) -> bool:
+        """True for an animated GIF (or WebP): shown animated, ``.image`` is its first frame."""
+        return self.format in ("gif", "webp") and imaging.is_animated(self.png)
+
+    @property
     def image_hash(self) -> str:
-        """Content hash of the pixels (see :func:`dalle_widgets.imaging.image_hash`).
+        """Content hash of the pixels (see :func:`dalle_widgets.imaging.image_hash`); of the file's
+        bytes for an SVG, which has no pixels.
 
         A child's ``info["parent_hashes"]`` holds its parent's ``image_hash``: that is the
         lineage link, and it holds even when the parent was passed on as a numpy array.
         """
         if self._hash is None:
-            self._hash = imaging.image_hash(self.image)
+            if self.is_vector:
+                self._hash = hashlib.sha256(self.png).hexdigest()[:16]
+            else:
+                self._hash = imaging.image_hash(self.image)
         return self._hash
 
     @property
     def size(self) -> tuple[int, int]:
-        """``(width, height)`` in pixels."""
+        """``(width, height)`` in pixels (an SVG's declared size, else the size it was asked at)."""
+        if self.is_vector:
+            declared = imaging.svg_size(self.png)
+            if declared is not None:
+                return declared
+            w, _, h = str(self.info.get("size") or "").partition("x")
+            return (int(w), int(h)) if w.isdigit() and h.isdigit() else (1024, 1024)
         return self.image.size
 
     @property
@@ -101,17 +137,49 @@ class GeneratedImage:
         return _png.write_atomic(path, self.png)
 
     def thumbnail(self, px: int = THUMB_PX) -> Image.Image:
+        """A still thumbnail, at most ``px`` a side: an animated image's first frame, a labelled
+        stand-in for an SVG (:func:`~dalle_widgets.imaging.vector_placeholder`)."""
+        if self.is_vector:
+            return imaging.vector_placeholder(self.size, px)
         return imaging.thumbnail(self.image, px)
+
+    def html_thumbnail(self, px: int = THUMB_PX) -> str | None:
+        """An ``<img>`` showing an SVG or an animated image as delivered (None for other images).
+
+        The SVG goes in an ``<img>`` (a data URL), never inline, so nothing in it runs; an
+        animated image is a reduced animated GIF. Transparent parts show over a checkerboard.
+        """
+        if self.is_vector:
+            data, mime = self.png, "image/svg+xml"
+            if len(data) > MAX_INLINE_SVG_BYTES:
+                return None
+        elif self.is_animated:
+            gif = imaging.animated_thumbnail(self.png, px)
+            if gif is None:
+                return None
+            data, mime = gif, "image/gif"
+        else:
+            return None
+        w, h = self.size
+        src = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        return (
+            f'<img src="{src}" alt="{self.format} image {w}x{h}" '
+            f'style="max-width:{px}px;max-height:{px}px;{CHECKER_CSS}"/>'
+        )
 
     def _repr_png_(self) -> bytes:
         return _png.encode(self.thumbnail(256))
+
+    def _repr_html_(self) -> str | None:
+        return self.html_thumbnail(256)  # None (the PNG shows) unless SVG or animated
 
     def __repr__(self) -> str:
         w, h = self.size
         op = self.info.get("operation", "image")
         model = self.info.get("model", "?")
         where = f", path={str(self.path)!r}" if self.path else ""
-        return f"<GeneratedImage {w}x{h} {self.image.mode} {op} by {model}{where}>"
+        kind = "SVG" if self.is_vector else self.image.mode
+        return f"<GeneratedImage {w}x{h} {kind} {op} by {model}{where}>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GeneratedImage):
@@ -202,9 +270,10 @@ class ImageResult(Sequence[GeneratedImage]):
         )
 
     def contact_sheet(self, px: int = THUMB_PX) -> Image.Image:
-        """The thumbnails side by side (at most 5 per row) as one PIL image."""
+        """The thumbnails side by side (at most 5 per row) as one PIL image (an SVG as a labelled
+        stand-in, an animated image as its first frame)."""
         return imaging.contact_sheet(
-            [im.image for im in self.images], cols=min(5, len(self.images)), cell_px=px, gap=4
+            [im.thumbnail(px) for im in self.images], cols=min(5, len(self.images)), cell_px=px, gap=4
         )
 
     def _repr_png_(self) -> bytes | None:
@@ -215,12 +284,16 @@ class ImageResult(Sequence[GeneratedImage]):
     def _repr_html_(self) -> str:
         tiles = []
         for i, im in enumerate(self.images):
-            data = base64.b64encode(_png.encode(im.thumbnail(THUMB_PX))).decode("ascii")
             w, h = im.size
+            img = im.html_thumbnail(THUMB_PX)
+            if img is None:
+                data = base64.b64encode(_png.encode(im.thumbnail(THUMB_PX))).decode("ascii")
+                img = (
+                    f'<img src="data:image/png;base64,{data}" alt="image {i}" '
+                    f'style="max-width:{THUMB_PX}px;max-height:{THUMB_PX}px"/>'
+                )
             tiles.append(
-                f'<figure style="margin:4px;display:inline-block;text-align:center">'
-                f'<img src="data:image/png;base64,{data}" alt="image {i}" '
-                f'style="max-width:{THUMB_PX}px;max-height:{THUMB_PX}px"/>'
+                f'<figure style="margin:4px;display:inline-block;text-align:center">{img}'
                 f'<figcaption style="font-size:11px">#{i} {w}x{h}</figcaption></figure>'
             )
         title = html.escape(repr(self))

@@ -56,6 +56,13 @@ body[data-jp-theme-light='false'] .dalle-widget .dalle-error { color: var(--jp-e
 }
 .dalle-widget .dalle-canvas-frame { max-width: 100%; overflow: auto; }
 .dalle-widget .dalle-canvas-frame canvas { max-width: none; }
+.dalle-widget img.dalle-checker, .dalle-widget .dalle-checker img {
+  background-color: #fff;
+  background-image: linear-gradient(45deg, #ccc 25%, transparent 25%),
+    linear-gradient(-45deg, #ccc 25%, transparent 25%),
+    linear-gradient(45deg, transparent 75%, #ccc 75%), linear-gradient(-45deg, transparent 75%, #ccc 75%);
+  background-size: 16px 16px; background-position: 0 0, 0 8px, 8px -8px, -8px 0;
+}
 </style>
 """
 

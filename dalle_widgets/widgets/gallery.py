@@ -28,6 +28,7 @@ from PIL import Image
 from .. import _formats, _png, imaging
 from .._paths import free_path, output_dir
 from .._types import AnyImageClient, Operation
+from ..results import MAX_INLINE_SVG_BYTES
 from ..store import sidecar_of
 from . import _client
 from ._file_link import FileLink
@@ -41,6 +42,8 @@ __all__ = ["Gallery", "describe_provenance"]
 logger = logging.getLogger("dalle_widgets")
 
 THUMB_MAX_BYTES = 80_000
+#: An animated tile is a reduced GIF of every frame; past this it is a still (its first frame).
+ANIMATED_THUMB_MAX_BYTES = 400_000
 COMPACT_BELOW_PX = 192  # tiles narrower than this get icon-only buttons
 #: Thumbnail side in the static snapshot saved with a notebook: four across fit the snapshot's width.
 SNAPSHOT_THUMB_PX = 128
@@ -106,8 +109,17 @@ def _pil(item: Any) -> Image.Image:
 
 
 def _key(item: Any) -> str:
-    """What makes two tiles the same image: the hash of their pixels."""
-    return imaging.image_hash(_pil(item))
+    """What makes two tiles the same image: the hash of their pixels (of an SVG's bytes)."""
+    known = getattr(item, "image_hash", None)
+    return known if isinstance(known, str) else imaging.image_hash(_pil(item))
+
+
+def _still(item: Any, px: int) -> Image.Image:
+    """A still thumbnail of ``item``: an SVG's labelled stand-in, an animation's first frame."""
+    thumb = getattr(item, "thumbnail", None)
+    if callable(thumb) and hasattr(item, "png"):  # a GeneratedImage knows its format
+        return thumb(px)
+    return imaging.thumbnail(_pil(item), px)
 
 
 def _info(item: Any) -> dict[str, Any]:
@@ -189,7 +201,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         self.previews: dict[int, Image.Image] = {}
         #: ``(type, index)`` of each streamed event shown, in order
         self.stream_log: list[tuple[str, int]] = []
-        self._thumbs: dict[int, tuple[Any, bytes]] = {}  # id(image) -> (image, thumbnail PNG)
+        self._thumbs: dict[int, tuple[Any, bytes, str]] = {}  # id(image) -> (image, picture, format)
         #: the model asked when it is not the client's own (given, or the one that made the images)
         self._model = model or (None if client is not None else self._made_by())
         self._init_shell()
@@ -302,16 +314,32 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         return None
 
     # ------------------------------------------------------------ tiles
-    def _thumb_png(self, item: Any) -> bytes:
-        # made once per image: a streamed event re-renders the grid, the tiles shown stay as they are
+    def _thumb(self, item: Any) -> tuple[bytes, str]:
+        """The tile's picture and its ``ipywidgets.Image`` format.
+
+        An SVG goes to the browser as delivered (``svg+xml``: it draws it natively, over a CSS
+        checkerboard), an animated GIF or WebP as a reduced animated GIF, anything else as a
+        small PNG over a checkerboard. Made once per image: a streamed event re-renders the
+        grid, and the tiles shown already keep their pictures.
+        """
         cached = self._thumbs.get(id(item))
         if cached is not None and cached[0] is item:
-            return cached[1]
-        # a transparent image is shown over a checkerboard, as image tools do
-        thumb = imaging.on_checkerboard(imaging.thumbnail(_pil(item), self.thumb_px))
-        png = png_bytes(thumb, max_bytes=THUMB_MAX_BYTES)
-        self._thumbs[id(item)] = (item, png)
-        return png
+            return cached[1], cached[2]
+        data = getattr(item, "png", None)
+        fmt = _formats.sniff(data) if isinstance(data, bytes) else None
+        value: bytes | None = None
+        kind = "png"
+        if isinstance(data, bytes) and fmt == "svg" and len(data) <= MAX_INLINE_SVG_BYTES:
+            value, kind = data, "svg+xml"
+        elif isinstance(data, bytes) and fmt in ("gif", "webp") and imaging.is_animated(data):
+            value = imaging.animated_thumbnail(data, self.thumb_px, max_bytes=ANIMATED_THUMB_MAX_BYTES)
+            kind = "gif" if value is not None else "png"
+        if value is None:
+            # a transparent image is shown over a checkerboard, as image tools do
+            thumb = imaging.on_checkerboard(_still(item, self.thumb_px))
+            value = png_bytes(thumb, max_bytes=THUMB_MAX_BYTES)
+        self._thumbs[id(item)] = (item, value, kind)
+        return value, kind
 
     def _render(self) -> None:
         # Without an explicit column count the grid fills the output's width and wraps, so four
@@ -349,8 +377,11 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
 
     def _tile(self, i: int, item: Any) -> W.VBox:
         info = _info(item)
-        img = W.Image(value=self._thumb_png(item), format="png", layout=W.Layout(width=f"{self.thumb_px}px"))
+        value, kind = self._thumb(item)
+        img = W.Image(value=value, format=kind, layout=W.Layout(width=f"{self.thumb_px}px"))
         img.add_class("dalle-thumb")
+        if kind == "svg+xml":
+            img.add_class("dalle-checker")  # a transparent SVG shows over a checkerboard
         ev = Event(source=img, watched_events=["click"])
         ev.on_dom_event(lambda _e, i=i: self.select(i))
         self._events.append(ev)
@@ -712,7 +743,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
     def _snapshot(self) -> Image.Image | None:
         if not self.images:
             return placeholder("empty gallery")
-        thumbs = [imaging.thumbnail(_pil(i), SNAPSHOT_THUMB_PX) for i in self.images]
+        thumbs = [_still(i, SNAPSHOT_THUMB_PX) for i in self.images]
         return imaging.contact_sheet(
             thumbs, cols=self.columns or min(4, len(thumbs)), cell_px=SNAPSHOT_THUMB_PX, gap=SNAPSHOT_GAP_PX
         )
