@@ -117,6 +117,8 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.frames_done: list[Any] = []
         #: the MaskEditor opened by :meth:`edit_result`, if any
         self.editor: Any = None
+        #: the file the last :meth:`save` wrote, if any
+        self.last_saved: Path | None = None
         self._margins = dict.fromkeys(SIDES, 0)
         self._syncing = False
         #: the frame index of each streamed preview drawn, in order
@@ -251,6 +253,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         )
         self.progress.add_class("dalle-progress")
         self.progress_label = W.HTML()
+        self.progress_label.add_class("dalle-progress-label")
         gen = W.HBox(
             [self.prompt, self.generate_button, self.cancel_button, self.progress, self.progress_label],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
@@ -627,6 +630,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         result = self._need_result("save")
         target = save_png(result.image, self.prompt.value or "outpaint", stored=result.path, path=path)
         w, h = result.canvas.size
+        self.last_saved = target
         self.set_status(f"Saved the {w}×{h} result to {target}")
         self.file_link.show(target)
         return target
