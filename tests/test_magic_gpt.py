@@ -159,3 +159,11 @@ def test_vary_dry_run_shows_the_stream(ipshell: Shell, fake: FakeOpenAI) -> None
     assert run.error is None, run.printed
     assert "stream: yes, 2 preview(s) per image" in "\n".join(run.texts())
     assert fake.api_requests() == []
+
+
+def test_the_gallery_of_a_result_asks_its_model(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    run = ipshell.run("r = %dalle a cat --model gpt-image-2 --no-show")
+    assert run.error is None, run.printed
+    gallery = ipshell.magics._gallery(ipshell.ns["r"], ipshell.magics.client("images"))
+    assert gallery.model == "gpt-image-2" and gallery.model_controls.quality_dd.layout.display == ""
+    assert gallery.counter.limit == 32000 and gallery.prompt.value == "a cat"

@@ -479,7 +479,9 @@ class DalleMagics(Magics):
     def _gallery(self, result: Any, client: AnyImageClient) -> Any:
         from ..widgets import Gallery
 
-        return Gallery(result, client=client)
+        # the gallery's Vary and Generate ask the model that made the result (``--model``), which
+        # also decides the controls it shows
+        return Gallery(result, client=client, model=getattr(result, "model", None) or None)
 
     def _run(self, what: str, show: bool, call: Callable[[], Any]) -> tuple[Any, Any]:
         """Show ``what ...`` while ``call()`` runs; return its result and the status display handle."""
