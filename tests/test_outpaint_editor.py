@@ -92,6 +92,11 @@ def test_result_names_its_file_and_saves_pins_and_edits(aclient, tmp_path, monke
     assert isinstance(editor, MaskEditor) and editor in ed.detail.children
     assert editor.image.shape[:2] == (256, 384)  # the result at its own size
     np.testing.assert_array_equal(editor.image[..., :3], result.to_numpy()[..., :3])
+    editor.add_rectangle((300, 32, 384, 128))  # and it edits: a part of the new area, regenerated
+    editor.generate()
+    editor.wait(120)
+    assert editor.error is None, editor.status.value
+    assert editor.staging and editor.staging[0].image.size == (384, 256)
     ed.detail.children[0].children[1].click()  # Close editor
     assert ed.detail.children == () and ed.editor is None
 
