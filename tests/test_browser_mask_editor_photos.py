@@ -93,3 +93,141 @@ def test_photo_framing_choice_outline_and_generate_at_the_photo_size(lab_page: L
     time.sleep(0.5)
     lab_page.shot("2400x1500-accepted", big)
     assert not lab_page.page_errors, lab_page.page_errors
+
+
+# where a page point falls on an element, as fractions of its width and height
+FRACTION_JS = """(c, [x, y]) => {
+    const r = c.getBoundingClientRect();
+    return [(x - r.left) / r.width, (y - r.top) / r.height];
+}"""
+# the point of the canvas at the centre of its scrolling frame, as fractions of the canvas
+CENTRE_JS = """(f) => {
+    const c = f.querySelector('canvas').getBoundingClientRect(), r = f.getBoundingClientRect();
+    return [(r.left + f.clientWidth / 2 - c.left) / c.width, (r.top + f.clientHeight / 2 - c.top) / c.height];
+}"""
+
+OVERFLOW_JS = """(root) => {
+    const r = root.getBoundingClientRect();
+    const out = [];
+    for (const el of root.querySelectorAll('*')) {
+        const b = el.getBoundingClientRect();
+        if (b.width && b.right > r.right + 1 && !el.closest('.dalle-canvas-frame canvas')) {
+            out.push(el.tagName + '.' + el.className.toString().slice(0, 40));
+        }
+    }
+    return {out, scroll: root.scrollWidth, client: root.clientWidth};
+}"""
+
+
+def _inside(page, locator) -> bool:
+    box, vp = locator.bounding_box(), page.viewport_size
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= vp["height"]
+        and (box["x"] + box["width"] <= vp["width"])
+    )
+
+
+def test_wheel_zoom_at_the_pointer_drag_pan_and_layout_at_1280_and_900(lab_page: LabPage) -> None:
+    page = lab_page.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    lab_page.open("photos")
+    editor = page.locator(EDITOR).first
+    canvas = editor.locator(".dalle-mask-canvas").first  # one <canvas>: ipycanvas composites the layers
+    frame = editor.locator(".dalle-canvas-frame").first
+    canvas.wait_for()
+    editor.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+    time.sleep(0.5)
+    # 1280x800: the canvas, the tools and Generate on screen together
+    assert _inside(page, canvas) and _inside(page, editor.locator(".dalle-generate"))
+    assert _inside(page, editor.locator(".dalle-tools"))
+    lab_page.shot("1280x800-fitted")
+
+    # Ctrl+wheel zooms in one step per notch, and the point under the pointer stays under it
+    box = canvas.bounding_box()
+    px, py = box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.15
+    page.mouse.move(px, py)
+    ratio = page.evaluate("() => window.devicePixelRatio")
+    fractions = []
+    fitted_width = lab_page.eval("editor._zoom.fitted[1]")
+    for want in (1.5, 2.0):
+        fractions.append(canvas.evaluate(FRACTION_JS, [px, py]))
+        page.keyboard.down("Control")
+        page.mouse.wheel(0, -120)
+        page.keyboard.up("Control")
+        assert lab_page.wait_for("editor.zoom", lambda v, w=want: v == w) == want
+        page.wait_for_function(
+            "([c, w]) => Math.abs(c.getBoundingClientRect().width - w) < 2",
+            arg=[canvas.element_handle(), fitted_width * want],
+            timeout=10000,
+        )
+        time.sleep(0.4)
+    after = canvas.evaluate(FRACTION_JS, [px, py])
+    # the last step had room to scroll both ways: the point under the pointer stayed under it
+    assert abs(after[0] - fractions[1][0]) < 0.02 and abs(after[1] - fractions[1][1]) < 0.02, (
+        fractions,
+        after,
+    )
+    assert abs(after[0] - fractions[0][0]) < 0.02  # horizontally it held from the start
+    assert page.evaluate("() => window.devicePixelRatio") == ratio  # the browser did not zoom the page
+    assert lab_page.eval("editor.canvas.width") == 1024  # real pixels, not a blown-up fit
+    lab_page.shot("zoomed-2x-at-pointer", editor)
+
+    # a plain wheel scrolls the frame (ipycanvas would have swallowed it); the zoom stays
+    top0 = frame.evaluate("(f) => f.scrollTop")
+    page.mouse.move(px, py)
+    page.mouse.wheel(0, 200)
+    page.wait_for_function("([f, t]) => f.scrollTop !== t", arg=[frame.element_handle(), top0], timeout=5000)
+    assert lab_page.eval("editor.zoom") == 2.0
+
+    # middle-drag pans and paints nothing
+    strokes = lab_page.eval("len(editor.strokes)")
+    left0 = frame.evaluate("(f) => f.scrollLeft")
+    page.mouse.move(px, py)
+    page.mouse.down(button="middle")
+    page.mouse.move(px - 150, py - 40, steps=6)
+    page.mouse.up(button="middle")
+    assert abs(frame.evaluate("(f) => f.scrollLeft") - (left0 + 150)) <= 2
+    assert lab_page.wait_for("editor.panzoom.pans", lambda v: v == 1) == 1
+    # the Pan switch: a left drag pans too
+    editor.locator(".dalle-pan").click()
+    assert lab_page.wait_for("editor.panzoom.pan") is True
+    page.wait_for_function("(f) => f.style.cursor === 'grab'", arg=frame.element_handle(), timeout=5000)
+    left1 = frame.evaluate("(f) => f.scrollLeft")
+    page.mouse.move(px - 200, py)
+    page.mouse.down()
+    page.mouse.move(px - 100, py, steps=5)
+    page.mouse.up()
+    assert abs(frame.evaluate("(f) => f.scrollLeft") - (left1 - 100)) <= 2
+    assert lab_page.wait_for("editor.panzoom.pans", lambda v: v == 2) == 2
+    editor.locator(".dalle-pan").click()
+    time.sleep(0.5)
+    assert lab_page.eval("len(editor.strokes)") == strokes
+    # with Pan off the left button paints again
+    page.mouse.move(px - 200, py)
+    page.mouse.down()
+    page.mouse.move(px - 180, py + 10, steps=3)
+    page.mouse.up()
+    assert lab_page.wait_for("len(editor.strokes)", lambda v: v == strokes + 1) == strokes + 1
+
+    # the zoom buttons keep the centre of the view in place
+    centre = frame.evaluate(CENTRE_JS)
+    editor.locator(".dalle-zoom-in").click()
+    assert lab_page.wait_for("editor.zoom", lambda v: v == 3.0) == 3.0
+    time.sleep(0.8)
+    centre2 = frame.evaluate(CENTRE_JS)
+    assert abs(centre2[0] - centre[0]) < 0.03 and abs(centre2[1] - centre[1]) < 0.03, (centre, centre2)
+    lab_page.shot("zoomed-3x-panned", editor)
+
+    # 900 px wide, fitted and zoomed: nothing in the editor is clipped or wider than its output
+    page.set_viewport_size({"width": 900, "height": 800})
+    for zoom_button in (".dalle-zoom-fit", ".dalle-zoom-in"):
+        editor.locator(zoom_button).click()
+        time.sleep(1.0)
+        editor.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+        overflow = editor.evaluate(OVERFLOW_JS)
+        assert not overflow["out"] and overflow["scroll"] <= overflow["client"] + 1, overflow
+        assert frame.bounding_box()["width"] <= editor.bounding_box()["width"] + 1
+        lab_page.shot(f"900px-{zoom_button.split('-')[-1]}")
+    assert not lab_page.page_errors, lab_page.page_errors

@@ -44,6 +44,7 @@ from ._model_controls import ModelControls
 from ._shell import WidgetShell, escape
 from ._static import StaticFallbackMixin, png_bytes
 from ._tasks import error_line
+from ._zoom import CanvasZoom, PanZoom, zoom_step
 from .mask_document import SHAPE_TOOLS, MaskDocument, Stroke, coerce_image
 from .references import ReferenceStrip
 from .staging import Candidate, Run, Staging
@@ -58,8 +59,6 @@ MASK_COLOR = (255, 64, 64)
 ERASE_COLOR = (64, 160, 255)
 WINDOW_COLOR = "rgba(255,214,0,0.95)"
 STAGING_THUMB_PX = 144
-ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0)
-MAX_CANVAS_PX = 4096
 _uids = iter(range(1, 1 << 62))
 
 
@@ -122,7 +121,6 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self._client = client
         self._references = references
         self.display_px = int(display_px)
-        self.zoom = 1.0
         self._source = image
         self.doc = MaskDocument(self._load_base(image))
         self.doc.on_change(self._doc_changed)
@@ -138,7 +136,6 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self._previewing: int | None = None
         self._show_before = False
         self._uid = f"dalle-ed-{next(_uids)}"
-        self._viewport = Viewport(self.doc.shape, self.display_px)
         self._init_shell()
         self._build_ui(prompt, brush_size, n, size, framing)
         self._redraw_all()
@@ -150,10 +147,11 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
 
     # ------------------------------------------------------------------ UI
     def _build_ui(self, prompt: str, brush_size: int, n: int, size: str | None, framing: str) -> None:
-        dh, dw = self._viewport.display
+        dh, dw = Viewport(self.doc.shape, self.display_px).display
         self.canvas = MultiCanvas(3, width=dw, height=dh)
         self.canvas.add_class("dalle-mask-canvas")
-        self._fit_layout()
+        self._zoom = CanvasZoom(self.canvas, self.doc.shape, self.display_px)
+        self._zoom.fit_layout()
         top = self.canvas[2]
         top.on_mouse_down(self.handle_mouse_down)
         top.on_mouse_move(self.handle_mouse_move)
@@ -167,6 +165,8 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.frame = W.Box([self.canvas], layout=W.Layout(max_height="72vh", overflow="auto"))
         self.frame.add_class("dalle-canvas-frame")
         self.keyguard = KeyGuard(scope=self._uid, frame="dalle-canvas-frame", label=self._canvas_label())
+        self.panzoom = PanZoom(scope=self._uid, frame="dalle-canvas-frame")
+        self.panzoom.on_zoom(lambda d: self.guard(self.set_zoom, zoom_step(self.zoom, d)))
 
         self.tool_buttons = W.ToggleButtons(
             options=[
@@ -255,7 +255,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.zoom_out_button = self.button(
             "Zoom out",
             "Smaller view",
-            lambda: self.set_zoom(self._zoom_step(-1)),
+            lambda: self.set_zoom(zoom_step(self.zoom, -1)),
             "dalle-zoom-out",
             icon="search-minus",
             compact=True,
@@ -265,12 +265,21 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         )
         self.zoom_in_button = self.button(
             "Zoom in",
-            "Larger view; scroll to pan",
-            lambda: self.set_zoom(self._zoom_step(1)),
+            "Larger view (Ctrl+wheel over the canvas zooms at the pointer; middle-drag or Pan moves)",
+            lambda: self.set_zoom(zoom_step(self.zoom, 1)),
             "dalle-zoom-in",
             icon="search-plus",
             compact=True,
         )
+        self.pan_button = W.ToggleButton(
+            value=False,
+            description="Pan",
+            icon="arrows",
+            tooltip="Pan: drag the zoomed image instead of painting (H); the middle button always pans",
+            layout=W.Layout(width="auto"),
+        )
+        self.pan_button.add_class("dalle-pan")
+        self.pan_button.observe(lambda ch: setattr(self.panzoom, "pan", bool(ch["new"])), "value")
         self.info = W.HTML(layout=W.Layout(margin="0 0 0 4px"))
         self.info.add_class("dalle-info-line")
         self.hint = W.HTML(layout=W.Layout(margin="0 0 0 4px"))
@@ -437,14 +446,16 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         )
         side.add_class("dalle-side")
         view_bar = W.HBox(
-            [self.zoom_out_button, self.zoom_fit_button, self.zoom_in_button, self.info], layout=wrap
+            [self.zoom_out_button, self.zoom_fit_button, self.zoom_in_button, self.pan_button, self.info],
+            layout=wrap,
         )
         self.canvas_col = canvas_col = W.VBox(
             [self.frame, view_bar, self.hint], layout=W.Layout(flex="4 1 360px", min_width="240px")
         )
         main = W.HBox([canvas_col, side], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
-        self._fit_layout()
-        self.children = (self._theme, self.keyguard, main, self.staging_bar, self.staging_box)
+        self._zoom.column = canvas_col
+        self._zoom.fit_layout()
+        self.children = (self._theme, self.keyguard, self.panzoom, main, self.staging_bar, self.staging_box)
         self.add_class("dalle-mask-editor")
         self.add_class(self._uid)
         self._render_staging()
@@ -475,7 +486,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         tool = self.tool_buttons.value if hasattr(self, "tool_buttons") else "brush"
         return (
             f"Mask canvas, {w}×{h} image, tool {tool}"
-            ": paint with the mouse; keys B E R O L tools, [ ] size, I invert, Ctrl+Z undo, "
+            ": paint with the mouse; keys B E R O L tools, [ ] size, H pan, I invert, Ctrl+Z undo, "
             "Left/Right candidates, Enter accept, Esc or Tab to leave"
         )
 
@@ -767,7 +778,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
     def handle_key(self, event: dict[str, Any]) -> None:
         """Keyboard shortcuts on the focused canvas.
 
-        ``[``/``]`` size, B/E/R/O/L tools, ``-`` subtract, I invert, Ctrl+Z/Y undo/redo;
+        ``[``/``]`` size, B/E/R/O/L tools, ``-`` subtract, H pan, I invert, Ctrl+Z/Y undo/redo;
         in the staging area Left/Right preview the previous/next candidate, Space flips
         before/after, Enter accepts and Delete discards it. Tab, Shift+Tab and Esc leave the
         canvas (handled in the browser, they never get here).
@@ -789,6 +800,8 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             self.tool = TOOL_KEYS[key.lower()]
         elif key == "-":
             self.subtract.value = not self.subtract.value
+        elif key.lower() == "h":
+            self.pan_button.value = not self.pan_button.value
         elif key.lower() == "i":
             self.invert()
         elif key in ("ArrowRight", "ArrowDown"):
@@ -803,48 +816,29 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             self._discard_selected()
 
     # ------------------------------------------------------------ drawing
-    def _fit_layout(self) -> None:
-        """CSS size of the canvas: shrink to the output's width at zoom 1, real size when zoomed."""
-        dh, dw = self._viewport.display
-        lay = self.canvas.layout
-        col = getattr(self, "canvas_col", None)
-        if self.zoom <= 1.0:
-            # its own size, but no wider than the output and no taller than 68% of the window
-            # (the width follows from the height limit, so the image keeps its proportions)
-            lay.width, lay.height = f"min({dw}px, calc(68vh * {dw / dh:.4f}))", "auto"
-            lay.max_width, lay.max_height = "100%", "none"
-            if col is not None:
-                col.layout.max_width = f"{dw + 4}px"  # the column is as wide as the canvas, at most
-        else:
-            lay.width, lay.height = f"{dw}px", f"{dh}px"
-            lay.max_width, lay.max_height = "none", "none"
-            if col is not None:
-                col.layout.max_width = "100%"
+    @property
+    def zoom(self) -> float:
+        """How many times larger than fitted the canvas is shown (1 = fitted to the output)."""
+        return self._zoom.zoom
 
-    def _zoom_step(self, direction: int) -> float:
-        smaller = [z for z in ZOOMS if z < self.zoom - 1e-9]
-        larger = [z for z in ZOOMS if z > self.zoom + 1e-9]
-        if direction > 0:
-            return larger[0] if larger else self.zoom
-        return smaller[-1] if smaller else self.zoom
+    @property
+    def _viewport(self) -> Viewport:
+        return self._zoom.viewport
 
     def set_zoom(self, zoom: float) -> None:
-        """Show the canvas ``zoom`` times larger than fitted (1 = fit); scroll the frame to pan."""
-        z = float(zoom)
-        if not 1.0 <= z <= max(ZOOMS):
-            raise ValueError(f"zoom must be between 1 and {max(ZOOMS):g}; got {zoom!r}")
-        self.zoom = z
-        self._set_viewport()
+        """Show the canvas ``zoom`` times larger than fitted (1 = fit, up to 8); scroll or drag to pan.
+
+        The canvas keeps at most the image's own pixels: past 1:1 the browser enlarges them.
+        In the browser, Ctrl/Cmd+wheel over the canvas zooms at the pointer.
+        """
+        self._zoom.set(zoom=zoom)
         self._redraw_all()
+        z = self._zoom.zoom
         self.zoom_fit_button.description = "Fit" if z == 1.0 else f"Fit ({z:g}×)"
 
     def _set_viewport(self) -> None:
-        px = min(round(self.display_px * self.zoom), MAX_CANVAS_PX)
-        self._viewport = Viewport(self.doc.shape, px)
-        dh, dw = self._viewport.display
-        if (self.canvas.width, self.canvas.height) != (dw, dh):
-            self.canvas.width, self.canvas.height = dw, dh
-        self._fit_layout()
+        """Follow a new base image's shape (Accept, undo of an Accept) at the same zoom."""
+        self._zoom.set(shape=self.doc.shape)
 
     def _display_array(self, image: np.ndarray | None = None) -> np.ndarray:
         dh, dw = self._viewport.display
