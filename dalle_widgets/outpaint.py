@@ -55,6 +55,7 @@ __all__ = [
     "extend",
     "extend_to",
     "lower_bound",
+    "pending",
     "plan",
     "request_size",
     "run",
@@ -364,6 +365,26 @@ def plan(
         np.cumsum(unknown[y0 : y0 + s], axis=1, dtype=np.int32, out=rows[y0 : y0 + s, 1:])
         per_row[y0 : y0 + s] = rows[y0 : y0 + s, xs + s] - rows[y0 : y0 + s, xs]
     return frames
+
+
+def pending(canvas: OutpaintCanvas, frames: Sequence[Sequence[int]]) -> list[Box]:
+    """The frames of ``frames`` that still hold unknown pixels of ``canvas``, in their order.
+
+    What a fill still has to send: a cancelled or failed run resumes with these.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = extend(np.zeros((4, 4, 3), np.uint8), right=4)
+    >>> pending(c, [(0, 0, 4, 4), (4, 0, 8, 4)])
+    [(4, 0, 8, 4)]
+    """
+    out = []
+    for b in frames:
+        x0, y0, x1, y1 = (int(v) for v in b)
+        if canvas.mask[y0:y1, x0:x1].any():
+            out.append((x0, y0, x1, y1))
+    return out
 
 
 def _check_frame_box(canvas: OutpaintCanvas, box: Any) -> Box:

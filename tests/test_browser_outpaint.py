@@ -128,6 +128,17 @@ def test_photo_margins_fill_again_save_pin_edit(lab_page) -> None:
         "ed.results[0].to_numpy()[:, :100].tolist() != ed.results[1].to_numpy()[:, :100].tolist()"
     )
     lab_page.shot("filled-again", editor)
+    # both fills stay at hand: back to the first, and forward again
+    label = editor.locator(".dalle-result-label").first
+    expect(label).to_have_text("fill 2 of 2")
+    editor.locator(".dalle-prev-result").click()
+    expect(label).to_have_text("fill 1 of 2")
+    expect(status).to_contain_text(f"stored at {first}")
+    assert lab_page.eval("ed.result is ed.results[0]") is True
+    page.mouse.move(5, 5)
+    lab_page.shot("first-fill-again", editor)
+    editor.locator(".dalle-next-result").click()
+    expect(label).to_have_text("fill 2 of 2")
 
     editor.locator(".dalle-save").click()
     link = editor.locator("a.dalle-file-link").first

@@ -36,7 +36,8 @@ def _filled(client, photo: np.ndarray, **margins: int) -> OutpaintEditor:
     return ed
 
 
-def test_fill_again_rerolls_with_fresh_pixels(aclient) -> None:
+def test_fill_again_rerolls_with_fresh_pixels(aclient, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     photo = _photo(256, 256)
     ed = _filled(aclient, photo, right=128)
     first = ed.result
@@ -52,6 +53,17 @@ def test_fill_again_rerolls_with_fresh_pixels(aclient) -> None:
     assert not np.array_equal(first.to_numpy()[new_area], second.to_numpy()[new_area])
     np.testing.assert_array_equal(second.to_numpy()[:, :256], photo)  # the original stays as it was
     assert [f.path for f in first.frames] != [f.path for f in second.frames]
+    # both fills can be looked at again; Save then takes the one shown
+    assert "fill 2 of 2" in ed.result_label.value and ed.next_button.disabled
+    ed.prev_button.click()
+    assert ed.result is first and "fill 1 of 2" in ed.result_label.value and ed.prev_button.disabled
+    assert str(first.path) in ed.status.value
+    np.testing.assert_array_equal(np.asarray(ed.image), first.to_numpy())
+    assert ed.save().read_bytes() == Path(first.path).read_bytes()
+    ed.next_button.click()
+    assert ed.result is second and ed.canvas_state is second.canvas
+    ed.set_margins(right=64)  # another canvas: its own fills
+    assert ed.results == [] and ed.result_label.layout.display == "none"
 
 
 def test_result_names_its_file_and_saves_pins_and_edits(aclient, tmp_path, monkeypatch) -> None:

@@ -82,7 +82,8 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
     result : OutpaintResult or None
         The last fill (``result.path``: where the composite is stored).
     results : list of OutpaintResult
-        Every fill of this editor, oldest first (each one stored).
+        The fills of the current canvas, oldest first (each one stored; a margin change
+        starts a new list). :meth:`show_result` shows one of them.
 
     Examples
     --------
@@ -287,9 +288,35 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             "dalle-edit-result",
             icon="paint-brush",
         )
+        self.prev_button = self.button(
+            "Previous fill",
+            "Show the fill before this one (Save, Pin and Edit further act on the one shown)",
+            lambda: self.show_result(self._shown() - 1),
+            "dalle-prev-result",
+            icon="chevron-left",
+            compact=True,
+        )
+        self.next_button = self.button(
+            "Next fill",
+            "Show the fill after this one (Save, Pin and Edit further act on the one shown)",
+            lambda: self.show_result(self._shown() + 1),
+            "dalle-next-result",
+            icon="chevron-right",
+            compact=True,
+        )
+        self.result_label = W.HTML(layout=W.Layout(margin="0 6px"))
+        self.result_label.add_class("dalle-result-label")
         self.file_link = FileLink()
         self.result_bar = W.HBox(
-            [self.save_button, self.pin_button, self.edit_button, self.file_link],
+            [
+                self.prev_button,
+                self.result_label,
+                self.next_button,
+                self.save_button,
+                self.pin_button,
+                self.edit_button,
+                self.file_link,
+            ],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
         self.result_bar.add_class("dalle-result-bar")
@@ -376,6 +403,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.canvas_state = outpaint.extend(self._original, **m)
         self.plan = outpaint.plan(self.canvas_state, frame=self.frame) if self.canvas_state.mask.any() else []
         self.result = None
+        self.results = []  # fills of another canvas: still on disk, no longer shown here
         self.frames_done = []
         self._update_result_bar()
         self._current = None
@@ -395,17 +423,12 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
 
     # --------------------------------------------------------------- drawing
     def _display_image(self) -> np.ndarray:
-        c = self.canvas_state
+        """The canvas at display size, the new area checkered."""
         dh, dw = self._viewport.display
-        pil = c.to_pil()
+        pil = self.canvas_state.to_pil()
         if pil.size != (dw, dh):
             pil = pil.resize((dw, dh), Image.Resampling.BILINEAR)
-        shown = np.asarray(pil).copy()
-        board = imaging.checkerboard((dh, dw), cell=10)
-        alpha = shown[..., 3:4].astype(np.float32) / 255.0
-        shown[..., :3] = (shown[..., :3] * alpha + board * (1 - alpha)).round().astype(np.uint8)
-        shown[..., 3] = 255
-        return rgba(shown)
+        return rgba(np.asarray(imaging.on_checkerboard(pil, cell=10)))
 
     def _redraw(self) -> None:
         with hold():
@@ -517,7 +540,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
     async def _fill(self, prompt: str, fields: dict[str, Any], stream: bool) -> Any:
         client = _client.resolve(self._client)
         canvas = self.canvas_state
-        frames = [b for b in self.plan if canvas.mask[b[1] : b[3], b[0] : b[2]].any()]
+        frames = outpaint.pending(canvas, self.plan)
         t0 = time.monotonic()
         self._previews_shown = 0
         self.progress_label.value = f"frame 1 of {len(self.plan)}…"
@@ -528,7 +551,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         def on_progress(_done: int, _total: int, new_canvas: Any, record: Any) -> None:
             self.canvas_state = new_canvas
             self.frames_done.append(record)
-            nxt = next((b for b in self.plan if new_canvas.mask[b[1] : b[3], b[0] : b[2]].any()), None)
+            nxt = next(iter(outpaint.pending(new_canvas, self.plan)), None)
             self._current = nxt
             self._previews_shown = 0
             self.progress.value = len(self.frames_done)
@@ -612,9 +635,39 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             return open_image(result.path)
         return result.image
 
+    def show_result(self, index: int) -> Any:
+        """Show fill ``index`` of :attr:`results` (its canvas and its file); Save, Pin and Edit
+        further then act on it. Returns it."""
+        if self._tasks.running:
+            raise RuntimeError("a fill is running: wait for it or press Cancel first")
+        n = len(self.results)
+        if isinstance(index, bool) or not isinstance(index, int) or not -n <= index < n:
+            raise IndexError(
+                f"there {'is' if n == 1 else 'are'} {n} fill{'s' if n != 1 else ''}; got {index!r}"
+            )
+        result = self.results[index]
+        self.result = result
+        self.canvas_state = result.canvas
+        self.frames_done = list(result.frames)
+        self._current = None
+        self._redraw()
+        self._update_result_bar()
+        self.set_status(self._result_line(result))
+        return result
+
+    def _shown(self) -> int:
+        """The index in :attr:`results` of the fill shown, or -1 (by identity: results hold arrays)."""
+        return next((i for i, r in enumerate(self.results) if r is self.result), -1)
+
     def _update_result_bar(self, busy: bool = False) -> None:
         for b in (self.save_button, self.pin_button, self.edit_button):
             b.disabled = busy or self.result is None
+        n, k = len(self.results), self._shown()
+        self.prev_button.disabled = busy or k <= 0
+        self.next_button.disabled = busy or k < 0 or k >= n - 1
+        self.result_label.value = f"<span class='dalle-muted'>fill {k + 1} of {n}</span>" if k >= 0 else ""
+        for w in (self.prev_button, self.result_label, self.next_button):
+            w.layout.display = "" if n > 1 else "none"
         # after a finished fill the same button re-rolls: say so
         again = self.canvas_state.done and self.result is not None
         self.generate_button.description = "Fill again" if again else "Fill"
