@@ -157,9 +157,12 @@ def test_model_controls_follow_the_model_and_reach_every_frame(fake_openai) -> N
     # the composite is one opaque picture: no transparent background offered
     assert "transparent" not in ed.model_controls.background_dd.options
     assert ed.model_controls.format_dd.options == ("default", "png", "jpeg", "webp")
-    ed.model_controls.quality_dd.value, ed.model_controls.format_dd.value = "low", "webp"
-    ed.model_controls.stream_box.value = False
     ed.set_margins(right=512)
+    ed.model_controls.quality_dd.value = "high"
+    high = ed.info.value
+    ed.model_controls.quality_dd.value, ed.model_controls.format_dd.value = "low", "webp"
+    assert "gpt-image-2 prices" in high and ed.info.value != high  # the price follows the quality
+    ed.model_controls.stream_box.value = False
     ed.generate()
     result = ed.wait(120)
     assert ed.error is None, ed.status.value
