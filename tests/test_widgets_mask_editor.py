@@ -367,11 +367,11 @@ def test_staging_preview_cycle_before_after_accept_by_keys(canvas_log) -> None:
 def test_hover_previews_without_selecting() -> None:
     ed = MaskEditor(_image(32, 32), display_px=32)
     ed.stage([np.full((32, 32, 3), v, np.uint8) for v in (1, 2)])
-    ed._on_card_event(1, {"type": "mouseenter"})
+    ed.staging_view._on_card_event(1, {"type": "mouseenter"})
     assert ed._previewing == 1 and ed.selected is None
-    ed._on_card_event(1, {"type": "mouseleave"})
+    ed.staging_view._on_card_event(1, {"type": "mouseleave"})
     assert ed._previewing is None
-    ed._on_card_event(0, {"type": "click"})
+    ed.staging_view._on_card_event(0, {"type": "click"})
     assert ed.selected == 0 and ed._previewing == 0
 
 

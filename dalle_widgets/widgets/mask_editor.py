@@ -13,9 +13,15 @@ canvas and comes back with the button held goes on as the same stroke.
 Generation runs as an asyncio task on the kernel's loop (see :mod:`._tasks`), so
 the kernel stays free and Cancel works. Every press of Generate or More asks for
 new images (the request cache is refreshed, never replayed). The candidates land
-in a staging area (:mod:`.staging`): grouped by run, newest first, each run
-labelled; hovering or clicking a candidate previews it on the canvas (Before /
-After flips back), the arrow keys cycle, Enter accepts, Delete discards.
+in a staging area (the model :mod:`.staging`, drawn by :mod:`.staging_view`):
+grouped by run, newest first, each run labelled; hovering or clicking a candidate
+previews it on the canvas (Before / After flips back), the arrow keys cycle,
+Enter accepts, Delete discards.
+
+A photo the model cannot take at its own size is sent through a window (Window,
+Pad or Crop; :mod:`dalle_widgets.photo_window`), outlined on the canvas before
+anything is sent. Zoom and pan (buttons, Ctrl/Cmd+wheel, middle-drag or Pan) are
+:mod:`._zoom`'s.
 """
 
 from __future__ import annotations
@@ -42,12 +48,13 @@ from ._canvas import Viewport, hold, overlay_rgba, rgba
 from ._keyguard import KeyGuard
 from ._model_controls import ModelControls
 from ._shell import WidgetShell, escape
-from ._static import StaticFallbackMixin, png_bytes
+from ._static import StaticFallbackMixin
 from ._tasks import error_line
 from ._zoom import CanvasZoom, PanZoom, zoom_step
 from .mask_document import SHAPE_TOOLS, MaskDocument, Stroke, coerce_image
 from .references import ReferenceStrip
 from .staging import Candidate, Run, Staging
+from .staging_view import StagingView
 
 __all__ = ["MaskEditor", "Stroke"]
 
@@ -58,7 +65,6 @@ TOOL_KEYS: dict[str, MaskTool] = {"b": "brush", "e": "eraser", "r": "rectangle",
 MASK_COLOR = (255, 64, 64)
 ERASE_COLOR = (64, 160, 255)
 WINDOW_COLOR = "rgba(255,214,0,0.95)"
-STAGING_THUMB_PX = 144
 _uids = iter(range(1, 1 << 62))
 
 
@@ -358,67 +364,13 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.progress.add_class("dalle-progress")
 
         # staging area: a toolbar acting on the selected candidate, then one row per run
-        self.prev_button = self.button(
-            "Previous",
-            "Preview the previous candidate (Left)",
-            lambda: self.cycle(-1),
-            "dalle-prev",
-            icon="chevron-left",
-            compact=True,
-        )
-        self.next_button = self.button(
-            "Next",
-            "Preview the next candidate (Right)",
-            lambda: self.cycle(1),
-            "dalle-next",
-            icon="chevron-right",
-            compact=True,
-        )
-        self.before_after = W.ToggleButton(
-            value=False,
-            description="Before",
-            icon="eye",
-            tooltip="Show the base image instead of the previewed candidate (Space)",
-            layout=W.Layout(width="auto"),
-        )
-        self.before_after.add_class("dalle-before-after")
-        self.before_after.observe(lambda ch: self._set_before(bool(ch["new"])), "value")
-        self.accept_selected = self.button(
-            "Accept",
-            "Make the previewed candidate the new base (Enter)",
-            self._accept_selected,
-            "dalle-accept-selected",
-            icon="check",
-            style="primary",
-        )
-        self.discard_selected = self.button(
-            "Discard",
-            "Drop the previewed candidate (Delete)",
-            self._discard_selected,
-            "dalle-discard-selected",
-            icon="times",
-        )
-        self.discard_all_button = self.button(
-            "Discard all", "Drop every staged candidate", self.discard_all, "dalle-discard-all", icon="trash"
-        )
-        self.staging_title = W.HTML()
-        self.staging_title.add_class("dalle-staging-title")
-        self.staging_bar = W.HBox(
-            [
-                self.staging_title,
-                self.prev_button,
-                self.next_button,
-                self.before_after,
-                self.accept_selected,
-                self.discard_selected,
-                self.discard_all_button,
-            ],
-            layout=W.Layout(flex_flow="row wrap", align_items="center"),
-        )
-        self.staging_box = W.VBox()
-        self.staging_box.add_class("dalle-staging")
-        self._cards: list[W.VBox] = []
-        self._card_events: list[Any] = []
+        self.staging_view = StagingView(self)
+        view = self.staging_view
+        self.prev_button, self.next_button = view.prev_button, view.next_button
+        self.before_after = view.before_after
+        self.accept_selected, self.discard_selected = view.accept_selected, view.discard_selected
+        self.discard_all_button = view.discard_all_button
+        self.staging_title, self.staging_bar, self.staging_box = view.title, view.bar, view.box
 
         wrap = W.Layout(flex_flow="row wrap", align_items="center")
         side = W.VBox(
@@ -811,9 +763,9 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         elif key == " " and self._previewing is not None:
             self.before_after.value = not self.before_after.value
         elif key == "Enter" and self.selected is not None:
-            self._accept_selected()
+            self.accept_selection()
         elif key in ("Delete", "Backspace") and self.selected is not None:
-            self._discard_selected()
+            self.discard_selection()
 
     # ------------------------------------------------------------ drawing
     @property
@@ -1245,7 +1197,8 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self._redraw_all()
         self._mark_cards()
 
-    def _set_before(self, before: bool) -> None:
+    def show_before(self, before: bool) -> None:
+        """Show the base image (True) or the previewed candidate (False) on the canvas."""
         self._show_before = before
         self.before_after.description = "After" if before else "Before"
         if self._previewing is not None:
@@ -1297,147 +1250,32 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self._render_staging()
         return n
 
-    def _accept_selected(self) -> None:
+    def accept_selection(self) -> None:
+        """Accept the selected candidate (the toolbar's Accept, the Enter key)."""
         if self.selected is None:
             raise ValueError("no candidate is selected: click one (or press Right) first")
         self.accept(self.selected)
 
-    def _discard_selected(self) -> None:
+    def discard_selection(self) -> None:
+        """Discard the selected candidate (the toolbar's Discard, the Delete key)."""
         if self.selected is None:
             raise ValueError("no candidate is selected: click one (or press Right) first")
         self.discard(self.selected)
 
-    def _card(self, flat: int | None, cand: Candidate, stale: bool) -> W.VBox:
-        shown = cand.image if cand.image is not None else cand.preview
-        resized = ""
-        if shown is not None:
-            pil = getattr(shown, "image", None) or imaging.to_pil(shown)
-            if cand.image is not None and pil.size != self.doc.shape[::-1]:
-                resized = f"{pil.size[0]}×{pil.size[1]}: Accept resizes the base"
-            # a transparent image is shown over a checkerboard, as image tools do
-            thumb = imaging.on_checkerboard(imaging.thumbnail(pil, STAGING_THUMB_PX))
-            img = W.Image(
-                value=png_bytes(thumb, max_bytes=40_000),
-                format="png",
-                layout=W.Layout(width=f"{thumb.size[0]}px"),
-            )
-        else:
-            img = W.HTML(
-                "<div class='dalle-muted' style='display:flex;align-items:center;justify-content:center;"
-                f"width:{STAGING_THUMB_PX}px;height:{STAGING_THUMB_PX}px'>waiting…</div>"
-            )
-        img.add_class("dalle-candidate-image")
-        if cand.pending:
-            note = "preview" if cand.preview is not None else "pending"
-            card = W.VBox(
-                [img, W.HTML(f"<span class='dalle-badge'>{note}</span>")],
-                layout=W.Layout(margin="2px", padding="2px", align_items="center"),
-            )
-            card.add_class("dalle-card")
-            card.add_class("dalle-preview" if cand.preview is not None else "dalle-candidate-pending")
-            return card
-        assert flat is not None
-        badges = [f"#{flat + 1}"]
-        if cand.replayed:
-            badges.append("replayed from cache")
-        if stale:
-            badges.append("earlier base")
-        if resized:
-            badges.append(resized)
-        label = W.HTML(" ".join(f"<span class='dalle-badge'>{escape(b)}</span>" for b in badges))
-        label.add_class("dalle-candidate-label")
-        acc = self.button(
-            "Accept",
-            f"Make candidate #{flat + 1} the new base",
-            lambda: self.accept(flat),
-            "dalle-accept",
-            style="primary",
-        )
-        dis = self.button(
-            "Discard", f"Drop candidate #{flat + 1}", lambda: self.discard(flat), "dalle-discard"
-        )
-        more = self.button(
-            "More", f"New variations of candidate #{flat + 1}", lambda: self.more_like(flat), "dalle-more"
-        )
-        for b in (acc, dis, more):
-            b.layout.padding = "0 6px"
-        card = W.VBox(
-            [img, label, W.HBox([acc, dis, more])],
-            layout=W.Layout(margin="2px", padding="2px", align_items="center"),
-        )
-        card.add_class("dalle-card")
-        card.add_class("dalle-candidate")
-        if stale:
-            card.add_class("dalle-stale")
-        ev = Event(source=img, watched_events=["click", "mouseenter", "mouseleave"])
-        ev.on_dom_event(lambda e, i=flat: self._on_card_event(i, e))
-        self._card_events.append(ev)
-        return card
+    @property
+    def previewing(self) -> int | None:
+        """The index of the candidate shown on the canvas, or None (the base image)."""
+        return self._previewing
 
-    def _on_card_event(self, index: int, event: dict[str, Any]) -> None:
-        kind = event.get("type") or event.get("event")
-        if kind == "click":
-            self.guard(self.preview, index)
-        elif kind == "mouseenter":
-            self.guard(lambda: self.preview(index, select=False))
-        elif kind == "mouseleave" and self._previewing == index and self.selected != index:
-            self.guard(
-                lambda: self.preview(self.selected) if self.selected is not None else self.end_preview()
-            )
+    @property
+    def _cards(self) -> list[W.VBox]:
+        return self.staging_view.cards
 
     def _render_staging(self) -> None:
-        rows: list[Any] = []
-        self._cards = []
-        for ev in self._card_events:
-            ev.close()
-        self._card_events = []
-        flat = 0
-        for run in self.staging_area.runs:
-            cards = []
-            for cand in run.slots:
-                if cand.pending:
-                    cards.append(self._card(None, cand, False))
-                    continue
-                card = self._card(flat, cand, self.staging_area.stale(cand, self.doc.base_revision))
-                self._cards.append(card)
-                cards.append(card)
-                flat += 1
-            state = "" if run.done else " · in flight"
-            head = W.HTML(f"<span class='dalle-run-label'>{escape(run.label() + state)}</span>")
-            head.add_class("dalle-run-title")
-            box = W.VBox([head, W.HBox(cards, layout=W.Layout(flex_flow="row wrap"))])
-            box.add_class("dalle-run")
-            rows.append(box)
-        self.staging_box.children = tuple(rows)
-        n = flat
-        self.staging_title.value = (
-            f"<b>Staging</b> <span class='dalle-muted'>{n} candidate{'s' if n != 1 else ''}"
-            f"{' · newest first' if n > 1 else ''}</span>"
-        )
-        for b in (self.prev_button, self.next_button, self.discard_all_button):
-            b.disabled = n == 0
-        if self.selected is not None and self.selected >= n:
-            self.selected = None
-        self._mark_cards()
+        self.staging_view.render()
 
     def _mark_cards(self) -> None:
-        for k, card in enumerate(self._cards):
-            if k == self.selected:
-                card.add_class("dalle-selected")
-            else:
-                card.remove_class("dalle-selected")
-        has = self.selected is not None
-        self.accept_selected.disabled = not has
-        self.discard_selected.disabled = not has
-        self.before_after.disabled = self._previewing is None
-        if self._previewing is not None:
-            self.set_status(
-                f"Previewing candidate #{self._previewing + 1}: Accept (Enter), Discard (Delete), "
-                "Before/After (Space), Left/Right for the others.",
-                hint=True,
-            )
-        elif self.status.value and "Previewing" in self.status.value:
-            self.set_status("")
+        self.staging_view.mark()
 
     # -------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image:
