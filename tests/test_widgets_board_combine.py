@@ -81,6 +81,9 @@ def test_a_model_that_takes_one_image_is_refused_before_sending(
     board, items = _board(tmp_path, client)
     board.select(items[0])
     board.select(items[2])
+    assert (
+        "dall-e-2 takes 1 per edit: Combine needs a model such as gpt-image-2" in board.selection_line.value
+    )
     board.combine_prompt.value = "blue room"
     board.combine_button.click()
     board.wait(60)
@@ -95,6 +98,8 @@ def test_a_model_that_takes_one_image_is_refused_before_sending(
     sync = ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url)
     (made,) = board.combine("blue room", client=sync, model="gpt-image-2", quality="low")
     sync.close()
+    with pytest.raises(TypeError, match="combine\\(\\) blocks: pass a sync ImagesClient"):
+        board.combine("blue room")  # the board's own client is async
     assert fake_openai.last.path == "/v1/images/edits" and fake_openai.last.form["quality"] == "low"
     assert [name for name, *_ in fake_openai.last.file_parts] == ["image[]", "image[]"]
     assert made.sources == [items[0].id, items[2].id]

@@ -657,6 +657,15 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
             text = f"Base: {base!r}" + (
                 f", then {refs} reference{'s' if refs != 1 else ''}" if refs else ": select 1 more"
             )
+            model = getattr(self._client, "model", None)  # known only for a client given to the board
+            if model and len(chosen) >= 2:
+                spec = lookup(model, warn=False)
+                able = models_taking_images(len(chosen))
+                if spec.max_input_images < len(chosen) and able:
+                    text += (
+                        f" · {spec.name} takes {spec.max_input_images} per edit: "
+                        f"Combine needs a model such as {able[0]}"
+                    )
         self.selection_line.value = (
             f"<span class='dalle-muted' style='font-size:12px'>{html.escape(text)}</span>"
         )
