@@ -352,7 +352,9 @@ class BoardStore:
         """
         png, info = _png_of(image)
         if sources:
-            unknown = [s for s in sources if s not in {i.id for i in self._items}]
+            # an item removed while its combination was being made is still a source (undo has it)
+            known = {i.id for i in self._items} | {r.item.id for r in self._undo}
+            unknown = [s for s in sources if s not in known]
             if unknown:
                 raise KeyError(
                     f"sources {unknown} are not on this board; ids are {[i.id for i in self._items]}"

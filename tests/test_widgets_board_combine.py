@@ -108,6 +108,15 @@ def test_a_model_that_takes_one_image_is_refused_before_sending(
 def test_the_cost_comes_from_usage(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     client = ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url, model="gpt-image-2")
     board, items = _board(tmp_path, client)
+    # a source removed while the request is in flight stays in the lineage (undo can bring it back)
+    real_edit = client.edit
+
+    def edit_then_remove(*args, **kwargs):
+        result = real_edit(*args, **kwargs)
+        board.remove(items[1])
+        return result
+
+    client.edit = edit_then_remove  # type: ignore[method-assign]
     made = board.combine("a swatch card", items=[items[2].id, 0, items[1]], quality="medium")
     client.close()
     cost = board.last_combined.cost_usd

@@ -335,6 +335,7 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
 
         In a notebook the "Combine" button does the same without blocking the kernel.
         """
+        sources = self._combine_sources(items)
         chosen = client or self._client
         if chosen is None:
             from ..client import default_client
@@ -342,7 +343,6 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
             chosen = default_client()
         if _client.is_async(chosen):
             raise TypeError("combine() blocks: pass a sync ImagesClient, or use `await board.acombine(...)`")
-        sources = self._combine_sources(items)
         kwargs = self._combine_request(chosen, sources, model=model, n=n, size=size, fields=fields)
         result = chosen.edit([i.path for i in sources], prompt, cache="refresh", **kwargs)
         return self._pin_combined(result, sources)
