@@ -130,7 +130,7 @@ def _open(data: Any, name: str, origin: str) -> Image.Image:
         if _is_svg(data):
             raise ValueError(
                 f"{name} ({origin}) is an SVG (vector) image: it has no pixels to work on here. It shows "
-                "in the browser as it is; to edit or vary it, rasterise it first (e.g. with cairosvg) "
+                "in the browser as it is; to edit, vary or pin it, rasterise it first (e.g. with cairosvg) "
                 "and pass the PNG."
             ) from None
         raise ValueError(

@@ -1,13 +1,16 @@
 """``Gallery``: a grid of candidates with vary / edit / pin / save and provenance on each tile.
 
 Only thumbnails travel to the browser (small PNGs, palette-quantised when a
-photo would be large), so ten 1024 px images cost well under a megabyte. "Vary"
-on a tile runs as an asyncio task on the kernel's loop and shows the variations
-beneath the grid as a lineage row (itself a Gallery, so lineages nest). "Edit"
-opens a :class:`~.mask_editor.MaskEditor` below; "Pin" adds the image to the
-current :class:`~.board.MoodBoard`; "Save" copies the PNG (with its provenance)
-to a folder. ``.selected`` / ``select(i)`` / ``on_select(cb)`` are the Python side
-of clicking a tile.
+photo would be large; an SVG as delivered; an animated GIF as a reduced
+animation), so ten 1024 px images cost well under a megabyte. "Vary" on a tile
+runs as an asyncio task on the kernel's loop and shows the variations beneath
+the grid as a lineage row (itself a Gallery, so lineages nest). "Edit" opens a
+:class:`~.mask_editor.MaskEditor` below; "Pin" adds the image to the current
+:class:`~.board.MoodBoard`; "Save" copies the file as delivered (with its
+provenance) beside the notebook and links it. Under the tiles, the Generate bar
+(prompt, character counter, n, the model's controls) adds new images, streamed
+as preview tiles when the model streams. ``.selected`` / ``select(i)`` /
+``on_select(cb)`` are the Python side of clicking a tile.
 """
 
 from __future__ import annotations
@@ -143,8 +146,8 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
     vary_n : int
         Variations per "Vary" click.
     save_dir : path, optional
-        Where "Save" writes (default :func:`~dalle_widgets.config` ``output_dir``:
-        ``$DALLE_WIDGETS_OUTPUT_DIR`` or ``./dalle-images`` beside the notebook).
+        Where "Save" writes (default: ``$DALLE_WIDGETS_OUTPUT_DIR``, else ``./dalle-images``
+        beside the notebook, in reach of JupyterLab's file browser).
     model : str, optional
         The model Vary and Generate ask (default: the client's model, else the model that
         made the images, else the package default). Its row of the model table decides the
