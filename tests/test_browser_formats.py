@@ -51,3 +51,19 @@ def test_svg_and_animated_gif_tiles(lab_page) -> None:
     sticker = _pixels(thumbs.nth(2).screenshot())
     border = sticker[2:10, 2:30].reshape(-1, 3)
     assert {tuple(p) for p in border} >= {(204, 204, 204), (255, 255, 255)}
+
+
+def test_save_on_a_tile_links_the_file_as_delivered(lab_page) -> None:
+    page = lab_page.page
+    lab_page.open("formats_gallery")
+    page.locator(TILE).nth(2).wait_for(timeout=120_000)
+    page.locator(f"{TILE} .dalle-save").first.click()  # the SVG tile
+    link = page.locator(".dalle-gallery a.dalle-file-link").first
+    link.wait_for()
+    href = link.get_attribute("href") or ""
+    assert "dalle-images/a-fox-logo-0.svg" in href, href  # beside the notebook, as delivered
+    assert lab_page.eval("open('dalle-images/a-fox-logo-0.svg', 'rb').read() == svg[0].png") is True
+    lab_page.shot("saved", page.locator(".dalle-gallery").first)
+    link.click()  # JupyterLab opens the file in a tab of its own
+    page.locator(".lm-TabBar-tab", has_text="a-fox-logo-0.svg").first.wait_for(timeout=30_000)
+    lab_page.shot("opened")
