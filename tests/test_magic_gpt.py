@@ -167,3 +167,23 @@ def test_the_gallery_of_a_result_asks_its_model(ipshell: Shell, fake: FakeOpenAI
     gallery = ipshell.magics._gallery(ipshell.ns["r"], ipshell.magics.client("images"))
     assert gallery.model == "gpt-image-2" and gallery.model_controls.quality_dd.layout.display == ""
     assert gallery.counter.limit == 32000 and gallery.prompt.value == "a cat"
+
+
+def test_svg_and_gif_results_show_as_a_gallery(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    import base64
+    import io
+
+    from PIL import Image
+
+    for fmt, size in (("svg", "1024x1024"), ("gif", "816x816")):
+        run = ipshell.run(
+            f"%dalle a fox logo --model gpt-image-2.6-flare --output-format {fmt} --size {size}"
+        )
+        assert run.error is None, run.printed
+        image = ipshell.ns["_"][0]
+        assert (
+            image.format == fmt and image.path.suffix == f".{fmt}" and fake.last.json["output_format"] == fmt
+        )
+        assert any(t.startswith("Gallery(1 image") for t in run.texts()), run.texts()
+        (still,) = [o.data["image/png"] for o in run.outputs if "image/png" in o.data]  # the saved picture
+        assert Image.open(io.BytesIO(base64.b64decode(still))).size[0] > 0
