@@ -363,7 +363,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
         thumb = imaging.on_checkerboard(imaging.thumbnail(image, self.thumb_px))
         pic = W.Image(value=png_bytes(thumb, max_bytes=THUMB_MAX_BYTES), format="png")
         pic.layout = W.Layout(width=f"{thumb.size[0]}px", opacity="0.85")
-        tile = W.VBox([pic, W.HTML(f"<i>preview of image {index + 1}…</i>")])
+        tile = W.VBox([pic, W.HTML(f"<i>preview of new image {index + 1}…</i>")])
         tile.add_class("dalle-preview")
         return tile
 
