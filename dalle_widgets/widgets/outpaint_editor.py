@@ -124,6 +124,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self._syncing = False
         #: the frame index of each streamed preview drawn, in order
         self.preview_log: list[int] = []
+        self._previews_shown = 0  # previews of the frame in flight
         self._current: tuple[int, int, int, int] | None = None
         self._init_shell()
         self._build_ui(prompt, int(max_margin))
@@ -611,7 +612,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         """Draw a streamed preview of frame ``index`` into its box on the canvas (replaced by the
         blended frame when it is done)."""
         self.preview_log.append(index)
-        self._previews_shown = getattr(self, "_previews_shown", 0) + 1
+        self._previews_shown += 1
         self.progress_label.value = f"frame {index + 1} of {len(self.plan)} · preview {self._previews_shown}…"
         x0, y0, x1, y1 = box
         (a, b), (c, d) = self._viewport.to_display(x0, y0), self._viewport.to_display(x1, y1)
