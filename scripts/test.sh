@@ -41,8 +41,6 @@ if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,d
 fi
 
 export PATH="$PWD/.venv/bin:$PATH"
-# Each run prints its 20 slowest tests (--durations): the whole suite should stay well under
-# 30 minutes on 2 cores.
 # Tests must never reach a real provider or read the developer's key.
 unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_ORG_ID OPENAI_PROJECT_ID DALLE_WIDGETS_MODEL DALLE_WIDGETS_OFFLINE \
   AZURE_OPENAI_ENDPOINT AZURE_OPENAI_API_KEY OPENAI_API_VERSION
@@ -59,6 +57,7 @@ echo "== mypy (dalle_widgets/, configured in pyproject.toml)"
 mypy
 
 echo "== pytest (unit, server, notebooks, browser)"
+# --durations prints the 20 slowest tests: the whole suite should stay well under 30 minutes on 2 cores.
 python -m pytest tests notebooks dalle_widgets --doctest-modules --nbval-lax --nbval-current-env --durations=20 \
   -p no:cacheprovider "$@"
 
