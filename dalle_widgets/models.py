@@ -58,6 +58,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "DEFAULT_MODEL",
     "ENDPOINT_KINDS",
+    "GifRule",
     "MODELS",
     "ModelSpec",
     "Operation",
@@ -191,6 +192,116 @@ class SizeRule:
 
 
 @dataclass(frozen=True)
+class GifRule:
+    """Which frame sizes, counts and durations an animated GIF takes (``output_format="gif"``).
+
+    The frames travel as one sprite sheet of ``cells(frames)`` cells that must fit
+    ``sheet_max_pixels``; each frame has at most ``frame_cap(frames)`` squared pixels
+    (the caps were measured on square frames), at least ``min_frame_pixels``, sides that
+    are multiples of ``multiple_of`` and an aspect within ``max_aspect``:1. OpenAI
+    publishes none of these figures: the table's ``gif_size`` block says where they were
+    measured. The client and the offline engine both check GIF requests with this rule.
+
+    >>> rule = lookup("gpt-image-2.6-flare").gif_rule
+    >>> rule.problem("512x512", 6) is None, rule.problem("1280x720", 9) is None
+    (True, True)
+    >>> rule.problem("1024x1024", 6)
+    '1024x1024 is too large for 6 frames: each frame may have at most 960x960 pixels'
+    >>> rule.largest(12), rule.largest(16, "1280x720"), rule.cells(6)
+    ('816x816', '912x512', 8)
+    """
+
+    frames: tuple[int, int] = (2, 16)
+    frame_steps: tuple[tuple[int, int], ...] = ((8, 960), (9, 960), (12, 816), (16, 720))
+    sheet_max_pixels: int = 8_294_400
+    min_frame_pixels: int = 147_456
+    multiple_of: int = 16
+    max_aspect: float = 3.0
+    default_frames: int = 9
+    default_frame_ms: int = 200
+    min_frame_ms: int = 20
+    max_frame_ms: int = 655_350
+    operations: tuple[str, ...] = ("generate",)
+    source: str = ""
+
+    def frames_problem(self, frames: Any) -> str | None:
+        """Why ``frames`` is not a valid ``frame_count`` (one clause), or None."""
+        low, high = self.frames
+        if isinstance(frames, bool) or not isinstance(frames, int) or not low <= frames <= high:
+            return f"frame_count={frames!r}: a GIF has {low} to {high} frames"
+        return None
+
+    def duration_problem(self, ms: Any) -> str | None:
+        """Why ``ms`` is not a valid ``frame_duration_ms`` (one clause), or None."""
+        if (
+            isinstance(ms, bool)
+            or not isinstance(ms, int)
+            or not self.min_frame_ms <= ms <= self.max_frame_ms
+        ):
+            return (
+                f"frame_duration_ms={ms!r}: give whole milliseconds from {self.min_frame_ms} to "
+                f"{self.max_frame_ms:,} (rounded to 10 ms)"
+            )
+        return None
+
+    def _step(self, frames: int) -> tuple[int, int]:
+        return next((s for s in self.frame_steps if frames <= s[0]), self.frame_steps[-1])
+
+    def cells(self, frames: int) -> int:
+        """How many frames the sprite sheet holds (and is billed for) when ``frames`` are asked."""
+        return max(frames, self._step(frames)[0])
+
+    def frame_cap(self, frames: int) -> int:
+        """The side of the largest square frame for ``frames`` frames."""
+        return self._step(frames)[1]
+
+    def max_frame_pixels(self, frames: int) -> int:
+        """The most pixels one frame may have when the GIF has ``frames`` frames."""
+        return min(self.frame_cap(frames) ** 2, self.sheet_max_pixels // self.cells(frames))
+
+    def problem(self, size: str, frames: int) -> str | None:
+        """Why frames of ``size`` do not fit a GIF of ``frames`` frames (one clause), or None."""
+        wh = parse_size(size)
+        if wh is None:
+            return f"{size!r} is not WIDTHxHEIGHT (a GIF's frame size, e.g. '512x512')"
+        w, h = wh
+        if w % self.multiple_of or h % self.multiple_of:
+            return f"{size}: both sides must be multiples of {self.multiple_of}"
+        if max(w, h) > self.max_aspect * min(w, h):
+            return f"{size}: the aspect ratio must be between 1:{self.max_aspect:g} and {self.max_aspect:g}:1"
+        most = self.max_frame_pixels(frames)
+        if w * h > most:
+            cap = self.frame_cap(frames)
+            return (
+                f"{size} is too large for {frames} frames: each frame may have at most {cap}x{cap} pixels"
+                + ("" if most == cap * cap else f" ({most:,} pixels)")
+            )
+        if w * h < self.min_frame_pixels:
+            least = self.min_frame_pixels
+            return f"{size} is too small: a GIF frame has at least {least:,} pixels (e.g. 384x384)"
+        return None
+
+    def largest(self, frames: int, like: str = "1x1") -> str:
+        """The largest valid frame for ``frames`` frames with the aspect of ``like`` (square by default)."""
+        wh = parse_size(like) or (1, 1)
+        aspect = min(max(wh[0] / wh[1], 1 / self.max_aspect), self.max_aspect)
+        m = self.multiple_of
+        most = self.max_frame_pixels(frames)
+        best: tuple[float, int, str] | None = None
+        h0 = math.sqrt(most / aspect)
+        for ch in range(max(1, int(h0 // m) - 4), int(h0 // m) + 2):
+            cw = max(1, int(aspect * ch * m // m))
+            for w in (cw * m, cw * m + m):
+                h = ch * m
+                size = f"{w}x{h}"
+                if self.problem(size, frames) is None:
+                    key = (abs(math.log((w / h) / aspect)), -(w * h), size)
+                    if best is None or key < best:
+                        best = key
+        return best[2] if best else f"{self.frame_cap(frames)}x{self.frame_cap(frames)}"
+
+
+@dataclass(frozen=True)
 class TokenRates:
     """USD per 1 million tokens, with the date and source of the figures."""
 
@@ -269,6 +380,8 @@ class ModelSpec:
     max_partial_images, max_input_images : int
     gif_frames : tuple of int
         ``(min, max)`` frames for GIF output, empty when there is none.
+    gif_rule : GifRule or None
+        Frame sizes, counts and durations of GIF output (None without GIF output).
     upload_formats : tuple of str
     max_upload_bytes, max_mask_bytes : int
     prices : Prices
@@ -311,6 +424,7 @@ class ModelSpec:
     complexities: tuple[str, ...] = ()
     default_complexity: str | None = None
     gif_frames: tuple[int, ...] = ()
+    gif_rule: GifRule | None = None
     prices: Prices = field(default_factory=Prices)
 
     def supports(self, operation: Operation) -> bool:
@@ -361,11 +475,18 @@ _TUPLE_FIELDS = {
     for f in dataclass_fields(ModelSpec)
     if f.type in ("tuple[str, ...]", "tuple[int, ...]", "frozenset[str]")
 }
-_SPEC_KEYS = {f.name for f in dataclass_fields(ModelSpec)} - {"name", "known", "prices", "size_rule"}
-_TABLE_KEYS = {"family", "size_rule", "flexible_size", "tokens", "per_image", "output_tokens"}
+_SPEC_KEYS = {f.name for f in dataclass_fields(ModelSpec)} - {
+    "name",
+    "known",
+    "prices",
+    "size_rule",
+    "gif_rule",
+}
+_TABLE_KEYS = {"family", "size_rule", "flexible_size", "gif_size", "tokens", "per_image", "output_tokens"}
 _PRICE_KEYS = {"input_image_tokens"}
 _FAMILY_ONLY = {"match"}
 _SIZE_RULE_KEYS = {f.name for f in dataclass_fields(SizeRule)} - {"kind", "sizes"}
+_GIF_RULE_KEYS = {f.name for f in dataclass_fields(GifRule)} - {"frames"}
 _TOKEN_KEYS = {f.name for f in dataclass_fields(TokenRates)}
 
 
@@ -441,8 +562,27 @@ def _build_spec(name: str, raw: Mapping[str, Any], where: str, *, known: bool = 
     flexible = dict(raw.get("flexible_size", {})) if rule_kind == "flexible" else {}
     _check_keys(flexible, _SIZE_RULE_KEYS, f"{where} flexible_size")
     kwargs["size_rule"] = SizeRule(kind=rule_kind, sizes=tuple(raw.get("sizes", ())), **flexible)
+    kwargs["gif_rule"] = _build_gif_rule(raw, kwargs.get("gif_frames", ()), where)
     kwargs["prices"] = _build_prices(raw, where)
     return ModelSpec(name=name, known=known, **kwargs)
+
+
+def _build_gif_rule(raw: Mapping[str, Any], frames: tuple[int, ...], where: str) -> GifRule | None:
+    """The GIF rule of a model with ``gif_frames``; None for a model without GIF output."""
+    if not frames:
+        return None
+    if len(frames) != 2 or not all(isinstance(f, int) and f >= 1 for f in frames) or frames[0] > frames[1]:
+        raise _TableError(f"{where} gif_frames: give [fewest, most] frames, e.g. [2, 16], not {list(frames)}")
+    block = dict(raw.get("gif_size", {}))
+    _check_keys(block, _GIF_RULE_KEYS, f"{where} gif_size")
+    if "frame_steps" in block:
+        steps = block["frame_steps"]
+        if not steps or not all(isinstance(s, list) and len(s) == 2 for s in steps):
+            raise _TableError(f"{where} gif_size.frame_steps: give [[up to N frames, cap px], ...]")
+        block["frame_steps"] = tuple((int(n), int(cap)) for n, cap in sorted(steps))
+    if "operations" in block:
+        block["operations"] = tuple(block["operations"])
+    return GifRule(frames=(int(frames[0]), int(frames[1])), **block)
 
 
 def _build_prices(raw: Mapping[str, Any], where: str) -> Prices:

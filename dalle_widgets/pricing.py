@@ -182,6 +182,7 @@ def estimate(
     requests: int = 1,
     offline: bool = False,
     spec: ModelSpec | None = None,
+    frames: int | None = None,
 ) -> Estimate:
     """Price ``requests`` identical requests of ``n`` images with ``model``.
 
@@ -207,6 +208,10 @@ def estimate(
         The offline engine: free whatever the model.
     spec : ModelSpec, optional
         The table's entry for ``model`` when the caller has it already.
+    frames : int, optional
+        An animated GIF of this many frames of ``size``: it is billed as one image the
+        size of its sprite sheet, whose cells come in steps (2 to 8 frames pay for 8;
+        see :meth:`~dalle_widgets.models.GifRule.cells`).
 
     Examples
     --------
@@ -218,6 +223,9 @@ def estimate(
     ...                input_sizes=[(1024, 1024)], prompt_chars=40)
     >>> est.method, est.usd
     ('tokens', 0.091541)
+    >>> gif = estimate("gpt-image-2.6-flare", "512x512", 1, quality="high", frames=6)
+    >>> gif.usd, gif.detail
+    (0.42144, 'GIF of 6 frames billed as a sheet of 8; ~14,048 image tokens at $30/M')
     >>> estimate("gpt-image-2.5-flare", "1024x1024", 1, quality="xhigh").describe()
     '1 x 1024x1024 xhigh with gpt-image-2.5-flare: price unknown (no price for quality xhigh)'
     """
@@ -232,7 +240,15 @@ def estimate(
         return Estimate(None, "unknown", "no size given and the model has no default", **common)
     q, q_note = _priced_quality(spec, asked)
     notes = [q_note] if q_note else []
-    unit, size_note = _per_image(spec, q, size)
+    cells = 1
+    if frames and spec.gif_rule is not None:
+        cells = spec.gif_rule.cells(frames)
+        if size == "auto":
+            size = spec.gif_rule.largest(frames)
+            notes.append(f"size auto priced as {size}")
+        notes.append(f"GIF of {frames} frames billed as a sheet of {cells}")
+    # published per-image prices are for still images; a GIF is priced by its sheet's tokens
+    unit, size_note = _per_image(spec, q, size) if cells == 1 else (None, "")
     rates = spec.prices.tokens
     method = "per-image"
     if unit is not None:
@@ -246,6 +262,7 @@ def estimate(
             why = f"no price for quality {asked}" if asked and priced else "no price in the table"
             return Estimate(None, "unknown", why, **common)
         method = "tokens"
+        tokens *= cells
         unit = tokens * rates.image_out / 1e6
         notes.append(size_note)
         notes.append(f"~{round(tokens):,} image tokens at ${rates.image_out:g}/M")

@@ -317,9 +317,9 @@ def test_gif_output_on_2_6(sdk: OpenAI, http: httpx.Client) -> None:
         frames.append(np.asarray(gif.convert("RGB")).astype(int))
     assert np.abs(frames[2] - frames[0]).mean() > 5  # it moves
     sheet = sdk.images.generate(
-        model="gpt-image-2.6-flare", prompt="a city skyline at night", size="1024x1024"
+        model="gpt-image-2.6-flare", prompt="a city skyline at night", size="2048x1024"
     )
-    assert r.usage.output_tokens == sheet.usage.output_tokens  # billed as its 4 x 512x512 sprite sheet
+    assert r.usage.output_tokens == sheet.usage.output_tokens  # billed as a sheet of 8 cells of 512x512
 
     def refused(**fields) -> dict:
         body = {"model": "gpt-image-2.6-sunburst", "prompt": "x", "output_format": "gif", **fields}
@@ -327,7 +327,9 @@ def test_gif_output_on_2_6(sdk: OpenAI, http: httpx.Client) -> None:
         assert answer.status_code == 400
         return answer.json()["error"]
 
-    assert "nearest valid size is '960x960'" in refused(size="1024x1024")["message"]
+    assert (
+        "largest valid frame of that shape for 9 frames is '960x960'" in refused(size="1024x1024")["message"]
+    )
     assert refused(stream=True)["param"] == "stream"
     assert refused(frame_count=17)["param"] == "frame_count"
     assert refused(output_format="svg")["param"] == "output_format"

@@ -81,6 +81,26 @@ CASES = {
             cache="off",
         ),
     ),
+    "animated GIF on 2.6": (
+        lambda sdk: sdk.images.generate(
+            model="gpt-image-2.6-flare",
+            prompt="a spinning top",
+            n=1,
+            size="512x512",
+            output_format="gif",
+            frame_count=6,
+            frame_duration_ms=120,
+        ),
+        lambda ours: ours.generate(
+            "a spinning top",
+            model="gpt-image-2.6-flare",
+            size="512x512",
+            output_format="gif",
+            frame_count=6,
+            frame_duration_ms=120,
+            cache="off",
+        ),
+    ),
     "edit with one image and a mask": (
         lambda sdk: sdk.images.edit(
             model="gpt-image-2",

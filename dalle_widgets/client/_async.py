@@ -131,6 +131,8 @@ class AsyncImagesClient(BaseImagesClient):
         complexity: str | None = None,
         stream: bool = False,
         partial_images: int | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: CacheMode | None = None,
     ) -> ImageResult | AsyncImageStream:
@@ -156,6 +158,8 @@ class AsyncImagesClient(BaseImagesClient):
             complexity=complexity,
             stream=stream,
             partial_images=partial_images,
+            frame_count=frame_count,
+            frame_duration_ms=frame_duration_ms,
             extra_body=extra_body,
         )
         return await self._dispatch(prepared, cache)

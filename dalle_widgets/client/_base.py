@@ -72,7 +72,7 @@ from ._config import (
     resolve_settings,
 )
 from ._deadline import total_seconds
-from ._fields import check_fields
+from ._fields import check_fields, check_gif
 from ._limits import (
     ACCEPT_ENCODING,
     MAX_ERROR_BODY,
@@ -587,6 +587,8 @@ class BaseImagesClient:
         complexity: str | None = None,
         stream: bool = False,
         partial_images: int | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
         framing: FramingMode = "window",
     ) -> PreparedRequest:
         """Validate a request and build it without sending anything.
@@ -629,7 +631,13 @@ class BaseImagesClient:
         uploads, lineage, input_size, framed = self._inputs(
             operation, spec, image, mask, size=size, framing=check_framing(framing)
         )
-        size = self._check_size(size, spec, input_size)
+        gif = output_format == "gif" and self.protocol == "images"
+        if gif:  # a GIF's size is one frame's, by the table's GIF rule (check_gif names the fix)
+            size = check_gif(
+                spec, "edit" if vary_as_edit else operation, size, frame_count, frame_duration_ms
+            )
+        else:
+            size = self._check_size(size, spec, input_size)
         extras = self._check_extra(extra_body)
         options = check_fields(
             spec,
@@ -643,6 +651,8 @@ class BaseImagesClient:
             complexity=complexity,
             stream=stream,
             partial_images=partial_images,
+            frame_count=frame_count,
+            frame_duration_ms=frame_duration_ms,
             n=n,
             has_mask=mask is not None,
             input_images=sum(1 for u in uploads if u.part != "mask"),
@@ -691,6 +701,7 @@ class BaseImagesClient:
             prompt_chars=len(prompt or ""),
             offline=self.is_offline,
             spec=spec,
+            frames=((frame_count or spec.gif_rule.default_frames) if gif and spec.gif_rule else None),
         )
         key_fields = {**fields, "size": size} if self.protocol == "chat" else fields
         key_fields = {k: v for k, v in key_fields.items() if k not in ("stream", "partial_images")}

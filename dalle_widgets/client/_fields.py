@@ -1,7 +1,8 @@
 """The GPT image request fields, checked against the model table before anything is sent.
 
 ``quality``, ``background``, ``output_format``, ``output_compression``, ``moderation``,
-``input_fidelity``, ``complexity``, ``stream`` and ``partial_images``: which values a
+``input_fidelity``, ``complexity``, ``stream``, ``partial_images``, ``frame_count`` and
+``frame_duration_ms``: which values a
 model takes is data in :mod:`dalle_widgets.models` (an empty list there means "never
 send the field"); the rules between fields (transparent needs an alpha channel,
 compression needs jpeg or webp, GIF does not stream...) live here. Every refusal names
@@ -25,7 +26,7 @@ from .._types import Operation
 from ..errors import InvalidRequestError
 from ..models import ModelSpec, live_models, lookup
 
-__all__ = ["FIELDS", "check_fields", "who_takes"]
+__all__ = ["FIELDS", "check_fields", "check_gif", "who_takes"]
 
 #: The request fields this module checks, in the order they are sent.
 FIELDS = (
@@ -38,6 +39,8 @@ FIELDS = (
     "complexity",
     "stream",
     "partial_images",
+    "frame_count",
+    "frame_duration_ms",
 )
 #: Which :class:`~dalle_widgets.models.ModelSpec` attribute lists a field's values.
 _VALUES = {
@@ -102,6 +105,8 @@ def check_fields(
     complexity: Any = None,
     stream: Any = False,
     partial_images: Any = None,
+    frame_count: Any = None,
+    frame_duration_ms: Any = None,
     n: int = 1,
     has_mask: bool = False,
     input_images: int = 0,
@@ -114,7 +119,9 @@ def check_fields(
         Naming the value, the model and the fix, for a value the model does not take or a
         combination the API refuses (transparent with jpeg, compression without jpeg or
         webp, ``partial_images`` without ``stream``, GIF with a mask or a stream, SVG with
-        several images or input images, ``input_fidelity`` on a generation).
+        several images or input images, ``input_fidelity`` on a generation, ``frame_count``
+        or ``frame_duration_ms`` without GIF output). The GIF's own values are checked by
+        :func:`check_gif`.
     """
     out: dict[str, Any] = {}
     if quality is not None:
@@ -213,6 +220,16 @@ def check_fields(
                     f"output_format='gif' on {spec.name} does not support {why}: drop it, or use png/webp",
                     param="output_format",
                 )
+    for name, value in (("frame_count", frame_count), ("frame_duration_ms", frame_duration_ms)):
+        if value is None:
+            continue
+        if fmt != "gif":
+            raise InvalidRequestError(
+                f"{name}={value!r} applies to animated GIFs only: add output_format='gif' "
+                f"({_gif_models(spec)}), or drop {name}",
+                param=name,
+            )
+        out[name] = value
     if fmt == "svg" and (n != 1 or operation != "generate" or input_images):
         raise InvalidRequestError(
             f"output_format='svg' on {spec.name} makes one image from a prompt only (n=1, generate, no "
@@ -220,3 +237,75 @@ def check_fields(
             param="output_format",
         )
     return out
+
+
+def _gif_models(spec: ModelSpec) -> str:
+    takers = who_takes("output_format", "gif")
+    if spec.name in takers:
+        return f"{spec.name} makes them"
+    return f"{', '.join(takers[:2])} make them" if takers else "no model in the table makes them"
+
+
+def check_gif(
+    spec: ModelSpec,
+    operation: Operation,
+    size: Any,
+    frame_count: Any = None,
+    frame_duration_ms: Any = None,
+) -> str:
+    """The frame size to send for an animated GIF (``output_format="gif"``), checked.
+
+    The rule is the model table's ``gif_size`` block (:class:`~dalle_widgets.models.GifRule`,
+    limits measured by third parties), the one the offline engine applies too. ``size``
+    None means the largest square frame for the frame count. Raises
+    :class:`~dalle_widgets.errors.InvalidRequestError` naming the value, the model and the
+    fix, e.g. the largest frame for that frame count.
+
+    >>> from dalle_widgets.models import lookup
+    >>> check_gif(lookup("gpt-image-2.6-flare"), "generate", "512x512", 6)
+    '512x512'
+    >>> check_gif(lookup("gpt-image-2.6-flare"), "generate", None, 12)
+    '816x816'
+    >>> check_gif(lookup("gpt-image-2.6-flare"), "generate", "1024x1024", 6)
+    Traceback (most recent call last):
+    ...
+    dalle_widgets.errors.InvalidRequestError: size '1024x1024' does not fit a GIF on gpt-image-2.6-flare: \
+1024x1024 is too large for 6 frames: each frame may have at most 960x960 pixels; the largest frame of that \
+shape for 6 frames is '960x960'
+    """
+    _check_choice(spec, "output_format", "gif")  # names the models that make GIFs
+    rule = spec.gif_rule
+    if rule is None:
+        raise InvalidRequestError(
+            f"output_format='gif': {spec.name} lists gif but has no gif_frames in the model table; "
+            "register it with gif_frames=[2, 16]",
+            param="output_format",
+        )
+    if operation not in rule.operations:
+        raise InvalidRequestError(
+            f"output_format='gif' on {operation} is not offered for {spec.name}: whether the API makes "
+            f"GIFs from input images is unverified (sources conflict). Make the GIF with generate(), or "
+            f"send it anyway with extra_body={{'output_format': 'gif'}}",
+            param="output_format",
+        )
+    frames = rule.default_frames if frame_count is None else frame_count
+    problem = rule.frames_problem(frames)
+    if problem is not None:
+        raise InvalidRequestError(f"{problem} on {spec.name}", param="frame_count")
+    if frame_duration_ms is not None:
+        problem = rule.duration_problem(frame_duration_ms)
+        if problem is not None:
+            raise InvalidRequestError(f"{problem} on {spec.name}", param="frame_duration_ms")
+    if size is None or size == "auto":
+        return rule.largest(frames) if size is None else "auto"
+    if not isinstance(size, str):
+        raise InvalidRequestError(f"size={size!r}: pass a string such as '512x512'", param="size")
+    problem = rule.problem(size, frames)
+    if problem is None:
+        return size
+    shaped = rule.largest(frames, size)
+    raise InvalidRequestError(
+        f"size {size!r} does not fit a GIF on {spec.name}: {problem.removeprefix(f'{size}: ')}; the largest "
+        f"frame of that shape for {frames} frames is {shaped!r}",
+        param="size",
+    )

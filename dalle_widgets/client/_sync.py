@@ -126,6 +126,8 @@ class ImagesClient(BaseImagesClient):
         complexity: str | None = None,
         stream: bool = False,
         partial_images: int | None = None,
+        frame_count: int | None = None,
+        frame_duration_ms: int | None = None,
         extra_body: dict[str, Any] | None = None,
         cache: CacheMode | None = None,
     ) -> ImageResult | ImageStream:
@@ -140,6 +142,11 @@ class ImagesClient(BaseImagesClient):
         2.5 and 2.6), ``background`` (transparent, opaque, auto; transparent needs png or
         webp), ``output_format`` (png, jpeg, webp; gif and svg on 2.6), ``output_compression``
         (0-100, jpeg and webp), ``moderation`` (auto, low), ``complexity`` (2.6).
+        ``output_format="gif"`` (2.6) makes one animated GIF per image: ``frame_count`` (2-16,
+        default 9) frames of ``size`` (one frame's size; the largest square for the frame
+        count when unset), each ``frame_duration_ms`` long (at least 20, default 200); no
+        stream, mask or compression. The frame limits are measured, not published: see
+        :class:`~dalle_widgets.models.GifRule`.
         ``stream=True`` returns an iterator of :class:`~dalle_widgets.results.ImageEvent`
         (``partial_images`` previews per image, 0-3, then each final image, stored).
         """
@@ -160,6 +167,8 @@ class ImagesClient(BaseImagesClient):
             complexity=complexity,
             stream=stream,
             partial_images=partial_images,
+            frame_count=frame_count,
+            frame_duration_ms=frame_duration_ms,
             extra_body=extra_body,
         )
         return self._dispatch(prepared, cache)

@@ -71,9 +71,6 @@ _GENERATE_FIELDS = {
 _GIF_FIELDS = {"frame_count", "frame_duration_ms"}
 #: 2.6's SVG and markup fields: valid there, but the engine does not render SVG or read markup.
 _NOT_RENDERED = {"svg", "markup"}
-#: Measured GIF limits (3P, see the reference): the frames' sprite sheet must fit the pixel budget,
-#: and the longest frame side is capped by the frame count.
-_GIF_FRAME_CAPS = ((9, 960), (12, 816), (16, 720))
 _EDIT_FIELDS = _GENERATE_FIELDS | {"image", "mask", "input_fidelity"}
 #: Output formats the engine encodes (2.6's svg is refused with a clear message).
 ENGINE_FORMATS = ("png", "jpeg", "webp", "gif")
@@ -239,44 +236,21 @@ def _output_format(fields: Mapping[str, Any], spec: ModelSpec, model: str) -> st
     return output_format
 
 
-def _gif_cap(frames: int) -> int:
-    return next(cap for most, cap in _GIF_FRAME_CAPS if frames <= most)
-
-
-def _gif_problem(w: int, h: int, frames: int, spec: ModelSpec) -> str | None:
-    rule = spec.size_rule
-    if w % rule.multiple_of or h % rule.multiple_of:
-        return f"both sides must be multiples of {rule.multiple_of}"
-    if rule.max_aspect and max(w, h) > rule.max_aspect * min(w, h):
-        return f"the aspect ratio must be between 1:{rule.max_aspect:g} and {rule.max_aspect:g}:1"
-    if max(w, h) > _gif_cap(frames):
-        return f"a GIF of {frames} frames takes frames of at most {_gif_cap(frames)} px a side"
-    if rule.max_pixels and frames * w * h > rule.max_pixels:
-        return f"{frames} frames of {w}x{h} exceed the {rule.max_pixels:,}-pixel budget of a GIF's frames"
-    return None
-
-
-def _gif_size(value: Any, spec: ModelSpec, model: str, auto: tuple[int, int], frames: int) -> tuple[int, int]:
-    """A GIF's frame size: the flexible rule's shape limits, a frame cap, a budget for all frames."""
-    step = spec.size_rule.multiple_of or 16
-    wh = parse_size(value) if isinstance(value, str) else None
-    if value not in (None, "", "auto") and wh is None:
-        raise _bad(f"Invalid size {value!r} for a GIF: give WIDTHxHEIGHT (e.g. '512x512') or 'auto'.", "size")
-    w, h = wh or auto
-    problem = _gif_problem(w, h, frames, spec)
+def _gif_size(value: Any, spec: ModelSpec, model: str, frames: int) -> tuple[int, int]:
+    """A GIF's frame size by the table's GIF rule, as the client checks it; ``auto``: the largest square."""
+    rule = spec.gif_rule
+    assert rule is not None
+    if value in (None, "", "auto"):
+        return parse_size(rule.largest(frames)) or (512, 512)
+    if not isinstance(value, str):
+        raise _bad(f"Invalid type for 'size': expected a string, but got {type(value).__name__}.", "size")
+    problem = rule.problem(value, frames)
     if problem is None:
-        return w, h
-    ratio = min(max(w / h, 1 / 3), 3)
-    cap = min(
-        _gif_cap(frames), math.sqrt((spec.size_rule.max_pixels or 8_294_400) / frames * max(ratio, 1 / ratio))
-    )
-    nw, nh = (cap, cap / ratio) if ratio >= 1 else (cap * ratio, cap)
-    nearest = (max(step, int(nw // step) * step), max(step, int(nh // step) * step))
-    if wh is None:  # auto: the nearest valid frame size, silently
-        return nearest
+        return parse_size(value) or (512, 512)
+    fix = rule.largest(frames, value) if parse_size(value) else rule.largest(frames)
     raise _bad(
-        f"Invalid size '{value}' for a GIF from {model}: {problem}. The nearest valid size is "
-        f"'{nearest[0]}x{nearest[1]}'.",
+        f"Invalid size '{value}' for a GIF from {model}: {problem.removeprefix(f'{value}: ')}. "
+        f"The largest valid frame of that shape for {frames} frames is '{fix}'.",
         "size",
     )
 
@@ -315,12 +289,30 @@ def _options(fields: Mapping[str, Any], spec: ModelSpec, model: str, operation: 
                 "GIF output cannot be streamed: remove 'stream' and 'partial_images', or ask for png.",
                 "stream" if stream else "partial_images",
             )
-        low, high = spec.gif_frames[0], spec.gif_frames[-1]
-        frames = v.parse_int(fields.get("frame_count"), "frame_count", lo=low, hi=high, default=9)
-        duration = v.parse_int(
-            fields.get("frame_duration_ms"), "frame_duration_ms", lo=20, hi=655_350, default=200
+        rule = spec.gif_rule
+        assert rule is not None  # only models with a GIF rule list gif among their formats
+        if operation not in rule.operations:
+            raise _bad(
+                f"GIF output on {operation}s is not offered for {model} (unverified: OpenAI's edit "
+                "reference lists frame_count, another provider's schema says generation only); make the "
+                "GIF with /v1/images/generations.",
+                "output_format",
+            )
+        frames = v.parse_int(
+            fields.get("frame_count"),
+            "frame_count",
+            lo=rule.frames[0],
+            hi=rule.frames[1],
+            default=rule.default_frames,
         )
-        duration = int(round((duration or 200) / 10) * 10)
+        duration = v.parse_int(
+            fields.get("frame_duration_ms"),
+            "frame_duration_ms",
+            lo=rule.min_frame_ms,
+            hi=rule.max_frame_ms,
+            default=rule.default_frame_ms,
+        )
+        duration = int(round((duration or rule.default_frame_ms) / 10) * 10)
     else:
         for name in _GIF_FIELDS & set(fields):
             raise _bad(f"'{name}' applies only to output_format 'gif'; remove it or ask for a GIF.", name)
@@ -373,7 +365,7 @@ def _common(fields: Mapping[str, Any], operation: Operation, auto: tuple[int, in
         )
     options = _options(fields, spec, model, operation)
     if options.frame_count:
-        size = _gif_size(fields.get("size"), spec, model, auto, options.frame_count)
+        size = _gif_size(fields.get("size"), spec, model, options.frame_count)
     else:
         size = _size(fields.get("size"), spec, model, auto)
     return {
@@ -467,8 +459,6 @@ def parse_edit(fields: Mapping[str, Any]) -> v.EditRequest:
         alpha = v.alpha_of(first)
         mask = alpha == 0 if alpha is not None else np.zeros(first.size[::-1], bool)
     common = _common(fields, "edit", first.size)
-    if common["gpt"].output_format == "gif" and mask_item is not None:
-        raise _bad("GIF output takes no mask: remove 'mask', or ask for png, jpeg or webp.", "mask")
     return v.EditRequest(
         image=v.rgb_of(first),
         mask=mask,
@@ -530,7 +520,9 @@ def usage_for(req: v.GenerateRequest | v.EditRequest, *, images: int | None = No
     table = spec.prices.output_tokens
     high = table.get("high", 7024)
     per_image = table.get(quality) or round(high * _QUALITY_SCALE.get(quality, 1.0))
-    sheet = _area(req.size) * (req.gpt.frame_count or 1)  # a GIF is billed as its sprite sheet
+    frames = req.gpt.frame_count
+    cells = spec.gif_rule.cells(frames) if frames and spec.gif_rule else 1
+    sheet = _area(req.size) * cells  # a GIF is billed as its sprite sheet (2 to 8 frames as 8 cells)
     output = count * (round(per_image * sheet) + _TOKENS_PER_PARTIAL * req.gpt.partial_images)
     text = max(1, math.ceil(len(req.prompt) / 4))
     image_in = 0
