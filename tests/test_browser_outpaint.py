@@ -47,9 +47,13 @@ def test_margins_plan_fill(lab_page) -> None:
     # the browser follows the kernel's state a moment later: wait for the 3:1 view
     canvas = editor.locator(".dalle-outpaint-canvas").first
     deadline = time.monotonic() + 30
-    while (box := canvas.bounding_box()) and round(box["height"]) != 256 and time.monotonic() < deadline:
+    while (
+        (box := canvas.bounding_box()) and box["width"] < 2.9 * box["height"] and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
-    assert round(box["width"]) == 768 and round(box["height"]) == 256
+    # as wide as its column lets it be (its own 768 px at most), at the canvas's 3:1 ratio
+    column = editor.locator(".dalle-canvas-col").first.bounding_box()["width"]
+    assert min(768, column) - 2 <= box["width"] <= column and abs(box["width"] - 3 * box["height"]) < 3, box
     lab_page.shot("plan", editor)
 
     editor.locator(".dalle-generate").click()
@@ -249,3 +253,71 @@ def test_a_large_photo_opens_plans_and_fills_at_its_own_size(lab_page) -> None:
     assert lab_page.eval("len(ed.frames_done)") == frames
     page.mouse.move(5, 5)
     lab_page.shot("filled", editor)
+
+
+OVERFLOW_JS = """(root) => {
+    const r = root.getBoundingClientRect();
+    const out = [];
+    for (const el of root.querySelectorAll('*')) {
+        const b = el.getBoundingClientRect();
+        if (b.width && b.right > r.right + 1) {
+            out.push(el.tagName + '.' + el.className.toString().slice(0, 40));
+        }
+    }
+    return {out, scroll: root.scrollWidth, client: root.clientWidth};
+}"""
+
+
+def _on_screen(page, locator) -> bool:
+    box, vp = locator.bounding_box(), page.viewport_size
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= vp["height"]
+        and box["x"] + box["width"] <= vp["width"]
+    )
+
+
+def test_layout_at_1280x800_and_900px_and_the_prompt_counter(lab_page) -> None:
+    """Issue 14 items 8 and 10: canvas and Fill on screen together, nothing clipped at 900 px, the
+    prompt counter shows and turns red over the model's limit."""
+    page = lab_page.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    lab_page.open("outpaint_photo")
+    editor = page.locator(ED).first
+    canvas = editor.locator(".dalle-outpaint-canvas").first
+    canvas.wait_for()
+    lab_page.eval("ed.set_margins(left=256, right=256)")  # a wide 1312x600 canvas
+    deadline = time.monotonic() + 30
+    while (box := canvas.bounding_box()) and box["width"] < box["height"] * 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    editor.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+    time.sleep(0.5)
+    fill, counter = editor.locator(".dalle-generate").first, editor.locator(".dalle-prompt-counter").first
+    for part in (canvas, fill, counter, editor.locator(".dalle-margin-bottom-value").first):
+        assert _on_screen(page, part), part
+    # the canvas takes the width its column has (up to its 640 px), beside the controls
+    cbox, fbox = canvas.bounding_box(), fill.bounding_box()
+    column = editor.locator(".dalle-canvas-col").first.bounding_box()
+    assert min(640, column["width"]) - 2 <= cbox["width"] <= column["width"], (cbox, column)
+    assert fbox["x"] > cbox["x"] + cbox["width"], (cbox, fbox)
+    expect(counter).to_contain_text("/ 1,000 characters")
+    lab_page.shot("1280x800", editor)
+
+    # over the limit: the counter says by how much, in the theme's error red
+    editor.locator(".dalle-prompt textarea").first.fill("a quiet harbour " * 70)
+    expect(counter).to_contain_text("over the limit, shorten the prompt")
+    red = counter.locator(".dalle-error").first.evaluate("(e) => getComputedStyle(e).color")
+    rgb = [int(v) for v in red[red.index("(") + 1 : red.index(")")].split(",")[:3]]
+    assert rgb[0] > 150 and rgb[0] > 2 * rgb[1] and rgb[0] > 2 * rgb[2], red
+    lab_page.shot("counter-over", counter)
+
+    # 900 px wide: the controls wrap under the canvas, nothing is clipped or wider than the output
+    page.set_viewport_size({"width": 900, "height": 800})
+    time.sleep(1.0)
+    editor.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+    overflow = editor.evaluate(OVERFLOW_JS)
+    assert not overflow["out"] and overflow["scroll"] <= overflow["client"] + 1, overflow
+    assert canvas.bounding_box()["width"] <= editor.bounding_box()["width"]
+    lab_page.shot("900px", editor)
+    assert not lab_page.page_errors, lab_page.page_errors

@@ -183,3 +183,22 @@ def test_a_photo_of_any_shape_fills_at_its_own_size(aclient, shape) -> None:
     assert result.complete and result.image.size == (w + 64, h + 128) == ed.canvas_state.size
     np.testing.assert_array_equal(result.to_numpy()[:h, 64:], photo)
     assert f"{w + 64}×{h + 128} (the {w}×{h} original with its margins)" in ed.status.value
+
+
+def test_prompt_counter_follows_the_model_limit_and_a_long_prompt_is_refused_unsent(fake_openai) -> None:
+    from tests.fixtures.fake_openai import FAKE_KEY
+
+    client = ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url)  # dall-e-2: 1,000 characters
+    ed = OutpaintEditor(_photo(256, 256), client=client, display_px=64, prompt="a wide meadow")
+    assert ed.counter in ed.side.children and ed.counter.limit == 1000
+    assert "13 / 1,000 characters" in ed.counter.value and not ed.counter.over
+    ed.set_margins(right=128)
+    ed.prompt.value = "x" * 1003
+    assert ed.counter.over and "3 over the limit" in ed.counter.value and "dalle-error" in ed.counter.value
+    ed.generate_button.click()
+    ed.wait(60)
+    assert "1003 characters" in ed.status.value and "at most 1000" in ed.status.value
+    assert fake_openai.api_requests() == []  # refused before any frame is sent or paid
+    gpt_client = AsyncImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url, model="gpt-image-2")
+    gpt = OutpaintEditor(_photo(64, 64), client=gpt_client)
+    assert gpt.counter.limit == 32000 and not gpt.counter.over

@@ -81,6 +81,7 @@ class PromptCounter(W.HTML):
     def _update(self, _change: Any = None) -> None:
         cls = "dalle-error" if self.over else "dalle-muted"
         self.value = (
-            f"<span class='{cls}' style='font-size:11px'>"
-            f"{html.escape(count_line(self.count, self._limit))}</span>"
+            # a block with its own line height: a wrapped line does not take the widget's 28 px
+            f"<div class='{cls}' style='font-size:11px;line-height:1.4'>"
+            f"{html.escape(count_line(self.count, self._limit))}</div>"
         )

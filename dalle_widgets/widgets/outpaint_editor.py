@@ -39,6 +39,7 @@ from ._canvas import Viewport, hold, rgba
 from ._file_link import FileLink
 from ._keyguard import KeyGuard
 from ._model_controls import ModelControls
+from ._prompt_counter import PromptCounter
 from ._save import save_png
 from ._shell import WidgetShell
 from ._static import StaticFallbackMixin
@@ -146,7 +147,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                 continuous_update=False,
                 readout=False,
                 tooltip=f"{side.capitalize()} margin, in steps of {MARGIN_STEP} px (type any value)",
-                layout=W.Layout(width="260px"),
+                layout=W.Layout(width="190px"),
                 style={"description_width": "50px"},
             )
             # an unbounded box: a typed value out of range is refused with a message, not clamped
@@ -154,7 +155,7 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                 value=0,
                 description="px",
                 tooltip=f"{side.capitalize()} margin in pixels, 0 to {max_margin}",
-                layout=W.Layout(width="104px"),
+                layout=W.Layout(width="100px"),
                 style={"description_width": "20px"},
             )
             s.add_class(f"dalle-margin-{side}")
@@ -226,9 +227,12 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             value=prompt,
             placeholder="Describe the whole extended picture",
             tooltip="Prompt: describe the whole extended picture",
-            layout=W.Layout(width="420px", max_width="100%", height="52px"),
+            layout=W.Layout(width="calc(100% - 6px)", height="52px"),
         )
         self.prompt.add_class("dalle-prompt")
+        spec = lookup(getattr(self._client, "model", None) or DEFAULT_MODEL, warn=False)
+        # each frame's request carries the whole prompt: the model's limit applies to it as typed
+        self.counter = PromptCounter(self.prompt, spec.max_prompt_chars)
         self.generate_button = self.button(
             "Fill",
             "Fill the new area frame by frame",
@@ -257,10 +261,9 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         self.progress_label = W.HTML()
         self.progress_label.add_class("dalle-progress-label")
         gen = W.HBox(
-            [self.prompt, self.generate_button, self.cancel_button, self.progress, self.progress_label],
+            [self.generate_button, self.cancel_button, self.progress, self.progress_label],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
-        spec = lookup(getattr(self._client, "model", None) or DEFAULT_MODEL, warn=False)
         self.model_controls = ModelControls(
             spec,
             formats=CANVAS_FORMATS,
@@ -322,19 +325,24 @@ class OutpaintEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         )
         self.result_bar.add_class("dalle-result-bar")
         self.detail = W.VBox()
-        view_bar = W.HBox([self.info, self.plan_toggle], layout=W.Layout(align_items="center"))
-        self.children = (
-            self._theme,
-            self.keyguard,
-            margins,
-            self.view_frame,
-            view_bar,
-            gen,
-            self.model_controls,
-            self.result_bar,
-            self.status,
-            self.detail,
+        view_bar = W.HBox(
+            [self.info, self.plan_toggle], layout=W.Layout(align_items="center", flex_flow="row wrap")
         )
+        # two columns side by side (the canvas; the controls and Fill), the controls wrapping under
+        # the canvas when the output is narrow: at 1280x800 the canvas and Fill are on screen together
+        self.canvas_col = W.VBox(
+            [self.view_frame, view_bar], layout=W.Layout(flex="4 1 360px", min_width="240px")
+        )
+        self.canvas_col.add_class("dalle-canvas-col")
+        self.side = W.VBox(
+            [margins, self.prompt, self.counter, self.model_controls, gen, self.result_bar, self.status],
+            layout=W.Layout(flex="1 1 340px", min_width="300px", max_width="560px", margin="0 0 0 8px"),
+        )
+        self.side.add_class("dalle-side")
+        main = W.HBox(
+            [self.canvas_col, self.side], layout=W.Layout(flex_flow="row wrap", align_items="flex-start")
+        )
+        self.children = (self._theme, self.keyguard, main, self.detail)
         self.add_class("dalle-outpaint-editor")
         self.add_class(self._uid)
 
