@@ -187,3 +187,57 @@ def test_svg_and_gif_results_show_as_a_gallery(ipshell: Shell, fake: FakeOpenAI)
         assert any(t.startswith("Gallery(1 image") for t in run.texts()), run.texts()
         (still,) = [o.data["image/png"] for o in run.outputs if "image/png" in o.data]  # the saved picture
         assert Image.open(io.BytesIO(base64.b64decode(still))).size[0] > 0
+
+
+def test_format_gif_with_frames_reaches_the_wire(ipshell: Shell, fake: FakeOpenAI) -> None:  # noqa: F811
+    import io
+
+    from PIL import Image
+
+    run = ipshell.run(
+        "%dalle a spinning top --model gpt-image-2.6-flare --format gif --frames 6 --frame-ms 120 "
+        "--size 512x512 --no-show"
+    )
+    assert run.error is None, run.printed
+    sent = fake.last.json
+    assert (sent["output_format"], sent["frame_count"], sent["frame_duration_ms"], sent["size"]) == (
+        "gif",
+        6,
+        120,
+        "512x512",
+    )
+    gif = Image.open(io.BytesIO(ipshell.ns["_"][0].path.read_bytes()))
+    assert gif.n_frames == 6 and gif.info["duration"] == 120
+    dry = ipshell.run("%dalle a spinning top --model gpt-image-2.6-flare --format gif --frames 6 --dry-run")
+    text = "\n".join(dry.texts())
+    assert "frame_count: 6" in text and "sheet of 8" in text and "960x960" in text, text
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "%dalle a top --model gpt-image-2.6-flare --frames 6",
+            "frame_count=6 applies to animated GIFs only: add output_format='gif' (gpt-image-2.6-flare "
+            "makes them), or drop frame_count",
+        ),
+        (
+            "%dalle a top --model gpt-image-2.6-flare --format gif --frames 6 --size 1024x1024",
+            "size '1024x1024' does not fit a GIF on gpt-image-2.6-flare: 1024x1024 is too large for 6 "
+            "frames: each frame may have at most 960x960 pixels; the largest frame of that shape for 6 "
+            "frames is '960x960'",
+        ),
+        (
+            "%dalle a top --model gpt-image-2.6-flare --format gif --frames six",
+            "--frames must be a whole number, got 'six'",
+        ),
+    ],
+)
+def test_bad_gif_options_fail_with_one_line(
+    ipshell: Shell,
+    fake: FakeOpenAI,  # noqa: F811
+    line: str,
+    message: str,
+) -> None:
+    assert_one_line_error(ipshell.run(line), message)
+    assert fake.api_requests() == []

@@ -58,6 +58,8 @@ _GPT_OPTIONS = (
     "moderation",
     "complexity",
     "input_fidelity",
+    "frame_count",
+    "frame_duration_ms",
 )
 
 logger = logging.getLogger("dalle_widgets")
@@ -411,6 +413,8 @@ class DalleMagics(Magics):
             "moderation": text(a.moderation),
             "complexity": text(getattr(a, "complexity", None)),
             "input_fidelity": text(getattr(a, "input_fidelity", None)),
+            "frame_count": to_int(text(getattr(a, "frames", None)), "--frames", minimum=0),
+            "frame_duration_ms": to_int(text(getattr(a, "frame_ms", None)), "--frame-ms", minimum=0),
             "stream": bool(getattr(a, "stream", False)),
             "partial_images": to_int(text(getattr(a, "partial_images", None)), "--partial-images", minimum=0),
         }

@@ -98,9 +98,12 @@ def _new(command: str, usage: str, description: str) -> _Parser:
     return parser
 
 
-def _request_options(parser: _Parser, *, streams: bool = False, complexity: bool = False) -> None:
+def _request_options(
+    parser: _Parser, *, streams: bool = False, complexity: bool = False, gif: bool = False
+) -> None:
     """The options every image request takes (``-n``, ``--size`` ... ``--out``); ``streams`` adds
-    ``--stream``/``--partial-images``, ``complexity`` adds 2.6's ``--complexity``."""
+    ``--stream``/``--partial-images``, ``complexity`` adds 2.6's ``--complexity``, ``gif`` 2.6's
+    ``--frames``/``--frame-ms`` (animated GIFs are generated, not edited)."""
     group = parser.add_argument_group("request options")
     group.add_argument("-n", metavar="N", help="images per request, 1-10 (default: %%config DalleMagics.n)")
     group.add_argument(
@@ -124,11 +127,24 @@ def _request_options(parser: _Parser, *, streams: bool = False, complexity: bool
     )
     gpt.add_argument("--quality", metavar="Q", help="low, medium, high or auto (xhigh, max on 2.5 and 2.6)")
     gpt.add_argument("--background", metavar="B", help="transparent (needs png or webp), opaque or auto")
-    gpt.add_argument("--output-format", metavar="FMT", help="png, jpeg or webp (gif, svg on 2.6)")
+    gpt.add_argument(
+        "--output-format",
+        "--format",
+        dest="output_format",
+        metavar="FMT",
+        help="png, jpeg or webp (gif, svg on 2.6)",
+    )
     gpt.add_argument("--output-compression", metavar="PCT", help="0-100, for jpeg and webp")
     gpt.add_argument("--moderation", metavar="M", help="auto or low")
     if complexity:
         gpt.add_argument("--complexity", metavar="C", help="low, medium or high (gpt-image-2.6)")
+    if gif:
+        gpt.add_argument(
+            "--frames", metavar="N", help="frames of an animated GIF (--format gif, 2.6), 2-16 (default 9)"
+        )
+        gpt.add_argument(
+            "--frame-ms", metavar="MS", help="milliseconds per GIF frame, at least 20 (default 200)"
+        )
     if streams:
         gpt.add_argument("--stream", action="store_true", help="show previews while the images are made")
         gpt.add_argument(
@@ -146,7 +162,7 @@ def _build() -> dict[str, _Parser]:
         "{name} and {expression} are replaced from the notebook's namespace, {{ and }} are literal braces.",
     )
     p.add_argument("prompt", nargs="*", metavar="PROMPT", help="the prompt words")
-    _request_options(p, streams=True, complexity=True)
+    _request_options(p, streams=True, complexity=True, gif=True)
     parsers["generate"] = p
 
     p = _new(
