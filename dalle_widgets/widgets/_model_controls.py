@@ -1,4 +1,4 @@
-"""The model's request fields as controls: quality, background, output format, streamed previews.
+"""The model's request fields as controls: quality, background, output format, GIF frames, previews.
 
 One row of dropdowns built from the model table (:mod:`dalle_widgets.models`), shared by
 the widgets that send requests (mask editor, gallery, outpaint editor). A field the model
@@ -14,6 +14,12 @@ before sending (e.g. a transparent background with jpeg) and the widget shows it
 {'quality': 'high', 'stream': True, 'partial_images': 2}
 >>> ModelControls(lookup("dall-e-2", warn=False)).options()
 {}
+>>> six = ModelControls(lookup("gpt-image-2.6-flare", warn=False))
+>>> six.frames_box.layout.display
+'none'
+>>> six.format_dd.value = "gif"                     # the frame count shows with GIF only
+>>> six.frames_box.layout.display, six.options()
+('', {'output_format': 'gif', 'frame_count': 9})
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ class ModelControls(W.HBox):
         "default" or one of the model's values.
     stream_box : ipywidgets.Checkbox
         Whether to stream previews; checked (and shown) only when the model streams.
+    frames_box : ipywidgets.BoundedIntText
+        Frames of an animated GIF (the model's range, default 9); shown only while the
+        format is GIF.
     """
 
     def __init__(
@@ -85,11 +94,26 @@ class ModelControls(W.HBox):
             layout=W.Layout(width="150px", display="" if spec.streaming else "none"),
         )
         self.stream_box.add_class("dalle-stream")
+        gif = spec.gif_rule
+        self.frames_box = W.BoundedIntText(
+            value=gif.default_frames if gif else 9,
+            min=gif.frames[0] if gif else 2,
+            max=gif.frames[1] if gif else 16,
+            description="Frames",
+            tooltip="Frames of the animated GIF (each frame is one image of the size)",
+            layout=W.Layout(width="150px", display="none"),
+            style={"description_width": "50px"},
+        )
+        self.frames_box.add_class("dalle-frames")
+        self.format_dd.observe(self._show_frames, names="value")
         super().__init__(
-            [self.quality_dd, self.background_dd, self.format_dd, self.stream_box],
+            [self.quality_dd, self.background_dd, self.format_dd, self.frames_box, self.stream_box],
             layout=W.Layout(flex_flow="row wrap"),
         )
         self.add_class("dalle-model-controls")
+
+    def _show_frames(self, _change: Any = None) -> None:
+        self.frames_box.layout.display = "" if self.format_dd.value == "gif" else "none"
 
     @property
     def streams(self) -> bool:
@@ -109,6 +133,8 @@ class ModelControls(W.HBox):
             "output_format": self.format_dd.value,
         }
         options = {k: v for k, v in options.items() if v != "default"}
+        if options.get("output_format") == "gif":
+            options["frame_count"] = int(self.frames_box.value)
         if self.streams:
             options.update(stream=True, partial_images=PARTIAL_IMAGES)
         return options

@@ -606,7 +606,7 @@ class Gallery(WidgetShell, StaticFallbackMixin, W.VBox):
             "n": n,
             "cache": "refresh",
         }
-        if size:
+        if size and kwargs.get("output_format") != "gif":  # a GIF's size is a frame's: the client picks
             kwargs["size"] = size
         before = len(self.images)
         if self.model_controls.streams and _streams(client, self._model, "generate"):
