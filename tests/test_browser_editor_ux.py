@@ -249,8 +249,8 @@ def test_staging_preview_keys_accept_stale_and_painting_parity(lab_page: LabPage
     gen = page.locator(f"{EDITOR} .dalle-generate").first
     for k in (1, 2):
         gen.click()
-        lab_page.wait_for(
-            "len(editor.staging_area.runs) and editor.staging_area.runs[0].done", bool, timeout=180
+        lab_page.wait_for(  # this press's run (the newest), not the previous one, finished
+            f"len(editor.staging_area.runs) == {k} and editor.staging_area.runs[0].done", bool, timeout=180
         )
         lab_page.wait_for("editor.running", lambda v: v is False, timeout=60)
         assert lab_page.eval("editor.error") is None
@@ -269,7 +269,9 @@ def test_staging_preview_keys_accept_stale_and_painting_parity(lab_page: LabPage
         )
 
     base_px = pixel()
-    page.locator(f"{EDITOR} .dalle-candidate .dalle-candidate-image").nth(0).click()
+    cards = page.locator(f"{EDITOR} .dalle-candidate .dalle-candidate-image")
+    cards.nth(3).wait_for()  # the page shows both runs' cards before one is clicked
+    cards.nth(0).click()
     lab_page.wait_for("editor.selected", lambda v: v == 0)
     deadline = time.monotonic() + 20
     while pixel() == base_px and time.monotonic() < deadline:
