@@ -7,8 +7,9 @@ import pytest
 from scipy import ndimage
 
 from dalle_widgets.engine.backends import ImageBackend, available_backends, get_backend
-from dalle_widgets.engine.backends.classical import ClassicalBackend
+from dalle_widgets.engine.backends.classical import EDIT_WORK_PIXELS, ClassicalBackend
 from dalle_widgets.engine.backends.classical.inpaint import fill, push_pull
+from dalle_widgets.engine.backends.classical.previews import coarse_to_fine, detail, distance
 from dalle_widgets.engine.backends.classical.procedural import generate
 from dalle_widgets.engine.backends.classical.reframe import vary
 
@@ -225,15 +226,28 @@ def test_generate_any_aspect_and_large_sizes() -> None:
     assert np.array_equal(square, generate("a city skyline at night", size=512, seed=0))  # dall-e-2 unchanged
 
 
-def test_previews_are_the_real_stages() -> None:
-    seen: list[tuple[int, int, int, tuple[int, ...]]] = []
-    prompt = "a calm lake under mountains"
+def _thumb(image: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((12, 8), Image.Resampling.BOX))
+
+
+def test_previews_go_coarse_to_fine_toward_the_final_image() -> None:
+    seen: list[tuple[int, int, int, np.ndarray]] = []
+    prompt = "a red fox in a snowy forest with mountains and a river"
     out = ClassicalBackend().generate(
-        prompt, size=(768, 512), n=2, seed=1, on_preview=lambda i, s, t, im: seen.append((i, s, t, im.shape))
+        prompt, size=(768, 512), n=2, seed=1, on_preview=lambda i, s, t, im: seen.append((i, s, t, im))
     )
     assert [(i, s, t) for i, s, t, _ in seen] == [(i, s, 3) for i in range(2) for s in (1, 2, 3)]
-    assert all(shape[2] == 3 and shape[1] * 2 == shape[0] * 3 for *_, shape in seen)  # the output's aspect
+    assert all(im.shape == out[0].shape for *_, im in seen)  # the output's size (and aspect)
     assert np.array_equal(out[0], ClassicalBackend().generate(prompt, size=(768, 512), n=1, seed=1)[0])
+    for i in range(2):
+        first, middle, last = (im for j, _, _, im in seen if j == i)
+        far, mid, near = (distance(p, out[i]) for p in (first, middle, last))
+        assert far > mid > near and far > 10 and near < 3, (far, mid, near)  # measured: ~17, ~8, ~1.7
+        assert detail(first) < detail(middle) < detail(last)  # the first is the coarsest
+        # ...yet already the final picture's layout: seen at 12x8 px it is close (~12; layers were ~29)
+        assert distance(_thumb(first), _thumb(out[i])) < 18
 
     stages: list[np.ndarray] = []
     img, mask = textured(96), np.zeros((96, 96), bool)
@@ -241,8 +255,32 @@ def test_previews_are_the_real_stages() -> None:
     final = ClassicalBackend().edit(
         img, mask, "x", size=(96, 96), n=1, seed=0, on_preview=lambda i, s, t, im: stages.append(im)
     )[0]
-    assert len(stages) == 2 and all(np.array_equal(s[~mask], img[~mask]) for s in stages)
-    assert not np.array_equal(stages[0], final)
+    assert len(stages) == 3 and all(np.array_equal(s[~mask], img[~mask]) for s in stages)
+    assert distance(stages[0], final) > distance(stages[-1], final) and not np.array_equal(stages[0], final)
+    big = np.zeros((1600, 2400, 3), np.uint8)
+    big_mask = np.zeros((1600, 2400), bool)
+    big_mask[400:1200, 600:1800] = True
+    shapes: list[tuple[int, ...]] = []
+    ClassicalBackend().edit(
+        big,
+        big_mask,
+        "x",
+        size=(2400, 1600),
+        n=1,
+        seed=0,
+        on_preview=lambda i, s, t, im: shapes.append(im.shape),
+    )
+    assert shapes and all(s[0] * s[1] <= EDIT_WORK_PIXELS for s in shapes)  # previews at the working size
+
+
+def test_coarse_to_fine_is_a_pure_function_of_its_arguments() -> None:
+    final = textured(64)
+    where = np.zeros((64, 64), bool)
+    where[:, :32] = True
+    a = coarse_to_fine(final, 1, 3, seed=5, where=where)
+    assert np.array_equal(a, coarse_to_fine(final, 1, 3, seed=5, where=where))
+    assert not np.array_equal(a, coarse_to_fine(final, 1, 3, seed=6, where=where))
+    assert np.array_equal(a[:, 32:], final[:, 32:]) and a.dtype == np.uint8
 
 
 def test_references_colour_the_edit_and_large_edits_keep_known_pixels() -> None:

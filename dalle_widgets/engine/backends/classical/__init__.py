@@ -9,23 +9,25 @@ Every output is deterministic in its arguments and seed; image ``i`` of a reques
 uses ``seed + i`` so the n images of one request differ. Sizes of any aspect are
 painted at a bounded working resolution (:data:`GENERATE_WORK_SIDE`,
 :data:`EDIT_WORK_PIXELS`) and scaled up, so a 3840x2160 request costs about what a
-1536 px one does. Previews (``on_preview``) are the real intermediate states: the
-sky, land and foreground layers of a poster; the coarse, then smooth fill of an edit.
+1536 px one does. Previews (``on_preview``) are the finished picture seen coarse to
+fine (:mod:`.previews`): painting is fast, so each image is made first and its
+:data:`~.previews.PREVIEW_STAGES` previews derived from it, an edit's only inside the
+edited area; the last preview is close to the final image.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
 
 from .. import PreviewCallback, Size, seeds_for
 from ._ops import cover, crop_to_aspect, match_colours, resize, to_float, to_u8
-from .inpaint import FILL_STAGES, fill, push_pull
-from .procedural import caption, paint, stage_count
+from .inpaint import fill, push_pull
+from .previews import PREVIEW_STAGES, coarse_to_fine
+from .procedural import caption, paint
 from .reframe import vary
 
 __all__ = ["EDIT_WORK_PIXELS", "GENERATE_WORK_SIDE", "ClassicalBackend"]
@@ -95,6 +97,26 @@ def _guided(image: np.ndarray, where: np.ndarray, references: Sequence[np.ndarra
     return match_colours(image, _pixels_of(references), where, REFERENCE_STRENGTH)
 
 
+def _previewed(
+    images: list[np.ndarray], where: np.ndarray, seed: int, on_preview: PreviewCallback | None, work: Size
+) -> list[np.ndarray]:
+    """Show each finished image's previews (coarse to fine inside ``where``), then hand them back.
+
+    Previews are made at the working size (the engine sends them at most 1024 px a side):
+    a 4K edit's previews cost what a 1024 px one's do.
+    """
+    if on_preview is None:
+        return images
+    region = where if where.shape[::-1] == tuple(work) else _resize(where.astype(np.uint8) * 255, work) > 127
+    for i, (image, s) in enumerate(zip(images, seeds_for(seed, len(images)), strict=True)):
+        shown = _resize(image, work)
+        for step in range(1, PREVIEW_STAGES + 1):
+            on_preview(
+                i, step, PREVIEW_STAGES, coarse_to_fine(shown, step, PREVIEW_STAGES, seed=s, where=region)
+            )
+    return images
+
+
 class ClassicalBackend:
     """The built-in backend (see the module docstring).
 
@@ -111,18 +133,15 @@ class ClassicalBackend:
         w, h = size
         side = min(max(w, h), GENERATE_WORK_SIDE)
         work = (max(1, round(w * side / max(w, h))), max(1, round(h * side / max(w, h))))
-        total = stage_count(prompt)
         images = []
         for i, s in enumerate(seeds_for(seed, n)):
-            stage = None
-            if on_preview is not None:
-                steps = itertools.count(1)
-
-                def stage(img: np.ndarray, i: int = i, steps: itertools.count = steps) -> None:
-                    on_preview(i, next(steps), total, caption(cover(to_u8(img), work), prompt))
-
-            picture = cover(paint(prompt, size=side, seed=s, on_stage=stage), size)
-            images.append(caption(picture, prompt))
+            painted = paint(prompt, size=side, seed=s)
+            if on_preview is not None:  # the picture coarse to fine, each with the engine's label
+                shown = cover(painted, work)
+                for step in range(1, PREVIEW_STAGES + 1):
+                    preview = coarse_to_fine(shown, step, PREVIEW_STAGES, seed=s)
+                    on_preview(i, step, PREVIEW_STAGES, caption(preview, prompt))
+            images.append(caption(cover(painted, size), prompt))
         return images
 
     def edit(
@@ -152,19 +171,14 @@ class ClassicalBackend:
             small, small_m = _fit(img, m, work)
         if small_m.all():
             # Nothing to continue from: the edit becomes a generation from the prompt.
-            made = self.generate(prompt, size=size, n=n, seed=seed, on_preview=on_preview)
-            return [_guided(im, np.ones(im.shape[:2], bool), references) for im in made]
+            made = self.generate(prompt, size=size, n=n, seed=seed)
+            everywhere = np.ones(made[0].shape[:2], bool)
+            guided = [_guided(im, everywhere, references) for im in made]
+            return _previewed(guided, everywhere, seed, on_preview, work)
         full, full_m = (small, small_m) if work == tuple(size) else _fit(img, m, size)
         out = []
-        for i, s in enumerate(seeds_for(seed, n)):
-            stage: Callable[[np.ndarray], None] | None = None
-            if on_preview is not None and small_m.any():
-                steps = itertools.count(1)
-
-                def stage(im: np.ndarray, i: int = i, steps: itertools.count = steps) -> None:
-                    on_preview(i, next(steps), FILL_STAGES, im)
-
-            filled = fill(small, small_m, seed=s, on_stage=stage)
+        for s in seeds_for(seed, n):
+            filled = fill(small, small_m, seed=s)
             if work != tuple(size):
                 filled = np.where(full_m[..., None], _resize(filled, size), full)
             if full_m.any():
@@ -173,7 +187,8 @@ class ClassicalBackend:
                 everywhere = np.ones(full_m.shape, bool)
                 colours = _pixels_of(references) if len(references) else paint(prompt, size=64, seed=s)
                 out.append(match_colours(filled, colours.reshape(-1, 3), everywhere, RESTYLE_STRENGTH))
-        return out
+        edited = full_m if full_m.any() else np.ones(full_m.shape, bool)
+        return _previewed(out, edited, seed, on_preview, work)
 
     def vary(
         self,
