@@ -2,7 +2,7 @@
 
 One engine (the classical backend, on 127.0.0.1 in this process's background thread) serves
 ``images.generate(model="gpt-image-2", stream=True, partial_images=3)`` for a scene prompt
-(three real preview stages) to two clients:
+(three coarse-to-fine previews) to two clients:
 
 * ``sdk``: the official ``openai`` SDK, iterating its event stream;
 * ``dalle-widgets``: ``ImagesClient.generate(..., stream=True)``, which also decodes every
