@@ -30,9 +30,10 @@ from IPython.core.magic import (
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, default, observe, validate
 
 from .. import _png
-from .._types import AnyImageClient
+from .._types import FRAMING_MODES, AnyImageClient
 from ..errors import ConfigurationError, DalleWidgetsError, InvalidRequestError, redact
 from ..models import DEFAULT_MODEL, family_of, find, live_replacements, lookup, models_taking_images
+from ..photo_window import describe_window
 from ..pricing import Estimate, Ledger, estimate, format_usd
 from ._display import ShownOnce, Text
 from ._lexer import interpolate
@@ -42,6 +43,7 @@ from ._resolve import (
     resolve_images,
     resolve_mask,
     resolve_object,
+    to_framing,
     to_int,
     to_protocol,
     to_size,
@@ -185,6 +187,16 @@ def _one_line(exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())
     return redact(text, os.environ.get("OPENAI_API_KEY"))
+
+
+def _as_options(message: str) -> str:
+    """A client message in the magic's words: ``framing='crop'`` reads ``--framing crop``.
+
+    >>> _as_options("use framing='window' or 'pad', not framing='crop'")
+    'use --framing window or pad, not --framing crop'
+    """
+    message = re.sub(r"framing='(\w+)' or '(\w+)'", r"--framing \1 or \2", message)
+    return re.sub(r"framing='(\w+)'", r"--framing \1", message)
 
 
 def cell_prompt(body: str) -> str:
@@ -539,6 +551,9 @@ class DalleMagics(Magics):
         model = info.get("model") or opts.get("model") or getattr(client, "model", "")
         size = info.get("size") or opts.get("size")
         parts.append(" ".join(str(p) for p in (model, size) if p))
+        window = info.get("window")
+        if isinstance(window, dict):
+            parts.append(f"edited through a {window.get('size')} window, pasted back at {size}")
         if getattr(client, "is_offline", False):
             parts.append("offline engine (free)")
         else:
@@ -637,8 +652,9 @@ class DalleMagics(Magics):
         client = self.client(opts["protocol"])
         mask = resolve_mask(inv.args.mask, ns) if inv.args.mask is not None else ref.mask
         refs = [image for r in (inv.args.ref or []) for image in resolve_images(r, ns)]
+        framing = to_framing(None if inv.args.framing is None else interpolate(inv.args.framing, ns))
         if mask is None and not refs:
-            return self._open_editor("MaskEditor", ref, client, inv, ns, opts)
+            return self._open_editor("MaskEditor", ref, client, inv, ns, opts, framing=framing)
         images = [ref.image, *refs] if refs else ref.image
         prompt = self._prompt(
             inv,
@@ -647,22 +663,52 @@ class DalleMagics(Magics):
             "%dalle edit photo --mask m a red hat",
         )
         kwargs = self._request_kwargs(opts)
+        if framing is not None:
+            kwargs["framing"] = framing
         if refs:
             self._check_input_count(kwargs.get("model") or getattr(client, "model", None), len(refs))
-        prepared = client.prepare("edit", image=images, prompt=prompt, mask=mask, **kwargs)
+        try:
+            prepared = client.prepare("edit", image=images, prompt=prompt, mask=mask, **kwargs)
+        except InvalidRequestError as exc:
+            if exc.param != "framing":
+                raise
+            raise UsageError(f"%dalle edit: {_as_options(str(exc))}") from None
         est = self._estimate(client, prepared)
+        sent = self._window_line(prepared, framing)
         if opts["dry_run"]:
-            return self._dry_run(prepared, est)
+            return self._dry_run(prepared, est, self._window_line(prepared, framing, hint=True))
         self._refuse_over_budget(est)
         cache = "refresh" if opts["fresh"] else None
         result, handle = self._run(
-            f"editing {inv.args.image} ({est.images} x {est.size})",
+            f"editing {inv.args.image} ({est.images} x {est.size})" + (f": {sent}" if sent else ""),
             opts["show"],
             lambda: self._maybe_stream(
                 client.edit(images, prompt, mask=mask, cache=cache, **kwargs), opts["show"]
             ),
         )
         return self._finish(result, client, opts, prompt=prompt, handle=handle)
+
+    @staticmethod
+    def _window_line(prepared: Any, framing: str | None, *, hint: bool = False) -> str:
+        """What an edit sends of its photo, in one line: the window, or why ``--framing`` is not used.
+
+        Empty when the photo goes as it is and no ``--framing`` was asked for; ``hint``
+        names the other framings (for ``--dry-run``).
+        """
+        framed = getattr(prepared, "framing", None)
+        if framed is not None:
+            mode = framing or "window"
+            line = f"--framing {mode} {describe_window(framed.window, mode)}"
+            if hint:
+                line += " (or --framing " + " or ".join(f for f in FRAMING_MODES if f != mode) + ")"
+            return line
+        if framing is None:
+            return ""
+        files = getattr(prepared, "files", {})
+        if "image" not in files:
+            return f"--framing {framing} not used: the input images are sent as they are"
+        w, h = files["image"][2]
+        return f"--framing {framing} not used: {prepared.model} takes the {w}x{h} photo as it is"
 
     @staticmethod
     def _check_input_count(model: str | None, refs: int) -> None:
@@ -689,6 +735,7 @@ class DalleMagics(Magics):
         inv: Invocation,
         ns: dict[str, Any],
         opts: dict[str, Any],
+        **options: Any,
     ) -> Any:
         if opts["dry_run"]:
             raise UsageError(
@@ -700,7 +747,8 @@ class DalleMagics(Magics):
                 )
             )
         editor_class = _widget(kind)
-        editor = editor_class(ref.image, client=client)
+        given = {k: v for k, v in options.items() if v is not None}
+        editor = editor_class(ref.image, client=client, **given)
         prompt_words = getattr(inv.args, "prompt", None)
         if (prompt_words or inv.cell) and hasattr(editor, "prompt"):
             editor.prompt = self._prompt(inv, ns, required="")

@@ -197,6 +197,13 @@ def _build() -> dict[str, _Parser]:
         "several (repeat for more, up to 16 images in all); without --mask the whole image is edited",
     )
     p.add_argument("--input-fidelity", metavar="F", help="high or low, on models that take it")
+    p.add_argument(
+        "--framing",
+        metavar="F",
+        help="how a photo the model cannot take at its own size (dall-e-2: squares only) is sent: "
+        "window (a square around the mask, the default), pad (the whole photo padded to a square) "
+        "or crop (its centre square); the result keeps the photo's size. --dry-run shows the window",
+    )
     _request_options(p, streams=True, complexity=True)
     parsers["edit"] = p
 

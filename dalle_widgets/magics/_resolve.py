@@ -14,6 +14,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .._types import FRAMING_MODES, FramingMode
 from .._types import WIRE_PROTOCOLS as PROTOCOLS
 from ._lexer import interpolate
 
@@ -23,6 +24,7 @@ __all__ = [
     "resolve_images",
     "resolve_mask",
     "resolve_object",
+    "to_framing",
     "to_int",
     "to_protocol",
     "to_size",
@@ -75,6 +77,24 @@ def to_protocol(value: str | None) -> str | None:
     if text not in PROTOCOLS:
         raise UsageError(f"--protocol must be 'images' or 'chat', got {value!r}")
     return text
+
+
+def to_framing(value: str | None) -> FramingMode | None:
+    """Check ``--framing``: ``window``, ``pad`` or ``crop`` (None when not given).
+
+    >>> to_framing(" Pad "), to_framing(None)
+    ('pad', None)
+    """
+    if value is None:
+        return None
+    text = value.strip().lower()
+    for mode in FRAMING_MODES:
+        if text == mode:
+            return mode
+    raise UsageError(
+        f"--framing must be window (around the mask), pad (the whole photo) or crop (its centre), "
+        f"got {value!r}"
+    )
 
 
 def resolve_object(ref: str, namespace: Mapping[str, Any], *, what: str) -> tuple[Any, bool]:
