@@ -1,6 +1,6 @@
 """Mask, imaging and outpaint-planning speed against OpenCV and scipy/scikit-image, in one run.
 
-Usage: ``python benchmarks/masks.py [--quick]`` from the repository root.
+Usage: ``python benchmarks/masks.py [--quick] [--plan-only]`` from the repository root.
 
 For every mask operation at 512, 1024 and 2048 px it prints our median time, the
 OpenCV equivalent's (``opencv-python-headless``, benchmark-only, one thread) and
@@ -116,7 +116,11 @@ def ratio(a: float, b: float | None) -> str:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1024 only, shorter timing budget")
+    ap.add_argument("--plan-only", action="store_true", help="only the outpaint plan table (no OpenCV)")
     args = ap.parse_args(argv)
+    if args.plan_only:
+        bench_outpaint_plan()
+        return 0
     sizes = (1024,) if args.quick else (512, 1024, 2048)
     budget = 0.1 if args.quick else 0.3
     if cv2 is None:
@@ -160,6 +164,12 @@ def main(argv: list[str]) -> int:
     t = timeit(lambda: imaging.encode_png(photo), 0.5, 5)
     print(f"  encode_png(default, < 4 MB): {t:.1f} ms, {len(imaging.encode_png(photo)) / 1e6:.2f} MB")
 
+    bench_outpaint_plan()
+    return 0
+
+
+def bench_outpaint_plan() -> None:
+    """Frames each plan takes vs the lower bounds, and vs square frames alone, for typical canvases."""
     print("\noutpaint plan: frames vs lower bound (unknown area / frame area), 1024 frames, 1/4 context")
     src = np.zeros((1024, 1024, 3), np.uint8)
     cases = [
@@ -170,16 +180,36 @@ def main(argv: list[str]) -> int:
         ("1024 -> 3072x3072 (centred)", outpaint.extend_to(src, 3072)),
         ("512 -> 768x1536 (top)", outpaint.extend_to(src[:512, :512], (768, 1536), anchor="top")),
         ("512 -> 2048x2048 (centred)", outpaint.extend_to(src[:512, :512], 2048)),
+        ("512 -> 1536x512 (both sides)", outpaint.extend(src[:512, :512], left=256, right=768)),
+        (
+            "2000x50 -> 3024x50 (both sides)",
+            outpaint.extend(np.zeros((50, 2000, 3), np.uint8), left=512, right=512),
+        ),
+        (
+            "2000x50 -> 4000x50 (both sides)",
+            outpaint.extend(np.zeros((50, 2000, 3), np.uint8), left=1000, right=1000),
+        ),
+        (
+            "80x1200 -> 80x2400 (top, bottom)",
+            outpaint.extend(np.zeros((1200, 80, 3), np.uint8), top=600, bottom=600),
+        ),
     ]
-    print(f"  {'canvas':<34}{'frames':>7}{'bound':>7}{'bound with context':>20}{'plan ms':>9}")
+    print(
+        f"  {'canvas':<34}{'frames':>7}{'bound':>7}{'bound with context':>20}"
+        f"{'squares only':>14}{'plan ms':>9}"
+    )
     for name, c in cases:
         t0 = time.perf_counter()
         frames = outpaint.plan(c)
         dt = (time.perf_counter() - t0) * 1000
-        side = min(1024, *c.shape)
-        with_context = math.ceil(int(c.mask.sum()) / (side * side - (side // 4) * side))
-        print(f"  {name:<34}{len(frames):>7}{outpaint.lower_bound(c):>7}{with_context:>20}{dt:>9.1f}")
-    return 0
+        fw, fh = outpaint.frame_shape(c)
+        with_context = math.ceil(int(c.mask.sum()) / (fw * fh - (max(fw, fh) // 4) * min(fw, fh)))
+        side = min(fw, fh)  # the plan before thin frames: squares of the canvas's shorter side only
+        squares = len(outpaint._greedy(c, side, side, None, None))
+        print(
+            f"  {name:<34}{len(frames):>7}{outpaint.lower_bound(c):>7}{with_context:>20}"
+            f"{squares:>14}{dt:>9.1f}"
+        )
 
 
 def bench_size(size: int, budget: float, worst: dict[str, float]) -> None:

@@ -7,8 +7,10 @@ driver:
 * :func:`extend` / :func:`extend_to` place the original on a bigger transparent
   canvas (an :class:`OutpaintCanvas`: image, mask of what is still unknown,
   where the original sits);
-* :func:`plan` picks an ordered list of square frames that covers every unknown
-  pixel while each frame keeps enough known context (the rule is stated there);
+* :func:`plan` picks an ordered list of frames that covers every unknown pixel
+  while each frame keeps enough known context (the rule is stated there); a frame
+  is as large as one request can fill, so a canvas thinner than a request takes
+  frames as thin as the canvas, padded to a square when sent;
 * :func:`blend` pastes one frame's result back, feathering only over pixels that
   earlier frames generated; the original's pixels are never changed;
 * :func:`run` / :func:`arun` drive a plan through a client's ``edit``.
@@ -54,6 +56,7 @@ __all__ = [
     "draw_plan",
     "extend",
     "extend_to",
+    "frame_shape",
     "lower_bound",
     "pending",
     "plan",
@@ -253,21 +256,29 @@ both axes.
     return extend(rgba, left=left, top=top, right=cw - w - left, bottom=ch - h - top)
 
 
-def _frame_side(canvas: OutpaintCanvas, frame: Any) -> int:
+def frame_shape(canvas: OutpaintCanvas, frame: Any = 1024) -> tuple[int, int]:
+    """The ``(width, height)`` of the frames :func:`plan` lays on ``canvas``: ``frame`` px a side,
+    cut to the canvas where it is narrower (one request fills a ``frame`` px square at most).
+
+    >>> import numpy as np
+    >>> frame_shape(extend(np.zeros((50, 2000, 3), np.uint8), left=512, right=512))
+    (1024, 50)
+    """
     if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 16:
         raise ValueError(f"frame must be a whole number of pixels >= 16; got {frame!r}.")
-    return int(min(frame, *canvas.shape))
+    h, w = canvas.shape
+    return int(min(frame, w)), int(min(frame, h))
 
 
 def lower_bound(canvas: OutpaintCanvas, frame: int = 1024) -> int:
-    """The fewest frames that could possibly cover the unknown area: ``ceil(unknown / side²)``.
+    """The fewest frames that could possibly cover the unknown area: ``ceil(unknown / frame area)``.
 
     >>> import numpy as np
     >>> lower_bound(extend(np.zeros((1024, 1024, 3), np.uint8), left=1024, right=1024))
     2
     """
-    s = _frame_side(canvas, frame)
-    return math.ceil(int(canvas.mask.sum()) / (s * s))
+    fw, fh = frame_shape(canvas, frame)
+    return math.ceil(int(canvas.mask.sum()) / (fw * fh))
 
 
 def _positions(length: int, side: int, step: int) -> np.ndarray:
@@ -279,21 +290,27 @@ def plan(
 ) -> list[Box]:
     """Choose the frames that fill a canvas, in the order they must run.
 
-    Frames are squares of side ``s = min(frame, shorter canvas side)`` (a
-    dall-e-2 request is square) lying inside the canvas. A square canvas of at
-    most ``frame`` px takes exactly one frame; a longer canvas under ``frame``
-    on its long side takes overlapping ``s`` x ``s`` frames.
+    Frames are boxes inside the canvas, of one of two shapes: squares of side
+    ``min(frame, shorter canvas side)`` (a dall-e-2 request is square), or, on a
+    canvas thinner than ``frame``, :func:`frame_shape` boxes (``frame`` px long,
+    as thin as the canvas), which :func:`run` centres in a square request,
+    keeping only the frame's part of the answer. Each frame is one paid request,
+    so both are planned and the plan with fewer frames wins; on a tie, the
+    squares (the smaller, cheaper request). A square canvas of at most ``frame``
+    px takes exactly one frame, and a thin strip (3024x50) a few long frames
+    instead of dozens of 50 px squares.
 
-    **Context rule.** When a frame is filled, at least ``overlap * s`` of its
-    pixels must already be known (the original, or filled by an earlier frame):
-    as much context as a band ``overlap`` px wide along one edge. The default
-    ``overlap = s // 4`` keeps a quarter of every frame as context (256 px of a
-    1024 frame). If no placement can reach that (a small original on a large
-    canvas), the frame goes where it sees the most known pixels.
+    **Context rule.** When a ``fw x fh`` frame is filled, at least
+    ``overlap * min(fw, fh)`` of its pixels must already be known (the original,
+    or filled by an earlier frame): as much context as a band ``overlap`` px wide
+    across the frame. The default ``overlap = max(fw, fh) // 4`` keeps a quarter
+    of every frame as context (256 px of a 1024 frame). If no placement can reach
+    that (a small original on a large canvas), the frame goes where it sees the
+    most known pixels.
 
     **Choice and order.** Greedy: among frame positions on a ``step`` px grid
-    (default ``s // 32``, plus the canvas edges) that meet the context rule,
-    take the one covering the most still-unknown pixels; mark them known;
+    (default ``max(fw, fh) // 32``, plus the canvas edges) that meet the context
+    rule, take the one covering the most still-unknown pixels; mark them known;
     repeat until none is left. So frames are ordered so that each comes after
     the frames that give it context, every unknown pixel is covered, and the
     count stays close to :func:`lower_bound` (``benchmarks/masks.py`` prints
@@ -305,7 +322,8 @@ def plan(
     frame : int
         Largest frame side (1024 for dall-e-2).
     overlap : int, optional
-        Context band width in px, ``0 <= overlap < s``.
+        Context band width in px, ``0 <= overlap < shorter canvas side`` (and below
+        ``frame``).
     step : int, optional
         Grid step for candidate positions.
 
@@ -323,33 +341,49 @@ def plan(
     >>> c = extend(np.zeros((1024, 1024, 3), np.uint8), right=2048)
     >>> [b[0] for b in plan(c)], lower_bound(c)
     ([768, 1536, 2048], 2)
+    >>> plan(extend(np.zeros((50, 2000, 3), np.uint8), left=512, right=512))  # a thin strip
+    [(0, 0, 1024, 50), (2000, 0, 3024, 50)]
     """
-    s = _frame_side(canvas, frame)
-    if overlap is None:
-        overlap = s // 4
-    if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or not 0 <= overlap < s:
+    fw, fh = frame_shape(canvas, frame)
+    side = min(fw, fh)
+    if overlap is not None and (
+        isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or not 0 <= overlap < side
+    ):
         raise ValueError(
-            f"overlap must be a whole number of pixels in [0, {s}) for {s} px frames; got {overlap!r}."
+            f"overlap must be a whole number of pixels in [0, {side}) for {side} px frames; got {overlap!r}."
         )
-    if step is None:
-        step = max(1, s // 32)
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1):
         raise ValueError(f"step must be a whole number of pixels >= 1; got {step!r}.")
+    if (fw, fh) == (side, side):
+        return _greedy(canvas, side, side, overlap, step)
+    long_frames = _greedy(canvas, fw, fh, overlap, step)
+    squares = _greedy(canvas, side, side, overlap, step, limit=len(long_frames))
+    return squares if squares is not None else long_frames
+
+
+def _greedy(
+    canvas: OutpaintCanvas, fw: int, fh: int, overlap: int | None, step: int | None, limit: int | None = None
+) -> Any:
+    """:func:`plan`'s greedy choice with ``fw x fh`` frames (its arguments checked); None as soon as
+    it takes more than ``limit`` frames (a plan that would lose: no need to finish it)."""
+    long_side = max(fw, fh)
+    overlap = long_side // 4 if overlap is None else int(overlap)
+    step = max(1, long_side // 32) if step is None else int(step)
     unknown = canvas.mask.copy()
     h, w = unknown.shape
-    xs, ys = _positions(w, s, int(step)), _positions(h, s, int(step))
-    need = int(overlap) * s
-    area = s * s
+    xs, ys = _positions(w, fw, step), _positions(h, fh, step)
+    need = overlap * min(fw, fh)
+    area = fw * fh
     frames: list[Box] = []
     # Window sums on the candidate grid: prefix sums along each row (updated only for the
     # rows a frame touched), then only the candidate columns are summed down the rows.
     rows = np.zeros((h, w + 1), dtype=np.int32)
     np.cumsum(unknown, axis=1, dtype=np.int32, out=rows[:, 1:])
-    per_row = rows[:, xs + s] - rows[:, xs]  # (H, nx): unknown pixels of each row in each window
+    per_row = rows[:, xs + fw] - rows[:, xs]  # (H, nx): unknown pixels of each row in each window
     cols = np.zeros((h + 1, len(xs)), dtype=np.int64)
     while True:
         np.cumsum(per_row, axis=0, out=cols[1:])
-        new = cols[ys + s] - cols[ys]  # (ny, nx)
+        new = cols[ys + fh] - cols[ys]  # (ny, nx)
         if not new.any():
             break
         known = area - new
@@ -358,12 +392,14 @@ def plan(
             score = np.where(ok, new, -1)
         else:  # not enough context anywhere: go where the most is
             score = np.where(new > 0, known * (area + 1) + new, -1)
+        if limit is not None and len(frames) >= limit:
+            return None
         iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
         x0, y0 = int(xs[ix]), int(ys[iy])
-        frames.append((x0, y0, x0 + s, y0 + s))
-        unknown[y0 : y0 + s, x0 : x0 + s] = False
-        np.cumsum(unknown[y0 : y0 + s], axis=1, dtype=np.int32, out=rows[y0 : y0 + s, 1:])
-        per_row[y0 : y0 + s] = rows[y0 : y0 + s, xs + s] - rows[y0 : y0 + s, xs]
+        frames.append((x0, y0, x0 + fw, y0 + fh))
+        unknown[y0 : y0 + fh, x0 : x0 + fw] = False
+        np.cumsum(unknown[y0 : y0 + fh], axis=1, dtype=np.int32, out=rows[y0 : y0 + fh, 1:])
+        per_row[y0 : y0 + fh] = rows[y0 : y0 + fh, xs + fw] - rows[y0 : y0 + fh, xs]
     return frames
 
 
@@ -562,8 +598,8 @@ def request_size(frames: Sequence[Sequence[int]], model: str | None = None, size
     """The side, in px, of the square each frame of ``frames`` is sent at.
 
     ``size`` when given (it must be square); else the smallest square size ``model``
-    offers that is at least the largest frame's side (the largest it offers when none
-    is), so no frame is sent smaller than it is; without a model, DALL-E 2's 256, 512
+    offers that is at least the largest frame's longer side (the largest it offers when
+    none is), so no frame is sent smaller than it is; without a model, DALL-E 2's 256, 512
     and 1024. :func:`run` sends at this size and scales each answer back; the magic's
     ``--dry-run`` and the :class:`~dalle_widgets.widgets.OutpaintEditor` price it.
 
@@ -583,7 +619,7 @@ def request_size(frames: Sequence[Sequence[int]], model: str | None = None, size
         if w != h:
             raise ValueError(f"size must be square for outpainting frames; got {size!r}.")
         return w
-    side = max((int(b[2]) - int(b[0]) for b in frames), default=0)
+    side = max((max(int(b[2]) - int(b[0]), int(b[3]) - int(b[1])) for b in frames), default=0)
     sizes: Sequence[int] = _SQUARE_SIZES
     if model:
         square = sorted(
@@ -597,12 +633,43 @@ def request_size(frames: Sequence[Sequence[int]], model: str | None = None, size
     return sizes[-1]
 
 
+def _square_of(box: Sequence[int]) -> tuple[int, int, int]:
+    """The square a frame is sent in: its side (the frame's longer side) and the frame's offset in it.
+
+    A frame that is not square (a canvas thinner than a request) sits centred in the square;
+    the padding around it is asked for like unknown pixels and thrown away.
+    """
+    bw, bh = int(box[2]) - int(box[0]), int(box[3]) - int(box[1])
+    side = max(bw, bh)
+    return side, (side - bw) // 2, (side - bh) // 2
+
+
+def _frame_part(image: Any, box: Sequence[int]) -> Any:
+    """The frame's part of an answer (or a preview) made for :func:`_square_of`'s square, at any
+    size; a square frame's answer is all of it, returned as it came."""
+    side, ox, oy = _square_of(box)
+    bw, bh = int(box[2]) - int(box[0]), int(box[3]) - int(box[1])
+    if (bw, bh) == (side, side):
+        return image
+    pil = imaging.to_pil(image, name="generated")
+    if pil.size != (side, side):
+        pil = pil.resize((side, side), Image.Resampling.LANCZOS)
+    return pil.crop((ox, oy, ox + bw, oy + bh))
+
+
 def _frame_request(canvas: OutpaintCanvas, box: Box, side: int) -> tuple[Image.Image, np.ndarray]:
     """The frame's image (RGBA, transparent where unknown) and bool mask at the request size."""
     x0, y0, x1, y1 = box
     region = canvas.image[y0:y1, x0:x1]
     unknown = canvas.mask[y0:y1, x0:x1]
-    if side != x1 - x0:
+    square, ox, oy = _square_of(box)
+    if (x1 - x0, y1 - y0) != (square, square):  # a thin frame, centred in its square; the pad is unknown
+        padded = np.zeros((square, square, 4), np.uint8)
+        padded[oy : oy + y1 - y0, ox : ox + x1 - x0] = region
+        pad_unknown = np.ones((square, square), bool)
+        pad_unknown[oy : oy + y1 - y0, ox : ox + x1 - x0] = unknown
+        region, unknown = padded, pad_unknown
+    if side != square:
         rgb = region[..., :3]
         if unknown.any() and not unknown.all():
             # Lanczos mixes each pixel with its neighbours: give the unknown pixels their nearest known
@@ -646,10 +713,7 @@ def _prepare_run(
     if frames is None:
         boxes = plan(canvas, frame=frame, overlap=overlap)
     else:
-        boxes = [_check_frame_box(canvas, b) for b in frames]
-        for b in boxes:
-            if b[2] - b[0] != b[3] - b[1]:
-                raise ValueError(f"frames must be square; got {b}.")
+        boxes = [_check_frame_box(canvas, b) for b in frames]  # any shape: sent centred in a square
     if not boxes:
         return boxes, 0
     model = edit_kwargs.get("model") or getattr(client, "model", None)
@@ -660,7 +724,7 @@ def _after_frame(
     canvas: OutpaintCanvas, box: Box, result: Any, feather: float, index: int, request: int
 ) -> tuple[OutpaintCanvas, FrameRecord]:
     first = result[0]
-    generated = getattr(first, "image", first)
+    generated = _frame_part(getattr(first, "image", first), box)
     new = blend(canvas, box, generated, feather=feather)
     info = dict(getattr(first, "info", {}) or {})
     path = getattr(first, "path", None)
@@ -866,8 +930,8 @@ def run(
     on_preview : callable, optional
         Stream each frame (a model that streams: the GPT image models) and call
         ``on_preview(frame_index, box, image)`` with each preview as it arrives;
-        ``image`` is the preview of the whole request square, ``box`` the frame's
-        place on the canvas. Previews are never stored.
+        ``image`` is the preview of the frame's part of the request, ``box``
+        the frame's place on the canvas. Previews are never stored.
     **edit_kwargs
         Passed to ``client.edit`` (``model``, ``size``, ``seed``, ``user``, ``cache``...).
 
@@ -889,7 +953,7 @@ def run(
     ...                   store=tempfile.mkdtemp()) as client:
     ...     result = run(client, canvas, "a quiet meadow", seed=1)
     >>> result.complete, result.image.size, [f.request_size for f in result.frames]
-    (True, (128, 64), ['256x256', '256x256'])
+    (True, (128, 64), ['256x256'])
     """
     job = _Run(
         client,
@@ -929,7 +993,7 @@ def _streamed(client: SyncImageClient, step: _Edit, prompt: str, on_preview: Pre
     with events:
         for event in events:
             if event.type == "partial":
-                on_preview(step.index, step.box, event.image)
+                on_preview(step.index, step.box, _frame_part(event.image, step.box))
     return events.result
 
 
@@ -941,7 +1005,7 @@ async def _astreamed(client: AsyncImageClient, step: _Edit, prompt: str, on_prev
     try:
         async for event in events:
             if event.type == "partial":
-                shown = on_preview(step.index, step.box, event.image)
+                shown = on_preview(step.index, step.box, _frame_part(event.image, step.box))
                 if inspect.isawaitable(shown):
                     await shown
     finally:

@@ -276,8 +276,9 @@ def test_every_form_offline(ipshell: Shell, tmp_path: Path) -> None:
     assert dry.error is None, dry.printed
     assert "outpaint to 512x256" in "\n".join(dry.texts())
     plan = ipshell.ns["_"]
-    assert (plan.canvas_size, plan.request_size, plan.estimate.total_usd) == ((512, 256), "256x256", 0.0)
-    assert plan.frames and all(f[2] - f[0] == 256 for f in plan.frames)
+    # one 512x256 frame sent in a 512 square, not two 256 squares: one request
+    assert (plan.canvas_size, plan.request_size, plan.estimate.total_usd) == ((512, 256), "512x512", 0.0)
+    assert plan.frames == [(0, 0, 512, 256)]
     assert ipshell.run("%dalle models").error is None
     cfg = ipshell.run("%dalle config")
     assert "offline engine" in cfg.stdout and "not set" in cfg.stdout

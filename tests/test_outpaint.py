@@ -8,6 +8,7 @@ client and the offline engine over HTTP is in ``test_outpaint_e2e.py``.
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 from typing import Any
 
@@ -103,30 +104,39 @@ def test_bad_input(call, match: str) -> None:  # noqa: ANN001
 
 
 def _check_plan(c: OutpaintCanvas, frames: list, frame: int, overlap: int) -> None:
-    """Every rule of plan(): inside, square of the right side, covering, ordered by context."""
+    """Every rule of plan(): inside, one shape of the two allowed, covering, ordered by context."""
     h, w = c.shape
     s = min(frame, h, w)
-    need = overlap * s
+    shapes = {(x1 - x0, y1 - y0) for x0, y0, x1, y1 in frames}
+    # squares of the request's shape, or frames as long as a request and as thin as the canvas
+    assert shapes <= {(s, s), (min(frame, w), min(frame, h))} and len(shapes) <= 1, shapes
     known = ~c.mask
     for x0, y0, x1, y1 in frames:
         assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
-        assert x1 - x0 == s and y1 - y0 == s
+        fw, fh = x1 - x0, y1 - y0
+        need = overlap * min(fw, fh)
         region = known[y0:y1, x0:x1]
         assert not region.all(), "a frame must fill something new"
         ctx = int(region.sum())
         if ctx < need:
             # Allowed only when no placement at all could offer the required context.
-            best = _best_context(known, s)
+            best = _best_context(known, fw, fh)
             assert ctx == best < need
         known[y0:y1, x0:x1] = True
     assert known.all(), "every unknown pixel is covered"
 
 
-def _best_context(known: np.ndarray, s: int) -> int:
-    """Most known pixels any s x s window holds among windows that still contain unknown pixels."""
+def _best_context(known: np.ndarray, fw: int, fh: int) -> int:
+    """Most known pixels any fw x fh window holds among windows that still contain unknown pixels."""
     ii = np.pad(known.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    k = ii[s:, s:] - ii[:-s, s:] - ii[s:, :-s] + ii[:-s, :-s]
-    return int(k[k < s * s].max())
+    k = ii[fh:, fw:] - ii[:-fh, fw:] - ii[fh:, :-fw] + ii[:-fh, :-fw]
+    return int(k[k < fw * fh].max())
+
+
+def _squares_only(c: OutpaintCanvas, frame: int, overlap: int, step: int | None = None) -> list:
+    """The plan with square frames alone (the rule before thin frames): the count to beat."""
+    s = min(frame, *c.shape)
+    return outpaint._greedy(c, s, s, overlap, step)
 
 
 @settings(max_examples=60, deadline=None)
@@ -143,8 +153,39 @@ def test_plan_rules_hold_for_any_canvas(ih: int, iw: int, margins: tuple, frame:
     overlap = s // frac if frac else s // 4
     frames = plan(c, frame=frame, overlap=overlap, step=1)
     _check_plan(c, frames, frame, overlap)
+    assert len(frames) <= len(_squares_only(c, frame, overlap, step=1))  # never more paid requests
+    assert len(frames) >= lower_bound(c, frame)
     if c.done:
         assert frames == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    thin=st.integers(8, 200),
+    length=st.integers(300, 3000),
+    margins=st.tuples(st.integers(0, 1200), st.integers(0, 1200)),
+    tall=st.booleans(),
+)
+def test_thin_canvases_take_few_long_frames_with_context(
+    thin: int, length: int, margins: tuple, tall: bool
+) -> None:
+    """A strip thinner than a request: every unknown pixel covered, each frame with a quarter of
+    context, and about one frame per 768 px of margin (1024 px frames), not one per ``thin`` px."""
+    a, b = margins
+    c = extend(_img(length, thin), top=a, bottom=b) if tall else extend(_img(thin, length), left=a, right=b)
+    frames = plan(c)
+    _check_plan(c, frames, 1024, min(1024, *c.shape) // 4)
+    long_side = min(1024, max(c.size))
+    adds = long_side - long_side // 4 - long_side // 32  # new pixels a frame can add along the strip
+    assert len(frames) <= max(1, sum(math.ceil(m / adds) for m in (a, b)))
+
+
+def test_a_2000x50_strip_takes_2_frames_not_26() -> None:
+    c = extend(_img(50, 2000), left=512, right=512)  # 3024 x 50
+    squares = _squares_only(c, 1024, 50 // 4)
+    frames = plan(c)
+    assert len(squares) >= 20 and frames == [(0, 0, 1024, 50), (2000, 0, 3024, 50)]
+    assert lower_bound(c) == 1  # the two margins are apart: 2 is the least that has context
 
 
 def test_plan_default_grid_and_typical_canvases() -> None:
@@ -159,12 +200,13 @@ def test_plan_default_grid_and_typical_canvases() -> None:
         assert len(frames) <= 2 * lower_bound(c)
 
 
-def test_plan_square_canvas_takes_one_frame_and_long_small_canvas_two() -> None:
+def test_plan_square_canvas_takes_one_frame_and_long_small_canvas_one() -> None:
     assert plan(extend(_img(256, 256), left=128, right=128, top=128, bottom=128)) == [(0, 0, 512, 512)]
-    c = extend_to(_img(400, 400), (800, 500))  # longer side under 1024: two overlapping 500 px frames
-    frames = plan(c)
-    assert len(frames) == 2 and all(b[2] - b[0] == 500 for b in frames)
-    assert frames[0][0] < frames[1][0] < frames[0][2]  # they overlap
+    # longer side under 1024: one 800x500 frame (sent centred in a square) beats two 500 px squares
+    c = extend_to(_img(400, 400), (800, 500))
+    assert plan(c) == [(0, 0, 800, 500)] and len(_squares_only(c, 1024, 125)) == 2
+    # a tie keeps the squares: the smaller request
+    assert plan(extend(_img(512, 512), right=256)) == [(256, 0, 768, 512)]
     assert plan(extend(_img(64, 64))) == []
 
 
@@ -330,6 +372,24 @@ def test_run_keeps_finished_frames_when_a_frame_fails() -> None:
     assert isinstance(res.error, RuntimeError) and res.frames == [] and not res.complete
 
 
+def test_run_sends_a_thin_frame_centred_in_a_square_and_keeps_its_part() -> None:
+    src = _img(20, 200)
+    c = extend(src, left=100, right=60)  # 360 x 20: one 360x20 frame, sent in a 512 square
+    client = _RecordingClient()
+    res = run(client, c, "a long frieze")
+    assert res.planned == [(0, 0, 360, 20)] and len(client.calls) == 1
+    call = client.calls[0]
+    assert call["size"] == "512x512" and call["image"].size == (512, 512) and call["mask"].shape == (512, 512)
+    # the strip sits centred (rows 242..270 at 512/360 scale); everything around it is asked for
+    mask = call["mask"]
+    rows = np.flatnonzero(~mask.all(axis=1))
+    assert 236 <= rows.min() and rows.max() <= 276 and mask[:200].all() and mask[320:].all()
+    assert np.array_equal(np.asarray(call["image"])[..., 3] == 0, mask)
+    assert res.complete and res.image.size == (360, 20)
+    assert np.array_equal(res.to_numpy()[:, 100:300], src)  # the original is untouched
+    assert (res.to_numpy()[:, :100] == 40).all() and (res.to_numpy()[:, 300:] == 40).all()
+
+
 def test_run_refuses_bad_arguments_before_sending() -> None:
     client = _RecordingClient()
     c = extend(_img(64, 64), right=64)
@@ -337,7 +397,7 @@ def test_run_refuses_bad_arguments_before_sending() -> None:
         ({"n": 2}, "do not pass n= or mask="),
         ({"on_error": "ignore"}, "on_error must be"),
         ({"size": "512x256"}, "size must be square"),
-        ({"frames": [(0, 0, 64, 32)]}, "frames must be square"),
+        ({"frames": [(0, 0, 64, 300)]}, "frame_box"),
     ]:
         with pytest.raises(ValueError, match=match):
             run(client, c, "p", **kwargs)

@@ -69,6 +69,7 @@ def test_run_fills_a_wide_canvas_through_the_real_client(offline_engine, tmp_pat
             client,
             canvas,
             "a calm sea under soft clouds",
+            frame=256,  # 256 px frames: several seams to check
             seed=7,
             on_progress=lambda done, total, cv, rec: progress.append((done, total)),
         )
@@ -87,9 +88,19 @@ def test_arun_fills_a_tall_canvas_through_the_async_client(offline_engine) -> No
         async with AsyncImagesClient(
             api_key=offline_engine.token, base_url=offline_engine.base_url
         ) as client:
-            return await outpaint.arun(client, canvas, "rolling green hills", seed=3)
+            return await outpaint.arun(client, canvas, "rolling green hills", frame=300, seed=3)
 
     res = asyncio.run(main())
+    _check_finished(res, src, canvas)
+    assert all(rec.request_size == "512x512" for rec in res.frames)
+
+
+def test_a_thin_strip_fills_in_two_long_frames_through_the_real_client(offline_engine) -> None:
+    src = _photo(40, 600)
+    canvas = outpaint.extend(src, left=300, right=300)  # 1200 x 40: two 512x40 frames, not 40 px squares
+    with ImagesClient(api_key=offline_engine.token, base_url=offline_engine.base_url) as client:
+        res = outpaint.run(client, canvas, "a long frieze of waves", frame=512, seed=5)
+    assert res.planned == [(0, 0, 512, 40), (688, 0, 1200, 40)]
     _check_finished(res, src, canvas)
     assert all(rec.request_size == "512x512" for rec in res.frames)
 

@@ -172,10 +172,10 @@ def test_the_outpaint_editor_shows_the_same_estimate(fake_openai) -> None:
     with ImagesClient(api_key=FAKE_KEY, base_url=fake_openai.base_url) as client:
         editor = OutpaintEditor(np.zeros((512, 512, 3), np.uint8), client=client, display_px=128)
         editor.set_margins(left=256, right=768)
-        expected = pricing.estimate("dall-e-2", "512x512", 1, operation="edit", requests=len(editor.plan))
-    assert f"up to {pricing.format_usd(expected.usd)} ({len(editor.plan)} × 512px at dall-e-2 prices)" in (
-        editor.info.value
-    )
+        # 1536x512: two 1024x512 frames, each sent in a 1024 square (three 512 squares cost more)
+        assert editor.plan == [(512, 0, 1536, 512), (0, 0, 1024, 512)]
+        expected = pricing.estimate("dall-e-2", "1024x1024", 1, operation="edit", requests=2)
+    assert f"up to {pricing.format_usd(expected.usd)} (2 × 1024px at dall-e-2 prices)" in editor.info.value
     assert fake_openai.api_requests() == []
 
 
