@@ -42,7 +42,7 @@ def test_margins_plan_fill(lab_page) -> None:
     m = lab_page.wait_for("ed.margins", lambda m: m["right"] == 768)
     assert m == {"left": 256, "top": 0, "right": 768, "bottom": 0}
     assert lab_page.eval("ed.canvas_state.size") == (1536, 512)
-    assert lab_page.eval("len(ed.plan)") == 3  # drawn before anything is sent
+    assert lab_page.eval("len(ed.plan)") == 2  # two 1024x512 frames, drawn before anything is sent
     assert lab_page.eval("len(ed.frames_done)") == 0
     # the browser follows the kernel's state a moment later: wait for the 3:1 view
     canvas = editor.locator(".dalle-outpaint-canvas").first
@@ -59,7 +59,7 @@ def test_margins_plan_fill(lab_page) -> None:
     editor.locator(".dalle-generate").click()
     editor.locator(".widget-html", has_text="filled in").first.wait_for(timeout=300_000)
     assert lab_page.eval("ed.canvas_state.done") is True
-    assert lab_page.eval("len(ed.frames_done)") == 3
+    assert lab_page.eval("len(ed.frames_done)") == 2
     assert lab_page.eval("ed.error") is None
     page.mouse.move(5, 5)
     lab_page.shot("filled", editor)
