@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from . import masks
 from .imaging import to_pil
@@ -50,6 +50,7 @@ __all__ = [
     "fixed_fit",
     "frame_window",
     "masked_outside",
+    "outline_window",
     "paste_back",
     "seam_weight",
     "square_fit",
@@ -59,6 +60,9 @@ __all__ = [
 DEFAULT_CONTEXT = 32
 #: Width in photo pixels of the seam's ramp outside the mask by default.
 DEFAULT_FEATHER = 16
+
+#: The outline's colour (a yellow that reads over most photos), as the mask editor draws it.
+OUTLINE_COLOR = (255, 214, 0)
 
 #: How a photo the model cannot take at its own size is framed: a window around the mask,
 #: the whole photo padded to the request's aspect, or its centred crop of that aspect.
@@ -325,6 +329,64 @@ def describe_window(window: Window, framing: str = "window") -> str:
         article = "an" if size.startswith(("8", "11", "18")) else "a"  # "an 800x800"
         what = f"{article} {size} at ({window.box[0]}, {window.box[1]}) of your {pw}x{ph} photo"
     return f"sends {what}; the result keeps {pw}x{ph}"
+
+
+def outline_window(
+    picture: Image.Image,
+    window: Window,
+    *,
+    color: tuple[int, int, int] = OUTLINE_COLOR,
+    dash: tuple[int, int] = (8, 5),
+    label: bool = True,
+) -> Image.Image:
+    """A copy of ``picture`` (the photo at any scale) with ``window`` outlined, dashed, as a canvas shows it.
+
+    The box is scaled from the photo's pixels to the picture's; a box reaching past the
+    photo (``"pad"``) is drawn along the picture's edge. Each dash has a dark shadow one
+    pixel down and right so it reads over light and dark photos, and the request size is
+    written inside the top-left corner ("sent: 512x512", over a dark patch). Used for the
+    saved picture of a widget, so a reopened notebook shows the window the live canvas did.
+
+    >>> pic = Image.new("RGB", (200, 150), "white")
+    >>> w = Window((25, 25, 125, 125), (256, 256), (800, 600))
+    >>> out = outline_window(pic, w, label=False)
+    >>> out.getpixel((6, 6)), out.getpixel((50, 50)), out.size
+    ((255, 214, 0), (255, 255, 255), (200, 150))
+    """
+    out = picture.convert("RGB")
+    pw, ph = window.photo_size
+    sx, sy = out.width / pw, out.height / ph
+    x0, y0, x1, y1 = window.box
+    left, top = max(0, round(x0 * sx)), max(0, round(y0 * sy))
+    right, bottom = min(out.width - 2, round(x1 * sx) - 1), min(out.height - 2, round(y1 * sy) - 1)
+    if right <= left or bottom <= top:
+        return out
+    draw = ImageDraw.Draw(out)
+    on, off = (max(1, int(v)) for v in dash)
+    for shift, ink in ((1, (0, 0, 0)), (0, color)):
+        for a, b in _dashes(left, right, on, off):  # top and bottom edges
+            draw.line([(a + shift, top + shift), (b + shift, top + shift)], fill=ink)
+            draw.line([(a + shift, bottom + shift), (b + shift, bottom + shift)], fill=ink)
+        for a, b in _dashes(top, bottom, on, off):  # left and right edges
+            draw.line([(left + shift, a + shift), (left + shift, b + shift)], fill=ink)
+            draw.line([(right + shift, a + shift), (right + shift, b + shift)], fill=ink)
+    if label:
+        text = f"sent: {window.request_size}"
+        font = ImageFont.load_default()
+        tx, ty = left + 4, top + 4
+        bx0, by0, bx1, by1 = draw.textbbox((tx, ty), text, font=font)
+        draw.rectangle((bx0 - 2, by0 - 2, bx1 + 2, by1 + 2), fill=(0, 0, 0))
+        draw.text((tx, ty), text, fill=color, font=font)
+    return out
+
+
+def _dashes(start: int, stop: int, on: int, off: int) -> list[tuple[int, int]]:
+    """The ``(first, last)`` pixels of each dash from ``start`` to ``stop`` (inclusive).
+
+    >>> _dashes(0, 20, 8, 5)
+    [(0, 7), (13, 20)]
+    """
+    return [(a, min(a + on - 1, stop)) for a in range(start, stop + 1, on + off)]
 
 
 def _edge_padded(arr: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -91,3 +91,44 @@ def test_pad_and_crop_generate_candidates_at_the_photo_size(offline_engine, fram
     assert (out[far] == photo[far]).all()
     ed.accept(0)
     assert ed.image.shape[:2] == (600, 800)
+
+
+def _saved_picture(ed: MaskEditor) -> np.ndarray:
+    """The static twin's PNG (what a saved notebook keeps), decoded to RGB."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    data = base64.b64decode(ed.static_bundle()["image/png"])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+
+
+def _outline_pixels(picture: np.ndarray) -> np.ndarray:
+    """Where the picture is the outline's yellow (255, 214, 0); the test photo's blue is 90 everywhere."""
+    r, g, b = picture[..., 0], picture[..., 1], picture[..., 2]
+    return (r > 225) & (abs(g - 214) < 30) & (b < 40)
+
+
+def test_the_saved_picture_outlines_the_window_that_will_be_sent() -> None:
+    yy, xx = np.mgrid[0:1500, 0:2400]
+    photo = np.stack([xx * 255 // 2399, yy * 255 // 1499, np.full_like(xx, 90)], -1).astype(np.uint8)
+    ed = MaskEditor(photo, display_px=480, size="512x512")
+    before = _saved_picture(ed)
+    assert before.shape == (200, 320, 3) and not _outline_pixels(before).any()  # no mask: no window yet
+    ed.add_rectangle((1000, 600, 1200, 800))
+    assert ed.send_window.box == (844, 444, 1356, 956)
+    ys, xs = np.nonzero(_outline_pixels(_saved_picture(ed)))
+    # the window at the picture's scale (320 / 2400): x 112.5..180.8, y 59.2..127.5
+    assert abs(xs.min() - 112) <= 1 and abs(xs.max() - 180) <= 1, (xs.min(), xs.max())
+    assert abs(ys.min() - 59) <= 1 and abs(ys.max() - 127) <= 1, (ys.min(), ys.max())
+    assert xs.size > 150  # dashes round the whole box (and its label), not a stray pixel
+    ed.framing = "pad"  # the whole photo padded: the outline runs along the picture's edges
+    ys, xs = np.nonzero(_outline_pixels(_saved_picture(ed)))
+    assert (xs.min(), ys.min()) == (0, 0) and (xs.max(), ys.max()) == (318, 198)
+    ed.framing = "crop"  # the centre 1500x1500: x 60..260 at this scale
+    ys, xs = np.nonzero(_outline_pixels(_saved_picture(ed)))
+    assert abs(xs.min() - 60) <= 1 and abs(xs.max() - 259) <= 1 and ys.min() == 0
+    square = MaskEditor(photo[:1024, :1024], display_px=256, size="1024x1024")  # sent whole: no outline
+    square.add_rectangle((100, 100, 200, 200))
+    assert square.send_window is None and not _outline_pixels(_saved_picture(square)).any()

@@ -42,7 +42,7 @@ from .._types import FRAMING_MODES, MASK_TOOLS, AnyImageClient, FramingMode, Mas
 from ..client._window import planned_window
 from ..errors import DalleWidgetsError
 from ..models import DEFAULT_MODEL, lookup
-from ..photo_window import Window, describe_window, masked_outside
+from ..photo_window import OUTLINE_COLOR, Window, describe_window, masked_outside, outline_window
 from . import _client
 from ._canvas import Viewport, hold, overlay_rgba, rgba
 from ._keyguard import KeyGuard
@@ -64,7 +64,7 @@ TOOLS = MASK_TOOLS
 TOOL_KEYS: dict[str, MaskTool] = {"b": "brush", "e": "eraser", "r": "rectangle", "o": "ellipse", "l": "lasso"}
 MASK_COLOR = (255, 64, 64)
 ERASE_COLOR = (64, 160, 255)
-WINDOW_COLOR = "rgba(255,214,0,0.95)"
+WINDOW_COLOR = "rgba({},{},{},0.95)".format(*OUTLINE_COLOR)  # the saved picture uses the same
 _uids = iter(range(1, 1 << 62))
 
 
@@ -853,12 +853,20 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                 self._draw_window_outline(layer)
         self._update_info()
 
-    def _draw_window_outline(self, layer: Any) -> None:
-        """Outline (dashed) the window Generate will send, with its request size, on ``layer``."""
+    def _outlined_window(self) -> Window | None:
+        """The window the canvas outlines (None: none to show): the one Generate sends, once
+        there is one (a Window framing waits for a mask). The saved picture shows the same."""
         if not hasattr(self, "framing_buttons"):
-            return
+            return None
         window = self.send_window
         if window is None or (self.framing == "window" and not self.doc.mask_view.any()):
+            return None
+        return window
+
+    def _draw_window_outline(self, layer: Any) -> None:
+        """Outline (dashed) the window Generate will send, with its request size, on ``layer``."""
+        window = self._outlined_window()
+        if window is None:
             return
         x0, y0, x1, y1 = window.box
         dh, dw = self._viewport.display
@@ -1279,9 +1287,14 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
 
     # -------------------------------------------------------- static repr
     def _snapshot(self) -> Image.Image:
-        return Image.fromarray(
-            masks.preview(self.doc.image_view[..., :3], self.doc.mask_view, color=MASK_COLOR)
+        """The saved picture: the image with the mask over it and, as on the canvas, the window
+        Generate sends outlined (drawn at the picture's own scale, so it stays crisp)."""
+        picture = imaging.thumbnail(
+            masks.preview(self.doc.image_view[..., :3], self.doc.mask_view, color=MASK_COLOR),
+            self._snapshot_px,
         )
+        window = self._outlined_window()
+        return outline_window(picture, window) if window is not None else picture
 
     def _summary(self) -> str:
         h, w = self.doc.shape
