@@ -229,3 +229,11 @@ def test_every_notebook_has_its_guide_page() -> None:
     ]
     for path in NOTEBOOKS:
         assert f"`{path.name}`" in guide, f"docs/guide/index.md does not mention {path.name}"
+
+
+def test_quickstart_points_to_every_other_notebook() -> None:
+    nb = json.loads((ROOT / "notebooks" / "01-quickstart.ipynb").read_text())
+    last = "".join(nb["cells"][-1]["source"])
+    assert last.startswith("## Next"), "the quickstart ends with its 'Next' list"
+    for path in NOTEBOOKS[1:]:
+        assert f"`{path.name}`" in last, f"the quickstart's 'Next' list does not name {path.name}"

@@ -49,3 +49,9 @@ def test_tour_python_block_runs_as_written(tmp_path: Path, monkeypatch: pytest.M
     assert Path(fox.path).is_file()
     assert edited[0].info["operation"] == "edit" and len(variations) == 3
     assert (tmp_path / "my-board").is_dir()
+
+
+def test_every_demo_notebook_is_in_the_readme_table() -> None:
+    listed = set(re.findall(r"^\| \[`([\w-]+)`\]\(notebooks/\1\.ipynb\) \|", README, re.M))
+    shipped = {path.stem for path in (ROOT / "notebooks").glob("*.ipynb")}
+    assert shipped <= listed, f"notebooks missing from the README's table: {sorted(shipped - listed)}"
