@@ -82,6 +82,10 @@ def test_saved_notebook_reopened_shows_static_pictures(lab_page) -> None:
     time.sleep(1.0)  # the widget manager reports missing models once the new kernel has connected
     _no_widget_errors(page)
     assert page.locator(".dalle-static img:visible").count() == 2
+    # each picture sits where its live widget sat, at the output's left edge (no <figure> indent)
+    margin_js = "(figures) => figures.map((f) => getComputedStyle(f).marginLeft)"
+    margins = page.locator(".dalle-static").evaluate_all(margin_js)
+    assert set(margins) == {"0px"}, margins
     lab_page.shot("reopened-lab")
 
     # the same file in Notebook 7

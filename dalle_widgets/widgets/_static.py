@@ -57,7 +57,7 @@ STATIC_CSS = """<style>
 .jp-OutputArea-child:has(+ .jp-OutputArea-child .dalle-static):not(
   :has(.dalle-live:not(.jupyter-widgets-disconnected))) { display: none; }
 .dalle-static figcaption { font-size: 12px; opacity: 0.8; margin-top: 2px; }
-.dalle-static figure { margin: 0; }
+figure.dalle-static { margin: 0; }
 </style>"""
 
 logger = logging.getLogger("dalle_widgets")
