@@ -176,6 +176,21 @@ def test_tile_hover_shows_the_prompt(tmp_path: Path) -> None:
     assert "title='a red fox (generate, dall-e-2)'" in line.value
 
 
+def test_tile_line_does_not_repeat_the_caption(tmp_path: Path) -> None:
+    class Variation:
+        png = None
+        info = {"operation": "vary", "model": "dall-e-2"}  # a variation has no prompt
+        image = Image.fromarray(_img(6))
+
+    board = MoodBoard(tmp_path)
+    board.pin(Variation(), caption="variation 2")
+    board.pin(_img(7), caption="palette")  # no provenance at all
+    lines = [tile.children[1].value for tile in board.grid.children]
+    assert "variation 2" not in lines[0] and ">vary, dall-e-2</div>" in lines[0]
+    assert "palette" not in lines[1]
+    assert [tile.children[2].value for tile in board.grid.children] == ["variation 2", "palette"]
+
+
 def test_current_board_and_default_path(tmp_path: Path, isolated_env: Path) -> None:
     assert default_board_path() == isolated_env / "boards" / "default"
     b = MoodBoard(tmp_path / "x")

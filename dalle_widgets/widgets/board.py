@@ -677,10 +677,15 @@ class MoodBoard(WidgetShell, StaticFallbackMixin, W.VBox):
         view given a tooltip fails to render, so the summary is an HTML line with a ``title``.
         """
         summary = item.summary
+        if not item.info.get("prompt") and not item.damaged:
+            # no prompt: the summary is only the caption, which the box below shows already;
+            # say how the image was made instead (a variation, a combination), or nothing
+            made = [str(item.info[k]) for k in ("operation", "model") if item.info.get(k)]
+            summary = ", ".join(made)
         line = W.HTML(
             f"<div class='dalle-board-info' title='{html.escape(summary, quote=True)}' "
-            "style='white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-size:12px'>"
-            f"{html.escape(summary)}</div>",
+            "style='white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-size:12px;"
+            f"min-height:1.4em'>{html.escape(summary)}</div>",
             layout=W.Layout(width=f"{self.thumb_px}px"),
         )
         line.add_class("dalle-board-hover")
