@@ -160,6 +160,15 @@ def test_gpt_image_edits_take_non_square_images_without_mask(twin, fake_openai) 
         (lambda c: c.edit(_rgb(), "x", mask=np.zeros((64, 64), bool)), "mask selects no pixels"),
         (lambda c: c.edit(_rgb(), "x"), "image has no transparent pixels and no mask was given"),
         (lambda c: c.edit(_rgb(), "x", mask=np.ones((64, 64, 2), bool)), "a bool mask must be 2-D"),
+        (  # edit() takes no threshold: the fix names the call that does
+            lambda c: c.edit(_rgb(), "x", mask=np.full((64, 64), 0.7)),
+            'the mask is a float array: pass threshold=... (e.g. 0.5) to say which values mean "generate". '
+            "edit() takes neither: read it with dalle_widgets.masks.from_image(mask, threshold=...",
+        ),
+        (
+            lambda c: c.edit(_rgb(), "x", mask=np.full((64, 64, 3), 90, np.uint8)),
+            "the mask has no transparency and is not strictly black and white",
+        ),
         (lambda c: c.generate("x" * 1203), "prompt is 1203 characters; dall-e-2 accepts at most 1000"),
         (lambda c: c.generate("  "), "prompt is empty"),
         (lambda c: c.generate("x", n=12), "n=12: dall-e-2 makes 1 to 10 images per request"),

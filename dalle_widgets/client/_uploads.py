@@ -159,7 +159,7 @@ def coerce_mask(mask: Any, image: Image.Image, *, several: bool = False) -> np.n
         try:
             bool_mask = np.asarray(masks.from_image(mask), dtype=bool)
         except (ValueError, TypeError) as exc:
-            raise InvalidRequestError(f"mask: {exc}", param="mask") from None
+            raise InvalidRequestError(_mask_message(str(exc)), param="mask") from None
     h, w = bool_mask.shape
     if (w, h) != image.size:
         which = "the first image (the one a mask applies to)" if several else "image"
@@ -170,6 +170,21 @@ def coerce_mask(mask: Any, image: Image.Image, *, several: bool = False) -> np.n
             param="mask",
         )
     return bool_mask
+
+
+def _mask_message(reason: str) -> str:
+    """``masks.from_image``'s reason, worded for a ``mask=`` argument, with a fix the caller can apply.
+
+    ``from_image`` names its argument ``x`` and asks for ``threshold=`` or ``convention=``,
+    which ``edit`` does not take: the fix is to read the mask with ``from_image`` first.
+    """
+    text = "the mask " + reason[2:] if reason.startswith("x ") else f"mask: {reason}"
+    if "threshold=" in text or "convention=" in text:
+        text += (
+            " edit() takes neither: read it with dalle_widgets.masks.from_image(mask, threshold=..., "
+            "convention=...) and pass the bool array it returns (True = generate)."
+        )
+    return text
 
 
 def check_transparency(image: Image.Image, spec: ModelSpec) -> None:
