@@ -196,6 +196,22 @@ def _damage(path: Path) -> str:
     return ""
 
 
+def _make_board_folder(path: Path) -> None:
+    """Create the board folder, or say in one line why ``path`` cannot be one and what to pass."""
+    if path.exists() and not path.is_dir():
+        hint = f"its folder, {str(path.parent)!r}" if path.name == MANIFEST else "a folder path"
+        raise ValueError(
+            f"board path {str(path)!r} is a file; a board is a folder (images and {MANIFEST}): pass {hint}"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot create the board folder {str(path)!r} ({exc.strerror or exc}): "
+            "pass a folder you can write to"
+        ) from None
+
+
 class BoardStore:
     """The items of a board folder, kept in step with the disk on every change.
 
@@ -215,7 +231,7 @@ class BoardStore:
         export_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else default_board_path()
-        self.path.mkdir(parents=True, exist_ok=True)
+        _make_board_folder(self.path)
         self._export_dir = Path(export_dir) if export_dir is not None else None
         self._items: list[BoardItem] = []
         self._undo: list[_Removal] = []

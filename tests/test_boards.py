@@ -125,3 +125,18 @@ def test_item_summary_for_hover(tmp_path: Path) -> None:
     item = store.pin(Gen())
     assert item.summary == "a red fox (vary, dall-e-2)"
     assert store.pin(_img(3), caption="plain").summary == "plain"
+
+
+def test_a_file_is_refused_as_a_board_folder_naming_the_fix(tmp_path: Path) -> None:
+    board = BoardStore(tmp_path / "night")
+    board.pin(_img(1), caption="one")
+    manifest = tmp_path / "night" / "board.json"
+    assert manifest.is_file()
+    with pytest.raises(ValueError, match=r"is a file; a board is a folder .* pass its folder, '.*night'"):
+        BoardStore(manifest)  # the manifest instead of its folder: the message names the folder
+    assert len(BoardStore(board.path)) == 1
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="is a file; .* pass a folder path"):
+        BoardStore(tmp_path / "notes.txt")
+    with pytest.raises(ValueError, match=r"cannot create the board folder .*notes.txt/b.* pass a folder"):
+        BoardStore(tmp_path / "notes.txt" / "b")
