@@ -6,6 +6,8 @@ Usage: ``python benchmarks/widgets.py [--no-browser] [--nodelay]`` from the repo
 1. **Kernel time per mouse-move event** (no browser): ``MaskEditor.handle_mouse_move`` on a
    1024 px image shown at 512 px, including ipycanvas' command serialisation. Peer: the
    naive way, re-sending the whole mask overlay as an image on every move.
+1b. **End of a stroke at zoom 4** (no browser): a 2400x1500 photo on a 2048x1280 layer;
+   only the canvas boxes the stroke made dirty are redrawn. Peer: the old full redraw.
 2. **Browser latency from a mouse move to the stroke on screen** (JupyterLab + Chromium,
    kernel on this machine): a listener on the canvas stamps each ``mousemove`` and a
    polling loop (every ~4 ms) stamps the first time the canvas pixel under the pointer
@@ -96,6 +98,87 @@ def kernel_mouse_move(n: int = 400) -> dict[str, float]:
         "naive_move_ms": statistics.median(naive) * 1e3,
         "naive_move_bytes": naive_bytes,
         "points_in_last_stroke": len(ed.strokes[-1].points),
+    }
+
+
+def stroke_end_at_zoom(strokes: int = 12, zoom: float = 4.0) -> dict[str, float]:
+    """End of a brush stroke on a 2400x1500 photo at ``zoom`` (a 2048x1280 layer at zoom 4).
+
+    Ours redraws only the canvas boxes the stroke made dirty (``dalle_widgets.mask_layer``);
+    the peer is the old full redraw (resample the whole mask, an RGBA layer of the canvas's
+    size, PNG-encode and send it) on a second editor fed the same strokes, alternating.
+    Both include rasterising the stroke into the 2400x1500 mask and ipycanvas's serialisation.
+    """
+    from ipycanvas.canvas import _CANVAS_MANAGER
+    from ipycanvas.utils import commands_to_buffer
+
+    from dalle_widgets import masks
+    from dalle_widgets.widgets import MaskEditor
+    from dalle_widgets.widgets._canvas import hold, overlay_rgba
+
+    sent: list[int] = []
+
+    def count(command, buffers=None):
+        _meta, buf = commands_to_buffer(command)
+        sent.append(len(memoryview(buf).cast("B")) + sum(len(memoryview(b).cast("B")) for b in buffers or []))
+
+    def old_full_redraw(ed):
+        def draw(previous=None):  # the editor's mask layer before dirty boxes: everything, every time
+            dh, dw = ed._viewport.display
+            mask = ed.doc.mask_view
+            small = masks.resize(mask, (dh, dw)) if mask.shape != (dh, dw) else mask
+            with hold():
+                layer = ed.canvas[1]
+                layer.clear()
+                if small.any():
+                    layer.put_image_data(overlay_rgba(small, (255, 64, 64), 128), 0, 0)
+                outline = ed._outline_geometry(ed._outlined_window())
+                if outline is not None:
+                    ed._draw_window_outline(layer, outline)
+
+        return draw
+
+    big = np.tile(photo(3), (2, 3, 1))[:1500, :2400]
+    ours = MaskEditor(big, display_px=512, brush_size=40)
+    peer = MaskEditor(big, display_px=512, brush_size=40)
+    peer._draw_mask_layer = old_full_redraw(peer)
+    orig = _CANVAS_MANAGER._send_custom
+    _CANVAS_MANAGER._send_custom = count
+    times: dict[str, list[float]] = {"ours": [], "peer": []}
+    sizes: dict[str, list[int]] = {"ours": [], "peer": []}
+    boxes: list[int] = []
+    try:
+        for ed in (ours, peer):
+            ed.add_rectangle((1000, 600, 1200, 800))
+            ed.set_zoom(zoom)
+        rng = np.random.default_rng(0)
+        for i in range(strokes):
+            x0, y0 = float(rng.uniform(100, 1800)), float(rng.uniform(100, 1100))
+            path = [(x0 + 12 * k, y0 + 5 * k * (-1) ** (k // 4)) for k in range(16)]
+            for name, ed in (("ours", ours), ("peer", peer)) if i % 2 else (("peer", peer), ("ours", ours)):
+                ed.handle_mouse_down(*path[0])
+                for p in path[1:-1]:
+                    ed.handle_mouse_move(*p)
+                sent.clear()
+                t = time.perf_counter()
+                ed.handle_mouse_up(*path[-1])
+                times[name].append(time.perf_counter() - t)
+                sizes[name].append(sum(sent))
+                if name == "ours":
+                    boxes.append(
+                        sum((b[2] - b[0]) * (b[3] - b[1]) for b in ed.mask_layer_boxes or [(0, 0, 1, 1)])
+                    )
+        assert np.array_equal(ours.mask, peer.mask)
+    finally:
+        _CANVAS_MANAGER._send_custom = orig
+    dh, dw = ours._viewport.display
+    return {
+        "layer": f"{dw}x{dh}",
+        "ours_ms": statistics.median(times["ours"]) * 1e3,
+        "peer_ms": statistics.median(times["peer"]) * 1e3,
+        "ours_bytes": statistics.median(sizes["ours"]),
+        "peer_bytes": statistics.median(sizes["peer"]),
+        "dirty_fraction": statistics.median(boxes) / (dw * dh),
     }
 
 
@@ -307,6 +390,17 @@ def main(argv: list[str]) -> int:
         f"{k['last_move_bytes']:.0f} bytes (one segment per move, whatever the stroke length)"
     )
     print(f"   end of the stroke (rasterise at 1024 px + redraw overlay) {k['stroke_end_ms']:.1f} ms")
+
+    z = stroke_end_at_zoom()
+    print(f"\n1b. End of a brush stroke at zoom 4 (2400x1500 photo, {z['layer']} mask layer)")
+    print(f"   {'':40s} {'median ms':>10s} {'bytes sent':>11s}")
+    print(f"   {'dalle-widgets (dirty boxes only)':40s} {z['ours_ms']:10.1f} {z['ours_bytes']:11.0f}")
+    print(f"   {'old full redraw of the layer (peer)':40s} {z['peer_ms']:10.1f} {z['peer_bytes']:11.0f}")
+    print(
+        f"   ratio old / ours: time x{z['peer_ms'] / z['ours_ms']:.1f}, "
+        f"bytes x{z['peer_bytes'] / max(1, z['ours_bytes']):.1f}; "
+        f"dirty boxes cover {z['dirty_fraction']:.1%} of the layer (median)"
+    )
 
     print("\n3. Bytes to the browser per gallery of 10 images at 1024 px")
     for label, images in (

@@ -231,3 +231,79 @@ def test_wheel_zoom_at_the_pointer_drag_pan_and_layout_at_1280_and_900(lab_page:
         assert frame.bounding_box()["width"] <= editor.bounding_box()["width"] + 1
         lab_page.shot(f"900px-{zoom_button.split('-')[-1]}")
     assert not lab_page.page_errors, lab_page.page_errors
+
+
+# the composited canvas's pixels, kept in the page under ``name``; or how many differ from them
+SHOT_JS = """(c, name) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    window.__shots = window.__shots || {};
+    window.__shots[name] = d;
+    return [c.width, c.height];
+}"""
+# where they differ: the box and a few pixels (dirty, full), for the failure message
+WHERE_JS = """(c, name) => {
+    const a = window.__shots[name], b = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let x0 = 1e9, y0 = 1e9, x1 = -1, y1 = -1, samples = [];
+    for (let i = 0; i < a.length; i += 4) {
+        if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2] || a[i + 3] !== b[i + 3]) {
+            const p = i / 4, x = p % c.width, y = Math.floor(p / c.width);
+            x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+            const px = (d) => Array.from(d.slice(i, i + 4));
+            if (samples.length < 8) samples.push([x, y, px(a), px(b)]);
+        }
+    }
+    return [x0, y0, x1, y1, samples];
+}"""
+DIFF_JS = """(c, name) => {
+    const a = window.__shots[name], b = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    if (a.length !== b.length) return -1;
+    let n = 0;
+    for (let i = 0; i < a.length; i += 4) {
+        if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2] || a[i + 3] !== b[i + 3]) n++;
+    }
+    return n;
+}"""
+
+
+def test_a_stroke_at_zoom_4_redraws_its_box_with_the_pixels_of_a_full_redraw(lab_page: LabPage) -> None:
+    page = lab_page.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    lab_page.open("photos")
+    editor = page.locator(EDITOR).first
+    canvas = editor.locator(".dalle-mask-canvas").first  # one <canvas>: ipycanvas composites the layers
+    frame = editor.locator(".dalle-canvas-frame").first
+    canvas.wait_for()
+    lab_page.eval("editor.add_rectangle((300, 200, 520, 380))")  # a window outline to move
+    lab_page.eval("editor.set_zoom(4)")
+    assert lab_page.wait_for("editor.canvas.width", lambda v: v == 2048) == 2048
+    editor.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+    time.sleep(1.0)
+    # a brush stroke with the mouse, inside the part of the canvas the frame shows
+    fb, cb = frame.bounding_box(), canvas.bounding_box()
+    x0, y0 = fb["x"] - cb["x"] + fb["width"] * 0.3, fb["y"] - cb["y"] + fb["height"] * 0.4
+    lab_page.drag(canvas, [(x0, y0), (x0 + 160, y0 + 50), (x0 + 260, y0 + 20)], steps_between=6)
+    lab_page.wait_for("len(editor.strokes)", lambda v: v == 2)
+    boxes = lab_page.eval("editor.mask_layer_boxes")
+    assert boxes, "the stroke redrew the whole layer"
+    area = sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes)
+    assert area < 0.1 * 2048 * 1280, boxes  # a few boxes, not the 2048x1280 layer
+    time.sleep(1.5)  # the partial redraw reaches the canvas
+    canvas.evaluate(SHOT_JS, "dirty")
+    lab_page.shot("zoom-4-after-a-stroke", editor)
+    # the whole layer drawn again (Show sent on and off): not one pixel differs
+    lab_page.eval("setattr(editor.show_sent, 'value', True)")
+    page.wait_for_function(
+        f"(c) => ({DIFF_JS})(c, 'dirty') > 1000", arg=canvas.element_handle(), timeout=15000
+    )
+    lab_page.eval("setattr(editor.show_sent, 'value', False)")
+    assert lab_page.eval("editor.mask_layer_boxes") is None  # that was a full redraw
+    try:
+        page.wait_for_function(
+            f"(c) => ({DIFF_JS})(c, 'dirty') === 0", arg=canvas.element_handle(), timeout=15000
+        )
+    except Exception:  # noqa: BLE001 - report how many pixels differ
+        raise AssertionError(
+            f"{canvas.evaluate(DIFF_JS, 'dirty')} pixels differ from the full redraw, "
+            f"within (x0, y0, x1, y1, samples) {canvas.evaluate(WHERE_JS, 'dirty')}"
+        ) from None
+    assert not lab_page.page_errors, lab_page.page_errors

@@ -132,3 +132,29 @@ def test_the_saved_picture_outlines_the_window_that_will_be_sent() -> None:
     square = MaskEditor(photo[:1024, :1024], display_px=256, size="1024x1024")  # sent whole: no outline
     square.add_rectangle((100, 100, 200, 200))
     assert square.send_window is None and not _outline_pixels(_saved_picture(square)).any()
+
+
+def test_a_stroke_at_zoom_4_redraws_only_its_box_and_the_moved_outline(canvas_log) -> None:
+    ed = MaskEditor(_photo(2400, 1500), display_px=512, size="512x512", brush_size=40)
+    ed.add_rectangle((1000, 600, 1200, 800))
+    ed.set_zoom(4)
+    assert (ed.canvas.width, ed.canvas.height) == (2048, 1280)
+    canvas_log.clear()
+    ed.handle_mouse_down(1200, 700)
+    for k in range(1, 8):
+        ed.handle_mouse_move(1200 + 10 * k, 700 + 4 * k)
+    ed.handle_mouse_up(1280, 732)
+    boxes = ed.mask_layer_boxes
+    assert boxes is not None
+    stroke = boxes[0]  # the stroke's box on the canvas, with the brush's radius
+    assert stroke[0] <= 1200 - 17 and stroke[2] >= 1280 + 17 and stroke[2] - stroke[0] < 140, stroke
+    area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes)
+    assert area < 0.05 * 2048 * 1280, boxes  # the moved outline's strips, not the layer
+    sent = [m for m in canvas_log.messages if "putImageData" in m.names]
+    assert sent and max(m.nbytes for m in sent) < 20_000, [m.nbytes for m in sent]
+    # the layer's pixels in those boxes are the whole layer's: a change elsewhere redraws all of it
+    ed.feather_slider.value = 6
+    assert ed.mask_layer_boxes is None
+    ed.handle_mouse_down(400, 300)
+    ed.handle_mouse_up(420, 300)
+    assert ed.mask_layer_boxes is not None and ed.mask_layer_boxes[0][2] - ed.mask_layer_boxes[0][0] < 80

@@ -37,14 +37,14 @@ from ipycanvas import MultiCanvas
 from ipyevents import Event
 from PIL import Image
 
-from .. import imaging, masks
+from .. import imaging, mask_layer, masks
 from .._types import FRAMING_MODES, MASK_TOOLS, AnyImageClient, FramingMode, MaskTool
 from ..client._window import planned_window
 from ..errors import DalleWidgetsError
 from ..models import DEFAULT_MODEL, lookup
 from ..photo_window import OUTLINE_COLOR, Window, describe_window, masked_outside, outline_window
 from . import _client
-from ._canvas import Viewport, hold, overlay_rgba, rgba
+from ._canvas import Viewport, hold, rgba
 from ._keyguard import KeyGuard
 from ._model_controls import ModelControls
 from ._shell import WidgetShell, escape
@@ -66,6 +66,8 @@ MASK_COLOR = (255, 64, 64)
 ERASE_COLOR = (64, 160, 255)
 WINDOW_COLOR = "rgba({},{},{},0.95)".format(*OUTLINE_COLOR)  # the saved picture uses the same
 _uids = iter(range(1, 1 << 62))
+#: Where a window's outline is drawn on the canvas: its rectangle, its label's box, the label.
+_Outline = tuple[tuple[float, ...], tuple[float, float, float, float], str]
 
 
 class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
@@ -558,7 +560,8 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             self._render_staging()  # stale marks follow the base
             self._update_label()
         else:
-            self._draw_mask_layer()
+            drawn = getattr(self, "_drawn_layer", None)
+            self._draw_mask_layer(previous=drawn[0] if drawn is not None else None)
         self._static_changed()  # the saved picture shows the edits
         for cb in list(self._change_callbacks):
             try:
@@ -820,38 +823,79 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             layer.clear()
             layer.put_image_data(self._display_array(self._shown_image()), 0, 0)
 
-    def _draw_mask_layer(self) -> None:
+    def _draw_mask_layer(self, previous: np.ndarray | None = None) -> None:
+        """Draw the mask layer: all of it, or (``previous``: the mask before a change) the dirty part.
+
+        After a change of the mask only the canvas boxes it can alter are redrawn (the
+        change's box, the outline's strips and the old outline's when the window moved), each with the
+        same pixels a full redraw gives (:mod:`dalle_widgets.mask_layer`); anything else
+        (zoom, feather, framing, a preview) redraws the whole layer.
+        """
         dh, dw = self._viewport.display
         mask = self.doc.mask_view
-        small = masks.resize(mask, (dh, dw)) if mask.shape != (dh, dw) else mask
+        outline = self._outline_geometry(self._outlined_window() if self._previewing is None else None)
+        boxes = self._dirty_boxes(previous, mask, outline)
         with hold():
             layer = self.canvas[1]
-            layer.clear()
-            if self._previewing is not None:
-                pass  # a candidate is shown as it is, without the mask over it
-            elif self.show_sent.value:
-                # exactly what is sent: the image with alpha 0 (checkered) where regenerated
-                board = imaging.checkerboard((dh, dw), cell=12)
-                shown = self._display_array().copy()
-                shown[small] = np.dstack([board, np.full((dh, dw), 255, np.uint8)])[small]
-                layer.put_image_data(shown, 0, 0)
-            elif small.any():
-                if self.feather_slider.value:
-                    soft = masks.feather(mask, int(self.feather_slider.value))
-                    soft_small = np.asarray(
-                        Image.fromarray((soft * 255).astype(np.uint8), "L").resize(
-                            (dw, dh), Image.Resampling.BILINEAR
-                        )
-                    )
-                    over = np.zeros((dh, dw, 4), np.uint8)
-                    over[..., :3] = MASK_COLOR
-                    over[..., 3] = (soft_small.astype(np.float32) * 0.5).astype(np.uint8)
-                    layer.put_image_data(over, 0, 0)
-                else:
-                    layer.put_image_data(overlay_rgba(small, MASK_COLOR, 128), 0, 0)
-            if self._previewing is None:
-                self._draw_window_outline(layer)
+            if boxes is not None:
+                for x0, y0, x1, y1 in boxes:
+                    # the browser draws the part over what is there (it composites): clear it first
+                    layer.clear_rect(x0, y0, x1 - x0, y1 - y0)
+                    part = self._overlay(mask, (x0, y0, x1, y1))
+                    if part[..., 3].any():
+                        layer.put_image_data(part, x0, y0)
+                if outline is not None:  # its strips were cleared above: drawn once, as in a full redraw
+                    self._draw_window_outline(layer, outline)
+            else:
+                layer.clear()
+                if self._previewing is not None:
+                    pass  # a candidate is shown as it is, without the mask over it
+                elif self.show_sent.value:
+                    # exactly what is sent: the image with alpha 0 (checkered) where regenerated
+                    small = masks.resize(mask, (dh, dw)) if mask.shape != (dh, dw) else mask
+                    board = imaging.checkerboard((dh, dw), cell=12)
+                    shown = self._display_array().copy()
+                    shown[small] = np.dstack([board, np.full((dh, dw), 255, np.uint8)])[small]
+                    layer.put_image_data(shown, 0, 0)
+                elif mask.any():
+                    layer.put_image_data(self._overlay(mask), 0, 0)
+                if outline is not None:
+                    self._draw_window_outline(layer, outline)
+        self._drawn_layer = (mask, outline, (dh, dw), self._previewing, bool(self.show_sent.value))
+        self.mask_layer_boxes = boxes
         self._update_info()
+
+    def _overlay(self, mask: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        return mask_layer.overlay(
+            mask, self._viewport.display, MASK_COLOR, feather=int(self.feather_slider.value), box=box
+        )
+
+    def _dirty_boxes(
+        self, previous: np.ndarray | None, mask: np.ndarray, outline: _Outline | None
+    ) -> list[tuple[int, int, int, int]] | None:
+        """The canvas boxes a mask change made dirty, or None when the whole layer must be drawn."""
+        drawn = getattr(self, "_drawn_layer", None)
+        display = self._viewport.display
+        if (
+            previous is None
+            or drawn is None
+            or drawn[0] is not previous
+            or drawn[2:] != (display, None, False)
+            or self._previewing is not None
+            or self.show_sent.value
+        ):
+            return None
+        reach = int(self.feather_slider.value) / 2 + 1
+        changed = mask_layer.changed_box(previous, mask)
+        dirty = mask_layer.dirty_box(changed, self.doc.shape, display, reach=reach)
+        boxes = [dirty] if dirty is not None else []
+        # the outline's strips (and the old outline's, when it moved) are cleared and drawn again
+        # whole: an outline drawn over itself, or clipped, would not have a full redraw's pixels
+        for shown in (drawn[1], outline) if outline != drawn[1] else (outline,):
+            if shown is not None:
+                boxes.extend(mask_layer.outline_boxes(shown[0], shown[1], display))
+        area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes)
+        return boxes if area * 3 < display[0] * display[1] else None
 
     def _outlined_window(self) -> Window | None:
         """The window the canvas outlines (None: none to show): the one Generate sends, once
@@ -863,17 +907,18 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             return None
         return window
 
-    def _draw_window_outline(self, layer: Any) -> None:
-        """Outline (dashed) the window Generate will send, with its request size, on ``layer``."""
-        window = self._outlined_window()
+    def _outline_geometry(self, window: Window | None) -> _Outline | None:
+        """Where the outline of ``window`` goes on the canvas: its rectangle, label box and label."""
         if window is None:
-            return
-        x0, y0, x1, y1 = window.box
-        dh, dw = self._viewport.display
-        # a padded window reaches past the photo: its outline is drawn along the canvas's edge
-        dx0, dy0 = (max(1.0, v) for v in self._viewport.to_display(x0, y0))
-        dx1, dy1 = self._viewport.to_display(x1, y1)
-        dx1, dy1 = min(dw - 2.0, dx1), min(dh - 2.0, dy1)
+            return None
+        rect = mask_layer.outline_rect(window.box, self.doc.shape, self._viewport.display)
+        label = f"sent: {window.request_size}"
+        lx, ly = rect[0] + 4, rect[1] + 15
+        return rect, (lx - 3, ly - 12, lx + 3 + 8 * len(label), ly + 4), label
+
+    def _draw_window_outline(self, layer: Any, outline: _Outline) -> None:
+        """Outline (dashed) the window Generate will send, with its request size, on ``layer``."""
+        (dx0, dy0, dx1, dy1), (bx0, by0, bx1, by1), label = outline
         layer.line_width = 2
         layer.set_line_dash([8, 5])
         layer.stroke_style = "rgba(0,0,0,0.7)"
@@ -882,12 +927,10 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         layer.stroke_rect(dx0, dy0, dx1 - dx0, dy1 - dy0)
         layer.set_line_dash([])
         layer.font = "12px sans-serif"
-        label = f"sent: {window.request_size}"
-        lx, ly = max(dx0, 0) + 4, max(dy0, 0) + 15
         layer.fill_style = "rgba(0,0,0,0.6)"
-        layer.fill_rect(lx - 3, ly - 12, 7.2 * len(label) + 6, 16)
+        layer.fill_rect(bx0, by0, bx1 - bx0, by1 - by0)
         layer.fill_style = WINDOW_COLOR
-        layer.fill_text(label, lx, ly)
+        layer.fill_text(label, bx0 + 3, by0 + 12)
 
     def _draw_cursor(self, x: float, y: float) -> None:
         layer = self.canvas[2]
