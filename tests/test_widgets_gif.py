@@ -23,9 +23,11 @@ def test_the_frame_count_shows_with_gif_only() -> None:
     row.format_dd.value = "gif"
     row.frames_box.value = 4
     assert row.frames_box.layout.display == "" and row.options() == {"output_format": "gif", "frame_count": 4}
+    assert row.stream_box.disabled and not row.streams
     assert (row.frames_box.min, row.frames_box.max) == (2, 16)
     row.format_dd.value = "png"
     assert row.frames_box.layout.display == "none" and "frame_count" not in row.options()
+    assert not row.stream_box.disabled and row.streams
     still = ModelControls(lookup("gpt-image-2", warn=False))
     assert "gif" not in still.format_dd.options and still.frames_box.layout.display == "none"
 

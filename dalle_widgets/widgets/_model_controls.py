@@ -113,7 +113,9 @@ class ModelControls(W.HBox):
         self.add_class("dalle-model-controls")
 
     def _show_frames(self, _change: Any = None) -> None:
-        self.frames_box.layout.display = "" if self.format_dd.value == "gif" else "none"
+        gif = self.format_dd.value == "gif"
+        self.frames_box.layout.display = "" if gif else "none"
+        self.stream_box.disabled = gif  # a GIF never streams: the box greys out while GIF is chosen
 
     @property
     def streams(self) -> bool:
