@@ -109,6 +109,10 @@ def static_html(png: bytes, summary: str) -> str:
 
 #: Widgets whose twin changed while no cell ran (a button click): refreshed after the next cell.
 _stale: weakref.WeakSet[Any] = weakref.WeakSet()
+#: Widgets with a debounced refresh scheduled: flushed when the cell ends, while it still owns the
+#: output (a refresh sent after the cell's reply is dropped by nbclient/nbconvert, so a notebook
+#: executed headless would keep each widget's first picture).
+_pending: weakref.WeakSet[Any] = weakref.WeakSet()
 _hooked = False
 
 
@@ -126,9 +130,11 @@ def _in_cell() -> bool:
 
 
 def _refresh_stale(*_args: Any) -> None:
-    """After a cell ran: bring the twins of widgets changed by their buttons up to date."""
-    for widget in list(_stale):
+    """After a cell ran: bring up to date the twins of widgets changed by their buttons, and
+    those changed by the cell itself whose debounced refresh has not fired yet."""
+    for widget in {*_stale, *_pending}:
         _stale.discard(widget)
+        _pending.discard(widget)
         widget.refresh_static()
 
 
@@ -201,18 +207,17 @@ class StaticFallbackMixin:
         _hook_cells()
         display(self.static_bundle(), raw=True, display_id=self._static_display_id)
 
-    _static_pending = False
-
     def _static_changed(self, delay: float = 0.4) -> None:
         """Refresh the static twin soon: changes in quick succession (a drag, a batch) make one update.
 
-        On the kernel's running loop the refresh waits ``delay`` seconds; without one it is immediate.
+        On the kernel's running loop the refresh waits ``delay`` seconds, or until the running cell
+        ends if that is sooner (so the cell's own output gets it); without a loop it is immediate.
         """
         if self._static_display_id is None:
             return
         if not _in_cell():
             _stale.add(self)
-        if self._static_pending:
+        if self in _pending:
             return
         import asyncio
 
@@ -221,10 +226,12 @@ class StaticFallbackMixin:
         except RuntimeError:
             self.refresh_static()
             return
-        self._static_pending = True
+        _pending.add(self)
 
         def fire() -> None:
-            self._static_pending = False
+            if self not in _pending:
+                return  # flushed when its cell ended
+            _pending.discard(self)
             self.refresh_static()
 
         loop.call_later(delay, fire)
