@@ -215,6 +215,10 @@ def test_notebook_is_small_clean_and_keyless(path: Path) -> None:
             assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
                 f"{path.name}: a saved widget view; run docs/_scripts/refresh_notebooks.py"
             )
+            # a picture is saved once (IPython stores a PIL image as PNG and as JPEG; the script keeps one)
+            assert not {"image/png", "image/jpeg"} <= set(output.get("data", {})), (
+                f"{path.name}: a picture saved as PNG and JPEG; run docs/_scripts/refresh_notebooks.py"
+            )
 
 
 def test_every_notebook_has_its_guide_page() -> None:
