@@ -309,7 +309,9 @@ def test_layout_at_1280x800_and_900px_and_the_prompt_counter(lab_page) -> None:
     expect(counter).to_contain_text("over the limit, shorten the prompt")
     red = counter.locator(".dalle-error").first.evaluate("(e) => getComputedStyle(e).color")
     rgb = [int(v) for v in red[red.index("(") + 1 : red.index(")")].split(",")[:3]]
-    assert rgb[0] > 150 and rgb[0] > 2 * rgb[1] and rgb[0] > 2 * rgb[2], red
+    # the theme's error red: #d32f2f in the light theme, #e57373 in the dark one (another test may
+    # leave the shared JupyterLab in either)
+    assert rgb[0] > 150 and rgb[0] - max(rgb[1], rgb[2]) > 80, red
     lab_page.shot("counter-over", counter)
 
     # 900 px wide: the controls wrap under the canvas, nothing is clipped or wider than the output
