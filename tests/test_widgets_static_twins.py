@@ -32,3 +32,19 @@ def test_twin_saved_by_a_headless_run_shows_the_latest_state(
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute(cwd=str(tmp_path))
     (twin,) = [o for o in nb.cells[1].outputs if "dalle-static" in o.get("data", {}).get("text/html", "")]
     assert "2 items" in twin["data"]["text/plain"], twin["data"]["text/plain"]
+
+
+def test_the_twin_keeps_its_looks_where_style_tags_are_stripped() -> None:
+    """JupyterLab sanitizes an untrusted notebook's HTML outputs (a shipped demo notebook, one
+    from GitHub): ``<style>`` goes, ``style=`` stays. The picture must not shift by the
+    browser's 40 px figure margin there."""
+    import re
+
+    from PIL import Image
+
+    from dalle_widgets.widgets._static import png_bytes, static_html
+
+    twin = static_html(png_bytes(Image.new("RGB", (4, 4))), "x")
+    page = re.sub(r"<style>.*?</style>", "", twin, flags=re.S)
+    assert re.search(r"<figure class='dalle-static' style='[^']*\bmargin:0\b", page), page[:300]
+    assert re.search(r"<figcaption style='[^']*font-size:12px", page)

@@ -56,9 +56,12 @@ STATIC_CSS = """<style>
   + .jp-OutputArea-child:has(.dalle-static) { display: none; }
 .jp-OutputArea-child:has(+ .jp-OutputArea-child .dalle-static):not(
   :has(.dalle-live:not(.jupyter-widgets-disconnected))) { display: none; }
-.dalle-static figcaption { font-size: 12px; opacity: 0.8; margin-top: 2px; }
-figure.dalle-static { margin: 0; }
 </style>"""
+
+#: The twin's own looks, inline: JupyterLab strips ``<style>`` from the outputs of a notebook it
+#: does not trust (a shipped demo notebook, one downloaded from GitHub), but keeps ``style=``.
+FIGURE_STYLE = "margin:0"
+CAPTION_STYLE = "font-size:12px;opacity:0.8;margin-top:2px"
 
 logger = logging.getLogger("dalle_widgets")
 
@@ -100,9 +103,9 @@ def static_html(png: bytes, summary: str) -> str:
     b64 = base64.b64encode(png).decode("ascii")
     text = html.escape(summary)
     return (
-        f"{STATIC_CSS}<figure class='dalle-static'>"
+        f"{STATIC_CSS}<figure class='dalle-static' style='{FIGURE_STYLE}'>"
         f"<img src='data:image/png;base64,{b64}' alt='{html.escape(summary, quote=True)}'>"
-        f"<figcaption>Static picture of {text}: its kernel is gone. "
+        f"<figcaption style='{CAPTION_STYLE}'>Static picture of {text}: its kernel is gone. "
         "Run the cell again for the live widget.</figcaption></figure>"
     )
 
