@@ -167,7 +167,7 @@ def test_board_vary_all(sclient, aclient, tmp_path: Path) -> None:
 
 
 def test_outpaint_fill_and_cancel_keeps_frames(aclient) -> None:
-    ed = OutpaintEditor(_base(512), client=aclient, display_px=256)
+    ed = OutpaintEditor(_base(512), client=aclient, display_px=256, frame=512)  # 512 px frames: three
     ed.prompt.value = "a wide landscape"
     ed.set_margins(left=256, right=768)
     assert len(ed.plan) == 3
