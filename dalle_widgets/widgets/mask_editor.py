@@ -862,6 +862,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                 if outline is not None:
                     self._draw_window_outline(layer, outline)
         self._drawn_layer = (mask, outline, (dh, dw), self._previewing, bool(self.show_sent.value))
+        #: the canvas boxes the last redraw of the mask layer covered (None: all of it)
         self.mask_layer_boxes = boxes
         self._update_info()
 
