@@ -47,6 +47,7 @@ from . import _client
 from ._canvas import Viewport, hold, rgba
 from ._keyguard import KeyGuard
 from ._model_controls import ModelControls
+from ._prompt_counter import PromptCounter
 from ._shell import WidgetShell, escape
 from ._static import StaticFallbackMixin
 from ._tasks import error_line
@@ -329,6 +330,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         )
         self.size_dd.add_class("dalle-size")
         self._spec = spec
+        self.counter = PromptCounter(self.prompt, spec.max_prompt_chars)
         self.framing_buttons = W.ToggleButtons(
             options=[("Window", "window"), ("Pad", "pad"), ("Crop", "crop")],
             value=framing,
@@ -385,6 +387,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
                 W.HBox([self.grow_button, self.shrink_button, self.amount], layout=wrap),
                 W.HBox([self.feather_slider, self.show_sent], layout=wrap),
                 self.prompt,
+                self.counter,
                 self.references_strip,
                 W.HBox(
                     [self.n_box, W.HTML("<span style='margin:0 4px 0 10px'>Size</span>"), self.size_dd],
