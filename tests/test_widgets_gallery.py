@@ -131,3 +131,10 @@ def test_a_replayed_image_says_so_on_its_tile() -> None:
     g = Gallery([fresh, replay], thumb_px=32)
     labels = [tile.children[1].children[0].value for tile in g.grid.children]
     assert "replayed" not in labels[0] and "replayed" in labels[1]
+
+
+@pytest.mark.parametrize("bad", [5, None])
+def test_something_that_is_no_image_or_list_is_named(bad: object) -> None:
+    expected = rf"Gallery shows an image or a list of them .*; got {type(bad).__name__}"
+    with pytest.raises(TypeError, match=expected):
+        Gallery(bad)

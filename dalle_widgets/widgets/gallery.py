@@ -89,7 +89,13 @@ def _as_list(images: Any) -> list[Any]:
         return [images]
     if hasattr(images, "png") and hasattr(images, "info"):  # a single GeneratedImage
         return [images]
-    return list(images)
+    try:
+        return list(images)
+    except TypeError:
+        raise TypeError(
+            "Gallery shows an image or a list of them (a result, GeneratedImage, path, bytes, PIL image "
+            f"or numpy array); got {type(images).__name__}: {images!r:.60}"
+        ) from None
 
 
 def _streams(client: AnyImageClient, model: str | None, operation: Operation) -> bool:
