@@ -449,6 +449,24 @@ class ModelSpec:
         """``(width, height)`` for a ``"WxH"`` size, or None for ``"auto"``."""
         return parse_size(size)
 
+    def size_choices(self, photo_size: tuple[int, int]) -> tuple[tuple[str, str], ...]:
+        """``(label, size)`` pairs a size picker offers for a ``(width, height)`` photo.
+
+        The model's presets (``sizes``), with the photo's own size first, labelled
+        ``"WxH (photo)"``, when the size rule takes it and no preset is it: a picker that
+        defaults to it keeps the photo's size (nothing resized on Accept).
+
+        >>> lookup("gpt-image-2").size_choices((1536, 864))[:2]
+        (('1536x864 (photo)', '1536x864'), ('1024x1024', '1024x1024'))
+        >>> lookup("dall-e-2").size_choices((1536, 864))[0]
+        ('256x256', '256x256')
+        """
+        presets = tuple((s, s) for s in self.sizes)
+        own = f"{photo_size[0]}x{photo_size[1]}"
+        if own in self.sizes or not self.size_rule.allows(own):
+            return presets
+        return ((f"{own} (photo)", own), *presets)
+
     def is_shut_down(self, today: dt.date | None = None) -> bool:
         """True once the shutdown date has been reached (or the status says so without a date)."""
         if self.shutdown_date is not None:

@@ -189,3 +189,18 @@ def test_register_adds_a_model_without_code() -> None:
         models.register("painter", sizez=["1x1"])
     with pytest.raises(ConfigurationError, match="'nope' is not in the model table"):
         models.register("other", like="nope")
+
+
+def test_size_choices_put_the_photos_own_size_first_when_the_rule_takes_it() -> None:
+    gpt = models.lookup("gpt-image-2")
+    assert gpt.size_choices((1536, 864)) == (
+        ("1536x864 (photo)", "1536x864"),
+        *((s, s) for s in gpt.sizes),
+    )
+    presets = tuple((s, s) for s in gpt.sizes)
+    assert gpt.size_choices((1024, 1024)) == presets  # already a preset: not offered twice
+    assert gpt.size_choices((1000, 1000)) == presets  # not multiples of 16: the rule refuses it
+    assert gpt.size_choices((3000, 600)) == presets  # 5:1 is past the 3:1 aspect limit
+    dalle2 = models.lookup("dall-e-2")
+    assert dalle2.size_choices((1536, 864)) == tuple((s, s) for s in dalle2.sizes)
+    assert dalle2.size_choices((512, 512)) == tuple((s, s) for s in dalle2.sizes)

@@ -158,3 +158,23 @@ def test_a_stroke_at_zoom_4_redraws_only_its_box_and_the_moved_outline(canvas_lo
     ed.handle_mouse_down(400, 300)
     ed.handle_mouse_up(420, 300)
     assert ed.mask_layer_boxes is not None and ed.mask_layer_boxes[0][2] - ed.mask_layer_boxes[0][0] < 80
+
+
+def test_gpt_image_2_offers_and_keeps_the_photos_own_size(offline_engine) -> None:
+    aclient = AsyncImagesClient(
+        api_key=offline_engine.token, base_url=offline_engine.base_url, model="gpt-image-2"
+    )
+    photo = _photo(1536, 864, 7)
+    ed = MaskEditor(photo, client=aclient, display_px=256, prompt="a boat", n=1)
+    assert ed.size_dd.options[0] == ("1536x864 (photo)", "1536x864") and ed.size_dd.value == "1536x864"
+    assert "Sends your 1536x864 image as it is; the result keeps 1536x864" in ed.plan.value
+    assert "Accept makes the base" not in ed.plan.value
+    ed.size_dd.value = "1024x1024"  # a preset still says what Accept does, and how to keep the size
+    assert "Accept makes the base 1024x1024 (pick 1536x864 to keep it)" in ed.plan.value
+    ed.size_dd.value = "1536x864"
+    ed.add_rectangle((600, 300, 900, 560))
+    assert ed.generate() is not None
+    result = ed.wait(180)
+    assert ed.error is None and result[0].size == (1536, 864)
+    ed.accept(0)
+    assert ed.image.shape[:2] == (864, 1536)

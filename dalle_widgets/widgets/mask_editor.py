@@ -321,12 +321,14 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             style={"description_width": "16px"},
         )
         self.n_box.add_class("dalle-n")
-        sizes = list(spec.sizes)
+        # the photo's own size comes first (and is the default) when the model's rule takes it
+        sizes = spec.size_choices((w, h))
+        offered = [value for _label, value in sizes]
         self.size_dd = W.Dropdown(
             options=sizes,
-            value=size or (own if own in sizes else spec.default_size),
+            value=size or (own if own in offered else spec.default_size),
             tooltip="Size of the images to generate",
-            layout=W.Layout(width="120px"),
+            layout=W.Layout(width="150px" if len(sizes) > len(spec.sizes) else "120px"),  # room for "(photo)"
         )
         self.size_dd.add_class("dalle-size")
         self._spec = spec
@@ -524,7 +526,7 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
             return sends + f"the result keeps {own}"
         if "x" not in size:
             return sends + f"the model picks the result's size ({size})"
-        keep = f" (pick {own} to keep it)" if own in self.size_dd.options else ""
+        keep = f" (pick {own} to keep it)" if own in dict(self.size_dd.options).values() else ""
         return sends + f"the result is {size}: Accept makes the base {size}{keep}"
 
     @property
