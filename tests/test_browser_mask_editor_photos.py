@@ -307,3 +307,30 @@ def test_a_stroke_at_zoom_4_redraws_its_box_with_the_pixels_of_a_full_redraw(lab
             f"within (x0, y0, x1, y1, samples) {canvas.evaluate(WHERE_JS, 'dirty')}"
         ) from None
     assert not lab_page.page_errors, lab_page.page_errors
+
+
+def test_gpt_image_2_size_menu_starts_on_the_photos_own_size(lab_page: LabPage) -> None:
+    page = lab_page.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    lab_page.open("gpt_photo")
+    ed = page.locator(EDITOR).first
+    select = ed.locator(".dalle-size select")
+    select.wait_for()
+    # the selected label, and whether its text (in the menu's font, with its padding) fits the menu
+    shown = select.evaluate(
+        """(s) => {
+            const st = getComputedStyle(s), text = s.options[s.selectedIndex].text;
+            const ctx = document.createElement('canvas').getContext('2d');
+            ctx.font = st.font;
+            const pad = parseFloat(st.paddingLeft) + parseFloat(st.paddingRight);
+            const need = ctx.measureText(text).width + pad;
+            return [text.replace(/\u00a0/g, ' '), need <= s.clientWidth];
+        }"""
+    )
+    assert shown == ["1536x864 (photo)", True]
+    page.wait_for_function(
+        "(el) => el.textContent.includes('the result keeps 1536x864')",
+        arg=ed.locator(".dalle-plan").element_handle(),
+    )
+    assert "Accept makes the base" not in _text(ed.locator(".dalle-plan"))
+    lab_page.shot("1536x864-gpt-image-2-size", ed)
