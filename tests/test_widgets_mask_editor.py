@@ -431,3 +431,22 @@ def test_static_twin_follows_the_edits(monkeypatch: pytest.MonkeyPatch) -> None:
     first = shown[1]["image/png"]
     ed.add_rectangle((0, 0, 200, 200))
     assert updates and updates[-1]["image/png"] != first  # the saved picture shows the mask
+
+
+def test_a_reentry_that_arrives_after_the_release_still_continues_the_stroke() -> None:
+    # on a busy machine the canvas's moves and release can all come before the late mouseenter
+    ed = MaskEditor(_image(256, 256), display_px=256, brush_size=10)
+    ed.handle_mouse_down(10, 100)
+    ed.handle_mouse_move(100, 100)
+    ed.handle_mouse_out(300, 100)
+    ed.handle_mouse_move(150, 200)  # back on the canvas, button held: kept until the re-entry
+    ed.handle_mouse_up(100, 200)
+    assert len(ed.strokes) == 1 and not ed.strokes[0].breaks and not ed.mask[200, 120]
+    ed.handle_mouse_enter(200, 200, buttons=1)  # the re-entry, last
+    assert len(ed.strokes) == 1 and ed.strokes[0].breaks and ed.mask[200, 120] and ed.mask[200, 175]
+    assert not ed.mask[150, 250]  # nothing painted across the way it went outside
+    # a new press forgets what was kept: a late re-entry after it changes nothing
+    ed.handle_mouse_down(10, 10)
+    ed.handle_mouse_up(10, 10)
+    ed.handle_mouse_enter(200, 30, buttons=1)
+    assert len(ed.strokes) == 2 and not ed.mask[30, 200]

@@ -642,6 +642,8 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         """Extend the gesture (or move the brush cursor): draws only the preview layer."""
         self.events_handled += 1
         if self._drag is None:
+            if self._left is not None:  # back on the canvas before the late re-entry event: keep it
+                self._left.setdefault("moves", []).append((float(x), float(y)))
             self._draw_cursor(x, y)
             return
         ix, iy = self._viewport.to_image(x, y)
@@ -663,9 +665,13 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
     def handle_mouse_up(self, x: float, y: float) -> None:
         """Finish the gesture: rasterise it at full resolution into the mask (one undo step)."""
         self.events_handled += 1
-        self._left = None
         if self._drag is None:
+            if self._left is not None:
+                # The re-entry event travels on another channel and can come after this
+                # release: it finishes the continued gesture then, with the moves kept meanwhile.
+                self._left["up"] = (float(x), float(y))
             return
+        self._left = None
         self.handle_mouse_move(x, y)
         drag, self._drag = self._drag, None
         self._finish(drag)
@@ -709,6 +715,10 @@ class MaskEditor(WidgetShell, StaticFallbackMixin, W.VBox):
         drag["amend"] = True
         self._drag = drag
         self._draw_preview()
+        for mx, my in left.get("moves", ()):
+            self.handle_mouse_move(mx, my)
+        if "up" in left:
+            self.handle_mouse_up(*left["up"])
 
     def _on_enter_event(self, event: dict[str, Any]) -> None:
         width = float(event.get("boundingRectWidth") or 0) or 1.0
