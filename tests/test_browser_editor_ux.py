@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.fixtures.lab import LabPage
+from tests.fixtures.lab import LabPage, assert_nothing_clipped, on_screen
 
 pytestmark = pytest.mark.browser
 
@@ -108,17 +108,6 @@ def _top(lab_page: LabPage) -> None:
     time.sleep(0.3)
 
 
-def _inside_viewport(page, locator) -> bool:
-    box = locator.bounding_box()
-    vp = page.viewport_size
-    return (
-        box is not None
-        and box["y"] >= 0
-        and box["y"] + box["height"] <= vp["height"]
-        and (box["x"] + box["width"] <= vp["width"])
-    )
-
-
 def _active(page) -> str:
     return page.evaluate(
         "() => { const a = document.activeElement; return a ? a.tagName + '.' + a.className : ''; }"
@@ -132,8 +121,8 @@ def test_layout_keyboard_names_and_contrast(lab_page: LabPage) -> None:
     _top(lab_page)
     # 1280x800: the canvas and Generate are on screen together
     generate = page.locator(f"{EDITOR} .dalle-generate").first
-    assert _inside_viewport(page, canvas), canvas.bounding_box()
-    assert _inside_viewport(page, generate), generate.bounding_box()
+    assert on_screen(page, canvas), canvas.bounding_box()
+    assert on_screen(page, generate), generate.bounding_box()
     lab_page.shot("1280x800")
 
     # keyboard: focus the canvas, keys reach the editor, 'd d' never touches the cells
@@ -187,20 +176,7 @@ def test_layout_keyboard_names_and_contrast(lab_page: LabPage) -> None:
     page.set_viewport_size({"width": 900, "height": 800})
     time.sleep(1.0)
     _top(lab_page)
-    overflow = editor.evaluate(
-        """(root) => {
-            const r = root.getBoundingClientRect();
-            const out = [];
-            for (const el of root.querySelectorAll('*')) {
-                const b = el.getBoundingClientRect();
-                if (b.width && b.right > r.right + 1) {
-                    out.push(el.tagName + '.' + el.className.toString().slice(0, 40));
-                }
-            }
-            return {out, scroll: root.scrollWidth, client: root.clientWidth};
-        }"""
-    )
-    assert not overflow["out"] and overflow["scroll"] <= overflow["client"] + 1, overflow
+    assert_nothing_clipped(editor)
     assert canvas.bounding_box()["width"] <= editor.bounding_box()["width"]
     lab_page.shot("900px", editor)
     assert not lab_page.page_errors, lab_page.page_errors

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.fixtures.lab import LabPage
+from tests.fixtures.lab import LabPage, assert_nothing_clipped, on_screen
 
 pytestmark = pytest.mark.browser
 
@@ -106,28 +106,6 @@ CENTRE_JS = """(f) => {
     return [(r.left + f.clientWidth / 2 - c.left) / c.width, (r.top + f.clientHeight / 2 - c.top) / c.height];
 }"""
 
-OVERFLOW_JS = """(root) => {
-    const r = root.getBoundingClientRect();
-    const out = [];
-    for (const el of root.querySelectorAll('*')) {
-        const b = el.getBoundingClientRect();
-        if (b.width && b.right > r.right + 1 && !el.closest('.dalle-canvas-frame canvas')) {
-            out.push(el.tagName + '.' + el.className.toString().slice(0, 40));
-        }
-    }
-    return {out, scroll: root.scrollWidth, client: root.clientWidth};
-}"""
-
-
-def _inside(page, locator) -> bool:
-    box, vp = locator.bounding_box(), page.viewport_size
-    return (
-        box is not None
-        and box["y"] >= 0
-        and box["y"] + box["height"] <= vp["height"]
-        and (box["x"] + box["width"] <= vp["width"])
-    )
-
 
 def test_wheel_zoom_at_the_pointer_drag_pan_and_layout_at_1280_and_900(lab_page: LabPage) -> None:
     page = lab_page.page
@@ -140,8 +118,8 @@ def test_wheel_zoom_at_the_pointer_drag_pan_and_layout_at_1280_and_900(lab_page:
     editor.evaluate("(e) => e.scrollIntoView({block: 'start'})")
     time.sleep(0.5)
     # 1280x800: the canvas, the tools and Generate on screen together
-    assert _inside(page, canvas) and _inside(page, editor.locator(".dalle-generate"))
-    assert _inside(page, editor.locator(".dalle-tools"))
+    assert on_screen(page, canvas) and on_screen(page, editor.locator(".dalle-generate"))
+    assert on_screen(page, editor.locator(".dalle-tools"))
     lab_page.shot("1280x800-fitted")
 
     # Ctrl+wheel zooms in one step per notch, and the point under the pointer stays under it
@@ -226,8 +204,7 @@ def test_wheel_zoom_at_the_pointer_drag_pan_and_layout_at_1280_and_900(lab_page:
         editor.locator(zoom_button).click()
         time.sleep(1.0)
         editor.evaluate("(e) => e.scrollIntoView({block: 'start'})")
-        overflow = editor.evaluate(OVERFLOW_JS)
-        assert not overflow["out"] and overflow["scroll"] <= overflow["client"] + 1, overflow
+        assert_nothing_clipped(editor, ignore=".dalle-canvas-frame canvas")
         assert frame.bounding_box()["width"] <= editor.bounding_box()["width"] + 1
         lab_page.shot(f"900px-{zoom_button.split('-')[-1]}")
     assert not lab_page.page_errors, lab_page.page_errors

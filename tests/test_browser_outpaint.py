@@ -7,6 +7,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from tests.fixtures.lab import assert_nothing_clipped, on_screen
+
 pytestmark = pytest.mark.browser
 
 ED = ".dalle-outpaint-editor"
@@ -255,29 +257,6 @@ def test_a_large_photo_opens_plans_and_fills_at_its_own_size(lab_page) -> None:
     lab_page.shot("filled", editor)
 
 
-OVERFLOW_JS = """(root) => {
-    const r = root.getBoundingClientRect();
-    const out = [];
-    for (const el of root.querySelectorAll('*')) {
-        const b = el.getBoundingClientRect();
-        if (b.width && b.right > r.right + 1) {
-            out.push(el.tagName + '.' + el.className.toString().slice(0, 40));
-        }
-    }
-    return {out, scroll: root.scrollWidth, client: root.clientWidth};
-}"""
-
-
-def _on_screen(page, locator) -> bool:
-    box, vp = locator.bounding_box(), page.viewport_size
-    return (
-        box is not None
-        and box["y"] >= 0
-        and box["y"] + box["height"] <= vp["height"]
-        and box["x"] + box["width"] <= vp["width"]
-    )
-
-
 def test_layout_at_1280x800_and_900px_and_the_prompt_counter(lab_page) -> None:
     """Issue 14 items 8 and 10: canvas and Fill on screen together, nothing clipped at 900 px, the
     prompt counter shows and turns red over the model's limit."""
@@ -295,7 +274,7 @@ def test_layout_at_1280x800_and_900px_and_the_prompt_counter(lab_page) -> None:
     time.sleep(0.5)
     fill, counter = editor.locator(".dalle-generate").first, editor.locator(".dalle-prompt-counter").first
     for part in (canvas, fill, counter, editor.locator(".dalle-margin-bottom-value").first):
-        assert _on_screen(page, part), part
+        assert on_screen(page, part), part
     # the canvas takes the width its column has (up to its 640 px), beside the controls
     cbox, fbox = canvas.bounding_box(), fill.bounding_box()
     column = editor.locator(".dalle-canvas-col").first.bounding_box()
@@ -318,8 +297,7 @@ def test_layout_at_1280x800_and_900px_and_the_prompt_counter(lab_page) -> None:
     page.set_viewport_size({"width": 900, "height": 800})
     time.sleep(1.0)
     editor.evaluate("(e) => e.scrollIntoView({block: 'start'})")
-    overflow = editor.evaluate(OVERFLOW_JS)
-    assert not overflow["out"] and overflow["scroll"] <= overflow["client"] + 1, overflow
+    assert_nothing_clipped(editor)
     assert canvas.bounding_box()["width"] <= editor.bounding_box()["width"]
     lab_page.shot("900px", editor)
     assert not lab_page.page_errors, lab_page.page_errors
