@@ -47,10 +47,10 @@ def test_svg_and_animated_gif_tiles(lab_page) -> None:
         shots.append(gif.screenshot())
         page.wait_for_timeout(170)
     assert len({s for s in shots}) >= 2, "the GIF tile shows one still frame"
-    # the transparent WebP is over a checkerboard (grey and white squares at its clear border)
+    # the transparent WebP is over a checkerboard: grey and white squares where it is clear (where
+    # that is depends on the sticker drawn, so look at the whole tile)
     sticker = _pixels(thumbs.nth(2).screenshot())
-    border = sticker[2:10, 2:30].reshape(-1, 3)
-    assert {tuple(p) for p in border} >= {(204, 204, 204), (255, 255, 255)}
+    assert {tuple(int(v) for v in p) for p in sticker.reshape(-1, 3)} >= {(204, 204, 204), (255, 255, 255)}
 
 
 def test_save_on_a_tile_links_the_file_as_delivered(lab_page) -> None:

@@ -44,7 +44,8 @@ def test_margins_plan_fill(lab_page) -> None:
     m = lab_page.wait_for("ed.margins", lambda m: m["right"] == 768)
     assert m == {"left": 256, "top": 0, "right": 768, "bottom": 0}
     assert lab_page.eval("ed.canvas_state.size") == (1536, 512)
-    assert lab_page.eval("len(ed.plan)") == 2  # two 1024x512 frames, drawn before anything is sent
+    # two 1024x512 frames, drawn before anything is sent (the plan follows the margins a moment later)
+    assert lab_page.wait_for("len(ed.plan)", lambda n: n == 2) == 2
     assert lab_page.eval("len(ed.frames_done)") == 0
     # the browser follows the kernel's state a moment later: wait for the 3:1 view
     canvas = editor.locator(".dalle-outpaint-canvas").first
